@@ -1,0 +1,149 @@
+"""Shapes of clients, consents and complaints (API.md "Clients", "Complaints"; DOMAIN.md 1, 2, 4)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from clients.domain import (
+    HEALTH_FLAGS,
+    RED_FLAG_ANSWERS,
+    RED_FLAG_QUESTIONS,
+    REGIONS,
+    REMINDER_CHANNELS,
+    SIDES,
+    duration_category,
+)
+from clients.models import Client, Complaint, Consent, RedFlagAnswer
+from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.models import Role
+from practice.tenancy import PracticeModelSerializer
+
+SENSITIVE_AREAS = (*REGIONS, "chest_wall", "breast", "inner_thigh", "abdomen")
+
+
+def unique_list(values: list) -> list:
+    if len(set(values)) != len(values):
+        raise serializers.ValidationError("Each value may appear once.")
+    return values
+
+
+class ClientSerializer(PracticeModelSerializer):
+    health_flags = serializers.ListField(
+        child=serializers.ChoiceField(choices=HEALTH_FLAGS), required=False,
+        max_length=len(HEALTH_FLAGS), validators=[unique_list],
+    )
+    reminder_channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=REMINDER_CHANNELS), required=False,
+        max_length=len(REMINDER_CHANNELS), validators=[unique_list],
+    )
+    has_account = serializers.SerializerMethodField()
+
+    # Front desk handles contact details only; a client reads their flags but does not set them.
+    hidden_fields = {Role.FRONT_DESK: {"health_flags"}}
+    read_only_fields_for = {Role.CLIENT: {"health_flags", "date_of_birth", "first_name",
+                                          "last_name"}}
+
+    class Meta:
+        model = Client
+        fields = ["id", "first_name", "last_name", "email", "phone", "date_of_birth",
+                  "health_flags", "reminder_channels", "has_account", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_has_account(self, client: Client) -> bool:
+        return client.user_id is not None
+
+    def validate_date_of_birth(self, value):
+        if value and value > timezone.localdate():
+            raise serializers.ValidationError("The date of birth cannot be in the future.")
+        return value
+
+    def validate(self, attrs):
+        if "sms" in attrs.get("reminder_channels", ()) and not attrs.get(
+            "phone", getattr(self.instance, "phone", "")
+        ):
+            raise serializers.ValidationError({"reminder_channels": "SMS reminders need a phone."})
+        return attrs
+
+
+class ConsentSerializer(PracticeModelSerializer):
+    areas = serializers.ListField(child=serializers.ChoiceField(choices=SENSITIVE_AREAS),
+                                  required=False, max_length=len(SENSITIVE_AREAS),
+                                  validators=[unique_list])
+    witnessed_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    withdrawn_at = AwareDateTimeField(read_only=True)
+
+    class Meta:
+        model = Consent
+        fields = ["id", "client", "kind", "areas", "version", "method", "signed_at",
+                  "witnessed_by", "withdrawn_at"]
+        read_only_fields = ["id"]
+
+    def validate(self, attrs):
+        if attrs.get("kind") == "sensitive_area" and not attrs.get("areas"):
+            raise serializers.ValidationError({"areas": "A sensitive-area consent names its areas."})
+        if attrs.get("signed_at") and attrs["signed_at"] > timezone.now():
+            raise serializers.ValidationError({"signed_at": "Cannot be in the future."})
+        return attrs
+
+
+class RegionSerializer(StrictSerializer):
+    region = serializers.ChoiceField(choices=REGIONS)
+    side = serializers.ChoiceField(choices=SIDES)
+
+
+class RedFlagAnswerSerializer(serializers.ModelSerializer):
+    asked_at = AwareDateTimeField()
+
+    class Meta:
+        model = RedFlagAnswer
+        fields = ["question", "answer", "asked_at", "asked_by"]
+        read_only_fields = fields
+
+
+class RedFlagsField(serializers.DictField):
+    child = serializers.ChoiceField(choices=RED_FLAG_ANSWERS)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        unknown = sorted(set(value) - set(RED_FLAG_QUESTIONS))
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown question(s): {', '.join(unknown)}. "
+                f"Questions are: {', '.join(RED_FLAG_QUESTIONS)}."
+            )
+        return value
+
+
+class ComplaintSerializer(PracticeModelSerializer):
+    regions = serializers.ListField(child=RegionSerializer(), min_length=1, max_length=10)
+    red_flags = RedFlagsField(required=False)
+    duration_category = serializers.SerializerMethodField()
+    red_flag_history = RedFlagAnswerSerializer(source="red_flag_answers", many=True,
+                                               read_only=True)
+
+    class Meta:
+        model = Complaint
+        fields = [
+            "id", "client", "regions", "onset_date", "onset_precision", "onset_type", "episode",
+            "mechanism", "pain_now", "pain_worst_24h", "pain_best_24h", "notes", "red_flags",
+            "duration_category", "status", "red_flag_history", "cleared_at", "cleared_by",
+            "clearance_note", "created_by", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "status", "cleared_at", "cleared_by", "clearance_note",
+                            "created_by", "created_at", "updated_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and "client" in fields:
+            fields["client"].read_only = True  # a complaint never moves to another client
+        return fields
+
+    def get_duration_category(self, complaint: Complaint) -> str:
+        request = self.context.get("request")
+        tz = request.practice.tz if request is not None and request.practice else None
+        return duration_category(complaint.onset_date, timezone.localdate(timezone=tz))
+
+
+class ClearSerializer(StrictSerializer):
+    note = serializers.CharField(max_length=5000)

@@ -1,0 +1,108 @@
+"""Views of the clients app: scoped, role-checked, thin over clients.services."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from clients import services
+from clients.api.serializers import (
+    ClearSerializer,
+    ClientSerializer,
+    ComplaintSerializer,
+    ConsentSerializer,
+)
+from clients.models import Client, Complaint, Consent, RedFlagAnswer
+from practice.models import AuditAction, Role
+from practice.tenancy import CLINICAL, READ, WRITE, ModelViewSet, ReadOnlyModelViewSet
+
+CLINICAL_CLIENT_READS = {**CLINICAL, Role.CLIENT: READ}
+
+
+class ClientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyModelViewSet):
+    """Client records. Not deletable: clinical records follow a retention clock (DOMAIN.md 4)."""
+
+    queryset = Client.objects.all()
+    serializer_class = ClientSerializer
+    access = {Role.OWNER: WRITE, Role.THERAPIST: WRITE, Role.FRONT_DESK: WRITE,
+              Role.CLIENT: WRITE}
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    audit_as = "client"
+    filterset_fields = {"email": ["exact", "iexact"], "last_name": ["exact", "istartswith"],
+                        "phone": ["exact"]}
+    ordering_fields = ["last_name", "first_name", "created_at", "id"]
+    search_fields = ["first_name", "last_name", "email"]
+
+    def create(self, request, *args, **kwargs):
+        if request.role == Role.CLIENT:
+            self.permission_denied(request, "Clients sign up through auth/register/.")
+        return super().create(request, *args, **kwargs)
+
+
+class ConsentViewSet(mixins.CreateModelMixin, ReadOnlyModelViewSet):
+    """Consent records (DOMAIN.md 4): created by clinicians, withdrawn by them or the client."""
+
+    queryset = Consent.objects.all()
+    serializer_class = ConsentSerializer
+    access = CLINICAL_CLIENT_READS
+    action_access = {"withdraw": {**CLINICAL, Role.CLIENT: WRITE}}
+    audit_as = "consent"
+    filterset_fields = ["client", "kind"]
+    ordering_fields = ["signed_at", "id"]
+
+    def perform_create(self, serializer):
+        serializer.validated_data["witnessed_by"] = self.request.user
+        super().perform_create(serializer)
+
+    @extend_schema(request=None, responses={200: ConsentSerializer})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        consent = services.withdraw_consent(consent=self.get_object())
+        self.audit(AuditAction.UPDATE, [consent])
+        return Response(self.get_serializer(consent).data)
+
+
+class ComplaintViewSet(ModelViewSet):
+    """Back-pain complaints with red-flag screening; never visible to front desk."""
+
+    queryset = Complaint.objects.prefetch_related(
+        Prefetch("red_flag_answers", queryset=RedFlagAnswer.objects.order_by("asked_at", "id"))
+    )
+    serializer_class = ComplaintSerializer
+    access = CLINICAL_CLIENT_READS
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    audit_as = "complaint"
+    filterset_fields = ["client", "status", "mechanism"]
+    ordering_fields = ["created_at", "onset_date", "id"]
+
+    @transaction.atomic
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        complaint = services.create_complaint(practice=self.request.practice,
+                                              created_by=self.request.user, **data)
+        serializer.instance = self.get_queryset().get(pk=complaint.pk)
+        self.audit(AuditAction.CREATE, [complaint])
+
+    @transaction.atomic
+    def perform_update(self, serializer):
+        complaint = services.update_complaint(complaint=serializer.instance,
+                                              updated_by=self.request.user,
+                                              **serializer.validated_data)
+        serializer.instance = self.get_queryset().get(pk=complaint.pk)
+        self.audit(AuditAction.UPDATE, [complaint])
+
+    @extend_schema(request=ClearSerializer, responses={200: ComplaintSerializer})
+    @action(detail=True, methods=["post"])
+    def clear(self, request, pk=None):
+        """A clinician records the referral outcome, lifting `referral_required`."""
+        incoming = ClearSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        complaint = services.clear_complaint(complaint=self.get_object(),
+                                             note=incoming.validated_data["note"],
+                                             cleared_by=request.user)
+        self.audit(AuditAction.UPDATE, [complaint])
+        return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)

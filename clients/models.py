@@ -1,0 +1,168 @@
+"""Clients, their consent records, back-pain complaints with red-flag screening, and outcomes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import Q
+
+from clients.domain import ComplaintStatus, Episode, Mechanism, OnsetPrecision, OnsetType
+from practice.models import Practice
+
+
+def default_reminder_channels() -> list[str]:
+    return ["email"]
+
+
+class Client(models.Model):
+    client_path = ""  # tenancy: a client user sees only their own row
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="clients")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="client",
+    )
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    health_flags = models.JSONField(default=list, blank=True)
+    reminder_channels = models.JSONField(default=default_reminder_channels)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            models.Index(fields=["practice", "last_name", "first_name", "id"]),
+            models.Index(fields=["practice", "email"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class ConsentKind(models.TextChoices):
+    GENERAL = "general"
+    SENSITIVE_AREA = "sensitive_area"
+
+
+class ConsentMethod(models.TextChoices):
+    WRITTEN = "written"
+    VERBAL = "verbal"
+
+
+class Consent(models.Model):
+    """Consent as a record, not a checkbox (DOMAIN.md 4, "Consent")."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(max_length=20, choices=ConsentKind.choices)
+    areas = models.JSONField(default=list, blank=True)
+    version = models.CharField(max_length=40)
+    method = models.CharField(max_length=10, choices=ConsentMethod.choices)
+    signed_at = models.DateTimeField()
+    witnessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+
+
+class Complaint(models.Model):
+    """A back-pain complaint (DOMAIN.md 1); `duration_category` is computed, never stored."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="complaints")
+    regions = models.JSONField()
+    onset_date = models.DateField()
+    onset_precision = models.CharField(
+        max_length=5, choices=OnsetPrecision.choices, default=OnsetPrecision.DAY
+    )
+    onset_type = models.CharField(max_length=10, choices=OnsetType.choices)
+    episode = models.CharField(max_length=10, choices=Episode.choices, default=Episode.FIRST)
+    mechanism = models.CharField(max_length=30, choices=Mechanism.choices)
+    pain_now = models.PositiveSmallIntegerField(validators=[MaxValueValidator(10)])
+    pain_worst_24h = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(10)]
+    )
+    pain_best_24h = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(10)]
+    )
+    notes = models.TextField(blank=True, max_length=5000)
+    # Latest answer per question; every answer is also kept in RedFlagAnswer with time and asker.
+    red_flags = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=20, choices=ComplaintStatus.choices, default=ComplaintStatus.ACTIVE
+    )
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    clearance_note = models.TextField(blank=True, max_length=5000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["practice", "client", "status"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(pain_now__lte=10), name="complaint_pain_now_range"),
+        ]
+
+
+class RedFlagAnswer(models.Model):
+    """One answer to one screening question, with when and by whom it was asked (DOMAIN.md 2a)."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="red_flag_answers")
+    question = models.CharField(max_length=40)
+    answer = models.CharField(max_length=6)
+    asked_at = models.DateTimeField()
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["asked_at", "id"]
+
+
+class Instrument(models.TextChoices):
+    NPRS = "nprs"
+    ODI = "odi"
+    RMDQ = "rmdq"
+    PSFS = "psfs"
+    GROC = "groc"
+
+
+class Outcome(models.Model):
+    """A scored outcome measure (DOMAIN.md 3); the score is computed by the server."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="outcomes")
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="outcomes")
+    instrument = models.CharField(max_length=10, choices=Instrument.choices)
+    answers = models.JSONField()
+    score = models.DecimalField(max_digits=6, decimal_places=2)
+    score_percent = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    context = models.CharField(max_length=20, default="now")
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        indexes = [models.Index(fields=["complaint", "instrument", "recorded_at"])]

@@ -1,0 +1,110 @@
+"""Writes of the clients app: complaints with red-flag screening, clearance, consent, sign-up links."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from clients.domain import ComplaintStatus
+from clients.models import Client, Complaint, Consent, Instrument, Outcome, RedFlagAnswer
+from practice.errors import Invalid, InvalidTransition
+from practice.models import Practice, User
+
+
+def _record_red_flags(*, complaint: Complaint, answers: dict[str, str], by: User | None) -> bool:
+    """Keep every answer with time and asker (DOMAIN.md 2a); True when a question turned to `yes`."""
+    now = timezone.now()
+    changed = {q: a for q, a in answers.items() if complaint.red_flags.get(q) != a}
+    RedFlagAnswer.objects.bulk_create(
+        RedFlagAnswer(complaint=complaint, question=q, answer=a, asked_at=now, asked_by=by)
+        for q, a in changed.items()
+    )
+    complaint.red_flags = {**complaint.red_flags, **answers}
+    return any(answer == "yes" for answer in changed.values())
+
+
+@transaction.atomic
+def create_complaint(*, practice: Practice, client: Client, created_by: User | None,
+                     red_flags: dict[str, str] | None = None, **fields: Any) -> Complaint:
+    """A complaint, its red-flag answers and its baseline NPRS (API.md "Complaints").
+
+    Any `yes` puts it in `referral_required` (DOMAIN.md 0, rule 2).
+    """
+    _check_onset(fields.get("onset_date"))
+    complaint = Complaint(practice=practice, client=client, created_by=created_by, **fields)
+    complaint.save()
+    if _record_red_flags(complaint=complaint, answers=red_flags or {}, by=created_by):
+        complaint.status = ComplaintStatus.REFERRAL_REQUIRED
+    complaint.save(update_fields=["red_flags", "status"])
+    Outcome.objects.create(
+        practice=practice, client=client, complaint=complaint, instrument=Instrument.NPRS,
+        answers={"pain": complaint.pain_now}, score=complaint.pain_now,
+        recorded_at=complaint.created_at, recorded_by=created_by,
+    )
+    return complaint
+
+
+@transaction.atomic
+def update_complaint(*, complaint: Complaint, updated_by: User | None,
+                     red_flags: dict[str, str] | None = None, **fields: Any) -> Complaint:
+    """Edit intake fields; a red flag newly answered `yes` reopens referral even after clearance."""
+    if "onset_date" in fields:
+        _check_onset(fields["onset_date"])
+    for name, value in fields.items():
+        setattr(complaint, name, value)
+    if red_flags and _record_red_flags(complaint=complaint, answers=red_flags, by=updated_by):
+        complaint.status = ComplaintStatus.REFERRAL_REQUIRED
+        complaint.cleared_at = None
+    complaint.save()
+    return complaint
+
+
+@transaction.atomic
+def clear_complaint(*, complaint: Complaint, note: str, cleared_by: User) -> Complaint:
+    """A therapist records the referral outcome, lifting `referral_required` (DOMAIN.md 2a)."""
+    locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+    if locked.status != ComplaintStatus.REFERRAL_REQUIRED:
+        raise InvalidTransition("Only a complaint in referral_required can be cleared.")
+    locked.status = ComplaintStatus.ACTIVE
+    locked.cleared_at = timezone.now()
+    locked.cleared_by = cleared_by
+    locked.clearance_note = note
+    locked.save(update_fields=["status", "cleared_at", "cleared_by", "clearance_note",
+                               "updated_at"])
+    return locked
+
+
+def _check_onset(onset: date | None) -> None:
+    if onset is not None and onset > timezone.localdate():
+        raise Invalid.on("onset_date", "The onset date cannot be in the future.")
+
+
+@transaction.atomic
+def withdraw_consent(*, consent: Consent) -> Consent:
+    if consent.withdrawn_at is not None:
+        raise InvalidTransition("This consent is already withdrawn.")
+    consent.withdrawn_at = timezone.now()
+    consent.save(update_fields=["withdrawn_at"])
+    return consent
+
+
+def link_client_on_verification(*, user: User, practice: Practice, phone: str = "") -> Client:
+    """After email verification: link the practice's unlinked client with that email, or create one.
+
+    Runs inside the verifying transaction; the row lock stops two verifications linking one record.
+    """
+    existing = (
+        Client.objects.select_for_update()
+        .filter(practice=practice, email__iexact=user.email, user__isnull=True)
+        .order_by("id")
+        .first()
+    )
+    if existing is not None:
+        existing.user = user
+        existing.save(update_fields=["user", "updated_at"])
+        return existing
+    return Client.objects.create(practice=practice, user=user, first_name=user.first_name,
+                                 last_name=user.last_name, email=user.email, phone=phone)

@@ -1,0 +1,215 @@
+"""API conventions in one place: error JSON, pagination and body parsing.
+
+API.md "Conventions": every error is `{"code", "detail"}` (+ `errors` for 400 `invalid`), lists
+paginate as `{"next", "previous", "results"}`. The strict serializer bases (unknown fields and naive
+datetimes are 400) are in `practice.api.base`, below every app.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, pagination, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from practice.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+# DRF exception class -> contract code.
+_CODES: dict[type[Exception], str] = {
+    exceptions.ValidationError: "invalid",
+    exceptions.ParseError: "invalid",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "not_authenticated",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """DRF's nested error dict/list -> `[{"field", "code", "detail"}]` with dotted field paths."""
+    out: list[dict[str, str]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = "non_field_errors" if key == "non_field_errors" and not prefix else str(key)
+            out += flatten_errors(value, f"{prefix}.{name}" if prefix else name)
+    elif isinstance(detail, list):
+        if all(isinstance(item, exceptions.ErrorDetail | str) for item in detail):
+            for item in detail:
+                out.append({"field": prefix or "non_field_errors",
+                            "code": getattr(item, "code", "invalid") or "invalid",
+                            "detail": str(item)})
+        else:
+            for index, item in enumerate(detail):
+                if item:
+                    out += flatten_errors(item, f"{prefix}.{index}" if prefix else str(index))
+    else:
+        out.append({"field": prefix or "non_field_errors",
+                    "code": getattr(detail, "code", "invalid") or "invalid", "detail": str(detail)})
+    return out
+
+
+def error_body(code: str, detail: str, errors: list[dict[str, str]] | None = None) -> dict:
+    body: dict[str, Any] = {"code": code, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Turn every exception into the contract's error JSON."""
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.detail, exc.errors), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, IntegrityError):
+        # A constraint the serializer did not anticipate: the write is refused, not a 500.
+        logger.info("integrity error answered as 409: %s", exc)
+        return Response(error_body("conflict", "The change conflicts with existing data."),
+                        status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    assert isinstance(exc, exceptions.APIException)
+    code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), exc.default_code)
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(exc.detail)
+        detail = errors[0]["detail"] if len(errors) == 1 else "The request has invalid fields."
+        response.data = error_body("invalid", detail, errors)
+    else:
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            response["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+            detail = f"Too many requests; try again in {response['Retry-After']} seconds."
+        response.data = error_body(code, str(detail))
+    return response
+
+
+def json_not_found(request, exception=None) -> JsonResponse:
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def json_server_error(request) -> JsonResponse:
+    return JsonResponse(error_body("server_error", "Internal server error."), status=500)
+
+
+def json_bad_request(request, exception=None) -> JsonResponse:
+    return JsonResponse(error_body("invalid", "Bad request."), status=400)
+
+
+def json_permission_denied(request, exception=None) -> JsonResponse:
+    return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
+
+
+class LimitedJSONParser(JSONParser):
+    """JSON only, and no bigger than DATA_UPLOAD_MAX_MEMORY_SIZE (DRF streams past Django's check)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = (parser_context or {}).get("request")
+        declared = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+        if declared > limit:
+            raise RequestTooLarge()
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise RequestTooLarge()
+        return super().parse(io.BytesIO(raw), media_type, parser_context)
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    """`{"next", "previous", "results"}` with `?page_size=` up to 100.
+
+    No COUNT(*): one extra row tells whether there is a next page, so a page costs one query.
+    """
+
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        size = self.get_page_size(request)
+        try:
+            self.number = int(request.query_params.get(self.page_query_param, 1))
+        except (TypeError, ValueError):
+            raise exceptions.NotFound("Invalid page.") from None
+        if self.number < 1:
+            raise exceptions.NotFound("Invalid page.")
+        offset = (self.number - 1) * size
+        rows = list(queryset[offset : offset + size + 1])
+        self.has_next = len(rows) > size
+        return rows[:size]
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            raise exceptions.ValidationError({"page_size": ["A whole number is required."]}) from None
+        if not 1 <= size <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {"page_size": [f"Must be between 1 and {self.max_page_size}."]}
+            )
+        return size
+
+    def _page_url(self, number: int) -> str:
+        from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+        url = self.request.build_absolute_uri()
+        if number == 1:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, number)
+
+    def get_paginated_response(self, data):
+        return Response(OrderedDict([
+            ("next", self._page_url(self.number + 1) if self.has_next else None),
+            ("previous", self._page_url(self.number - 1) if self.number > 1 else None),
+            ("results", data),
+        ]))
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": "page", "in": "query", "required": False, "schema": {"type": "integer"}},
+            {"name": "page_size", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size}},
+        ]

@@ -1,0 +1,58 @@
+"""Serializer bases every app builds on: unknown fields and naive datetimes are a 400 (API.md)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from rest_framework import exceptions, serializers
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A datetime that must carry an offset (API.md: a naive time is a 400)."""
+
+    default_error_messages = {"naive": "Include a UTC offset, e.g. 2026-03-01T10:00:00+01:00."}
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """Model serializer that rejects fields it does not accept (API.md: unknown fields are a 400).
+
+    That is what stops a body from setting `practice`, `author`, `status` and other server-owned
+    fields: they are read-only or absent here, so naming them is an error, not silently ignored.
+    """
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: AwareDateTimeField,
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["Expected a JSON object."]}, code="invalid"
+            )
+        reject_unknown_fields(self, data)
+        return super().to_internal_value(data)
+
+
+def reject_unknown_fields(serializer: serializers.Serializer, data: dict) -> None:
+    writable = {name for name, field in serializer.fields.items() if not field.read_only}
+    unknown = sorted(set(data) - writable)
+    if unknown:
+        raise exceptions.ValidationError(
+            {name: [exceptions.ErrorDetail("This field is not accepted.", code="unknown_field")]
+             for name in unknown}
+        )
+
+
+class StrictSerializer(serializers.Serializer):
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        reject_unknown_fields(self, data)
+        return super().to_internal_value(data)
+

@@ -1,0 +1,191 @@
+"""Shapes of the practice app's API: auth, me, practice policy, staff, therapists, services, hours."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from rest_framework import serializers
+
+from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.models import (
+    STAFF_ROLES,
+    AuditEvent,
+    Membership,
+    Practice,
+    Role,
+    Service,
+    Therapist,
+    TimeOff,
+    User,
+    Weekday,
+)
+from practice.tenancy import PracticeModelSerializer
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "first_name", "last_name", "email_verified_at"]
+        read_only_fields = fields
+
+
+class LoginSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    user = UserSerializer()
+
+
+class RegisterSerializer(StrictSerializer):
+    practice = serializers.SlugField(max_length=60)
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+
+
+class VerifyEmailSerializer(StrictSerializer):
+    token = serializers.CharField(max_length=200)
+
+
+class PracticeSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Practice
+        fields = ["id", "slug", "name", "timezone"]
+
+
+class MeSerializer(serializers.Serializer):
+    user = UserSerializer()
+    role = serializers.CharField()
+    practice = PracticeSummarySerializer()
+    client = serializers.IntegerField(allow_null=True)
+    therapist = serializers.IntegerField(allow_null=True)
+
+
+class PracticeSerializer(PracticeModelSerializer):
+    """API.md "Practice policy"; `slug` is fixed once created (it is in public booking URLs)."""
+
+    class Meta:
+        model = Practice
+        fields = [
+            "id", "slug", "name", "timezone", "booking_horizon_days", "min_notice_minutes",
+            "slot_step_minutes", "cancellation_window_hours", "reminder_hours_before",
+            "follow_up_hours_after", "rebook_nudge_days", "odi_licensed", "online_booking",
+            "created_at",
+        ]
+        read_only_fields = ["id", "slug", "created_at"]
+
+
+class StaffSerializer(PracticeModelSerializer):
+    """A member of staff: the user's fields flattened beside their role (owner only)."""
+
+    email = serializers.EmailField(source="user.email", max_length=254)
+    first_name = serializers.CharField(source="user.first_name", max_length=100, required=False,
+                                       allow_blank=True)
+    last_name = serializers.CharField(source="user.last_name", max_length=100, required=False,
+                                      allow_blank=True)
+    role = serializers.ChoiceField(choices=[(r.value, r.label) for r in STAFF_ROLES])
+    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+    therapist = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "first_name", "last_name", "role", "password", "therapist",
+                  "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:  # email and password are set at creation only
+            fields["email"].read_only = True
+            fields.pop("password")
+        return fields
+
+    def get_therapist(self, membership: Membership) -> int | None:
+        therapist = getattr(membership.user, "therapist", None)
+        return therapist.pk if therapist else None
+
+    def create(self, validated_data):
+        from practice.services import create_user_in_practice
+
+        user_data = validated_data.pop("user")
+        user = create_user_in_practice(
+            practice=validated_data["practice"], email=user_data["email"],
+            password=validated_data["password"], role=validated_data["role"],
+            first_name=user_data.get("first_name", ""), last_name=user_data.get("last_name", ""),
+        )
+        return user.membership
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        from practice.services import change_staff_role
+
+        user_data = validated_data.pop("user", {})
+        for field, value in user_data.items():
+            setattr(instance.user, field, value)
+        instance.user.save(update_fields=[*user_data] or None)
+        if "role" in validated_data:
+            change_staff_role(membership=instance, role=validated_data["role"])
+        return instance
+
+
+class TherapistSerializer(PracticeModelSerializer):
+    first_name = serializers.CharField(source="user.first_name", read_only=True)
+    last_name = serializers.CharField(source="user.last_name", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+
+    hidden_fields = {Role.CLIENT: {"email", "active"}}
+
+    class Meta:
+        model = Therapist
+        fields = ["id", "first_name", "last_name", "email", "bio", "online_bookable", "active",
+                  "services"]
+        read_only_fields = ["id"]
+
+
+class WorkingHoursSerializer(StrictSerializer):
+    weekday = serializers.ChoiceField(choices=Weekday.choices)
+    start = serializers.TimeField(format="%H:%M")
+    end = serializers.TimeField(format="%H:%M")
+
+    def validate(self, attrs):
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": "End must be after start."})
+        return attrs
+
+
+class TimeOffSerializer(PracticeModelSerializer):
+    class Meta:
+        model = TimeOff
+        fields = ["id", "therapist", "start", "end", "reason"]
+        read_only_fields = ["id"]
+
+    def validate(self, attrs):
+        start = attrs.get("start", getattr(self.instance, "start", None))
+        end = attrs.get("end", getattr(self.instance, "end", None))
+        if start and end and end <= start:
+            raise serializers.ValidationError({"end": "End must be after start."})
+        return attrs
+
+
+class ServiceSerializer(PracticeModelSerializer):
+    hidden_fields = {Role.CLIENT: {"active"}}
+
+    class Meta:
+        model = Service
+        fields = ["id", "name", "description", "duration_minutes", "buffer_minutes", "price",
+                  "online_bookable", "active"]
+        read_only_fields = ["id"]
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.EmailField(source="actor.email", default=None, read_only=True)
+    at = AwareDateTimeField(read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "at", "actor", "action", "record_type", "record_id", "ip_address"]
+        read_only_fields = fields

@@ -1,0 +1,304 @@
+"""Views of the practice app: thin; each picks a scoped queryset, checks shapes, calls a service."""
+
+from __future__ import annotations
+
+from django.db import connection
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from practice import services
+from practice.api.serializers import (
+    AuditEventSerializer,
+    LoginSerializer,
+    MeSerializer,
+    PracticeSerializer,
+    RegisterSerializer,
+    ServiceSerializer,
+    StaffSerializer,
+    TherapistSerializer,
+    TimeOffSerializer,
+    TokenSerializer,
+    UserSerializer,
+    VerifyEmailSerializer,
+    WorkingHoursSerializer,
+)
+from practice.auth import revoke_token
+from practice.models import (
+    STAFF_ROLES,
+    AuditEvent,
+    Membership,
+    Role,
+    Service,
+    Therapist,
+    TimeOff,
+    WorkingHours,
+)
+from practice.tenancy import (
+    OWNER_ONLY,
+    READ,
+    STAFF_WRITE,
+    WRITE,
+    ModelViewSet,
+    ReadOnlyModelViewSet,
+)
+
+ALL_READ_OWNER_WRITE = {Role.OWNER: WRITE, Role.THERAPIST: READ, Role.FRONT_DESK: READ,
+                        Role.CLIENT: READ}
+
+
+class LoginIPThrottle(SimpleRateThrottle):
+    scope = "login_ip"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class LoginEmailThrottle(SimpleRateThrottle):
+    """Per account, so spreading a password guess over many addresses does not help."""
+
+    scope = "login_email"
+
+    def get_cache_key(self, request, view):
+        email = request.data.get("email") if isinstance(request.data, dict) else None
+        if not isinstance(email, str) or not email:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()[:254]}
+
+
+class RegisterThrottle(LoginIPThrottle):
+    scope = "register"
+
+
+class LoginView(APIView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (LoginIPThrottle, LoginEmailThrottle)
+
+    @extend_schema(request=LoginSerializer, responses={200: TokenSerializer})
+    def post(self, request):
+        incoming = LoginSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        user, token = services.log_in(**incoming.validated_data)
+        return Response({"token": token, "user": UserSerializer(user).data})
+
+
+class LogoutView(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        revoke_token(request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RegisterView(APIView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (RegisterThrottle,)
+
+    @extend_schema(request=RegisterSerializer, responses={201: TokenSerializer})
+    def post(self, request):
+        incoming = RegisterSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        user, token = services.register_client_user(practice_slug=data.pop("practice"), **data)
+        return Response({"token": token, "user": UserSerializer(user).data},
+                        status=status.HTTP_201_CREATED)
+
+
+class VerifyEmailView(APIView):
+    """The link in the verification email (GET), or the same token posted by a front-end."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (RegisterThrottle,)
+
+    @extend_schema(parameters=[OpenApiParameter("token", str, required=True)],
+                   responses={200: UserSerializer})
+    def get(self, request):
+        return self._verify(request.query_params.get("token", ""))
+
+    @extend_schema(request=VerifyEmailSerializer, responses={200: UserSerializer})
+    def post(self, request):
+        incoming = VerifyEmailSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        return self._verify(incoming.validated_data["token"])
+
+    def _verify(self, token: str) -> Response:
+        user = services.verify_email(token=token[:200])
+        return Response(UserSerializer(user).data)
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: MeSerializer})
+    def get(self, request):
+        user = request.user
+        client = getattr(user, "client", None) if request.role == Role.CLIENT else None
+        therapist = getattr(user, "therapist", None)
+        return Response(MeSerializer({
+            "user": user,
+            "role": request.role,
+            "practice": request.practice,
+            "client": client.pk if client else None,
+            "therapist": therapist.pk if therapist else None,
+        }).data)
+
+
+class PracticeView(APIView):
+    """The caller's practice: every member reads it, the owner changes its policies."""
+
+    @extend_schema(responses={200: PracticeSerializer})
+    def get(self, request):
+        return Response(PracticeSerializer(request.practice, context={"request": request}).data)
+
+    @extend_schema(request=PracticeSerializer, responses={200: PracticeSerializer})
+    def patch(self, request):
+        if request.role != Role.OWNER:
+            self.permission_denied(request, "Only the owner changes practice settings.")
+        incoming = PracticeSerializer(request.practice, data=request.data, partial=True,
+                                      context={"request": request})
+        incoming.is_valid(raise_exception=True)
+        incoming.save()
+        return Response(incoming.data)
+
+
+class StaffViewSet(ModelViewSet):
+    queryset = Membership.objects.select_related("user__therapist").filter(role__in=STAFF_ROLES)
+    serializer_class = StaffSerializer
+    access = OWNER_ONLY
+    ordering_fields = ["id", "created_at", "role"]
+    ordering = ["id"]
+    filterset_fields = ["role"]
+
+    def perform_destroy(self, instance):
+        services.remove_staff(membership=instance)
+
+
+class TherapistViewSet(mixins.UpdateModelMixin, ReadOnlyModelViewSet):
+    queryset = Therapist.objects.select_related("user").prefetch_related("services")
+    serializer_class = TherapistSerializer
+    access = ALL_READ_OWNER_WRITE
+    action_access = {"working_hours": {Role.OWNER: WRITE, Role.THERAPIST: WRITE,
+                                       Role.FRONT_DESK: READ, Role.CLIENT: READ}}
+    http_method_names = ["get", "patch", "put", "head", "options"]
+    filterset_fields = ["active", "online_bookable"]
+    ordering_fields = ["id"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.request.role == Role.CLIENT:
+            queryset = queryset.filter(active=True)
+        return queryset
+
+    def update(self, request, *args, **kwargs):
+        if not kwargs.get("partial"):
+            self.http_method_not_allowed(request)
+        return super().update(request, *args, **kwargs)
+
+    def may_change(self, request, therapist: Therapist) -> bool:
+        return request.role == Role.OWNER or therapist.user_id == request.user.pk
+
+    @extend_schema(request=WorkingHoursSerializer(many=True),
+                   responses={200: WorkingHoursSerializer(many=True)})
+    @action(detail=True, methods=["get", "put"], url_path="working-hours",
+            pagination_class=None, filter_backends=[])
+    def working_hours(self, request, pk=None):
+        """A therapist's weekly hours in the practice's local time (API.md "Working hours")."""
+        therapist = self.get_object()
+        if request.method == "PUT":
+            incoming = WorkingHoursSerializer(data=request.data, many=True, max_length=70)
+            incoming.is_valid(raise_exception=True)
+            rows = services.set_working_hours(therapist=therapist,
+                                              intervals=incoming.validated_data)
+        else:
+            rows = WorkingHours.objects.filter(therapist=therapist)
+        return Response(WorkingHoursSerializer(rows, many=True).data)
+
+
+class TimeOffViewSet(ModelViewSet):
+    queryset = TimeOff.objects.all()
+    serializer_class = TimeOffSerializer
+    access = STAFF_WRITE
+    filterset_fields = {"therapist": ["exact"], "start": ["gte", "lte"], "end": ["gte", "lte"]}
+    ordering_fields = ["start", "end", "id"]
+
+    def may_change(self, request, time_off: TimeOff) -> bool:
+        if request.role == Role.THERAPIST:
+            return time_off.therapist.user_id == request.user.pk
+        return True
+
+    def perform_create(self, serializer):
+        if self.request.role == Role.THERAPIST and (
+            serializer.validated_data["therapist"].user_id != self.request.user.pk
+        ):
+            self.permission_denied(self.request, "Therapists record their own time off.")
+        super().perform_create(serializer)
+
+
+class ServiceViewSet(ModelViewSet):
+    queryset = Service.objects.all()
+    serializer_class = ServiceSerializer
+    access = ALL_READ_OWNER_WRITE
+    filterset_fields = ["online_bookable", "active"]
+    ordering_fields = ["name", "duration_minutes", "price", "id"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.request.role == Role.CLIENT:
+            queryset = queryset.filter(active=True)
+        return queryset
+
+    def perform_destroy(self, instance):
+        # Past bookings keep pointing at a service: retire it instead of deleting it.
+        instance.active = False
+        instance.save(update_fields=["active"])
+
+
+class AuditEventViewSet(ReadOnlyModelViewSet):
+    """The access log of clinical records (owner only); append-only, so read-only here."""
+
+    queryset = AuditEvent.objects.select_related("actor")
+    serializer_class = AuditEventSerializer
+    access = OWNER_ONLY
+    filterset_fields = ["record_type", "record_id", "action", "actor"]
+    ordering_fields = ["at", "id"]
+
+
+@extend_schema(exclude=True)
+class HealthView(APIView):
+    """`/healthz`: 200 when the database and the broker answer, 503 otherwise (API.md)."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = ()
+
+    def get(self, request):
+        checks = {"database": _check_database(), "broker": _check_broker()}
+        healthy = all(value == "ok" for value in checks.values())
+        return Response({"status": "ok" if healthy else "unavailable", **checks},
+                        status=200 if healthy else 503)
+
+
+def _check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as error:
+        return f"error: {type(error).__name__}"
+    return "ok"
+
+
+def _check_broker() -> str:
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as error:
+        return f"error: {type(error).__name__}"
+    return "ok"
+
+

@@ -1,0 +1,78 @@
+"""Bearer tokens: issued at login, stored as SHA-256, expiring, revocable (API.md "Conventions")."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from practice.models import AuthToken, User
+
+TOKEN_PREFIX = "bct_"
+
+
+def hash_secret(secret: str) -> str:
+    """Tokens are 32 random bytes, so a plain SHA-256 is enough (no slow hash needed to resist guessing)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret(prefix: str) -> tuple[str, str]:
+    """A fresh secret and its hash: the secret is shown once, only the hash is kept."""
+    secret = prefix + secrets.token_urlsafe(32)
+    return secret, hash_secret(secret)
+
+
+def issue_token(user: User) -> str:
+    secret, key_hash = new_secret(TOKEN_PREFIX)
+    AuthToken.objects.create(
+        user=user,
+        key_hash=key_hash,
+        expires_at=timezone.now() + timedelta(hours=settings.AUTH_TOKEN_TTL_HOURS),
+    )
+    return secret
+
+
+def revoke_token(token: AuthToken) -> None:
+    AuthToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <token>`; sets `request.practice` and `request.role` from the membership.
+
+    One query: the token row joined to its user, membership and practice.
+    """
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        try:
+            secret = header[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed("Malformed token.") from None
+        token = (
+            AuthToken.objects.select_related("user__membership__practice")
+            .filter(key_hash=hash_secret(secret))
+            .first()
+        )
+        now = timezone.now()
+        if token is None or token.revoked_at is not None or token.expires_at <= now:
+            raise exceptions.AuthenticationFailed("Invalid or expired token.")
+        user = token.user
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("Account disabled.")
+        membership = getattr(user, "membership", None)
+        request.practice = membership.practice if membership else None
+        request.role = membership.role if membership else None
+        return user, token
+
+    def authenticate_header(self, request):
+        return self.keyword

@@ -1,0 +1,269 @@
+"""The tenant and its people: users, practices, memberships, therapists, services, hours, tokens, audit."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields: object) -> User:
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: object) -> User:
+        return self.create_user(email, password, is_staff=True, is_superuser=True, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in, by email. What they may do comes from their Membership."""
+
+    email = models.EmailField(unique=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+def validate_timezone(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"'{value}' is not an IANA time zone.", code="invalid_timezone")
+
+
+class Practice(models.Model):
+    """A clinic or a solo therapist's business; every other record belongs to one.
+
+    Policy defaults are API.md "Practice policy".
+    """
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    booking_horizon_days = models.PositiveSmallIntegerField(
+        default=90, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    min_notice_minutes = models.PositiveIntegerField(
+        default=120, validators=[MaxValueValidator(60 * 24 * 30)]
+    )
+    slot_step_minutes = models.PositiveSmallIntegerField(
+        default=15, validators=[MinValueValidator(5), MaxValueValidator(240)]
+    )
+    cancellation_window_hours = models.PositiveSmallIntegerField(
+        default=24, validators=[MaxValueValidator(24 * 14)]
+    )
+    reminder_hours_before = models.PositiveSmallIntegerField(
+        default=24, validators=[MinValueValidator(1), MaxValueValidator(24 * 14)]
+    )
+    follow_up_hours_after = models.PositiveSmallIntegerField(
+        default=48, validators=[MinValueValidator(1), MaxValueValidator(24 * 14)]
+    )
+    rebook_nudge_days = models.PositiveSmallIntegerField(
+        default=28, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    odi_licensed = models.BooleanField(default=False)
+    online_booking = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(booking_horizon_days__gte=1, booking_horizon_days__lte=365),
+                name="practice_horizon_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Role(models.TextChoices):
+    OWNER = "owner"
+    THERAPIST = "therapist"
+    FRONT_DESK = "front_desk"
+    CLIENT = "client"
+
+
+STAFF_ROLES = (Role.OWNER, Role.THERAPIST, Role.FRONT_DESK)
+CLINICAL_ROLES = (Role.OWNER, Role.THERAPIST)
+
+
+class Membership(models.Model):
+    """A user's one role in one practice (API.md "Tenancy and roles")."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="membership")
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["practice", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role} @ {self.practice})"
+
+
+class Therapist(models.Model):
+    """A member of staff who sees clients; owners usually are one too."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="therapists")
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="therapist")
+    bio = models.TextField(blank=True, max_length=2000)
+    online_bookable = models.BooleanField(default=True)
+    active = models.BooleanField(default=True)
+    services = models.ManyToManyField("Service", blank=True, related_name="therapists")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.user.full_name or self.user.email
+
+
+class Service(models.Model):
+    """What can be booked."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="services")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, max_length=2000)
+    duration_minutes = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(5), MaxValueValidator(480)]
+    )
+    buffer_minutes = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(240)])
+    price = models.DecimalField(max_digits=8, decimal_places=2, default=0,
+                                validators=[MinValueValidator(0)])
+    online_bookable = models.BooleanField(default=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "name"], name="service_name_unique"),
+            models.CheckConstraint(condition=Q(duration_minutes__gte=5), name="service_duration_min"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0
+    TUESDAY = 1
+    WEDNESDAY = 2
+    THURSDAY = 3
+    FRIDAY = 4
+    SATURDAY = 5
+    SUNDAY = 6
+
+
+class WorkingHours(models.Model):
+    """One interval of a therapist's week, in the practice's local time (API.md "Working hours")."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="working_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="working_hours_order"),
+        ]
+
+
+class TimeOff(models.Model):
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="time_off")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="time_off_order"),
+        ]
+        indexes = [models.Index(fields=["therapist", "start"])]
+
+
+class AuthToken(models.Model):
+    """A bearer token. Only its SHA-256 is stored; the token itself is shown once, at login."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="auth_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class EmailVerification(models.Model):
+    """A link sent to a registering client; following it proves the email (hash stored only)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_verifications")
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    phone = models.CharField(max_length=32, blank=True)  # from the sign-up form, for the client record
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+
+class AuditAction(models.TextChoices):
+    READ = "read"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    EXPORT = "export"
+
+
+class AuditEvent(models.Model):
+    """Append-only access log of clinical records (DOMAIN.md 8, "Audit controls")."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    action = models.CharField(max_length=10, choices=AuditAction.choices)
+    record_type = models.CharField(max_length=40)
+    record_id = models.BigIntegerField()
+    ip_address = models.GenericIPAddressField(null=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["practice", "record_type", "record_id"])]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("Audit events are append-only.")

@@ -1,0 +1,26 @@
+"""Celery tasks of the practice app: thin, taking ids, calling a service."""
+
+from celery import shared_task
+from django.core.mail import send_mail
+
+from practice.models import User
+from practice.services import start_email_verification, verification_link
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OSError,),
+             retry_backoff=True, max_retries=5)
+def send_email_verification(*, user_id: int, phone: str = "") -> None:
+    """Email a registering client the link that proves their address (API.md `auth/register/`)."""
+    secret = start_email_verification(user_id=user_id, phone=phone)
+    if secret is None:
+        return
+    user = User.objects.get(pk=user_id)
+    send_mail(
+        subject="Confirm your email for Backcare",
+        message=(
+            f"Hello {user.first_name or ''},\n\nConfirm your email address to finish signing up:\n"
+            f"{verification_link(secret)}\n\nIf you did not sign up, ignore this message.\n"
+        ),
+        from_email=None,
+        recipient_list=[user.email],
+    )

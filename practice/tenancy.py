@@ -1,0 +1,172 @@
+"""Tenancy and roles in one place (API.md "Tenancy and roles").
+
+Every queryset a view serves, every detail lookup and every related id in a body goes through
+`scope()`: rows of another practice, and rows the caller's role may not see, behave exactly like rows
+that do not exist (404 on detail, 400 "does not exist" in a body). Whole endpoints a role may not use
+answer 403 through `access`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models, transaction
+from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework.request import Request
+
+from practice.api.base import StrictModelSerializer
+from practice.models import AuditAction, AuditEvent, Practice, Role
+from practice.permissions import WRITE
+
+READ = "read"
+
+STAFF_WRITE = {Role.OWNER: WRITE, Role.THERAPIST: WRITE, Role.FRONT_DESK: WRITE}
+CLINICAL = {Role.OWNER: WRITE, Role.THERAPIST: WRITE}
+OWNER_ONLY = {Role.OWNER: WRITE}
+
+
+def scope(queryset: models.QuerySet, request: Request) -> models.QuerySet:
+    """Rows of `queryset` the caller may see: their practice, and for a client only their own.
+
+    A model reaches its client through `client_path` ("" for Client itself, "client" for rows with a
+    client foreign key); models without one (services, therapists, techniques) are shared practice
+    data, visible to every member.
+    """
+    model = queryset.model
+    practice = getattr(request, "practice", None)
+    if practice is None:
+        return queryset.none()
+    if model is Practice:
+        queryset = queryset.filter(pk=practice.pk)
+    elif hasattr(model, "practice_id"):
+        queryset = queryset.filter(practice=practice)
+    else:
+        raise ImproperlyConfigured(f"{model.__name__} has no practice: it cannot be scoped.")
+    client_path = getattr(model, "client_path", None)
+    if getattr(request, "role", None) == Role.CLIENT and client_path is not None:
+        user_lookup = f"{client_path}__user" if client_path else "user"
+        queryset = queryset.filter(**{user_lookup: request.user})
+    return queryset
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related id in a body resolves only within the caller's scope; anything else 'does not exist'."""
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        if request is None:
+            raise ImproperlyConfigured("Scoped related fields need the request in the context.")
+        return scope(queryset, request)
+
+
+class PracticeModelSerializer(StrictModelSerializer):
+    """Strict model serializer whose related ids are tenant-scoped and whose fields depend on role.
+
+    `hidden_fields` maps a role to fields it may neither read nor write (front desk never sees
+    clinical content); `read_only_fields_for` to fields it may read but not write. For that role,
+    naming such a field in a body is an unknown field (400).
+    """
+
+    serializer_related_field = ScopedPrimaryKeyRelatedField
+    hidden_fields: ClassVar[dict[str, set[str]]] = {}
+    read_only_fields_for: ClassVar[dict[str, set[str]]] = {}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        role = getattr(request, "role", None)
+        for name in self.hidden_fields.get(role, ()):
+            fields.pop(name, None)
+        for name in self.read_only_fields_for.get(role, ()):
+            if name in fields:
+                fields[name].read_only = True
+        return fields
+
+
+class PracticeScopedViewSet(viewsets.GenericViewSet):
+    """Base of every tenant resource: scoped queryset, role access, server-owned practice, audit.
+
+    Subclasses set `queryset`, `serializer_class`, `access`; clinical resources set `audit_as`
+    (the record type written to the access log on every read and write).
+    """
+
+    access: ClassVar[dict[str, str]] = CLINICAL
+    action_access: ClassVar[dict[str, dict[str, str]]] = {}
+    audit_as: ClassVar[str | None] = None
+
+    def get_queryset(self):
+        return scope(super().get_queryset(), self.request)
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            instance = serializer.save(practice=self.request.practice)
+            self.audit(AuditAction.CREATE, [instance])
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            instance = serializer.save()
+            self.audit(AuditAction.UPDATE, [instance])
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            self.audit(AuditAction.DELETE, [instance])
+            instance.delete()
+
+    # --- access log: one INSERT per response, however many rows it shows -------------------------
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        self._read_objects = page
+        return page
+
+    def get_object(self):
+        obj = super().get_object()
+        if self.request.method in permissions.SAFE_METHODS:
+            self._read_objects = [obj]
+        return obj
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        objects = getattr(self, "_read_objects", None)
+        if objects and 200 <= response.status_code < 300:
+            self.audit(AuditAction.READ, objects)
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def audit(self, action: str, objects: Iterable[models.Model]) -> None:
+        if not self.audit_as:
+            return
+        log_access(self.request, action, self.audit_as, [obj.pk for obj in objects])
+
+
+def log_access(request: Request, action: str, record_type: str, record_ids: list[int]) -> None:
+    if not record_ids:
+        return
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            practice=request.practice,
+            actor=request.user,
+            action=action,
+            record_type=record_type,
+            record_id=pk,
+            ip_address=request.META.get("REMOTE_ADDR") or None,
+        )
+        for pk in record_ids
+    )
+
+
+class ModelViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    PracticeScopedViewSet,
+):
+    """Scoped CRUD. PUT is not offered: partial updates with PATCH only."""
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+
+class ReadOnlyModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PracticeScopedViewSet):
+    pass

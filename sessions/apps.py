@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class TreatmentConfig(AppConfig):
+    # django.contrib.sessions already owns the label "sessions".
+    name = "sessions"
+    label = "treatment"
+    verbose_name = "Treatment sessions"

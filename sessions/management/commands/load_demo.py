@@ -1,0 +1,64 @@
+"""`manage.py load_demo`: the demo practice of API.md "Setting up", created once, idempotent."""
+
+from datetime import date, time
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from clients.models import Client
+from practice.models import Practice, Service, Therapist
+from practice.services import create_practice, create_user_in_practice, set_working_hours
+
+SLUG = "demo"
+OWNER_EMAIL = "owner@demo.test"
+OWNER_PASSWORD = "backcare-demo"  # noqa: S105 - the documented demo login
+CLIENTS = [
+    ("Ana", "Silva", "ana.silva@example.com", ["osteoporosis"]),
+    ("Ben", "Okafor", "ben.okafor@example.com", []),
+    ("Chloe", "Martin", "chloe.martin@example.com", ["pregnancy"]),
+    ("David", "Kim", "david.kim@example.com", []),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo practice (owner@demo.test / backcare-demo) if it does not exist."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        if not Practice.objects.filter(slug=SLUG).exists():
+            practice = create_practice(
+                slug=SLUG, name="Demo Back Care Clinic", timezone_name="Europe/London",
+                owner_email=OWNER_EMAIL, owner_password=OWNER_PASSWORD,
+                owner_first_name="Olivia", owner_last_name="Owner",
+            )
+            massage = Service.objects.create(practice=practice, name="Back massage (60 min)",
+                                             duration_minutes=60, buffer_minutes=15, price=65)
+            intake = Service.objects.create(practice=practice, name="First visit (90 min)",
+                                            duration_minutes=90, buffer_minutes=15, price=85)
+            create_user_in_practice(
+                practice=practice, email="therapist@demo.test", password=OWNER_PASSWORD,
+                role="therapist", first_name="Theo", last_name="Therapist",
+            )
+            create_user_in_practice(practice=practice, email="desk@demo.test",
+                                    password=OWNER_PASSWORD, role="front_desk",
+                                    first_name="Fran", last_name="Desk")
+            week = [{"weekday": day, "start": time(9), "end": time(12, 30)} for day in range(5)]
+            week += [{"weekday": day, "start": time(13, 30), "end": time(17)} for day in range(5)]
+            for therapist in Therapist.objects.filter(practice=practice):
+                therapist.services.set([massage, intake])
+                set_working_hours(therapist=therapist, intervals=week)
+            for index, (first, last, email, flags) in enumerate(CLIENTS):
+                Client.objects.create(
+                    practice=practice, first_name=first, last_name=last, email=email,
+                    phone=f"+44 7700 900{index:03d}", health_flags=flags,
+                    date_of_birth=date(1970 + index * 7, 1 + index, 10),
+                )
+            created = "Created"
+        else:
+            created = "Found"
+        self.stdout.write(
+            f"{created} demo practice '{SLUG}': log in as {OWNER_EMAIL} / {OWNER_PASSWORD} "
+            f"(also therapist@demo.test and desk@demo.test, same password)."
+        )
+
+

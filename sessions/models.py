@@ -1,0 +1,1 @@
+"""Appointments, session plans, notes and reminders arrive with the scheduling and clinical issues."""

@@ -1,0 +1,109 @@
+"""Techniques with their contraindications (API.md "Techniques"; DOMAIN.md 2c, 5)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from rest_framework import serializers
+
+from practice.api.base import StrictSerializer
+from practice.tenancy import PracticeModelSerializer
+from practice.vocabulary import HEALTH_FLAGS
+from techniques.models import Rule, Technique
+from techniques.services import replace_contraindications
+
+
+class RangeSerializer(StrictSerializer):
+    min = serializers.IntegerField(min_value=0, max_value=120)
+    max = serializers.IntegerField(min_value=0, max_value=120)
+
+    def validate(self, attrs):
+        if attrs["max"] < attrs["min"]:
+            raise serializers.ValidationError({"max": "Must not be below min."})
+        return attrs
+
+
+class PressureRangeSerializer(RangeSerializer):
+    min = serializers.IntegerField(min_value=1, max_value=5)
+    max = serializers.IntegerField(min_value=1, max_value=5)
+
+
+class ContraindicationSerializer(StrictSerializer):
+    flag = serializers.ChoiceField(choices=HEALTH_FLAGS)
+    rule = serializers.ChoiceField(choices=Rule.choices)
+    max_pressure = serializers.IntegerField(min_value=1, max_value=5, required=False,
+                                            allow_null=True)
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class TechniqueSerializer(PracticeModelSerializer):
+    """`usual_pressure` (Walton 1-5) and `usual_minutes` are `{"min", "max"}` ranges."""
+
+    usual_pressure = PressureRangeSerializer(source="*", required=False, allow_null=True)
+    usual_minutes = RangeSerializer(source="*")
+    contraindications = ContraindicationSerializer(many=True, required=False)
+
+    class Meta:
+        model = Technique
+        fields = ["id", "code", "name", "description", "purpose", "usual_pressure",
+                  "usual_minutes", "is_builtin", "contraindications"]
+        read_only_fields = ["id", "is_builtin"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            fields["code"].read_only = True  # plans and exports refer to techniques by code
+        return fields
+
+    def to_representation(self, technique: Technique):
+        has_pressure = technique.usual_pressure_min is not None
+        return {
+            "id": technique.pk, "code": technique.code, "name": technique.name,
+            "description": technique.description, "purpose": technique.purpose,
+            "usual_pressure": {"min": technique.usual_pressure_min,
+                               "max": technique.usual_pressure_max} if has_pressure else None,
+            "usual_minutes": {"min": technique.usual_minutes_min,
+                              "max": technique.usual_minutes_max},
+            "is_builtin": technique.is_builtin,
+            "contraindications": [
+                {"flag": row.flag, "rule": row.rule, "max_pressure": row.max_pressure,
+                 "note": row.note}
+                for row in technique.contraindications.all()
+            ],
+        }
+
+    def validate_code(self, code):
+        request = self.context["request"]
+        if Technique.objects.filter(practice=request.practice, code=code).exists():
+            raise serializers.ValidationError("This practice already has a technique with this code.",
+                                              code="unique")
+        return code
+
+    def _flatten(self, validated):
+        pressure = validated.pop("usual_pressure", "absent")
+        minutes = validated.pop("usual_minutes", None)
+        if pressure is None:
+            validated["usual_pressure_min"] = validated["usual_pressure_max"] = None
+        elif pressure != "absent":
+            validated["usual_pressure_min"], validated["usual_pressure_max"] = (
+                pressure["min"], pressure["max"])
+        if minutes:
+            validated["usual_minutes_min"], validated["usual_minutes_max"] = (
+                minutes["min"], minutes["max"])
+        return validated.pop("contraindications", None)
+
+    @transaction.atomic
+    def create(self, validated_data):
+        rows = self._flatten(validated_data)
+        technique = Technique.objects.create(**validated_data)
+        replace_contraindications(technique=technique, rows=rows or [])
+        return technique
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        rows = self._flatten(validated_data)
+        for field, value in validated_data.items():
+            setattr(instance, field, value)
+        instance.save()
+        if rows is not None:
+            replace_contraindications(technique=instance, rows=rows)
+        return Technique.objects.prefetch_related("contraindications").get(pk=instance.pk)

@@ -1,0 +1,74 @@
+"""The technique catalog and its contraindication matrix (DOMAIN.md 2c, 5), as per-practice data."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from practice.models import Practice
+
+pressure = [MinValueValidator(1), MaxValueValidator(5)]  # Walton scale 1-5 (DOMAIN.md 5)
+
+
+class Technique(models.Model):
+    """Each practice holds its own copy of the nine built-ins, so it can adjust them, plus its own."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="techniques")
+    code = models.SlugField(max_length=40)
+    name = models.CharField(max_length=80)
+    description = models.TextField(max_length=2000)
+    purpose = models.TextField(max_length=2000, blank=True)
+    usual_pressure_min = models.PositiveSmallIntegerField(null=True, blank=True, validators=pressure)
+    usual_pressure_max = models.PositiveSmallIntegerField(null=True, blank=True, validators=pressure)
+    usual_minutes_min = models.PositiveSmallIntegerField(validators=[MaxValueValidator(120)])
+    usual_minutes_max = models.PositiveSmallIntegerField(validators=[MaxValueValidator(120)])
+    is_builtin = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "code"], name="technique_code_unique"),
+            models.CheckConstraint(
+                condition=Q(usual_minutes_max__gte=F("usual_minutes_min")),
+                name="technique_minutes_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(usual_pressure_max__isnull=True)
+                | Q(usual_pressure_max__gte=F("usual_pressure_min")),
+                name="technique_pressure_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Rule(models.TextChoices):
+    REFUSE = "refuse"  # ✗ in DOMAIN.md 2c
+    LOCAL = "local"  # L: refused on the flagged region/side only
+    CAP = "cap"  # ≤n: allowed up to a pressure
+
+
+class Contraindication(models.Model):
+    """One cell of the technique × health-flag matrix; no row means allowed (✓)."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    technique = models.ForeignKey(
+        Technique, on_delete=models.CASCADE, related_name="contraindications"
+    )
+    flag = models.CharField(max_length=40)
+    rule = models.CharField(max_length=10, choices=Rule.choices)
+    max_pressure = models.PositiveSmallIntegerField(null=True, blank=True, validators=pressure)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["flag"]
+        constraints = [
+            models.UniqueConstraint(fields=["technique", "flag"], name="contraindication_unique"),
+            models.CheckConstraint(
+                condition=(Q(rule="cap") & Q(max_pressure__isnull=False))
+                | (~Q(rule="cap") & Q(max_pressure__isnull=True)),
+                name="contraindication_cap_has_pressure",
+            ),
+        ]
