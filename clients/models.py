@@ -20,7 +20,10 @@ class Client(models.Model):
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="clients")
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="client",
     )
     first_name = models.CharField(max_length=100)
@@ -125,7 +128,9 @@ class Complaint(models.Model):
 class RedFlagAnswer(models.Model):
     """One answer to one screening question, with when and by whom it was asked (DOMAIN.md 2a)."""
 
-    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="red_flag_answers")
+    complaint = models.ForeignKey(
+        Complaint, on_delete=models.CASCADE, related_name="red_flag_answers"
+    )
     question = models.CharField(max_length=40)
     answer = models.CharField(max_length=6)
     asked_at = models.DateTimeField()

@@ -27,8 +27,14 @@ def _record_red_flags(*, complaint: Complaint, answers: dict[str, str], by: User
 
 
 @transaction.atomic
-def create_complaint(*, practice: Practice, client: Client, created_by: User | None,
-                     red_flags: dict[str, str] | None = None, **fields: Any) -> Complaint:
+def create_complaint(
+    *,
+    practice: Practice,
+    client: Client,
+    created_by: User | None,
+    red_flags: dict[str, str] | None = None,
+    **fields: Any,
+) -> Complaint:
     """A complaint, its red-flag answers and its baseline NPRS (API.md "Complaints").
 
     Any `yes` puts it in `referral_required` (DOMAIN.md 0, rule 2).
@@ -40,16 +46,26 @@ def create_complaint(*, practice: Practice, client: Client, created_by: User | N
         complaint.status = ComplaintStatus.REFERRAL_REQUIRED
     complaint.save(update_fields=["red_flags", "status"])
     Outcome.objects.create(
-        practice=practice, client=client, complaint=complaint, instrument=Instrument.NPRS,
-        answers={"pain": complaint.pain_now}, score=complaint.pain_now,
-        recorded_at=complaint.created_at, recorded_by=created_by,
+        practice=practice,
+        client=client,
+        complaint=complaint,
+        instrument=Instrument.NPRS,
+        answers={"pain": complaint.pain_now},
+        score=complaint.pain_now,
+        recorded_at=complaint.created_at,
+        recorded_by=created_by,
     )
     return complaint
 
 
 @transaction.atomic
-def update_complaint(*, complaint: Complaint, updated_by: User | None,
-                     red_flags: dict[str, str] | None = None, **fields: Any) -> Complaint:
+def update_complaint(
+    *,
+    complaint: Complaint,
+    updated_by: User | None,
+    red_flags: dict[str, str] | None = None,
+    **fields: Any,
+) -> Complaint:
     """Edit intake fields; a red flag newly answered `yes` reopens referral even after clearance."""
     if "onset_date" in fields:
         _check_onset(fields["onset_date"])
@@ -72,8 +88,9 @@ def clear_complaint(*, complaint: Complaint, note: str, cleared_by: User) -> Com
     locked.cleared_at = timezone.now()
     locked.cleared_by = cleared_by
     locked.clearance_note = note
-    locked.save(update_fields=["status", "cleared_at", "cleared_by", "clearance_note",
-                               "updated_at"])
+    locked.save(
+        update_fields=["status", "cleared_at", "cleared_by", "clearance_note", "updated_at"]
+    )
     return locked
 
 
@@ -106,5 +123,11 @@ def link_client_on_verification(*, user: User, practice: Practice, phone: str = 
         existing.user = user
         existing.save(update_fields=["user", "updated_at"])
         return existing
-    return Client.objects.create(practice=practice, user=user, first_name=user.first_name,
-                                 last_name=user.last_name, email=user.email, phone=phone)
+    return Client.objects.create(
+        practice=practice,
+        user=user,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        email=user.email,
+        phone=phone,
+    )

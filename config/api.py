@@ -57,16 +57,25 @@ def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     elif isinstance(detail, list):
         if all(isinstance(item, exceptions.ErrorDetail | str) for item in detail):
             for item in detail:
-                out.append({"field": prefix or "non_field_errors",
-                            "code": getattr(item, "code", "invalid") or "invalid",
-                            "detail": str(item)})
+                out.append(
+                    {
+                        "field": prefix or "non_field_errors",
+                        "code": getattr(item, "code", "invalid") or "invalid",
+                        "detail": str(item),
+                    }
+                )
         else:
             for index, item in enumerate(detail):
                 if item:
                     out += flatten_errors(item, f"{prefix}.{index}" if prefix else str(index))
     else:
-        out.append({"field": prefix or "non_field_errors",
-                    "code": getattr(detail, "code", "invalid") or "invalid", "detail": str(detail)})
+        out.append(
+            {
+                "field": prefix or "non_field_errors",
+                "code": getattr(detail, "code", "invalid") or "invalid",
+                "detail": str(detail),
+            }
+        )
     return out
 
 
@@ -88,8 +97,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, IntegrityError):
         # A constraint the serializer did not anticipate: the write is refused, not a 500.
         logger.info("integrity error answered as 409: %s", exc)
-        return Response(error_body("conflict", "The change conflicts with existing data."),
-                        status=status.HTTP_409_CONFLICT)
+        return Response(
+            error_body("conflict", "The change conflicts with existing data."),
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -174,7 +185,9 @@ class PageNumberPagination(pagination.PageNumberPagination):
         try:
             size = int(raw)
         except ValueError:
-            raise exceptions.ValidationError({"page_size": ["A whole number is required."]}) from None
+            raise exceptions.ValidationError(
+                {"page_size": ["A whole number is required."]}
+            ) from None
         if not 1 <= size <= self.max_page_size:
             raise exceptions.ValidationError(
                 {"page_size": [f"Must be between 1 and {self.max_page_size}."]}
@@ -190,11 +203,15 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return replace_query_param(url, self.page_query_param, number)
 
     def get_paginated_response(self, data):
-        return Response(OrderedDict([
-            ("next", self._page_url(self.number + 1) if self.has_next else None),
-            ("previous", self._page_url(self.number - 1) if self.number > 1 else None),
-            ("results", data),
-        ]))
+        return Response(
+            OrderedDict(
+                [
+                    ("next", self._page_url(self.number + 1) if self.has_next else None),
+                    ("previous", self._page_url(self.number - 1) if self.number > 1 else None),
+                    ("results", data),
+                ]
+            )
+        )
 
     def get_paginated_response_schema(self, schema):
         return {
@@ -210,6 +227,10 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def get_schema_operation_parameters(self, view):
         return [
             {"name": "page", "in": "query", "required": False, "schema": {"type": "integer"}},
-            {"name": "page_size", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size}},
+            {
+                "name": "page_size",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
         ]

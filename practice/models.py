@@ -157,9 +157,12 @@ class Service(models.Model):
     duration_minutes = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(5), MaxValueValidator(480)]
     )
-    buffer_minutes = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(240)])
-    price = models.DecimalField(max_digits=8, decimal_places=2, default=0,
-                                validators=[MinValueValidator(0)])
+    buffer_minutes = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(240)]
+    )
+    price = models.DecimalField(
+        max_digits=8, decimal_places=2, default=0, validators=[MinValueValidator(0)]
+    )
     online_bookable = models.BooleanField(default=True)
     active = models.BooleanField(default=True)
 
@@ -167,7 +170,9 @@ class Service(models.Model):
         ordering = ["name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["practice", "name"], name="service_name_unique"),
-            models.CheckConstraint(condition=Q(duration_minutes__gte=5), name="service_duration_min"),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=5), name="service_duration_min"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -231,7 +236,9 @@ class EmailVerification(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_verifications")
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
     token_hash = models.CharField(max_length=64, unique=True)
-    phone = models.CharField(max_length=32, blank=True)  # from the sign-up form, for the client record
+    phone = models.CharField(
+        max_length=32, blank=True
+    )  # from the sign-up form, for the client record
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)

@@ -36,8 +36,15 @@ def _normalize_email(email: str) -> str:
 
 
 @transaction.atomic
-def create_user_in_practice(*, practice: Practice, email: str, password: str | None, role: str,
-                            first_name: str = "", last_name: str = "") -> User:
+def create_user_in_practice(
+    *,
+    practice: Practice,
+    email: str,
+    password: str | None,
+    role: str,
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
     """A user with one role in `practice`; owners and therapists also get a Therapist row."""
     email = _normalize_email(email)
     if User.objects.filter(email=email).exists():
@@ -60,9 +67,16 @@ def create_user_in_practice(*, practice: Practice, email: str, password: str | N
 
 
 @transaction.atomic
-def create_practice(*, slug: str, name: str, timezone_name: str, owner_email: str,
-                    owner_password: str, owner_first_name: str = "",
-                    owner_last_name: str = "") -> Practice:
+def create_practice(
+    *,
+    slug: str,
+    name: str,
+    timezone_name: str,
+    owner_email: str,
+    owner_password: str,
+    owner_first_name: str = "",
+    owner_last_name: str = "",
+) -> Practice:
     """API.md "Setting up": a practice and its owner (also a therapist); all or nothing."""
     try:
         validate_timezone(timezone_name)
@@ -74,11 +88,18 @@ def create_practice(*, slug: str, name: str, timezone_name: str, owner_email: st
     try:
         practice.full_clean()
     except ValidationError as error:
-        raise Invalid("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from None
+        raise Invalid(
+            "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+        ) from None
     practice.save()
-    create_user_in_practice(practice=practice, email=owner_email, password=owner_password,
-                            role=Role.OWNER, first_name=owner_first_name,
-                            last_name=owner_last_name)
+    create_user_in_practice(
+        practice=practice,
+        email=owner_email,
+        password=owner_password,
+        role=Role.OWNER,
+        first_name=owner_first_name,
+        last_name=owner_last_name,
+    )
     return practice
 
 
@@ -105,8 +126,9 @@ def set_working_hours(*, therapist: Therapist, intervals: list[dict]) -> list[Wo
         day.sort()
         for (_, previous_end), (next_start, _) in zip(day, day[1:], strict=False):
             if next_start < previous_end:
-                raise Invalid.on("weekday", f"Intervals on weekday {weekday} overlap.",
-                                 code="overlap")
+                raise Invalid.on(
+                    "weekday", f"Intervals on weekday {weekday} overlap.", code="overlap"
+                )
     WorkingHours.objects.filter(therapist=therapist).delete()
     return WorkingHours.objects.bulk_create(
         WorkingHours(practice_id=therapist.practice_id, therapist=therapist, **interval)
@@ -115,8 +137,15 @@ def set_working_hours(*, therapist: Therapist, intervals: list[dict]) -> list[Wo
 
 
 @transaction.atomic
-def register_client_user(*, practice_slug: str, email: str, password: str, first_name: str,
-                         last_name: str, phone: str = "") -> tuple[User, str]:
+def register_client_user(
+    *,
+    practice_slug: str,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    phone: str = "",
+) -> tuple[User, str]:
     """A client signs up to a practice (API.md `auth/register/`).
 
     The account gets its client record only once the email is verified (a link sent by email): then
@@ -128,8 +157,14 @@ def register_client_user(*, practice_slug: str, email: str, password: str, first
     practice = Practice.objects.filter(slug=practice_slug).first()
     if practice is None:
         raise Invalid.on("practice", "No practice with this slug.", code="does_not_exist")
-    user = create_user_in_practice(practice=practice, email=email, password=password,
-                                   role=Role.CLIENT, first_name=first_name, last_name=last_name)
+    user = create_user_in_practice(
+        practice=practice,
+        email=email,
+        password=password,
+        role=Role.CLIENT,
+        first_name=first_name,
+        last_name=last_name,
+    )
     transaction.on_commit(lambda: send_email_verification.delay(user_id=user.pk, phone=phone))
     return user, issue_token(user)
 
@@ -141,7 +176,10 @@ def start_email_verification(*, user_id: int, phone: str = "") -> str | None:
         return None
     secret, token_hash = new_secret("ev_")
     EmailVerification.objects.create(
-        user=user, practice_id=user.membership.practice_id, token_hash=token_hash, phone=phone,
+        user=user,
+        practice_id=user.membership.practice_id,
+        token_hash=token_hash,
+        phone=phone,
         expires_at=timezone.now() + timedelta(hours=settings.EMAIL_VERIFICATION_TTL_HOURS),
     )
     return secret
@@ -170,8 +208,9 @@ def verify_email(*, token: str) -> User:
     user = verification.user
     user.email_verified_at = now
     user.save(update_fields=["email_verified_at"])
-    email_verified.send(sender=User, user=user, practice=verification.practice,
-                        phone=verification.phone)
+    email_verified.send(
+        sender=User, user=user, practice=verification.practice, phone=verification.phone
+    )
     return user
 
 
@@ -187,8 +226,9 @@ def change_staff_role(*, membership: Membership, role: str) -> None:
     membership.role = role
     membership.save(update_fields=["role"])
     if role in (Role.OWNER, Role.THERAPIST):
-        Therapist.objects.get_or_create(user=membership.user,
-                                        defaults={"practice_id": membership.practice_id})
+        Therapist.objects.get_or_create(
+            user=membership.user, defaults={"practice_id": membership.practice_id}
+        )
     else:
         Therapist.objects.filter(user=membership.user).update(active=False)
 

@@ -7,8 +7,13 @@ from practice.models import User
 from practice.services import start_email_verification, verification_link
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OSError,),
-             retry_backoff=True, max_retries=5)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def send_email_verification(*, user_id: int, phone: str = "") -> None:
     """Email a registering client the link that proves their address (API.md `auth/register/`)."""
     secret = start_email_verification(user_id=user_id, phone=phone)

@@ -19,8 +19,12 @@ class Technique(models.Model):
     name = models.CharField(max_length=80)
     description = models.TextField(max_length=2000)
     purpose = models.TextField(max_length=2000, blank=True)
-    usual_pressure_min = models.PositiveSmallIntegerField(null=True, blank=True, validators=pressure)
-    usual_pressure_max = models.PositiveSmallIntegerField(null=True, blank=True, validators=pressure)
+    usual_pressure_min = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=pressure
+    )
+    usual_pressure_max = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=pressure
+    )
     usual_minutes_min = models.PositiveSmallIntegerField(validators=[MaxValueValidator(120)])
     usual_minutes_max = models.PositiveSmallIntegerField(validators=[MaxValueValidator(120)])
     is_builtin = models.BooleanField(default=False)

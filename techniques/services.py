@@ -15,18 +15,25 @@ def seed_catalog(*, practice: Practice) -> list[Technique]:
     """Copy the nine built-ins and the default matrix (DOMAIN.md 2c, 5) into `practice`."""
     techniques = Technique.objects.bulk_create(
         Technique(
-            practice=practice, code=entry.code, name=entry.name, description=entry.description,
-            purpose=entry.purpose, is_builtin=True,
+            practice=practice,
+            code=entry.code,
+            name=entry.name,
+            description=entry.description,
+            purpose=entry.purpose,
+            is_builtin=True,
             usual_pressure_min=entry.pressure[0] if entry.pressure else None,
             usual_pressure_max=entry.pressure[1] if entry.pressure else None,
-            usual_minutes_min=entry.minutes[0], usual_minutes_max=entry.minutes[1],
+            usual_minutes_min=entry.minutes[0],
+            usual_minutes_max=entry.minutes[1],
         )
         for entry in catalog.CATALOG
     )
     by_code = {technique.code: technique for technique in techniques}
     Contraindication.objects.bulk_create(
         Contraindication(
-            practice=practice, technique=by_code[code], flag=flag,
+            practice=practice,
+            technique=by_code[code],
+            flag=flag,
             rule=Rule.CAP if isinstance(cell, int) else cell,
             max_pressure=cell if isinstance(cell, int) else None,
             note=catalog.NOTES.get((flag, code), ""),
@@ -45,8 +52,10 @@ def replace_contraindications(*, technique: Technique, rows: list[dict]) -> None
         raise Invalid.on("contraindications", "Each flag may appear once.")
     for index, row in enumerate(rows):
         if (row["rule"] == Rule.CAP) != (row.get("max_pressure") is not None):
-            raise Invalid.on(f"contraindications.{index}.max_pressure",
-                             "A cap needs max_pressure; other rules take none.")
+            raise Invalid.on(
+                f"contraindications.{index}.max_pressure",
+                "A cap needs max_pressure; other rules take none.",
+            )
     technique.contraindications.all().delete()
     Contraindication.objects.bulk_create(
         Contraindication(practice_id=technique.practice_id, technique=technique, **row)

@@ -30,24 +30,40 @@ def unique_list(values: list) -> list:
 
 class ClientSerializer(PracticeModelSerializer):
     health_flags = serializers.ListField(
-        child=serializers.ChoiceField(choices=HEALTH_FLAGS), required=False,
-        max_length=len(HEALTH_FLAGS), validators=[unique_list],
+        child=serializers.ChoiceField(choices=HEALTH_FLAGS),
+        required=False,
+        max_length=len(HEALTH_FLAGS),
+        validators=[unique_list],
     )
     reminder_channels = serializers.ListField(
-        child=serializers.ChoiceField(choices=REMINDER_CHANNELS), required=False,
-        max_length=len(REMINDER_CHANNELS), validators=[unique_list],
+        child=serializers.ChoiceField(choices=REMINDER_CHANNELS),
+        required=False,
+        max_length=len(REMINDER_CHANNELS),
+        validators=[unique_list],
     )
     has_account = serializers.SerializerMethodField()
 
     # Front desk handles contact details only; a client reads their flags but does not set them.
     hidden_fields = {Role.FRONT_DESK: {"health_flags"}}
-    read_only_fields_for = {Role.CLIENT: {"health_flags", "date_of_birth", "first_name",
-                                          "last_name"}}
+    read_only_fields_for = {
+        Role.CLIENT: {"health_flags", "date_of_birth", "first_name", "last_name"}
+    }
 
     class Meta:
         model = Client
-        fields = ["id", "first_name", "last_name", "email", "phone", "date_of_birth",
-                  "health_flags", "reminder_channels", "has_account", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "date_of_birth",
+            "health_flags",
+            "reminder_channels",
+            "has_account",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def get_has_account(self, client: Client) -> bool:
@@ -67,21 +83,35 @@ class ClientSerializer(PracticeModelSerializer):
 
 
 class ConsentSerializer(PracticeModelSerializer):
-    areas = serializers.ListField(child=serializers.ChoiceField(choices=SENSITIVE_AREAS),
-                                  required=False, max_length=len(SENSITIVE_AREAS),
-                                  validators=[unique_list])
+    areas = serializers.ListField(
+        child=serializers.ChoiceField(choices=SENSITIVE_AREAS),
+        required=False,
+        max_length=len(SENSITIVE_AREAS),
+        validators=[unique_list],
+    )
     witnessed_by = serializers.PrimaryKeyRelatedField(read_only=True)
     withdrawn_at = AwareDateTimeField(read_only=True)
 
     class Meta:
         model = Consent
-        fields = ["id", "client", "kind", "areas", "version", "method", "signed_at",
-                  "witnessed_by", "withdrawn_at"]
+        fields = [
+            "id",
+            "client",
+            "kind",
+            "areas",
+            "version",
+            "method",
+            "signed_at",
+            "witnessed_by",
+            "withdrawn_at",
+        ]
         read_only_fields = ["id"]
 
     def validate(self, attrs):
         if attrs.get("kind") == "sensitive_area" and not attrs.get("areas"):
-            raise serializers.ValidationError({"areas": "A sensitive-area consent names its areas."})
+            raise serializers.ValidationError(
+                {"areas": "A sensitive-area consent names its areas."}
+            )
         if attrs.get("signed_at") and attrs["signed_at"] > timezone.now():
             raise serializers.ValidationError({"signed_at": "Cannot be in the future."})
         return attrs
@@ -119,19 +149,44 @@ class ComplaintSerializer(PracticeModelSerializer):
     regions = serializers.ListField(child=RegionSerializer(), min_length=1, max_length=10)
     red_flags = RedFlagsField(required=False)
     duration_category = serializers.SerializerMethodField()
-    red_flag_history = RedFlagAnswerSerializer(source="red_flag_answers", many=True,
-                                               read_only=True)
+    red_flag_history = RedFlagAnswerSerializer(source="red_flag_answers", many=True, read_only=True)
 
     class Meta:
         model = Complaint
         fields = [
-            "id", "client", "regions", "onset_date", "onset_precision", "onset_type", "episode",
-            "mechanism", "pain_now", "pain_worst_24h", "pain_best_24h", "notes", "red_flags",
-            "duration_category", "status", "red_flag_history", "cleared_at", "cleared_by",
-            "clearance_note", "created_by", "created_at", "updated_at",
+            "id",
+            "client",
+            "regions",
+            "onset_date",
+            "onset_precision",
+            "onset_type",
+            "episode",
+            "mechanism",
+            "pain_now",
+            "pain_worst_24h",
+            "pain_best_24h",
+            "notes",
+            "red_flags",
+            "duration_category",
+            "status",
+            "red_flag_history",
+            "cleared_at",
+            "cleared_by",
+            "clearance_note",
+            "created_by",
+            "created_at",
+            "updated_at",
         ]
-        read_only_fields = ["id", "status", "cleared_at", "cleared_by", "clearance_note",
-                            "created_by", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "status",
+            "cleared_at",
+            "cleared_by",
+            "clearance_note",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_fields(self):
         fields = super().get_fields()

@@ -28,12 +28,14 @@ class ClientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyMo
 
     queryset = Client.objects.all()
     serializer_class = ClientSerializer
-    access = {Role.OWNER: WRITE, Role.THERAPIST: WRITE, Role.FRONT_DESK: WRITE,
-              Role.CLIENT: WRITE}
+    access = {Role.OWNER: WRITE, Role.THERAPIST: WRITE, Role.FRONT_DESK: WRITE, Role.CLIENT: WRITE}
     http_method_names = ["get", "post", "patch", "head", "options"]
     audit_as = "client"
-    filterset_fields = {"email": ["exact", "iexact"], "last_name": ["exact", "istartswith"],
-                        "phone": ["exact"]}
+    filterset_fields = {
+        "email": ["exact", "iexact"],
+        "last_name": ["exact", "istartswith"],
+        "phone": ["exact"],
+    }
     ordering_fields = ["last_name", "first_name", "created_at", "id"]
     search_fields = ["first_name", "last_name", "email"]
 
@@ -82,16 +84,17 @@ class ComplaintViewSet(ModelViewSet):
     @transaction.atomic
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        complaint = services.create_complaint(practice=self.request.practice,
-                                              created_by=self.request.user, **data)
+        complaint = services.create_complaint(
+            practice=self.request.practice, created_by=self.request.user, **data
+        )
         serializer.instance = self.get_queryset().get(pk=complaint.pk)
         self.audit(AuditAction.CREATE, [complaint])
 
     @transaction.atomic
     def perform_update(self, serializer):
-        complaint = services.update_complaint(complaint=serializer.instance,
-                                              updated_by=self.request.user,
-                                              **serializer.validated_data)
+        complaint = services.update_complaint(
+            complaint=serializer.instance, updated_by=self.request.user, **serializer.validated_data
+        )
         serializer.instance = self.get_queryset().get(pk=complaint.pk)
         self.audit(AuditAction.UPDATE, [complaint])
 
@@ -101,8 +104,10 @@ class ComplaintViewSet(ModelViewSet):
         """A clinician records the referral outcome, lifting `referral_required`."""
         incoming = ClearSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        complaint = services.clear_complaint(complaint=self.get_object(),
-                                             note=incoming.validated_data["note"],
-                                             cleared_by=request.user)
+        complaint = services.clear_complaint(
+            complaint=self.get_object(),
+            note=incoming.validated_data["note"],
+            cleared_by=request.user,
+        )
         self.audit(AuditAction.UPDATE, [complaint])
         return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)

@@ -44,8 +44,10 @@ def reject_unknown_fields(serializer: serializers.Serializer, data: dict) -> Non
     unknown = sorted(set(data) - writable)
     if unknown:
         raise exceptions.ValidationError(
-            {name: [exceptions.ErrorDetail("This field is not accepted.", code="unknown_field")]
-             for name in unknown}
+            {
+                name: [exceptions.ErrorDetail("This field is not accepted.", code="unknown_field")]
+                for name in unknown
+            }
         )
 
 
@@ -55,4 +57,3 @@ class StrictSerializer(serializers.Serializer):
             raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
         reject_unknown_fields(self, data)
         return super().to_internal_value(data)
-

@@ -71,9 +71,19 @@ class PracticeSerializer(PracticeModelSerializer):
     class Meta:
         model = Practice
         fields = [
-            "id", "slug", "name", "timezone", "booking_horizon_days", "min_notice_minutes",
-            "slot_step_minutes", "cancellation_window_hours", "reminder_hours_before",
-            "follow_up_hours_after", "rebook_nudge_days", "odi_licensed", "online_booking",
+            "id",
+            "slug",
+            "name",
+            "timezone",
+            "booking_horizon_days",
+            "min_notice_minutes",
+            "slot_step_minutes",
+            "cancellation_window_hours",
+            "reminder_hours_before",
+            "follow_up_hours_after",
+            "rebook_nudge_days",
+            "odi_licensed",
+            "online_booking",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]
@@ -83,18 +93,28 @@ class StaffSerializer(PracticeModelSerializer):
     """A member of staff: the user's fields flattened beside their role (owner only)."""
 
     email = serializers.EmailField(source="user.email", max_length=254)
-    first_name = serializers.CharField(source="user.first_name", max_length=100, required=False,
-                                       allow_blank=True)
-    last_name = serializers.CharField(source="user.last_name", max_length=100, required=False,
-                                      allow_blank=True)
+    first_name = serializers.CharField(
+        source="user.first_name", max_length=100, required=False, allow_blank=True
+    )
+    last_name = serializers.CharField(
+        source="user.last_name", max_length=100, required=False, allow_blank=True
+    )
     role = serializers.ChoiceField(choices=[(r.value, r.label) for r in STAFF_ROLES])
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
     therapist = serializers.SerializerMethodField()
 
     class Meta:
         model = Membership
-        fields = ["id", "email", "first_name", "last_name", "role", "password", "therapist",
-                  "created_at"]
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "role",
+            "password",
+            "therapist",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
 
     def get_fields(self):
@@ -113,9 +133,12 @@ class StaffSerializer(PracticeModelSerializer):
 
         user_data = validated_data.pop("user")
         user = create_user_in_practice(
-            practice=validated_data["practice"], email=user_data["email"],
-            password=validated_data["password"], role=validated_data["role"],
-            first_name=user_data.get("first_name", ""), last_name=user_data.get("last_name", ""),
+            practice=validated_data["practice"],
+            email=user_data["email"],
+            password=validated_data["password"],
+            role=validated_data["role"],
+            first_name=user_data.get("first_name", ""),
+            last_name=user_data.get("last_name", ""),
         )
         return user.membership
 
@@ -141,8 +164,16 @@ class TherapistSerializer(PracticeModelSerializer):
 
     class Meta:
         model = Therapist
-        fields = ["id", "first_name", "last_name", "email", "bio", "online_bookable", "active",
-                  "services"]
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "bio",
+            "online_bookable",
+            "active",
+            "services",
+        ]
         read_only_fields = ["id"]
 
 
@@ -176,8 +207,16 @@ class ServiceSerializer(PracticeModelSerializer):
 
     class Meta:
         model = Service
-        fields = ["id", "name", "description", "duration_minutes", "buffer_minutes", "price",
-                  "online_bookable", "active"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "duration_minutes",
+            "buffer_minutes",
+            "price",
+            "online_bookable",
+            "active",
+        ]
         read_only_fields = ["id"]
 
 

@@ -47,8 +47,12 @@ from practice.tenancy import (
     ReadOnlyModelViewSet,
 )
 
-ALL_READ_OWNER_WRITE = {Role.OWNER: WRITE, Role.THERAPIST: READ, Role.FRONT_DESK: READ,
-                        Role.CLIENT: READ}
+ALL_READ_OWNER_WRITE = {
+    Role.OWNER: WRITE,
+    Role.THERAPIST: READ,
+    Role.FRONT_DESK: READ,
+    Role.CLIENT: READ,
+}
 
 
 class LoginIPThrottle(SimpleRateThrottle):
@@ -105,8 +109,9 @@ class RegisterView(APIView):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         user, token = services.register_client_user(practice_slug=data.pop("practice"), **data)
-        return Response({"token": token, "user": UserSerializer(user).data},
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            {"token": token, "user": UserSerializer(user).data}, status=status.HTTP_201_CREATED
+        )
 
 
 class VerifyEmailView(APIView):
@@ -116,8 +121,9 @@ class VerifyEmailView(APIView):
     permission_classes = (AllowAny,)
     throttle_classes = (RegisterThrottle,)
 
-    @extend_schema(parameters=[OpenApiParameter("token", str, required=True)],
-                   responses={200: UserSerializer})
+    @extend_schema(
+        parameters=[OpenApiParameter("token", str, required=True)], responses={200: UserSerializer}
+    )
     def get(self, request):
         return self._verify(request.query_params.get("token", ""))
 
@@ -138,13 +144,17 @@ class MeView(APIView):
         user = request.user
         client = getattr(user, "client", None) if request.role == Role.CLIENT else None
         therapist = getattr(user, "therapist", None)
-        return Response(MeSerializer({
-            "user": user,
-            "role": request.role,
-            "practice": request.practice,
-            "client": client.pk if client else None,
-            "therapist": therapist.pk if therapist else None,
-        }).data)
+        return Response(
+            MeSerializer(
+                {
+                    "user": user,
+                    "role": request.role,
+                    "practice": request.practice,
+                    "client": client.pk if client else None,
+                    "therapist": therapist.pk if therapist else None,
+                }
+            ).data
+        )
 
 
 class PracticeView(APIView):
@@ -158,8 +168,9 @@ class PracticeView(APIView):
     def patch(self, request):
         if request.role != Role.OWNER:
             self.permission_denied(request, "Only the owner changes practice settings.")
-        incoming = PracticeSerializer(request.practice, data=request.data, partial=True,
-                                      context={"request": request})
+        incoming = PracticeSerializer(
+            request.practice, data=request.data, partial=True, context={"request": request}
+        )
         incoming.is_valid(raise_exception=True)
         incoming.save()
         return Response(incoming.data)
@@ -181,8 +192,14 @@ class TherapistViewSet(mixins.UpdateModelMixin, ReadOnlyModelViewSet):
     queryset = Therapist.objects.select_related("user").prefetch_related("services")
     serializer_class = TherapistSerializer
     access = ALL_READ_OWNER_WRITE
-    action_access = {"working_hours": {Role.OWNER: WRITE, Role.THERAPIST: WRITE,
-                                       Role.FRONT_DESK: READ, Role.CLIENT: READ}}
+    action_access = {
+        "working_hours": {
+            Role.OWNER: WRITE,
+            Role.THERAPIST: WRITE,
+            Role.FRONT_DESK: READ,
+            Role.CLIENT: READ,
+        }
+    }
     http_method_names = ["get", "patch", "put", "head", "options"]
     filterset_fields = ["active", "online_bookable"]
     ordering_fields = ["id"]
@@ -201,18 +218,26 @@ class TherapistViewSet(mixins.UpdateModelMixin, ReadOnlyModelViewSet):
     def may_change(self, request, therapist: Therapist) -> bool:
         return request.role == Role.OWNER or therapist.user_id == request.user.pk
 
-    @extend_schema(request=WorkingHoursSerializer(many=True),
-                   responses={200: WorkingHoursSerializer(many=True)})
-    @action(detail=True, methods=["get", "put"], url_path="working-hours",
-            pagination_class=None, filter_backends=[])
+    @extend_schema(
+        request=WorkingHoursSerializer(many=True),
+        responses={200: WorkingHoursSerializer(many=True)},
+    )
+    @action(
+        detail=True,
+        methods=["get", "put"],
+        url_path="working-hours",
+        pagination_class=None,
+        filter_backends=[],
+    )
     def working_hours(self, request, pk=None):
         """A therapist's weekly hours in the practice's local time (API.md "Working hours")."""
         therapist = self.get_object()
         if request.method == "PUT":
             incoming = WorkingHoursSerializer(data=request.data, many=True, max_length=70)
             incoming.is_valid(raise_exception=True)
-            rows = services.set_working_hours(therapist=therapist,
-                                              intervals=incoming.validated_data)
+            rows = services.set_working_hours(
+                therapist=therapist, intervals=incoming.validated_data
+            )
         else:
             rows = WorkingHours.objects.filter(therapist=therapist)
         return Response(WorkingHoursSerializer(rows, many=True).data)
@@ -278,8 +303,9 @@ class HealthView(APIView):
     def get(self, request):
         checks = {"database": _check_database(), "broker": _check_broker()}
         healthy = all(value == "ok" for value in checks.values())
-        return Response({"status": "ok" if healthy else "unavailable", **checks},
-                        status=200 if healthy else 503)
+        return Response(
+            {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+        )
 
 
 def _check_database() -> str:
@@ -300,5 +326,3 @@ def _check_broker() -> str:
     except Exception as error:
         return f"error: {type(error).__name__}"
     return "ok"
-
-

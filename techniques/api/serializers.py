@@ -30,8 +30,9 @@ class PressureRangeSerializer(RangeSerializer):
 class ContraindicationSerializer(StrictSerializer):
     flag = serializers.ChoiceField(choices=HEALTH_FLAGS)
     rule = serializers.ChoiceField(choices=Rule.choices)
-    max_pressure = serializers.IntegerField(min_value=1, max_value=5, required=False,
-                                            allow_null=True)
+    max_pressure = serializers.IntegerField(
+        min_value=1, max_value=5, required=False, allow_null=True
+    )
     note = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
@@ -44,8 +45,17 @@ class TechniqueSerializer(PracticeModelSerializer):
 
     class Meta:
         model = Technique
-        fields = ["id", "code", "name", "description", "purpose", "usual_pressure",
-                  "usual_minutes", "is_builtin", "contraindications"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "description",
+            "purpose",
+            "usual_pressure",
+            "usual_minutes",
+            "is_builtin",
+            "contraindications",
+        ]
         read_only_fields = ["id", "is_builtin"]
 
     def get_fields(self):
@@ -57,16 +67,29 @@ class TechniqueSerializer(PracticeModelSerializer):
     def to_representation(self, technique: Technique):
         has_pressure = technique.usual_pressure_min is not None
         return {
-            "id": technique.pk, "code": technique.code, "name": technique.name,
-            "description": technique.description, "purpose": technique.purpose,
-            "usual_pressure": {"min": technique.usual_pressure_min,
-                               "max": technique.usual_pressure_max} if has_pressure else None,
-            "usual_minutes": {"min": technique.usual_minutes_min,
-                              "max": technique.usual_minutes_max},
+            "id": technique.pk,
+            "code": technique.code,
+            "name": technique.name,
+            "description": technique.description,
+            "purpose": technique.purpose,
+            "usual_pressure": {
+                "min": technique.usual_pressure_min,
+                "max": technique.usual_pressure_max,
+            }
+            if has_pressure
+            else None,
+            "usual_minutes": {
+                "min": technique.usual_minutes_min,
+                "max": technique.usual_minutes_max,
+            },
             "is_builtin": technique.is_builtin,
             "contraindications": [
-                {"flag": row.flag, "rule": row.rule, "max_pressure": row.max_pressure,
-                 "note": row.note}
+                {
+                    "flag": row.flag,
+                    "rule": row.rule,
+                    "max_pressure": row.max_pressure,
+                    "note": row.note,
+                }
                 for row in technique.contraindications.all()
             ],
         }
@@ -74,8 +97,9 @@ class TechniqueSerializer(PracticeModelSerializer):
     def validate_code(self, code):
         request = self.context["request"]
         if Technique.objects.filter(practice=request.practice, code=code).exists():
-            raise serializers.ValidationError("This practice already has a technique with this code.",
-                                              code="unique")
+            raise serializers.ValidationError(
+                "This practice already has a technique with this code.", code="unique"
+            )
         return code
 
     def _flatten(self, validated):
@@ -85,10 +109,14 @@ class TechniqueSerializer(PracticeModelSerializer):
             validated["usual_pressure_min"] = validated["usual_pressure_max"] = None
         elif pressure != "absent":
             validated["usual_pressure_min"], validated["usual_pressure_max"] = (
-                pressure["min"], pressure["max"])
+                pressure["min"],
+                pressure["max"],
+            )
         if minutes:
             validated["usual_minutes_min"], validated["usual_minutes_max"] = (
-                minutes["min"], minutes["max"])
+                minutes["min"],
+                minutes["max"],
+            )
         return validated.pop("contraindications", None)
 
     @transaction.atomic

@@ -20,5 +20,3 @@ class TechniqueViewSet(ModelViewSet):
         if instance.is_builtin:
             raise Invalid("Built-in techniques cannot be deleted; adjust them instead.")
         super().perform_destroy(instance)
-
-

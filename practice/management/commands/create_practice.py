@@ -21,8 +21,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             practice = create_practice(
-                slug=options["slug"], name=options["name"], timezone_name=options["timezone"],
-                owner_email=options["owner_email"], owner_password=options["owner_password"],
+                slug=options["slug"],
+                name=options["name"],
+                timezone_name=options["timezone"],
+                owner_email=options["owner_email"],
+                owner_password=options["owner_password"],
                 owner_first_name=options["owner_first_name"],
                 owner_last_name=options["owner_last_name"],
             )

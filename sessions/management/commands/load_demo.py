@@ -27,21 +27,44 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not Practice.objects.filter(slug=SLUG).exists():
             practice = create_practice(
-                slug=SLUG, name="Demo Back Care Clinic", timezone_name="Europe/London",
-                owner_email=OWNER_EMAIL, owner_password=OWNER_PASSWORD,
-                owner_first_name="Olivia", owner_last_name="Owner",
+                slug=SLUG,
+                name="Demo Back Care Clinic",
+                timezone_name="Europe/London",
+                owner_email=OWNER_EMAIL,
+                owner_password=OWNER_PASSWORD,
+                owner_first_name="Olivia",
+                owner_last_name="Owner",
             )
-            massage = Service.objects.create(practice=practice, name="Back massage (60 min)",
-                                             duration_minutes=60, buffer_minutes=15, price=65)
-            intake = Service.objects.create(practice=practice, name="First visit (90 min)",
-                                            duration_minutes=90, buffer_minutes=15, price=85)
+            massage = Service.objects.create(
+                practice=practice,
+                name="Back massage (60 min)",
+                duration_minutes=60,
+                buffer_minutes=15,
+                price=65,
+            )
+            intake = Service.objects.create(
+                practice=practice,
+                name="First visit (90 min)",
+                duration_minutes=90,
+                buffer_minutes=15,
+                price=85,
+            )
             create_user_in_practice(
-                practice=practice, email="therapist@demo.test", password=OWNER_PASSWORD,
-                role="therapist", first_name="Theo", last_name="Therapist",
+                practice=practice,
+                email="therapist@demo.test",
+                password=OWNER_PASSWORD,
+                role="therapist",
+                first_name="Theo",
+                last_name="Therapist",
             )
-            create_user_in_practice(practice=practice, email="desk@demo.test",
-                                    password=OWNER_PASSWORD, role="front_desk",
-                                    first_name="Fran", last_name="Desk")
+            create_user_in_practice(
+                practice=practice,
+                email="desk@demo.test",
+                password=OWNER_PASSWORD,
+                role="front_desk",
+                first_name="Fran",
+                last_name="Desk",
+            )
             week = [{"weekday": day, "start": time(9), "end": time(12, 30)} for day in range(5)]
             week += [{"weekday": day, "start": time(13, 30), "end": time(17)} for day in range(5)]
             for therapist in Therapist.objects.filter(practice=practice):
@@ -49,8 +72,12 @@ class Command(BaseCommand):
                 set_working_hours(therapist=therapist, intervals=week)
             for index, (first, last, email, flags) in enumerate(CLIENTS):
                 Client.objects.create(
-                    practice=practice, first_name=first, last_name=last, email=email,
-                    phone=f"+44 7700 900{index:03d}", health_flags=flags,
+                    practice=practice,
+                    first_name=first,
+                    last_name=last,
+                    email=email,
+                    phone=f"+44 7700 900{index:03d}",
+                    health_flags=flags,
                     date_of_birth=date(1970 + index * 7, 1 + index, 10),
                 )
             created = "Created"
@@ -60,5 +87,3 @@ class Command(BaseCommand):
             f"{created} demo practice '{SLUG}': log in as {OWNER_EMAIL} / {OWNER_PASSWORD} "
             f"(also therapist@demo.test and desk@demo.test, same password)."
         )
-
-

@@ -1,0 +1,176 @@
+"""factory_boy factories: one per model, each producing a valid row of one practice."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import factory
+from django.utils import timezone
+
+from clients.models import Client, Complaint, Consent, Outcome
+from practice.models import (
+    AuditEvent,
+    Membership,
+    Practice,
+    Role,
+    Service,
+    Therapist,
+    TimeOff,
+    User,
+    WorkingHours,
+)
+from techniques.models import Technique
+
+PASSWORD = "correct-horse-battery"
+
+
+class PracticeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Practice
+
+    slug = factory.Sequence(lambda n: f"practice-{n}")
+    name = factory.Sequence(lambda n: f"Practice {n}")
+    timezone = "Europe/London"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(self, create, extracted, **kwargs):
+        if create:
+            self.save()
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    practice = factory.SubFactory(PracticeFactory)
+    role = Role.OWNER
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Service
+
+    practice = factory.SubFactory(PracticeFactory)
+    name = factory.Sequence(lambda n: f"Back massage {n}")
+    duration_minutes = 60
+    buffer_minutes = 15
+    price = 60
+
+
+class TherapistFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Therapist
+
+    practice = factory.SubFactory(PracticeFactory)
+    user = factory.LazyAttribute(
+        lambda o: MembershipFactory(practice=o.practice, role=Role.THERAPIST).user
+    )
+
+
+class WorkingHoursFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkingHours
+
+    therapist = factory.SubFactory(TherapistFactory)
+    practice = factory.SelfAttribute("therapist.practice")
+    weekday = 0
+    start = dt.time(9)
+    end = dt.time(17)
+
+
+class TimeOffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TimeOff
+
+    therapist = factory.SubFactory(TherapistFactory)
+    practice = factory.SelfAttribute("therapist.practice")
+    start = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=3))
+    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(hours=4))
+    reason = "Course"
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+
+    practice = factory.SubFactory(PracticeFactory)
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Sequence(lambda n: f"client{n}@example.com")
+    phone = "+44 7700 900123"
+    date_of_birth = dt.date(1980, 5, 17)
+    health_flags = factory.LazyFunction(list)
+
+
+class ComplaintFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Complaint
+
+    client = factory.SubFactory(ClientFactory)
+    practice = factory.SelfAttribute("client.practice")
+    regions = factory.LazyFunction(lambda: [{"region": "lumbar", "side": "left"}])
+    onset_date = factory.LazyFunction(lambda: timezone.localdate() - dt.timedelta(days=10))
+    onset_type = "gradual"
+    mechanism = "lifting"
+    pain_now = 6
+
+
+class ConsentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Consent
+
+    client = factory.SubFactory(ClientFactory)
+    practice = factory.SelfAttribute("client.practice")
+    kind = "general"
+    version = "2026-01"
+    method = "written"
+    signed_at = factory.LazyFunction(timezone.now)
+
+
+class OutcomeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Outcome
+
+    complaint = factory.SubFactory(ComplaintFactory)
+    client = factory.SelfAttribute("complaint.client")
+    practice = factory.SelfAttribute("complaint.practice")
+    instrument = "nprs"
+    answers = factory.LazyFunction(lambda: {"pain": 5})
+    score = 5
+    recorded_at = factory.LazyFunction(timezone.now)
+
+
+class TechniqueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Technique
+
+    practice = factory.SubFactory(PracticeFactory)
+    code = factory.Sequence(lambda n: f"custom_{n}")
+    name = factory.Sequence(lambda n: f"Custom technique {n}")
+    description = "A practice's own technique."
+    usual_pressure_min = 2
+    usual_pressure_max = 3
+    usual_minutes_min = 2
+    usual_minutes_max = 5
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AuditEvent
+
+    practice = factory.SubFactory(PracticeFactory)
+    action = "read"
+    record_type = "client"
+    record_id = 1
