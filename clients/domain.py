@@ -77,7 +77,7 @@ CHRONIC_FROM_DAYS = 84
 
 
 def duration_category(onset: date, as_of: date) -> str:
-    """DOMAIN.md 1 "Duration category", recomputed at every read so a complaint ages without edits."""
+    """DOMAIN.md 1 "Duration category"; recomputed at each read, so a complaint ages by itself."""
     days = (as_of - onset).days
     if days < ACUTE_BEFORE_DAYS:
         return DurationCategory.ACUTE

@@ -1,4 +1,4 @@
-"""Writes of the clients app: complaints with red-flag screening, clearance, consent, sign-up links."""
+"""Writes of the clients app: complaints and red flags, clearance, consent, sign-up links."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from practice.models import Practice, User
 
 
 def _record_red_flags(*, complaint: Complaint, answers: dict[str, str], by: User | None) -> bool:
-    """Keep every answer with time and asker (DOMAIN.md 2a); True when a question turned to `yes`."""
+    """Keep each answer with time and asker (DOMAIN.md 2a); True when a question turned `yes`."""
     now = timezone.now()
     changed = {q: a for q, a in answers.items() if complaint.red_flags.get(q) != a}
     RedFlagAnswer.objects.bulk_create(

@@ -109,7 +109,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    assert isinstance(exc, exceptions.APIException)
+    if not isinstance(exc, exceptions.APIException):  # DRF handles only its own exceptions
+        return response
     code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), exc.default_code)
     if isinstance(exc, exceptions.ValidationError):
         errors = flatten_errors(exc.detail)
@@ -117,8 +118,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         response.data = error_body("invalid", detail, errors)
     else:
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            response["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            response["Retry-After"] = str(max(1, int(wait + 0.999)))
             detail = f"Too many requests; try again in {response['Retry-After']} seconds."
         response.data = error_body(code, str(detail))
     return response
@@ -141,7 +143,7 @@ def json_permission_denied(request, exception=None) -> JsonResponse:
 
 
 class LimitedJSONParser(JSONParser):
-    """JSON only, and no bigger than DATA_UPLOAD_MAX_MEMORY_SIZE (DRF streams past Django's check)."""
+    """JSON no bigger than DATA_UPLOAD_MAX_MEMORY_SIZE (DRF streams past Django's own check)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -178,10 +180,10 @@ class PageNumberPagination(pagination.PageNumberPagination):
         self.has_next = len(rows) > size
         return rows[:size]
 
-    def get_page_size(self, request) -> int:
+    def get_page_size(self, request) -> int:  # type: ignore[override]
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
-            return self.page_size
+            return int(self.page_size or 25)
         try:
             size = int(raw)
         except ValueError:
@@ -197,7 +199,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def _page_url(self, number: int) -> str:
         from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-        url = self.request.build_absolute_uri()
+        url = self.request.build_absolute_uri()  # type: ignore[union-attr]
         if number == 1:
             return remove_query_param(url, self.page_query_param)
         return replace_query_param(url, self.page_query_param, number)

@@ -1,7 +1,7 @@
 """Backcare settings, read from the environment (API.md "Configuration").
 
-With nothing set this runs on a SQLite file and an embedded (filesystem) Celery broker, so `make run`
-needs no external service; `DATABASE_URL` and `REDIS_URL` switch to Postgres and Redis.
+With nothing set this runs on a SQLite file and an embedded (filesystem) Celery broker, so
+`make run` needs no external service; `DATABASE_URL` and `REDIS_URL` switch to Postgres and Redis.
 """
 
 from pathlib import Path
@@ -23,7 +23,7 @@ DEBUG = env("DEBUG")
 def _local_secret_key() -> str:
     """A random key kept in var/ for a checkout with no SECRET_KEY (make run, make test).
 
-    Deployments set SECRET_KEY; a key file keeps a local server's signed values valid across restarts.
+    Deployments set SECRET_KEY; the file keeps a local server's signed values valid on restart.
     """
     path = VAR_DIR / "secret_key"
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # The API authenticates by bearer token, not cookies; CSRF stays on for anything else.
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -196,7 +198,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Production safety (DEBUG off) ------------------------------------------------------------
-# HTTPS redirect and HSTS belong to the reverse proxy; everything else is on here.
+# HTTPS redirect and HSTS usually belong to the reverse proxy; set them here if it does not.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -1,4 +1,4 @@
-"""URL map: `/api/v1/` (router of tenant resources + auth, me, practice), schema, docs, `/healthz`."""
+"""URL map: `/api/v1/` (tenant resources, auth, me, practice, schema, docs) and `/healthz`."""
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -20,7 +20,7 @@ router.register("consents", ConsentViewSet, basename="consent")
 router.register("complaints", ComplaintViewSet, basename="complaint")
 router.register("techniques", TechniqueViewSet, basename="technique")
 
-api = [
+api: list = [
     path("auth/token/", practice_views.LoginView.as_view(), name="auth-token"),
     path("auth/logout/", practice_views.LogoutView.as_view(), name="auth-logout"),
     path("auth/register/", practice_views.RegisterView.as_view(), name="auth-register"),

@@ -12,11 +12,11 @@ from rest_framework import authentication, exceptions
 
 from practice.models import AuthToken, User
 
-TOKEN_PREFIX = "bct_"
+TOKEN_PREFIX = "bct_"  # noqa: S105 - a public prefix that makes leaked tokens greppable
 
 
 def hash_secret(secret: str) -> str:
-    """Tokens are 32 random bytes, so a plain SHA-256 is enough (no slow hash needed to resist guessing)."""
+    """Secrets are 32 random bytes: plain SHA-256 suffices; no slow hash is needed."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -41,7 +41,7 @@ def revoke_token(token: AuthToken) -> None:
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer <token>`; sets `request.practice` and `request.role` from the membership.
+    """`Authorization: Bearer <token>`; sets `request.practice` and `request.role` from membership.
 
     One query: the token row joined to its user, membership and practice.
     """

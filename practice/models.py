@@ -1,4 +1,4 @@
-"""The tenant and its people: users, practices, memberships, therapists, services, hours, tokens, audit."""
+"""The tenant and its people: users, practices, roles, therapists, services, tokens, audit."""
 
 from __future__ import annotations
 
@@ -139,7 +139,9 @@ class Therapist(models.Model):
     bio = models.TextField(blank=True, max_length=2000)
     online_bookable = models.BooleanField(default=True)
     active = models.BooleanField(default=True)
-    services = models.ManyToManyField("Service", blank=True, related_name="therapists")
+    services: models.ManyToManyField = models.ManyToManyField(
+        "Service", blank=True, related_name="therapists"
+    )
 
     class Meta:
         ordering = ["id"]

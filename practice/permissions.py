@@ -20,7 +20,7 @@ class IsPracticeMember(permissions.BasePermission):
     `action_access` overrides it per custom action (e.g. only clinicians may clear a complaint).
     """
 
-    def has_permission(self, request: Request, view: Any) -> bool:
+    def has_permission(self, request: Any, view: Any) -> bool:
         if request.user is None or getattr(request, "practice", None) is None:
             return False
         action = getattr(view, "action", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import time, timedelta
 
 from django.conf import settings
@@ -124,7 +125,7 @@ def set_working_hours(*, therapist: Therapist, intervals: list[dict]) -> list[Wo
         by_day.setdefault(interval["weekday"], []).append((interval["start"], interval["end"]))
     for weekday, day in by_day.items():
         day.sort()
-        for (_, previous_end), (next_start, _) in zip(day, day[1:], strict=False):
+        for (_, previous_end), (next_start, _) in itertools.pairwise(day):
             if next_start < previous_end:
                 raise Invalid.on(
                     "weekday", f"Intervals on weekday {weekday} overlap.", code="overlap"

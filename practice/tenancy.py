@@ -1,15 +1,15 @@
 """Tenancy and roles in one place (API.md "Tenancy and roles").
 
 Every queryset a view serves, every detail lookup and every related id in a body goes through
-`scope()`: rows of another practice, and rows the caller's role may not see, behave exactly like rows
-that do not exist (404 on detail, 400 "does not exist" in a body). Whole endpoints a role may not use
-answer 403 through `access`.
+`scope()`: rows of another practice, and rows the caller's role may not see, behave exactly like
+rows that do not exist (404 on detail, 400 "does not exist" in a body). Whole endpoints a role may
+not use answer 403 through `access`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
@@ -21,10 +21,11 @@ from practice.models import AuditAction, AuditEvent, Practice, Role
 from practice.permissions import WRITE
 
 READ = "read"
+AccessTable = dict[Role, str]  # role -> READ | WRITE
 
-STAFF_WRITE = {Role.OWNER: WRITE, Role.THERAPIST: WRITE, Role.FRONT_DESK: WRITE}
-CLINICAL = {Role.OWNER: WRITE, Role.THERAPIST: WRITE}
-OWNER_ONLY = {Role.OWNER: WRITE}
+STAFF_WRITE: AccessTable = {Role.OWNER: WRITE, Role.THERAPIST: WRITE, Role.FRONT_DESK: WRITE}
+CLINICAL: AccessTable = {Role.OWNER: WRITE, Role.THERAPIST: WRITE}
+OWNER_ONLY: AccessTable = {Role.OWNER: WRITE}
 
 
 def scope(queryset: models.QuerySet, request: Request) -> models.QuerySet:
@@ -52,7 +53,7 @@ def scope(queryset: models.QuerySet, request: Request) -> models.QuerySet:
 
 
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
-    """A related id in a body resolves only within the caller's scope; anything else 'does not exist'."""
+    """A related id in a body resolves only within the caller's scope; else it 'does not exist'."""
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -93,8 +94,8 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
     (the record type written to the access log on every read and write).
     """
 
-    access: ClassVar[dict[str, str]] = CLINICAL
-    action_access: ClassVar[dict[str, dict[str, str]]] = {}
+    access: ClassVar[AccessTable] = CLINICAL
+    action_access: ClassVar[dict[str, AccessTable]] = {}
     audit_as: ClassVar[str | None] = None
 
     def get_queryset(self):
@@ -139,7 +140,7 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
         log_access(self.request, action, self.audit_as, [obj.pk for obj in objects])
 
 
-def log_access(request: Request, action: str, record_type: str, record_ids: list[int]) -> None:
+def log_access(request: Any, action: str, record_type: str, record_ids: list[int]) -> None:
     if not record_ids:
         return
     AuditEvent.objects.bulk_create(

@@ -1,1 +1,1 @@
-"""Appointments, session plans, notes and reminders arrive with the scheduling and clinical issues."""
+"""Appointments, session plans, notes and reminders: added with scheduling and clinical records."""

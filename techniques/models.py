@@ -12,7 +12,7 @@ pressure = [MinValueValidator(1), MaxValueValidator(5)]  # Walton scale 1-5 (DOM
 
 
 class Technique(models.Model):
-    """Each practice holds its own copy of the nine built-ins, so it can adjust them, plus its own."""
+    """Each practice has its own copy of the nine built-ins, to adjust, plus its own techniques."""
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="techniques")
     code = models.SlugField(max_length=40)

@@ -1,4 +1,4 @@
-"""Shapes of clients, consents and complaints (API.md "Clients", "Complaints"; DOMAIN.md 1, 2, 4)."""
+"""Shapes of clients, consents and complaints (API.md "Clients", "Complaints"; DOMAIN.md 1-4)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,9 @@ from practice.tenancy import PracticeModelSerializer
 SENSITIVE_AREAS = (*REGIONS, "chest_wall", "breast", "inner_thigh", "abdomen")
 
 
-def unique_list(values: list) -> list:
+def unique_list(values: list) -> None:
     if len(set(values)) != len(values):
         raise serializers.ValidationError("Each value may appear once.")
-    return values
 
 
 class ClientSerializer(PracticeModelSerializer):
@@ -89,7 +88,9 @@ class ConsentSerializer(PracticeModelSerializer):
         max_length=len(SENSITIVE_AREAS),
         validators=[unique_list],
     )
-    witnessed_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    witnessed_by: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
     withdrawn_at = AwareDateTimeField(read_only=True)
 
     class Meta:

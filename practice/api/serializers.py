@@ -1,4 +1,4 @@
-"""Shapes of the practice app's API: auth, me, practice policy, staff, therapists, services, hours."""
+"""Shapes of the practice API: auth, me, practice policy, staff, therapists, services, hours."""
 
 from __future__ import annotations
 

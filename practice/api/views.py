@@ -318,10 +318,10 @@ def _check_database() -> str:
 
 
 def _check_broker() -> str:
-    from config.celery import app
+    from celery import current_app  # the project's app (config/__init__.py makes it current)
 
     try:
-        with app.connection_for_write() as conn:
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as error:
         return f"error: {type(error).__name__}"
