@@ -20,7 +20,6 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, pagination, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from practice.errors import DomainError
 
@@ -88,6 +87,10 @@ def error_body(code: str, detail: str, errors: list[dict[str, str]] | None = Non
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Turn every exception into the contract's error JSON."""
+    # Imported here: rest_framework.views reads the parser and pagination settings, which name
+    # classes of this module, while it is being defined.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.detail, exc.errors), status=exc.status)
     if isinstance(exc, DjangoValidationError):

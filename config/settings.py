@@ -184,6 +184,9 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="1200/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    # Rate limits key on the caller's address. Unset, DRF trusts any X-Forwarded-For, so a client
+    # could forge a new address per request; behind a reverse proxy set NUM_PROXIES to its depth.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": None,
 }

@@ -156,18 +156,20 @@ def log_access(request: Any, action: str, record_type: str, record_ids: list[int
     )
 
 
+# PracticeScopedViewSet comes first so that its perform_create/update/destroy (server-owned practice,
+# audit) win over DRF's plain ones; a subclass adding DRF mixins lists them after these bases.
 class ModelViewSet(
+    PracticeScopedViewSet,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
-    PracticeScopedViewSet,
 ):
     """Scoped CRUD. PUT is not offered: partial updates with PATCH only."""
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
 
-class ReadOnlyModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PracticeScopedViewSet):
+class ReadOnlyModelViewSet(PracticeScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     pass

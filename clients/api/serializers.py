@@ -74,10 +74,13 @@ class ClientSerializer(PracticeModelSerializer):
         return value
 
     def validate(self, attrs):
-        if "sms" in attrs.get("reminder_channels", ()) and not attrs.get(
-            "phone", getattr(self.instance, "phone", "")
-        ):
-            raise serializers.ValidationError({"reminder_channels": "SMS reminders need a phone."})
+        # Judge the record as it will be after the write: a PATCH clearing the phone of a client
+        # with SMS reminders breaks the rule as much as turning SMS on without one.
+        channels = attrs.get("reminder_channels", getattr(self.instance, "reminder_channels", ()))
+        phone = attrs.get("phone", getattr(self.instance, "phone", ""))
+        if "sms" in channels and not phone:
+            field = "reminder_channels" if "reminder_channels" in attrs else "phone"
+            raise serializers.ValidationError({field: "SMS reminders need a phone."})
         return attrs
 
 

@@ -23,7 +23,7 @@ from practice.tenancy import CLINICAL, READ, WRITE, ModelViewSet, ReadOnlyModelV
 CLINICAL_CLIENT_READS = {**CLINICAL, Role.CLIENT: READ}
 
 
-class ClientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyModelViewSet):
+class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.UpdateModelMixin):
     """Client records. Not deletable: clinical records follow a retention clock (DOMAIN.md 4)."""
 
     queryset = Client.objects.all()
@@ -45,7 +45,7 @@ class ClientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyMo
         return super().create(request, *args, **kwargs)
 
 
-class ConsentViewSet(mixins.CreateModelMixin, ReadOnlyModelViewSet):
+class ConsentViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin):
     """Consent records (DOMAIN.md 4): created by clinicians, withdrawn by them or the client."""
 
     queryset = Consent.objects.all()
