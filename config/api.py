@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
@@ -80,6 +81,8 @@ def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
 
 def error_body(code: str, detail: str, errors: list[dict[str, str]] | None = None) -> dict:
     body: dict[str, Any] = {"code": code, "detail": detail}
+    if errors is None and code == "invalid":  # API.md: a 400 `invalid` always lists its errors
+        errors = [{"field": "non_field_errors", "code": "invalid", "detail": detail}]
     if errors is not None:
         body["errors"] = errors
     return body
@@ -104,6 +107,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             error_body("conflict", "The change conflicts with existing data."),
             status=status.HTTP_409_CONFLICT,
         )
+    if isinstance(exc, RequestDataTooBig):
+        # DRF reads `request.body` itself for JSON, so Django's size check fires before our parser.
+        exc = RequestTooLarge()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -138,6 +144,11 @@ def json_server_error(request) -> JsonResponse:
 
 
 def json_bad_request(request, exception=None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(
+            error_body(RequestTooLarge.default_code, str(RequestTooLarge.default_detail)),
+            status=413,
+        )
     return JsonResponse(error_body("invalid", "Bad request."), status=400)
 
 

@@ -37,7 +37,7 @@ def _local_secret_key() -> str:
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
-BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000")
+BASE_URL = env.str("BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -182,6 +182,8 @@ REST_FRAMEWORK = {
         "login_email": env.str("THROTTLE_LOGIN_EMAIL", default="5/min"),
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
+        "public": env.str("THROTTLE_PUBLIC", default="300/min"),
+        "public_booking": env.str("THROTTLE_PUBLIC_BOOKING", default="10/hour"),
     },
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     # Rate limits key on the caller's address. Unset, DRF trusts any X-Forwarded-For, so a client

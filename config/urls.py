@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from clients.api.views import ClientViewSet, ComplaintViewSet, ConsentViewSet
 from practice.api import views as practice_views
+from sessions.api import views as session_views
 from techniques.api.views import TechniqueViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -19,6 +20,7 @@ router.register("clients", ClientViewSet, basename="client")
 router.register("consents", ConsentViewSet, basename="consent")
 router.register("complaints", ComplaintViewSet, basename="complaint")
 router.register("techniques", TechniqueViewSet, basename="technique")
+router.register("appointments", session_views.AppointmentViewSet, basename="appointment")
 
 api: list = [
     path("auth/token/", practice_views.LoginView.as_view(), name="auth-token"),
@@ -26,7 +28,46 @@ api: list = [
     path("auth/register/", practice_views.RegisterView.as_view(), name="auth-register"),
     path("auth/verify-email/", practice_views.VerifyEmailView.as_view(), name="auth-verify-email"),
     path("me/", practice_views.MeView.as_view(), name="me"),
+    path(
+        "me/calendar/rotate/",
+        practice_views.RotateCalendarView.as_view(),
+        name="me-calendar-rotate",
+    ),
     path("practice/", practice_views.PracticeView.as_view(), name="practice"),
+    path("availability/", session_views.AvailabilityView.as_view(), name="availability"),
+    path(
+        "calendar/<str:token>.ics", session_views.CalendarFeedView.as_view(), name="calendar-feed"
+    ),
+    path(
+        "public/bookings/<str:token>/",
+        session_views.PublicManageView.as_view(),
+        name="public-booking",
+    ),
+    path(
+        "public/bookings/<str:token>/cancel/",
+        session_views.PublicCancelView.as_view(),
+        name="public-booking-cancel",
+    ),
+    path(
+        "public/<slug:slug>/services/",
+        session_views.PublicServicesView.as_view(),
+        name="public-services",
+    ),
+    path(
+        "public/<slug:slug>/therapists/",
+        session_views.PublicTherapistsView.as_view(),
+        name="public-therapists",
+    ),
+    path(
+        "public/<slug:slug>/availability/",
+        session_views.PublicAvailabilityView.as_view(),
+        name="public-availability",
+    ),
+    path(
+        "public/<slug:slug>/bookings/",
+        session_views.PublicBookingsView.as_view(),
+        name="public-bookings",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),

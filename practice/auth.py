@@ -76,3 +76,34 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+# --- calendar feed URLs ---------------------------------------------------------------------------
+# A feed URL carries a signed (user id, calendar_version): nothing secret is stored, and rotating
+# bumps the version so every older URL stops verifying.
+_CALENDAR_SALT = "backcare.calendar"
+
+
+def calendar_token(user: User) -> str:
+    from django.core import signing
+
+    return signing.Signer(salt=_CALENDAR_SALT).sign(f"{user.pk}.{user.calendar_version}")
+
+
+def user_for_calendar_token(token: str) -> User | None:
+    from django.core import signing
+
+    try:
+        value = signing.Signer(salt=_CALENDAR_SALT).unsign(token)
+        user_id, version = (int(part) for part in value.split("."))
+    except (signing.BadSignature, ValueError):
+        return None
+    return (
+        User.objects.select_related("membership__practice")
+        .filter(pk=user_id, calendar_version=version, is_active=True)
+        .first()
+    )
+
+
+def calendar_url(user: User) -> str:
+    return f"{settings.BASE_URL}/api/v1/calendar/{calendar_token(user)}.ics"

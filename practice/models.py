@@ -33,6 +33,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by `me/calendar/rotate/`: feed URLs signed with an older value stop working.
+    calendar_version = models.PositiveIntegerField(default=0)
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()
@@ -87,6 +89,8 @@ class Practice(models.Model):
     )
     odi_licensed = models.BooleanField(default=False)
     online_booking = models.BooleanField(default=True)
+    # Whether clients may cancel themselves inside the cancellation window (else they call).
+    clients_may_cancel_late = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

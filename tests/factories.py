@@ -174,3 +174,24 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
     action = "read"
     record_type = "client"
     record_id = 1
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    """A booked appointment written directly (no slot rules): for list, scope and feed tests."""
+
+    class Meta:
+        model = "treatment.Appointment"
+
+    client = factory.SubFactory(ClientFactory)
+    practice = factory.SelfAttribute("client.practice")
+    therapist = factory.SubFactory(TherapistFactory, practice=factory.SelfAttribute("..practice"))
+    service = factory.SubFactory(ServiceFactory, practice=factory.SelfAttribute("..practice"))
+    start = factory.Sequence(
+        lambda n: timezone.now().replace(minute=0, second=0, microsecond=0)
+        + dt.timedelta(days=2, hours=2 * n)
+    )
+    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(minutes=o.service.duration_minutes))
+    blocked_until = factory.LazyAttribute(
+        lambda o: o.end + dt.timedelta(minutes=o.service.buffer_minutes)
+    )
+    source = "staff"

@@ -63,6 +63,7 @@ class MeSerializer(serializers.Serializer):
     practice = PracticeSummarySerializer()
     client = serializers.IntegerField(allow_null=True)
     therapist = serializers.IntegerField(allow_null=True)
+    calendar_url = serializers.URLField(allow_null=True)
 
 
 class PracticeSerializer(PracticeModelSerializer):
@@ -84,6 +85,7 @@ class PracticeSerializer(PracticeModelSerializer):
             "rebook_nudge_days",
             "odi_licensed",
             "online_booking",
+            "clients_may_cancel_late",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import F
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -27,7 +28,7 @@ from practice.api.serializers import (
     VerifyEmailSerializer,
     WorkingHoursSerializer,
 )
-from practice.auth import revoke_token
+from practice.auth import calendar_url, revoke_token
 from practice.models import (
     STAFF_ROLES,
     AuditEvent,
@@ -36,6 +37,7 @@ from practice.models import (
     Service,
     Therapist,
     TimeOff,
+    User,
     WorkingHours,
 )
 from practice.tenancy import (
@@ -144,6 +146,7 @@ class MeView(APIView):
         user = request.user
         client = getattr(user, "client", None) if request.role == Role.CLIENT else None
         therapist = getattr(user, "therapist", None)
+        has_feed = client is not None or therapist is not None
         return Response(
             MeSerializer(
                 {
@@ -152,9 +155,20 @@ class MeView(APIView):
                     "practice": request.practice,
                     "client": client.pk if client else None,
                     "therapist": therapist.pk if therapist else None,
+                    "calendar_url": calendar_url(user) if has_feed else None,
                 }
             ).data
         )
+
+
+class RotateCalendarView(APIView):
+    """Issue a new calendar URL; the old one stops working at once (API.md "Calendar")."""
+
+    @extend_schema(request=None, responses={200: MeSerializer})
+    def post(self, request):
+        User.objects.filter(pk=request.user.pk).update(calendar_version=F("calendar_version") + 1)
+        request.user.refresh_from_db(fields=["calendar_version"])
+        return MeView().get(request)
 
 
 class PracticeView(APIView):

@@ -1,0 +1,182 @@
+"""Shapes of availability, appointments, series and public bookings (API.md "Booking")."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from clients.models import Client
+from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.models import Service, Therapist
+from practice.tenancy import ScopedPrimaryKeyRelatedField
+from sessions.models import Appointment, AppointmentEvent
+from sessions.selectors import MAX_RANGE_DAYS
+
+
+def scoped(model):
+    return ScopedPrimaryKeyRelatedField(queryset=model.objects.all())
+
+
+class AvailabilityQuerySerializer(StrictSerializer):
+    service = serializers.IntegerField(min_value=1)
+    start = serializers.DateField()
+    end = serializers.DateField()
+    therapist = serializers.IntegerField(min_value=1, required=False)
+
+    def validate(self, attrs):
+        if attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": "The end is before the start."})
+        if (attrs["end"] - attrs["start"]).days + 1 > MAX_RANGE_DAYS:
+            raise serializers.ValidationError(
+                {"end": f"A range covers at most {MAX_RANGE_DAYS} days."}
+            )
+        return attrs
+
+
+class SlotSerializer(serializers.Serializer):
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
+    therapist = serializers.IntegerField()
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    slots = SlotSerializer(many=True)
+
+
+class AppointmentEventSerializer(serializers.ModelSerializer):
+    at = AwareDateTimeField()
+
+    class Meta:
+        model = AppointmentEvent
+        fields = ["at", "actor", "actor_kind", "action", "changes"]
+        read_only_fields = fields
+
+
+class AppointmentSerializer(serializers.ModelSerializer):
+    """Output only; runs no queries (appointments_with_parties prefetches)."""
+
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
+    history = AppointmentEventSerializer(source="events", many=True)
+    client_name = serializers.SerializerMethodField()
+    therapist_name = serializers.SerializerMethodField()
+    service_name = serializers.CharField(source="service.name")
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "status",
+            "start",
+            "end",
+            "client",
+            "client_name",
+            "therapist",
+            "therapist_name",
+            "service",
+            "service_name",
+            "late_cancellation",
+            "cancellation_reason",
+            "source",
+            "sequence",
+            "history",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_client_name(self, appointment: Appointment) -> str:
+        return f"{appointment.client.first_name} {appointment.client.last_name}"
+
+    def get_therapist_name(self, appointment: Appointment) -> str:
+        return appointment.therapist.user.full_name
+
+
+class AppointmentCreateSerializer(StrictSerializer):
+    """`client` is required from staff; a client booking for themselves may leave it out."""
+
+    service = scoped(Service)
+    therapist = scoped(Therapist)
+    client = ScopedPrimaryKeyRelatedField(queryset=Client.objects.all(), required=False)
+    start = AwareDateTimeField()
+
+
+class SeriesCreateSerializer(AppointmentCreateSerializer):
+    every_days = serializers.IntegerField(min_value=1, max_value=56, default=7)
+    count = serializers.IntegerField(min_value=2, max_value=12)
+    all_or_nothing = serializers.BooleanField(default=True)
+
+
+class OccurrenceSerializer(serializers.Serializer):
+    start = AwareDateTimeField()
+    available = serializers.SerializerMethodField()
+    appointment = serializers.IntegerField(source="appointment.pk", allow_null=True, default=None)
+    detail = serializers.CharField(source="error", allow_null=True)
+
+    def get_available(self, occurrence) -> bool:
+        return occurrence.error is None
+
+
+class SeriesSerializer(serializers.Serializer):
+    booked = serializers.BooleanField()
+    occurrences = OccurrenceSerializer(many=True)
+
+
+class CancelSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class RescheduleSerializer(StrictSerializer):
+    start = AwareDateTimeField()
+    therapist = ScopedPrimaryKeyRelatedField(queryset=Therapist.objects.all(), required=False)
+
+
+class PublicBookingSerializer(StrictSerializer):
+    service = serializers.IntegerField(min_value=1)
+    therapist = serializers.IntegerField(min_value=1)
+    start = AwareDateTimeField()
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    email = serializers.EmailField(max_length=254)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+
+
+class PublicAppointmentSerializer(serializers.ModelSerializer):
+    """What the holder of a manage link sees: the booking, nothing clinical."""
+
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
+    service = serializers.CharField(source="service.name")
+    therapist = serializers.CharField(source="therapist.user.full_name")
+
+    class Meta:
+        model = Appointment
+        fields = ["status", "start", "end", "service", "therapist", "late_cancellation"]
+        read_only_fields = fields
+
+
+class PublicBookingResultSerializer(PublicAppointmentSerializer):
+    manage_url = serializers.SerializerMethodField()
+
+    class Meta(PublicAppointmentSerializer.Meta):
+        fields = [*PublicAppointmentSerializer.Meta.fields, "manage_url"]
+        read_only_fields = fields
+
+    def get_manage_url(self, appointment) -> str:
+        return self.context["manage_url"]
+
+
+class PublicServiceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = ["id", "name", "description", "duration_minutes", "price"]
+        read_only_fields = fields
+
+
+class PublicTherapistSerializer(serializers.ModelSerializer):
+    first_name = serializers.CharField(source="user.first_name")
+    last_name = serializers.CharField(source="user.last_name")
+
+    class Meta:
+        model = Therapist
+        fields = ["id", "first_name", "last_name", "bio", "services"]
+        read_only_fields = fields

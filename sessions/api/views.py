@@ -1,0 +1,414 @@
+"""Views of scheduling: availability, appointments and their actions, public booking, feeds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_filters
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, pagination, status
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from clients.models import Client
+from practice.auth import hash_secret, user_for_calendar_token
+from practice.errors import Invalid, NotFound
+from practice.models import Practice, Role, Service, Therapist
+from practice.tenancy import STAFF_WRITE, WRITE, PracticeScopedViewSet, scope
+from sessions import booking, calendar
+from sessions.api.serializers import (
+    AppointmentCreateSerializer,
+    AppointmentSerializer,
+    AvailabilityQuerySerializer,
+    AvailabilitySerializer,
+    CancelSerializer,
+    PublicAppointmentSerializer,
+    PublicBookingResultSerializer,
+    PublicBookingSerializer,
+    PublicServiceSerializer,
+    PublicTherapistSerializer,
+    RescheduleSerializer,
+    SeriesCreateSerializer,
+    SeriesSerializer,
+)
+from sessions.booking import Actor
+from sessions.idempotency import idempotent
+from sessions.models import Appointment, Source, Status
+from sessions.selectors import appointments_with_parties, free_slots
+
+STAFF_AND_CLIENT = {**STAFF_WRITE, Role.CLIENT: WRITE}
+
+
+def actor_for(request) -> Actor:
+    kind = Source.CLIENT if request.role == Role.CLIENT else Source.STAFF
+    return Actor(kind=kind, user=request.user)
+
+
+def slots_response(*, practice: Practice, query: dict, services, online_only: bool) -> Response:
+    service = services.filter(pk=query["service"]).first()
+    if service is None:
+        raise Invalid.on("service", "Unknown service.", "does_not_exist")
+    slots = free_slots(
+        practice=practice,
+        service=service,
+        first=query["start"],
+        last=query["end"],
+        therapist_id=query.get("therapist"),
+        online_only=online_only,
+    )
+    return Response(AvailabilitySerializer({"slots": slots}).data)
+
+
+class AvailabilityView(APIView):
+    """Bookable slots of a service (API.md "Booking"): days are the practice's local days."""
+
+    @extend_schema(
+        parameters=[AvailabilityQuerySerializer], responses={200: AvailabilitySerializer}
+    )
+    def get(self, request):
+        query = AvailabilityQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        services = scope(Service.objects.filter(active=True), request)
+        online_only = request.role == Role.CLIENT
+        if online_only:
+            services = services.filter(online_bookable=True)
+        return slots_response(
+            practice=request.practice,
+            query=query.validated_data,
+            services=services,
+            online_only=online_only,
+        )
+
+
+class AppointmentFilter(django_filters.FilterSet):
+    start_after = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte")
+    start_before = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt")
+
+    class Meta:
+        model = Appointment
+        fields = ["client", "therapist", "service", "status"]
+
+
+class AppointmentCursorPagination(pagination.CursorPagination):
+    """Cursor paging stays fast however deep a front-end scrolls (API.md "Conventions")."""
+
+    ordering = ("start", "id")
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PracticeScopedViewSet):
+    queryset = appointments_with_parties()
+    serializer_class = AppointmentSerializer
+    access = STAFF_AND_CLIENT
+    action_access = dict.fromkeys(("check_in", "complete", "no_show"), STAFF_WRITE)
+    pagination_class = AppointmentCursorPagination
+    filterset_class = AppointmentFilter
+    ordering_fields = None  # the cursor fixes the order
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+
+    def _booking_args(self, incoming) -> dict:
+        data = dict(incoming.validated_data)
+        if self.request.role == Role.CLIENT:
+            own = Client.objects.filter(user=self.request.user).first()
+            if own is None:
+                raise Invalid.on("client", "Verify your email before booking.", "not_verified")
+            data["client"] = own
+        elif "client" not in data:
+            raise Invalid.on("client", "This field is required.", "required")
+        return data
+
+    def _principal(self) -> str:
+        return f"user:{self.request.user.pk}"
+
+    @extend_schema(
+        request=AppointmentCreateSerializer,
+        responses={201: AppointmentSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def create(self, request):
+        def book() -> Response:
+            incoming = AppointmentCreateSerializer(
+                data=request.data, context=self.get_serializer_context()
+            )
+            incoming.is_valid(raise_exception=True)
+            appointment, _ = booking.book_appointment(
+                practice=request.practice, actor=actor_for(request), **self._booking_args(incoming)
+            )
+            return Response(self._output(appointment), status=status.HTTP_201_CREATED)
+
+        return idempotent(
+            request, practice=request.practice, principal=self._principal(), create=book
+        )
+
+    @extend_schema(
+        request=SeriesCreateSerializer,
+        responses={201: SeriesSerializer, 409: SeriesSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    @action(detail=False, methods=["post"])
+    def series(self, request):
+        """A course of care: every N days at the same local time, up to 12, all or none."""
+
+        def book() -> Response:
+            incoming = SeriesCreateSerializer(
+                data=request.data, context=self.get_serializer_context()
+            )
+            incoming.is_valid(raise_exception=True)
+            data = self._booking_args(incoming)
+            occurrences = booking.book_series(
+                practice=request.practice, actor=actor_for(request), **data
+            )
+            booked = any(o.appointment for o in occurrences)
+            body = SeriesSerializer({"booked": booked, "occurrences": occurrences}).data
+            if not booked or (
+                data["all_or_nothing"] and not all(o.appointment for o in occurrences)
+            ):
+                return Response(
+                    {
+                        "code": "slot_unavailable",
+                        "detail": "Not every session of the course is free.",
+                        **body,
+                    },
+                    status=status.HTTP_409_CONFLICT,
+                )
+            return Response(body, status=status.HTTP_201_CREATED)
+
+        return idempotent(
+            request, practice=request.practice, principal=self._principal(), create=book
+        )
+
+    def _output(self, appointment: Appointment) -> dict:
+        fresh = self.get_queryset().get(pk=appointment.pk)
+        return self.get_serializer(fresh).data
+
+    @extend_schema(request=CancelSerializer, responses={200: AppointmentSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        incoming = CancelSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        appointment = booking.cancel_appointment(
+            appointment=self.get_object(),
+            reason=incoming.validated_data["reason"],
+            actor=actor_for(request),
+        )
+        return Response(self._output(appointment))
+
+    @extend_schema(request=RescheduleSerializer, responses={200: AppointmentSerializer})
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request, pk=None):
+        incoming = RescheduleSerializer(data=request.data, context=self.get_serializer_context())
+        incoming.is_valid(raise_exception=True)
+        appointment = booking.reschedule_appointment(
+            appointment=self.get_object(),
+            start=incoming.validated_data["start"],
+            therapist=incoming.validated_data.get("therapist"),
+            actor=actor_for(request),
+        )
+        return Response(self._output(appointment))
+
+    def _move(self, request, to: str) -> Response:
+        appointment = booking.move_appointment(
+            appointment=self.get_object(), to=to, actor=actor_for(request)
+        )
+        return Response(self._output(appointment))
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer})
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request, pk=None):
+        return self._move(request, Status.CHECKED_IN)
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer})
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        return self._move(request, Status.COMPLETED)
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer})
+    @action(detail=True, methods=["post"], url_path="no-show")
+    def no_show(self, request, pk=None):
+        return self._move(request, Status.NO_SHOW)
+
+
+# --- public booking (no account) -------------------------------------------------------------
+
+
+class PublicThrottle(SimpleRateThrottle):
+    scope = "public"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class PublicBookingThrottle(PublicThrottle):
+    scope = "public_booking"
+
+    def allow_request(self, request, view):
+        return request.method != "POST" or super().allow_request(request, view)
+
+
+class PublicView(APIView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (PublicThrottle,)
+
+    def practice(self, slug: str) -> Practice:
+        practice = Practice.objects.filter(slug=slug, online_booking=True).first()
+        if practice is None:
+            raise NotFound("This practice does not take bookings online.")
+        return practice
+
+
+def public_services(practice: Practice):
+    return Service.objects.filter(practice=practice, active=True, online_bookable=True)
+
+
+class PublicServicesView(PublicView):
+    @extend_schema(responses={200: PublicServiceSerializer(many=True)})
+    def get(self, request, slug):
+        services = public_services(self.practice(slug))
+        return Response(PublicServiceSerializer(services, many=True).data)
+
+
+class PublicTherapistsView(PublicView):
+    @extend_schema(responses={200: PublicTherapistSerializer(many=True)})
+    def get(self, request, slug):
+        practice = self.practice(slug)
+        therapists = (
+            Therapist.objects.filter(practice=practice, active=True, online_bookable=True)
+            .select_related("user")
+            .prefetch_related("services")
+        )
+        return Response(PublicTherapistSerializer(therapists, many=True).data)
+
+
+class PublicAvailabilityView(PublicView):
+    @extend_schema(
+        parameters=[AvailabilityQuerySerializer], responses={200: AvailabilitySerializer}
+    )
+    def get(self, request, slug):
+        practice = self.practice(slug)
+        query = AvailabilityQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return slots_response(
+            practice=practice,
+            query=query.validated_data,
+            services=public_services(practice),
+            online_only=True,
+        )
+
+
+class PublicBookingsView(PublicView):
+    throttle_classes = (PublicThrottle, PublicBookingThrottle)
+
+    @extend_schema(
+        request=PublicBookingSerializer,
+        responses={201: PublicBookingResultSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request, slug):
+        """Book without an account; the same answer whether or not the email is already known."""
+        practice = self.practice(slug)
+
+        def book() -> Response:
+            incoming = PublicBookingSerializer(data=request.data)
+            incoming.is_valid(raise_exception=True)
+            data = incoming.validated_data
+            service = public_services(practice).filter(pk=data["service"]).first()
+            therapist = Therapist.objects.filter(
+                practice=practice, pk=data["therapist"], online_bookable=True
+            ).first()
+            if service is None:
+                raise Invalid.on("service", "Unknown service.", "does_not_exist")
+            if therapist is None:
+                raise Invalid.on("therapist", "Unknown therapist.", "does_not_exist")
+            with transaction.atomic():
+                client = booking.client_for_public_booking(
+                    practice=practice,
+                    first_name=data["first_name"],
+                    last_name=data["last_name"],
+                    email=data["email"],
+                    phone=data["phone"],
+                )
+                appointment, token = booking.book_appointment(
+                    practice=practice,
+                    service=service,
+                    therapist=therapist,
+                    client=client,
+                    start=data["start"],
+                    actor=Actor(kind=Source.PUBLIC),
+                    with_manage_link=True,
+                )
+            context = {"manage_url": booking.manage_url(token)}
+            return Response(
+                PublicBookingResultSerializer(appointment, context=context).data,
+                status=status.HTTP_201_CREATED,
+            )
+
+        return idempotent(request, practice=practice, principal="public", create=book)
+
+
+class PublicManageView(PublicView):
+    """The manage link of a public booking: the token is the only credential."""
+
+    def appointment(self, token: str) -> Appointment:
+        return get_object_or_404(
+            Appointment.objects.select_related("service", "therapist__user", "practice"),
+            manage_token_hash=hash_secret(token),
+        )
+
+    @extend_schema(responses={200: PublicAppointmentSerializer})
+    def get(self, request, token):
+        return Response(PublicAppointmentSerializer(self.appointment(token)).data)
+
+
+class PublicCancelView(PublicManageView):
+    @extend_schema(request=CancelSerializer, responses={200: PublicAppointmentSerializer})
+    def post(self, request, token):
+        incoming = CancelSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        appointment = booking.cancel_appointment(
+            appointment=self.appointment(token),
+            reason=incoming.validated_data["reason"],
+            actor=Actor(kind=Source.PUBLIC),
+        )
+        return Response(PublicAppointmentSerializer(appointment).data)
+
+
+class CalendarFeedView(APIView):
+    """`calendar/{token}.ics`: a therapist's or client's appointments, no clinical content."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (PublicThrottle,)
+
+    @extend_schema(responses={(200, "text/calendar"): str})
+    def get(self, request, token):
+        user = user_for_calendar_token(token)
+        membership = getattr(user, "membership", None)
+        if user is None or membership is None:
+            raise NotFound("Unknown calendar.")
+        since = timezone.now() - timedelta(days=90)
+        appointments = Appointment.objects.filter(
+            practice=membership.practice, start__gte=since
+        ).select_related("client", "service", "therapist__user")
+        if membership.role == Role.CLIENT:
+            appointments = appointments.filter(client__user=user)
+            audience = calendar.CLIENT
+        else:
+            therapist = getattr(user, "therapist", None)
+            if therapist is None:
+                raise NotFound("Unknown calendar.")
+            appointments = appointments.filter(therapist=therapist)
+            audience = calendar.THERAPIST
+        body = calendar.feed(
+            practice=membership.practice, appointments=appointments, audience=audience
+        )
+        return HttpResponse(body, content_type="text/calendar; charset=utf-8")

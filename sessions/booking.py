@@ -1,0 +1,328 @@
+"""Services that book, move, cancel and progress appointments (API.md "Booking").
+
+Each is one transaction. The slot check here gives clear errors; on Postgres the exclusion
+constraint (migration 0002) is what makes "exactly one request wins a slot" true under races.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clients.domain import ComplaintStatus
+from clients.models import Client
+from practice.auth import new_secret
+from practice.errors import Invalid, InvalidTransition, PreconditionFailed, SlotUnavailable
+from practice.models import Practice, Service, Therapist, User
+from sessions.models import TRANSITIONS, Appointment, AppointmentEvent, Source, Status
+from sessions.selectors import booking_rules, free_slots
+
+SELF_SERVICE = (Source.CLIENT, Source.PUBLIC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user (staff or client), the public page, or an API key."""
+
+    kind: str
+    user: User | None = None
+
+
+def _check_bookable(
+    *, practice: Practice, service: Service, therapist: Therapist, client: Client, actor: Actor
+) -> None:
+    if not service.active:
+        raise Invalid.on("service", "This service is no longer offered.")
+    if not therapist.active:
+        raise Invalid.on("therapist", "This therapist is not taking bookings.")
+    if not therapist.services.filter(pk=service.pk).exists():
+        raise Invalid.on("therapist", "This therapist does not offer this service.")
+    if actor.kind in SELF_SERVICE:
+        if not (service.online_bookable and therapist.online_bookable):
+            raise Invalid.on("service", "This service cannot be booked online.")
+        if client.complaints.filter(status=ComplaintStatus.REFERRAL_REQUIRED).exists():
+            # DOMAIN.md 0, rule 2: no online self-booking until a therapist records a clearance.
+            raise PreconditionFailed("Please contact the practice to book your next session.")
+
+
+def _check_slot(
+    *,
+    practice: Practice,
+    service: Service,
+    therapist: Therapist,
+    start: datetime,
+    exclude: int | None = None,
+) -> None:
+    """400 for a time that can never be booked, 409 `slot_unavailable` for one that is taken."""
+    day = start.astimezone(practice.tz).date()
+    common = {"practice": practice, "service": service, "first": day, "last": day}
+    slots = free_slots(therapist_id=therapist.pk, exclude_appointment=exclude, **common)
+    if any(slot.start == start for slot in slots):
+        return
+    rules = booking_rules(practice, service)
+    if start < rules.earliest:
+        raise Invalid.on(
+            "start", f"Bookings need {practice.min_notice_minutes} minutes' notice.", "too_soon"
+        )
+    if start >= rules.latest:
+        raise Invalid.on(
+            "start",
+            f"Bookings open {practice.booking_horizon_days} days ahead at most.",
+            "beyond_horizon",
+        )
+    grid = free_slots(therapist_id=therapist.pk, ignore_busy=True, **common)
+    if not any(slot.start == start for slot in grid):
+        raise Invalid.on(
+            "start", "This is not a bookable start time (working hours and slot steps).", "off_grid"
+        )
+    raise SlotUnavailable()
+
+
+def _save_live(appointment: Appointment, **save_kwargs) -> None:
+    """Save, turning the exclusion constraint's refusal into 409 `slot_unavailable`."""
+    try:
+        with transaction.atomic():
+            appointment.save(**save_kwargs)
+    except IntegrityError as error:
+        if "appointment_no_overlap" in str(error):
+            raise SlotUnavailable() from None
+        raise
+
+
+def _log(appointment: Appointment, actor: Actor, action: str, **changes) -> None:
+    AppointmentEvent.objects.create(
+        appointment=appointment,
+        actor=actor.user,
+        actor_kind=actor.kind,
+        action=action,
+        changes={k: v.isoformat() if isinstance(v, datetime) else v for k, v in changes.items()},
+    )
+
+
+@transaction.atomic
+def book_appointment(
+    *,
+    practice: Practice,
+    service: Service,
+    therapist: Therapist,
+    client: Client,
+    start: datetime,
+    actor: Actor,
+    with_manage_link: bool = False,
+) -> tuple[Appointment, str | None]:
+    """Book one slot (API.md "Booking"); returns the appointment and, if asked, its manage token."""
+    _check_bookable(
+        practice=practice, service=service, therapist=therapist, client=client, actor=actor
+    )
+    _check_slot(practice=practice, service=service, therapist=therapist, start=start)
+    end = start + timedelta(minutes=service.duration_minutes)
+    token, token_hash = new_secret("bk_") if with_manage_link else (None, None)
+    appointment = Appointment(
+        practice=practice,
+        client=client,
+        therapist=therapist,
+        service=service,
+        start=start,
+        end=end,
+        blocked_until=end + timedelta(minutes=service.buffer_minutes),
+        source=actor.kind,
+        booked_by=actor.user,
+        manage_token_hash=token_hash,
+    )
+    _save_live(appointment)
+    _log(appointment, actor, "created", status=Status.BOOKED, start=start)
+    return appointment, token
+
+
+def _locked(appointment: Appointment) -> Appointment:
+    return (
+        Appointment.objects.select_for_update()
+        .select_related("practice", "service", "therapist")
+        .get(pk=appointment.pk)
+    )
+
+
+def _inside_window(appointment: Appointment, now: datetime) -> bool:
+    window = timedelta(hours=appointment.practice.cancellation_window_hours)
+    return now > appointment.start - window
+
+
+@transaction.atomic
+def cancel_appointment(*, appointment: Appointment, reason: str, actor: Actor) -> Appointment:
+    """`booked` -> `cancelled`; inside the practice's window it is a `late_cancellation`.
+
+    Clients (and the public manage link) may cancel inside the window only if policy allows.
+    """
+    appointment = _locked(appointment)
+    _check_move(appointment, Status.CANCELLED)
+    now = timezone.now()
+    late = _inside_window(appointment, now)
+    if late and actor.kind in SELF_SERVICE and not appointment.practice.clients_may_cancel_late:
+        raise PreconditionFailed(
+            f"Cancellations within {appointment.practice.cancellation_window_hours} hours of the "
+            "appointment go through the practice."
+        )
+    appointment.status = Status.CANCELLED
+    appointment.late_cancellation = late
+    appointment.cancellation_reason = reason
+    appointment.sequence += 1
+    appointment.save(
+        update_fields=[
+            "status",
+            "late_cancellation",
+            "cancellation_reason",
+            "sequence",
+            "updated_at",
+        ]
+    )
+    _log(appointment, actor, "cancelled", status=[Status.BOOKED, Status.CANCELLED], late=late)
+    return appointment
+
+
+def _check_move(appointment: Appointment, to: str) -> None:
+    if to not in TRANSITIONS.get(appointment.status, set()):
+        raise InvalidTransition(f"An appointment that is {appointment.status} cannot become {to}.")
+
+
+@transaction.atomic
+def move_appointment(*, appointment: Appointment, to: str, actor: Actor) -> Appointment:
+    """check-in, complete, no-show: the state machine of API.md "Booking", not time-gated."""
+    appointment = _locked(appointment)
+    _check_move(appointment, to)
+    before = appointment.status
+    appointment.status = to
+    appointment.sequence += 1
+    appointment.save(update_fields=["status", "sequence", "updated_at"])
+    _log(appointment, actor, to, status=[before, to])
+    return appointment
+
+
+@transaction.atomic
+def reschedule_appointment(
+    *, appointment: Appointment, start: datetime, therapist: Therapist | None, actor: Actor
+) -> Appointment:
+    """Move a booked appointment; the old time is freed only if the new one is taken (one row)."""
+    appointment = _locked(appointment)
+    if appointment.status != Status.BOOKED:
+        raise InvalidTransition("Only a booked appointment can be rescheduled.")
+    if (
+        actor.kind in SELF_SERVICE
+        and _inside_window(appointment, timezone.now())
+        and not appointment.practice.clients_may_cancel_late
+    ):
+        raise PreconditionFailed("Changes this close to the appointment go through the practice.")
+    therapist = therapist or appointment.therapist
+    service = appointment.service
+    _check_bookable(
+        practice=appointment.practice,
+        service=service,
+        therapist=therapist,
+        client=appointment.client,
+        actor=actor,
+    )
+    _check_slot(
+        practice=appointment.practice,
+        service=service,
+        therapist=therapist,
+        start=start,
+        exclude=appointment.pk,
+    )
+    old_start, old_therapist = appointment.start, appointment.therapist_id
+    appointment.start = start
+    appointment.end = start + timedelta(minutes=service.duration_minutes)
+    appointment.blocked_until = appointment.end + timedelta(minutes=service.buffer_minutes)
+    appointment.therapist = therapist
+    appointment.sequence += 1
+    _save_live(appointment)
+    _log(
+        appointment,
+        actor,
+        "rescheduled",
+        start=[old_start.isoformat(), start.isoformat()],
+        therapist=[old_therapist, therapist.pk],
+    )
+    return appointment
+
+
+@dataclass
+class Occurrence:
+    start: datetime
+    appointment: Appointment | None = None
+    error: str | None = None
+
+
+def series_starts(start: datetime, tz, every_days: int, count: int) -> list[datetime]:
+    """Same local wall-clock time every N days: a weekly 10:00 stays 10:00 across DST."""
+    local = start.astimezone(tz)
+    return [
+        datetime.combine(
+            local.date() + timedelta(days=every_days * i),
+            local.timetz().replace(tzinfo=None),
+            tzinfo=tz,
+        )
+        for i in range(count)
+    ]
+
+
+@transaction.atomic
+def book_series(
+    *,
+    practice: Practice,
+    service: Service,
+    therapist: Therapist,
+    client: Client,
+    start: datetime,
+    every_days: int,
+    count: int,
+    all_or_nothing: bool,
+    actor: Actor,
+) -> list[Occurrence]:
+    """A course of care: up to 12 sessions, all booked or none (or the free ones)."""
+    occurrences = [
+        Occurrence(start=when) for when in series_starts(start, practice.tz, every_days, count)
+    ]
+    for occurrence in occurrences:
+        try:
+            with transaction.atomic():
+                occurrence.appointment, _ = book_appointment(
+                    practice=practice,
+                    service=service,
+                    therapist=therapist,
+                    client=client,
+                    start=occurrence.start,
+                    actor=actor,
+                )
+        except (SlotUnavailable, Invalid) as error:
+            occurrence.error = error.detail
+    if all_or_nothing and any(o.error for o in occurrences):
+        transaction.set_rollback(True)
+        for occurrence in occurrences:
+            occurrence.appointment = None
+    return occurrences
+
+
+def manage_url(token: str) -> str:
+    return f"{settings.BASE_URL}/api/v1/public/bookings/{token}/"
+
+
+def client_for_public_booking(
+    *, practice: Practice, first_name: str, last_name: str, email: str, phone: str
+) -> Client:
+    """The practice's client with this email, or a new one. The caller never learns which:
+    nothing about an existing record is changed or shown (API.md "Public booking")."""
+    existing = (
+        Client.objects.filter(practice=practice, email__iexact=email.strip()).order_by("id").first()
+    )
+    if existing is not None:
+        return existing
+    return Client.objects.create(
+        practice=practice,
+        first_name=first_name,
+        last_name=last_name,
+        email=email.strip().lower(),
+        phone=phone,
+    )

@@ -1,0 +1,74 @@
+"""`Idempotency-Key` on creating POSTs (API.md "Conventions").
+
+The same key with the same body answers the first (successful) response again; with a different
+body, 409 `idempotency_key_reused`. The record is written in the booking's transaction, so a key is
+kept exactly when its booking is; a purge task drops records after IDEMPOTENCY_KEEP_HOURS (>= 24).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from rest_framework.response import Response
+
+from practice.errors import DomainError, IdempotencyKeyReused, Invalid
+from practice.models import Practice
+from sessions.models import IdempotencyRecord
+
+HEADER = "HTTP_IDEMPOTENCY_KEY"
+KEEP_HOURS = 48
+
+
+def _fingerprint(request) -> str:
+    body = json.dumps(request.data, sort_keys=True, default=str)
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _replay(practice: Practice, principal: str, key: str, fingerprint: str) -> Response | None:
+    record = IdempotencyRecord.objects.filter(
+        practice=practice, principal=principal, key=key
+    ).first()
+    if record is None:
+        return None
+    if record.request_hash != fingerprint:
+        raise IdempotencyKeyReused()
+    response = Response(record.response, status=record.status_code)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent(
+    request, *, practice: Practice, principal: str, create: Callable[[], Response]
+) -> Response:
+    """Run `create` at most once per (practice, principal, key) and body."""
+    key = request.META.get(HEADER)
+    if not key:
+        return create()
+    if len(key) > 200:
+        raise Invalid.on("Idempotency-Key", "At most 200 characters.")
+    fingerprint = _fingerprint(request)
+    replay = _replay(practice, principal, key, fingerprint)
+    if replay is not None:
+        return replay
+    try:
+        with transaction.atomic():
+            response = create()
+            if 200 <= response.status_code < 300:
+                IdempotencyRecord.objects.create(
+                    practice=practice,
+                    principal=principal,
+                    key=key,
+                    request_hash=fingerprint,
+                    status_code=response.status_code,
+                    response=json.loads(json.dumps(response.data, default=str)),
+                )
+            return response
+    except (DomainError, IntegrityError):
+        # A concurrent request with the same key may have won; if so, answer what it answered.
+        replay = _replay(practice, principal, key, fingerprint)
+        if replay is not None:
+            return replay
+        raise
