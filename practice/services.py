@@ -25,6 +25,10 @@ from practice.models import (
 )
 
 
+# Path words under public/ that a practice slug would shadow.
+RESERVED_SLUGS = {"bookings", "follow-ups"}
+
+
 def _check_password(password: str, user: User | None = None) -> None:
     try:
         password_validation.validate_password(password, user)
@@ -83,6 +87,8 @@ def create_practice(
         validate_timezone(timezone_name)
     except ValidationError:
         raise Invalid.on("timezone", f"Unknown time zone '{timezone_name}'.") from None
+    if slug in RESERVED_SLUGS:
+        raise Invalid.on("slug", f"The slug '{slug}' is reserved.", code="reserved")
     if Practice.objects.filter(slug=slug).exists():
         raise Invalid.on("slug", f"The slug '{slug}' is taken.", code="unique")
     practice = Practice(slug=slug, name=name, timezone=timezone_name)
@@ -227,8 +233,11 @@ def change_staff_role(*, membership: Membership, role: str) -> None:
     membership.role = role
     membership.save(update_fields=["role"])
     if role in (Role.OWNER, Role.THERAPIST):
-        Therapist.objects.get_or_create(
-            user=membership.user, defaults={"practice_id": membership.practice_id}
+        # A member moved back to seeing clients is bookable again (their row may be deactivated).
+        Therapist.objects.update_or_create(
+            user=membership.user,
+            defaults={"active": True},
+            create_defaults={"practice_id": membership.practice_id, "active": True},
         )
     else:
         Therapist.objects.filter(user=membership.user).update(active=False)
