@@ -15,15 +15,18 @@ from practice.models import Practice, User
 
 
 def _record_red_flags(*, complaint: Complaint, answers: dict[str, str], by: User | None) -> bool:
-    """Keep each answer with time and asker (DOMAIN.md 2a); True when a question turned `yes`."""
+    """Keep each answer with time and asker (DOMAIN.md 2a); True when any answer is `yes`.
+
+    Every answer is kept, a repeat included: questions are re-asked at each visit, and a `yes`
+    given again after a clearance is new information that reopens the referral.
+    """
     now = timezone.now()
-    changed = {q: a for q, a in answers.items() if complaint.red_flags.get(q) != a}
     RedFlagAnswer.objects.bulk_create(
         RedFlagAnswer(complaint=complaint, question=q, answer=a, asked_at=now, asked_by=by)
-        for q, a in changed.items()
+        for q, a in answers.items()
     )
     complaint.red_flags = {**complaint.red_flags, **answers}
-    return any(answer == "yes" for answer in changed.values())
+    return any(answer == "yes" for answer in answers.values())
 
 
 @transaction.atomic
@@ -39,7 +42,7 @@ def create_complaint(
 
     Any `yes` puts it in `referral_required` (DOMAIN.md 0, rule 2).
     """
-    _check_onset(fields.get("onset_date"))
+    _check_onset(fields.get("onset_date"), practice=practice)
     complaint = Complaint(practice=practice, client=client, created_by=created_by, **fields)
     complaint.save()
     if _record_red_flags(complaint=complaint, answers=red_flags or {}, by=created_by):
@@ -66,9 +69,9 @@ def update_complaint(
     red_flags: dict[str, str] | None = None,
     **fields: Any,
 ) -> Complaint:
-    """Edit intake fields; a red flag newly answered `yes` reopens referral even after clearance."""
+    """Edit intake fields; a red flag answered `yes` reopens referral even after clearance."""
     if "onset_date" in fields:
-        _check_onset(fields["onset_date"])
+        _check_onset(fields["onset_date"], practice=complaint.practice)
     for name, value in fields.items():
         setattr(complaint, name, value)
     if red_flags and _record_red_flags(complaint=complaint, answers=red_flags, by=updated_by):
@@ -94,8 +97,9 @@ def clear_complaint(*, complaint: Complaint, note: str, cleared_by: User) -> Com
     return locked
 
 
-def _check_onset(onset: date | None) -> None:
-    if onset is not None and onset > timezone.localdate():
+def _check_onset(onset: date | None, *, practice: Practice) -> None:
+    """Not in the future, counted in the practice's days (API.md "Conventions")."""
+    if onset is not None and onset > timezone.localdate(timezone=practice.tz):
         raise Invalid.on("onset_date", "The onset date cannot be in the future.")
 
 

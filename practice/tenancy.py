@@ -156,8 +156,8 @@ def log_access(request: Any, action: str, record_type: str, record_ids: list[int
     )
 
 
-# PracticeScopedViewSet comes first so that its perform_create/update/destroy (server-owned practice,
-# audit) win over DRF's plain ones; a subclass adding DRF mixins lists them after these bases.
+# PracticeScopedViewSet comes first so that its perform_create/update/destroy (server-owned
+# practice, audit) win over DRF's plain ones; a subclass adding DRF mixins lists them after these.
 class ModelViewSet(
     PracticeScopedViewSet,
     mixins.ListModelMixin,

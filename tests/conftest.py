@@ -48,6 +48,18 @@ def pytest_report_header(config):
     return f"backcare: database={database}, broker/cache={broker}"
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """One test database per pytest process, so runs side by side never share one."""
+    from django.db import connections
+
+    for alias in connections:
+        test = connections[alias].settings_dict.setdefault("TEST", {})
+        if connections[alias].vendor != "sqlite":  # SQLite tests run in memory already
+            base = test.get("NAME") or f"test_{connections[alias].settings_dict['NAME']}"
+            test["NAME"] = f"{base}_{os.getpid()}"
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache_and_eager_celery():
     """Rate-limit counters never leak between tests; tasks run in-process unless a test says so."""

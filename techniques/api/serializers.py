@@ -39,8 +39,10 @@ class ContraindicationSerializer(StrictSerializer):
 class TechniqueSerializer(PracticeModelSerializer):
     """`usual_pressure` (Walton 1-5) and `usual_minutes` are `{"min", "max"}` ranges."""
 
-    usual_pressure = PressureRangeSerializer(source="*", required=False, allow_null=True)
-    usual_minutes = RangeSerializer(source="*")
+    # Not source="*": that merges both ranges' `min`/`max` into one dict (the second overwrites the
+    # first) and ignores allow_null. Each range arrives under its own name; `_flatten` maps it.
+    usual_pressure = PressureRangeSerializer(required=False, allow_null=True)
+    usual_minutes = RangeSerializer()
     contraindications = ContraindicationSerializer(many=True, required=False)
 
     class Meta:

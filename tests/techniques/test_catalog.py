@@ -1,0 +1,441 @@
+"""The technique catalog and its contraindication matrix (API.md "Techniques"; DOMAIN.md 2c, 5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from techniques.models import Contraindication, Technique
+from tests.factories import TechniqueFactory
+
+TECHNIQUES = "/api/v1/techniques/"
+
+# DOMAIN.md 5, restated: code -> (usual pressure on the Walton scale, or None for "n/a").
+BUILTIN_PRESSURE = {
+    "effleurage": (1, 3),
+    "kneading": (2, 4),
+    "friction": (3, 5),
+    "tapotement": (2, 4),
+    "compression": (2, 4),
+    "trigger_point": (3, 4),
+    "myofascial_release": (1, 3),
+    "stretching": None,
+    "vibration": (1, 2),
+}
+BUILTIN_CODES = tuple(BUILTIN_PRESSURE)
+
+# DOMAIN.md 2c, copied from its text (✗ refuse, L local, ≤n cap, ✓ allowed); rows that name
+# several flags are spelled out with the flag keys of DOMAIN.md 2b.
+MATRIX_TEXT = """
+flag                              | efflrg| knead| fric| tapot| compr| TrP| MFR| stretch| vibr
+dvt                               | ✗     | ✗    | ✗   | ✗    | ✗    | ✗  | ✗  | ✗      | ✗
+fever_acute_illness               | ✗     | ✗    | ✗   | ✗    | ✗    | ✗  | ✗  | ✗      | ✗
+red_flag_open                     | ✗     | ✗    | ✗   | ✗    | ✗    | ✗  | ✗  | ✗      | ✗
+anticoagulant_or_bleeding_disorder| ≤2    | ≤2   | ✗   | ✗    | ✗    | ✗  | ≤2 | ≤2     | ≤2
+osteoporosis                      | ≤3    | ≤2   | ✗   | ✗    | ✗    | ≤2 | ✓  | ≤2     | ✓
+acute_inflammation_or_injury      | L     | L    | L   | L    | L    | L  | L  | L      | L
+fracture_unhealed                 | L     | L    | L   | L    | L    | L  | L  | L      | L
+recent_surgery                    | L     | L    | L   | L    | L    | L  | L  | L      | L
+skin_lesion                       | L     | L    | L   | L    | L    | L  | L  | L      | L
+varicose_veins                    | L     | L    | L   | L    | L    | L  | L  | L      | L
+pregnancy                         | ✓     | ✓    | ≤3  | ✗    | ≤3   | ≤3 | ✓  | ≤3     | ✓
+cancer_active_treatment           | ≤3    | ≤3   | ✗   | ✗    | ≤3   | ≤3 | ✓  | ≤3     | ✓
+reduced_sensation                 | ≤3    | ≤3   | ✗   | ✗    | ≤3   | ≤3 | ✓  | ≤3     | ✓
+uncontrolled_hypertension_cardiac | ✓     | ✓    | ✓   | ✓    | ✓    | ✓  | ✓  | ✓      | ✓
+"""
+
+
+def expected_matrix() -> dict[str, dict[str, str]]:
+    """flag -> {technique code: cell} from MATRIX_TEXT; columns are in BUILTIN_CODES order."""
+    lines = MATRIX_TEXT.strip().splitlines()[1:]
+    matrix = {}
+    for line in lines:
+        flag, *cells = (cell.strip() for cell in line.split("|"))
+        assert len(cells) == len(BUILTIN_CODES)
+        matrix[flag] = dict(zip(BUILTIN_CODES, cells, strict=True))
+    return matrix
+
+
+EXPECTED_MATRIX = expected_matrix()
+
+
+def cell_of(row: dict | None) -> str:
+    """One contraindication row of the API, written the way DOMAIN.md 2c writes it."""
+    if row is None:
+        return "✓"
+    return {"refuse": "✗", "local": "L"}.get(row["rule"]) or f"≤{row['max_pressure']}"
+
+
+def all_techniques(member) -> list[dict]:
+    response = member.api.get(TECHNIQUES, {"page_size": 100})
+    assert response.status_code == 200
+    assert response.json()["next"] is None
+    return response.json()["results"]
+
+
+def by_code(member) -> dict[str, dict]:
+    return {technique["code"]: technique for technique in all_techniques(member)}
+
+
+def detail(technique: Technique | int) -> str:
+    return f"{TECHNIQUES}{getattr(technique, 'pk', technique)}/"
+
+
+def new_technique_body(**overrides) -> dict:
+    return {
+        "code": "cupping_therapy",
+        "name": "Cupping",
+        "description": "Silicone cups moved over oiled skin.",
+        "purpose": "Lifts fascia over the lumbar paraspinals.",
+        "usual_pressure": {"min": 1, "max": 2},
+        "usual_minutes": {"min": 3, "max": 8},
+        "contraindications": [
+            {"flag": "anticoagulant_or_bleeding_disorder", "rule": "refuse"},
+            {"flag": "osteoporosis", "rule": "cap", "max_pressure": 2},
+        ],
+        **overrides,
+    }
+
+
+def error_fields(response) -> set[str]:
+    return {error["field"].split(".")[0] for error in response.json()["errors"]}
+
+
+# --- the built-in catalog -----------------------------------------------------------------------
+
+
+def test_a_new_practice_has_the_nine_built_in_techniques(owner, practice):
+    techniques = all_techniques(owner)
+
+    assert sorted(t["code"] for t in techniques) == sorted(BUILTIN_CODES)
+    assert all(t["is_builtin"] for t in techniques)
+    assert Technique.objects.filter(practice=practice, is_builtin=True).count() == 9
+
+
+def test_every_practice_gets_its_own_copy_of_the_catalog(practice, other_practice):
+    mine = set(Technique.objects.filter(practice=practice).values_list("code", flat=True))
+    theirs = set(Technique.objects.filter(practice=other_practice).values_list("code", flat=True))
+
+    assert mine == theirs == set(BUILTIN_CODES)
+    assert not (
+        set(Technique.objects.filter(practice=practice).values_list("pk", flat=True))
+        & set(Technique.objects.filter(practice=other_practice).values_list("pk", flat=True))
+    )
+
+
+@pytest.mark.parametrize("code", BUILTIN_CODES)
+def test_built_in_technique_describes_itself(owner, code):
+    technique = by_code(owner)[code]
+
+    assert technique["name"].strip()
+    assert len(technique["description"]) > 20
+    assert len(technique["purpose"]) > 20
+    pressure = BUILTIN_PRESSURE[code]
+    if pressure is None:
+        assert technique["usual_pressure"] is None
+    else:
+        assert (technique["usual_pressure"]["min"], technique["usual_pressure"]["max"]) == pressure
+    minutes = technique["usual_minutes"]
+    assert 1 <= minutes["min"] <= minutes["max"] <= 15
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        # API.md "Techniques": what each is for in a back session.
+        ("effleurage", ("warm", "relax")),
+        ("kneading", ("tension", "circulation")),
+        ("friction", ("knots", "adhesions")),
+        ("tapotement", ("stimulat",)),
+        ("compression", ("tension", "spine")),
+    ],
+)
+def test_purpose_says_what_the_technique_is_for(owner, code, words):
+    purpose = by_code(owner)[code]["purpose"].lower()
+
+    for word in words:
+        assert word in purpose
+
+
+@pytest.mark.parametrize(
+    ("code", "minutes"),
+    [
+        # DOMAIN.md 5 "typical time"; friction's "a few minutes per site" has no fixed range.
+        ("effleurage", (3, 5)),
+        ("kneading", (5, 10)),
+        ("tapotement", (1, 2)),
+        ("compression", (2, 5)),
+        ("trigger_point", (1, 5)),
+        ("myofascial_release", (5, 15)),
+        ("stretching", (2, 5)),
+        ("vibration", (1, 2)),
+    ],
+)
+def test_usual_minutes_follow_the_domain_table(owner, code, minutes):
+    usual = by_code(owner)[code]["usual_minutes"]
+
+    assert (usual["min"], usual["max"]) == minutes
+
+
+# --- the contraindication matrix ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", sorted(EXPECTED_MATRIX))
+def test_contraindication_matrix_row_equals_domain_2c(therapist, flag):
+    techniques = by_code(therapist)
+
+    actual = {
+        code: cell_of(
+            next(
+                (row for row in techniques[code]["contraindications"] if row["flag"] == flag), None
+            )
+        )
+        for code in BUILTIN_CODES
+    }
+
+    assert actual == EXPECTED_MATRIX[flag]
+
+
+def test_matrix_names_only_health_flags_of_domain_2b(therapist):
+    flags = {
+        row["flag"]
+        for technique in all_techniques(therapist)
+        for row in technique["contraindications"]
+    }
+
+    assert flags <= set(EXPECTED_MATRIX)
+
+
+def test_osteoporosis_stretching_cap_carries_the_no_end_range_note(therapist):
+    rows = by_code(therapist)["stretching"]["contraindications"]
+
+    (row,) = [row for row in rows if row["flag"] == "osteoporosis"]
+    assert "end-range" in row["note"]
+
+
+def test_adjusting_the_matrix_in_one_practice_leaves_another_untouched(
+    owner, other_owner, practice, other_practice
+):
+    kneading = Technique.objects.get(practice=practice, code="kneading")
+    theirs = Technique.objects.get(practice=other_practice, code="kneading")
+    their_rows_before = list(theirs.contraindications.values("flag", "rule", "max_pressure"))
+
+    response = owner.api.patch(
+        detail(kneading),
+        {"contraindications": [{"flag": "osteoporosis", "rule": "refuse"}]},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["contraindications"] == [
+        {"flag": "osteoporosis", "rule": "refuse", "max_pressure": None, "note": ""}
+    ]
+    assert list(kneading.contraindications.values_list("flag", "rule")) == [
+        ("osteoporosis", "refuse")
+    ]
+    assert list(theirs.contraindications.values("flag", "rule", "max_pressure")) == (
+        their_rows_before
+    )
+    other_view = by_code(other_owner)["kneading"]["contraindications"]
+    assert cell_of(next(r for r in other_view if r["flag"] == "osteoporosis")) == "≤2"
+    assert cell_of(next(r for r in other_view if r["flag"] == "dvt")) == "✗"
+
+
+def test_patching_other_fields_keeps_the_matrix(therapist, practice):
+    kneading = Technique.objects.get(practice=practice, code="kneading")
+    before = list(kneading.contraindications.values("flag", "rule", "max_pressure", "note"))
+
+    response = therapist.api.patch(
+        detail(kneading), {"usual_minutes": {"min": 6, "max": 12}}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    kneading.refresh_from_db()
+    assert (kneading.usual_minutes_min, kneading.usual_minutes_max) == (6, 12)
+    assert list(kneading.contraindications.values("flag", "rule", "max_pressure", "note")) == before
+
+
+def test_another_practice_technique_is_404(owner, other_practice):
+    theirs = Technique.objects.get(practice=other_practice, code="friction")
+
+    assert owner.api.get(detail(theirs)).status_code == 404
+    response = owner.api.patch(detail(theirs), {"name": "Mine now"}, format="json")
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.name == "Friction"
+
+
+# --- a practice's own techniques ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["owner", "therapist"])
+def test_clinicians_add_a_practice_technique(members, practice, role):
+    response = members[role].api.post(TECHNIQUES, new_technique_body(), format="json")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["is_builtin"] is False
+    assert body["usual_pressure"] == {"min": 1, "max": 2}
+    assert body["usual_minutes"] == {"min": 3, "max": 8}
+    technique = Technique.objects.get(pk=body["id"])
+    assert technique.practice == practice
+    assert technique.is_builtin is False
+    assert (technique.usual_pressure_min, technique.usual_pressure_max) == (1, 2)
+    assert (technique.usual_minutes_min, technique.usual_minutes_max) == (3, 8)
+    assert set(technique.contraindications.values_list("flag", "rule", "max_pressure")) == {
+        ("anticoagulant_or_bleeding_disorder", "refuse", None),
+        ("osteoporosis", "cap", 2),
+    }
+
+
+def test_technique_without_pressure_range_is_allowed(owner):
+    body = new_technique_body(usual_pressure=None, contraindications=[])
+
+    response = owner.api.post(TECHNIQUES, body, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["usual_pressure"] is None
+    assert Technique.objects.get(pk=response.json()["id"]).usual_pressure_min is None
+
+
+@pytest.mark.parametrize("code", ["kneading", "cupping_therapy"])
+def test_duplicate_code_in_the_practice_is_400(owner, practice, code):
+    TechniqueFactory(practice=practice, code="cupping_therapy")
+    before = Technique.objects.filter(practice=practice).count()
+
+    response = owner.api.post(TECHNIQUES, new_technique_body(code=code), format="json")
+
+    assert response.status_code == 400
+    assert "code" in error_fields(response)
+    assert Technique.objects.filter(practice=practice).count() == before
+
+
+def test_another_practice_may_use_the_same_custom_code(owner, other_practice):
+    TechniqueFactory(practice=other_practice, code="cupping_therapy")
+
+    response = owner.api.post(TECHNIQUES, new_technique_body(), format="json")
+
+    assert response.status_code == 201
+
+
+def test_the_code_of_a_built_in_technique_cannot_change(owner, practice):
+    friction = Technique.objects.get(practice=practice, code="friction")
+
+    response = owner.api.patch(detail(friction), {"code": "cross_fibre"}, format="json")
+
+    assert response.status_code == 400
+    assert "code" in error_fields(response)
+    friction.refresh_from_db()
+    assert friction.code == "friction"
+
+
+def test_is_builtin_cannot_be_set_from_a_body(owner, practice):
+    response = owner.api.post(TECHNIQUES, new_technique_body(is_builtin=True), format="json")
+
+    assert response.status_code == 400
+    assert not Technique.objects.filter(practice=practice, code="cupping_therapy").exists()
+
+
+def test_a_built_in_technique_cannot_be_deleted(owner, practice):
+    effleurage = Technique.objects.get(practice=practice, code="effleurage")
+
+    response = owner.api.delete(detail(effleurage))
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert Technique.objects.filter(pk=effleurage.pk).exists()
+    kept = sum(row["effleurage"] != "✓" for row in EXPECTED_MATRIX.values())
+    assert Contraindication.objects.filter(technique=effleurage).count() == kept
+
+
+def test_a_practice_technique_can_be_deleted(therapist, practice):
+    custom = TechniqueFactory(practice=practice)
+
+    response = therapist.api.delete(detail(custom))
+
+    assert response.status_code == 204
+    assert not Technique.objects.filter(pk=custom.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("rows", "field"),
+    [
+        ([{"flag": "osteoporosis", "rule": "cap"}], "contraindications"),
+        ([{"flag": "osteoporosis", "rule": "cap", "max_pressure": None}], "contraindications"),
+        ([{"flag": "osteoporosis", "rule": "refuse", "max_pressure": 2}], "contraindications"),
+        ([{"flag": "osteoporosis", "rule": "cap", "max_pressure": 6}], "contraindications"),
+        ([{"flag": "gout", "rule": "refuse"}], "contraindications"),
+        ([{"flag": "dvt", "rule": "forbid"}], "contraindications"),
+        (
+            [{"flag": "dvt", "rule": "refuse"}, {"flag": "dvt", "rule": "local"}],
+            "contraindications",
+        ),
+    ],
+)
+def test_invalid_contraindication_rows_are_400_and_nothing_is_created(owner, practice, rows, field):
+    response = owner.api.post(TECHNIQUES, new_technique_body(contraindications=rows), format="json")
+
+    assert response.status_code == 400
+    assert field in error_fields(response)
+    assert not Technique.objects.filter(practice=practice, code="cupping_therapy").exists()
+
+
+def test_a_cap_without_max_pressure_in_a_patch_is_400_and_keeps_the_old_rows(owner, practice):
+    vibration = Technique.objects.get(practice=practice, code="vibration")
+    before = list(vibration.contraindications.values("flag", "rule", "max_pressure"))
+
+    response = owner.api.patch(
+        detail(vibration),
+        {"contraindications": [{"flag": "pregnancy", "rule": "cap"}]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert list(vibration.contraindications.values("flag", "rule", "max_pressure")) == before
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"usual_pressure": {"min": 0, "max": 2}}, "usual_pressure"),
+        ({"usual_pressure": {"min": 4, "max": 2}}, "usual_pressure"),
+        ({"usual_pressure": {"min": 1, "max": 6}}, "usual_pressure"),
+        ({"usual_minutes": {"min": 10, "max": 5}}, "usual_minutes"),
+        ({"code": "Not a slug!"}, "code"),
+    ],
+)
+def test_invalid_ranges_are_400(owner, practice, overrides, field):
+    response = owner.api.post(TECHNIQUES, new_technique_body(**overrides), format="json")
+
+    assert response.status_code == 400
+    assert field in error_fields(response)
+    assert Technique.objects.filter(practice=practice).count() == 9
+
+
+# --- who may write ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["front_desk", "client"])
+def test_front_desk_and_clients_read_the_catalog(members, role):
+    techniques = by_code(members[role])
+
+    assert set(techniques) == set(BUILTIN_CODES)
+    effleurage_id = techniques["effleurage"]["id"]
+    assert members[role].api.get(detail(effleurage_id)).status_code == 200
+
+
+@pytest.mark.parametrize("role", ["front_desk", "client"])
+def test_front_desk_and_clients_cannot_write_the_catalog(members, practice, role):
+    api = members[role].api
+    kneading = Technique.objects.get(practice=practice, code="kneading")
+    custom = TechniqueFactory(practice=practice, name="Ours")
+
+    created = api.post(TECHNIQUES, new_technique_body(), format="json")
+    patched = api.patch(detail(kneading), {"contraindications": []}, format="json")
+    renamed = api.patch(detail(custom), {"name": "Theirs"}, format="json")
+    deleted = api.delete(detail(custom))
+
+    assert [r.status_code for r in (created, patched, renamed, deleted)] == [403] * 4
+    assert not Technique.objects.filter(practice=practice, code="cupping_therapy").exists()
+    assert kneading.contraindications.count() > 0
+    custom.refresh_from_db()
+    assert custom.name == "Ours"
