@@ -24,7 +24,6 @@ from practice.models import (
     validate_timezone,
 )
 
-
 # Path words under public/ that a practice slug would shadow.
 RESERVED_SLUGS = {"bookings", "follow-ups"}
 

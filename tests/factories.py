@@ -187,10 +187,14 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     therapist = factory.SubFactory(TherapistFactory, practice=factory.SelfAttribute("..practice"))
     service = factory.SubFactory(ServiceFactory, practice=factory.SelfAttribute("..practice"))
     start = factory.Sequence(
-        lambda n: timezone.now().replace(minute=0, second=0, microsecond=0)
-        + dt.timedelta(days=2, hours=2 * n)
+        lambda n: (
+            timezone.now().replace(minute=0, second=0, microsecond=0)
+            + dt.timedelta(days=2, hours=2 * n)
+        )
     )
-    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(minutes=o.service.duration_minutes))
+    end = factory.LazyAttribute(
+        lambda o: o.start + dt.timedelta(minutes=o.service.duration_minutes)
+    )
     blocked_until = factory.LazyAttribute(
         lambda o: o.end + dt.timedelta(minutes=o.service.buffer_minutes)
     )

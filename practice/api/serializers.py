@@ -221,6 +221,18 @@ class ServiceSerializer(PracticeModelSerializer):
         ]
         read_only_fields = ["id"]
 
+    def validate_name(self, value: str) -> str:
+        # The unique constraint settles races (409); this gives the usual case a 400 on `name`.
+        request = self.context["request"]
+        taken = Service.objects.filter(practice=request.practice, name=value)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError(
+                "The practice already has a service with this name.", code="unique"
+            )
+        return value
+
 
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.EmailField(source="actor.email", default=None, read_only=True)

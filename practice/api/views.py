@@ -269,12 +269,23 @@ class TimeOffViewSet(ModelViewSet):
             return time_off.therapist.user_id == request.user.pk
         return True
 
-    def perform_create(self, serializer):
-        if self.request.role == Role.THERAPIST and (
-            serializer.validated_data["therapist"].user_id != self.request.user.pk
+    def _check_own(self, serializer) -> None:
+        therapist = serializer.validated_data.get("therapist")
+        if (
+            self.request.role == Role.THERAPIST
+            and therapist is not None
+            and therapist.user_id != self.request.user.pk
         ):
             self.permission_denied(self.request, "Therapists record their own time off.")
+
+    def perform_create(self, serializer):
+        self._check_own(serializer)
         super().perform_create(serializer)
+
+    def perform_update(self, serializer):
+        # may_change looks at the row as stored; this stops a therapist handing it to someone else.
+        self._check_own(serializer)
+        super().perform_update(serializer)
 
 
 class ServiceViewSet(ModelViewSet):
@@ -316,9 +327,18 @@ class HealthView(APIView):
 
     def get(self, request):
         checks = {"database": _check_database(), "broker": _check_broker()}
-        healthy = all(value == "ok" for value in checks.values())
+        if all(value == "ok" for value in checks.values()):
+            return Response({"status": "ok", **checks})
+        failing = ", ".join(name for name, value in checks.items() if value != "ok")
+        # Every 5xx body carries `code` and `detail` (API.md "Conventions"), this one too.
         return Response(
-            {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+            {
+                "status": "unavailable",
+                "code": "unavailable",
+                "detail": f"Not answering: {failing}.",
+                **checks,
+            },
+            status=503,
         )
 
 
