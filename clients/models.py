@@ -32,6 +32,8 @@ class Client(models.Model):
     phone = models.CharField(max_length=32, blank=True)
     date_of_birth = models.DateField(null=True, blank=True)
     health_flags = models.JSONField(default=list, blank=True)
+    # Local flags (DOMAIN.md 2c "L"): the regions they affect, e.g. {"recent_surgery": ["lumbar"]}.
+    health_flag_regions = models.JSONField(default=dict, blank=True)
     reminder_channels = models.JSONField(default=default_reminder_channels)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from clients import instruments
 from clients.domain import ComplaintStatus
 from clients.models import Client, Complaint, Consent, Instrument, Outcome, RedFlagAnswer
 from practice.errors import Invalid, InvalidTransition
@@ -134,4 +135,61 @@ def link_client_on_verification(*, user: User, practice: Practice, phone: str = 
         last_name=user.last_name,
         email=user.email,
         phone=phone,
+    )
+
+
+@transaction.atomic
+def record_outcome(
+    *,
+    practice: Practice,
+    client: Client,
+    complaint: Complaint,
+    instrument: str,
+    answers: Any,
+    recorded_by: User | None,
+    context: str = "now",
+    recorded_at: datetime | None = None,
+) -> Outcome:
+    """Score raw answers on the server (DOMAIN.md 3); out-of-range answers are a 400, never clipped.
+
+    ODI only where the practice holds the licence; PSFS re-rates the baseline's activities.
+    """
+    if complaint.client_id != client.pk:
+        raise Invalid.on("complaint", "This complaint belongs to another client.")
+    if instrument == Instrument.ODI and not practice.odi_licensed:
+        raise Invalid.on(
+            "instrument", "ODI needs a licence: set odi_licensed on the practice.", "not_licensed"
+        )
+    try:
+        result = instruments.score(instrument, answers)
+    except instruments.AnswerError as error:
+        raise Invalid.on(f"answers.{error.field}", error.detail) from None
+    if instrument == Instrument.PSFS:
+        baseline = (
+            Outcome.objects.filter(complaint=complaint, instrument=Instrument.PSFS)
+            .order_by("recorded_at", "id")
+            .first()
+        )
+        if baseline is not None:
+            expected = sorted(
+                a.strip().lower() for a in instruments.psfs_activities(baseline.answers)
+            )
+            given = sorted(a.strip().lower() for a in instruments.psfs_activities(answers))
+            if given != expected:
+                raise Invalid.on(
+                    "answers.activities",
+                    "Re-rate the same activities as the baseline: "
+                    + ", ".join(instruments.psfs_activities(baseline.answers)),
+                )
+    return Outcome.objects.create(
+        practice=practice,
+        client=client,
+        complaint=complaint,
+        instrument=instrument,
+        answers=answers,
+        score=result.score,
+        score_percent=result.percent,
+        context=context,
+        recorded_at=recorded_at or timezone.now(),
+        recorded_by=recorded_by,
     )

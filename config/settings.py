@@ -204,7 +204,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1/",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"HealthFlagEnum": "practice.vocabulary.HEALTH_FLAGS"},
+    "ENUM_NAME_OVERRIDES": {
+        "HealthFlagEnum": "practice.vocabulary.HEALTH_FLAGS",
+        "ConsentKindEnum": "clients.models.ConsentKind",
+        "AmendmentKindEnum": "sessions.models.AmendmentKind",
+        "ComplaintStatusEnum": "clients.domain.ComplaintStatus",
+        "AppointmentStatusEnum": "sessions.models.Status",
+        "BookingSourceEnum": "sessions.models.Source",
+    },
 }
 
 # --- Production safety (DEBUG off) ------------------------------------------------------------

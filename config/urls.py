@@ -4,13 +4,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from clients.api.views import ClientViewSet, ComplaintViewSet, ConsentViewSet
+from clients.api.views import ClientViewSet, ComplaintViewSet, ConsentViewSet, OutcomeViewSet
 from practice.api import views as practice_views
+from sessions.api import clinical_views
 from sessions.api import views as session_views
 from techniques.api.views import TechniqueViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+router.include_format_suffixes = False
 router.register("staff", practice_views.StaffViewSet, basename="staff")
 router.register("therapists", practice_views.TherapistViewSet, basename="therapist")
 router.register("time-off", practice_views.TimeOffViewSet, basename="time-off")
@@ -21,6 +23,9 @@ router.register("consents", ConsentViewSet, basename="consent")
 router.register("complaints", ComplaintViewSet, basename="complaint")
 router.register("techniques", TechniqueViewSet, basename="technique")
 router.register("appointments", session_views.AppointmentViewSet, basename="appointment")
+router.register("session-plans", clinical_views.SessionPlanViewSet, basename="session-plan")
+router.register("notes", clinical_views.NoteViewSet, basename="note")
+router.register("outcomes", OutcomeViewSet, basename="outcome")
 
 api: list = [
     path("auth/token/", practice_views.LoginView.as_view(), name="auth-token"),
@@ -67,6 +72,14 @@ api: list = [
         "public/<slug:slug>/bookings/",
         session_views.PublicBookingsView.as_view(),
         name="public-bookings",
+    ),
+    path(
+        "complaints/<int:pk>/progress.svg",
+        ComplaintViewSet.as_view({"get": "progress_svg"}),
+        name="complaint-progress-svg",
+    ),
+    path(
+        "clients/<int:pk>/export/", clinical_views.ClientExportView.as_view(), name="client-export"
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -91,6 +91,8 @@ class Practice(models.Model):
     online_booking = models.BooleanField(default=True)
     # Whether clients may cancel themselves inside the cancellation window (else they call).
     clients_may_cancel_late = models.BooleanField(default=False)
+    # DOMAIN.md 4: gluteal work needs a signed sensitive-area consent where the regulator asks.
+    sensitive_area_consent_required = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

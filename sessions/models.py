@@ -117,3 +117,160 @@ class IdempotencyRecord(models.Model):
             )
         ]
         indexes = [models.Index(fields=["created_at"])]
+
+
+# --- clinical record: session plans, SOAP notes, amendments -----------------------------------
+
+GOALS = (
+    "muscle_relaxation",
+    "circulation",
+    "stress_reduction",
+    "posture",
+    "pain_relief",
+    "flexibility",
+    "mental_relaxation",
+)
+
+
+class SessionPlan(models.Model):
+    """Ordered technique items for an appointment and its complaint, or a reusable template
+    (`name` set, no client) that a plan can start from (API.md "Session plans")."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.PROTECT, related_name="session_plans"
+    )
+    appointment = models.OneToOneField(
+        Appointment, null=True, blank=True, on_delete=models.PROTECT, related_name="plan"
+    )
+    complaint = models.ForeignKey(
+        "clients.Complaint", null=True, blank=True, on_delete=models.PROTECT, related_name="plans"
+    )
+    name = models.CharField(max_length=120, blank=True)
+    goals = models.JSONField(default=list, blank=True)
+    home_care = models.TextField(blank=True, max_length=5000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(appointment__isnull=False) & Q(name=""))
+                | (Q(appointment__isnull=True) & ~Q(name="")),
+                name="plan_is_for_appointment_or_template",
+            ),
+        ]
+
+    @property
+    def is_template(self) -> bool:
+        return self.appointment_id is None
+
+
+class PlanItem(models.Model):
+    plan = models.ForeignKey(SessionPlan, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField()
+    technique = models.ForeignKey(
+        "techniques.Technique", on_delete=models.PROTECT, related_name="+"
+    )
+    region = models.CharField(max_length=20)
+    side = models.CharField(max_length=10, blank=True)
+    minutes = models.PositiveSmallIntegerField()
+    pressure = models.PositiveSmallIntegerField(null=True, blank=True)
+    notes = models.CharField(max_length=1000, blank=True)
+    # DOMAIN.md 0 rule 3: an override needs a reason, and what it overrode is kept.
+    override_reason = models.CharField(max_length=1000, blank=True)
+    overridden = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "position"], name="plan_item_position"),
+            models.CheckConstraint(
+                condition=Q(pressure__isnull=True) | Q(pressure__gte=1, pressure__lte=5),
+                name="plan_item_pressure_walton",
+            ),
+            models.CheckConstraint(condition=Q(minutes__gte=1), name="plan_item_minutes"),
+        ]
+
+
+class Note(models.Model):
+    """A SOAP treatment note (DOMAIN.md 4). Signing locks it; corrections are amendments."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="notes")
+    appointment = models.OneToOneField(
+        Appointment, null=True, blank=True, on_delete=models.PROTECT, related_name="note"
+    )
+    complaint = models.ForeignKey(
+        "clients.Complaint",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="session_notes",
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    subjective = models.TextField(blank=True, max_length=10000)
+    objective = models.TextField(blank=True, max_length=10000)
+    assessment = models.TextField(blank=True, max_length=10000)
+    plan = models.TextField(blank=True, max_length=10000)
+    pain_before = models.PositiveSmallIntegerField(null=True, blank=True)
+    pain_after = models.PositiveSmallIntegerField(null=True, blank=True)
+    consent_confirmed = models.BooleanField(default=False)
+    delivered_items = models.ManyToManyField(PlanItem, blank=True, related_name="+")
+    shared_with_client = models.BooleanField(default=False)
+    # pain_before / pain_after are also NPRS outcomes of the complaint (DOMAIN.md 3 schedule).
+    pain_before_outcome = models.OneToOneField(
+        "clients.Outcome", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pain_after_outcome = models.OneToOneField(
+        "clients.Outcome", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    signed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["practice", "signed_at", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pain_before__isnull=True) | Q(pain_before__lte=10),
+                name="note_pain_before_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(pain_after__isnull=True) | Q(pain_after__lte=10),
+                name="note_pain_after_range",
+            ),
+        ]
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
+
+
+class AmendmentKind(models.TextChoices):
+    AMENDMENT = "amendment"
+    CORRECTION = "correction"
+    LATE_ENTRY = "late_entry"
+
+
+class Amendment(models.Model):
+    """Kept beside the original, which stays readable (DOMAIN.md 4, "Signing and amendments")."""
+
+    note = models.ForeignKey(Note, on_delete=models.PROTECT, related_name="amendments")
+    kind = models.CharField(max_length=12, choices=AmendmentKind.choices)
+    text = models.TextField(max_length=10000)
+    reason = models.CharField(max_length=1000, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

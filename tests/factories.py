@@ -199,3 +199,29 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
         lambda o: o.end + dt.timedelta(minutes=o.service.buffer_minutes)
     )
     source = "staff"
+
+
+class SessionPlanFactory(factory.django.DjangoModelFactory):
+    """A plan for an appointment (no items: the service checks items; this is for scope tests)."""
+
+    class Meta:
+        model = "treatment.SessionPlan"
+
+    appointment = factory.SubFactory(AppointmentFactory)
+    client = factory.SelfAttribute("appointment.client")
+    practice = factory.SelfAttribute("appointment.practice")
+    goals = factory.LazyFunction(lambda: ["pain_relief"])
+
+
+class NoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "treatment.Note"
+
+    client = factory.SubFactory(ClientFactory)
+    practice = factory.SelfAttribute("client.practice")
+    author = factory.LazyAttribute(
+        lambda o: MembershipFactory(practice=o.practice, role=Role.THERAPIST).user
+    )
+    subjective = "Lower back stiff after gardening."
+    pain_before = 6
+    pain_after = 3

@@ -14,10 +14,10 @@ from clients.domain import (
     SIDES,
     duration_category,
 )
-from clients.models import Client, Complaint, Consent, RedFlagAnswer
+from clients.models import Client, Complaint, Consent, Instrument, Outcome, RedFlagAnswer
 from practice.api.base import AwareDateTimeField, StrictSerializer
 from practice.models import Role
-from practice.tenancy import PracticeModelSerializer
+from practice.tenancy import PracticeModelSerializer, ScopedPrimaryKeyRelatedField
 
 SENSITIVE_AREAS = (*REGIONS, "chest_wall", "breast", "inner_thigh", "abdomen")
 
@@ -40,12 +40,22 @@ class ClientSerializer(PracticeModelSerializer):
         max_length=len(REMINDER_CHANNELS),
         validators=[unique_list],
     )
+    health_flag_regions = serializers.DictField(
+        child=serializers.ListField(child=serializers.ChoiceField(choices=REGIONS), max_length=5),
+        required=False,
+    )
     has_account = serializers.SerializerMethodField()
 
     # Front desk handles contact details only; a client reads their flags but does not set them.
-    hidden_fields = {Role.FRONT_DESK: {"health_flags"}}
+    hidden_fields = {Role.FRONT_DESK: {"health_flags", "health_flag_regions"}}
     read_only_fields_for = {
-        Role.CLIENT: {"health_flags", "date_of_birth", "first_name", "last_name"}
+        Role.CLIENT: {
+            "health_flags",
+            "health_flag_regions",
+            "date_of_birth",
+            "first_name",
+            "last_name",
+        }
     }
 
     class Meta:
@@ -58,12 +68,19 @@ class ClientSerializer(PracticeModelSerializer):
             "phone",
             "date_of_birth",
             "health_flags",
+            "health_flag_regions",
             "reminder_channels",
             "has_account",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_health_flag_regions(self, value):
+        unknown = sorted(set(value) - set(HEALTH_FLAGS))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown health flag(s): {', '.join(unknown)}.")
+        return value
 
     def get_has_account(self, client: Client) -> bool:
         return client.user_id is not None
@@ -206,3 +223,59 @@ class ComplaintSerializer(PracticeModelSerializer):
 
 class ClearSerializer(StrictSerializer):
     note = serializers.CharField(max_length=5000)
+
+
+class OutcomeSerializer(PracticeModelSerializer):
+    recorded_at = AwareDateTimeField(read_only=True)
+
+    class Meta:
+        model = Outcome
+        fields = [
+            "id",
+            "client",
+            "complaint",
+            "instrument",
+            "answers",
+            "score",
+            "score_percent",
+            "context",
+            "recorded_at",
+            "recorded_by",
+        ]
+        read_only_fields = fields
+
+
+class OutcomeWriteSerializer(StrictSerializer):
+    """API.md "Outcome answers"; a client submitting their own answers may leave out `client`."""
+
+    client = ScopedPrimaryKeyRelatedField(queryset=Client.objects.all(), required=False)
+    complaint = ScopedPrimaryKeyRelatedField(queryset=Complaint.objects.all())
+    instrument = serializers.ChoiceField(choices=Instrument.choices)
+    answers = serializers.JSONField()
+    context = serializers.ChoiceField(
+        choices=["now", "worst_24h", "best_24h", "average_24h"], default="now"
+    )
+
+
+class PointSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    score = serializers.FloatField()
+
+
+class ProgressEntrySerializer(serializers.Serializer):
+    """API.md "Outcome answers": improvement is positive when the client is better."""
+
+    baseline = serializers.FloatField(source="change.baseline")
+    latest = serializers.FloatField(source="change.latest")
+    improvement = serializers.FloatField(source="change.improvement")
+    improvement_percent = serializers.FloatField(
+        source="change.improvement_percent", allow_null=True
+    )
+    meaningful = serializers.BooleanField(source="change.meaningful")
+    beyond_error = serializers.BooleanField(source="change.beyond_error", allow_null=True)
+    worse = serializers.BooleanField(source="change.worse")
+    series = PointSerializer(many=True)
+
+
+class ProgressSerializer(serializers.Serializer):
+    instruments = serializers.DictField(child=ProgressEntrySerializer())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -15,8 +16,13 @@ from clients.api.serializers import (
     ClientSerializer,
     ComplaintSerializer,
     ConsentSerializer,
+    OutcomeSerializer,
+    OutcomeWriteSerializer,
+    ProgressSerializer,
 )
-from clients.models import Client, Complaint, Consent, RedFlagAnswer
+from clients.charts import progress_svg
+from clients.models import Client, Complaint, Consent, Outcome, RedFlagAnswer
+from clients.selectors import complaint_progress
 from practice.models import AuditAction, Role
 from practice.tenancy import CLINICAL, READ, WRITE, ModelViewSet, ReadOnlyModelViewSet
 
@@ -98,6 +104,22 @@ class ComplaintViewSet(ModelViewSet):
         serializer.instance = self.get_queryset().get(pk=complaint.pk)
         self.audit(AuditAction.UPDATE, [complaint])
 
+    @extend_schema(responses={200: ProgressSerializer})
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def progress(self, request, pk=None):
+        """Per instrument: series, baseline, latest and the change rules of DOMAIN.md 3."""
+        complaint = self.get_object()
+        progress = complaint_progress(complaint, request.practice.tz)
+        return Response(ProgressSerializer({"instruments": progress}).data)
+
+    @extend_schema(responses={(200, "image/svg+xml"): str})
+    def progress_svg(self, request, pk=None):
+        """`complaints/{id}/progress.svg` (routed in config/urls.py: no trailing slash)."""
+        complaint = self.get_object()
+        progress = complaint_progress(complaint, request.practice.tz)
+        svg = progress_svg(progress, f"Progress of complaint {complaint.pk}")
+        return HttpResponse(svg, content_type="image/svg+xml")
+
     @extend_schema(request=ClearSerializer, responses={200: ComplaintSerializer})
     @action(detail=True, methods=["post"])
     def clear(self, request, pk=None):
@@ -111,3 +133,28 @@ class ComplaintViewSet(ModelViewSet):
         )
         self.audit(AuditAction.UPDATE, [complaint])
         return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)
+
+
+class OutcomeViewSet(ReadOnlyModelViewSet):
+    """Outcome measures scored by the server (DOMAIN.md 3); a client submits their own answers."""
+
+    queryset = Outcome.objects.all()
+    serializer_class = OutcomeSerializer
+    access = {**CLINICAL, Role.CLIENT: WRITE}
+    http_method_names = ["get", "post", "head", "options"]
+    audit_as = "outcome"
+    filterset_fields = ["client", "complaint", "instrument", "context"]
+    ordering_fields = ["recorded_at", "id"]
+
+    @extend_schema(request=OutcomeWriteSerializer, responses={201: OutcomeSerializer})
+    def create(self, request):
+        incoming = OutcomeWriteSerializer(data=request.data, context=self.get_serializer_context())
+        incoming.is_valid(raise_exception=True)
+        data = dict(incoming.validated_data)
+        complaint = data["complaint"]
+        client = data.pop("client", None) or complaint.client
+        outcome = services.record_outcome(
+            practice=request.practice, client=client, recorded_by=request.user, **data
+        )
+        self.audit(AuditAction.CREATE, [outcome])
+        return Response(self.get_serializer(outcome).data, status=status.HTTP_201_CREATED)

@@ -86,6 +86,7 @@ class PracticeSerializer(PracticeModelSerializer):
             "odi_licensed",
             "online_booking",
             "clients_may_cancel_late",
+            "sensitive_area_consent_required",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]

@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework import serializers
 
-from clients.models import Client, Complaint, Consent
+from clients.models import Client, Complaint, Consent, Outcome
 from config.urls import router
 from practice.models import AuditEvent, Membership, Practice, Role, Service, Therapist, TimeOff
 from practice.permissions import WRITE
-from sessions.models import Appointment
+from sessions.models import Appointment, Note, SessionPlan
 from techniques.models import Technique
 from tests.factories import (
     AppointmentFactory,
@@ -29,7 +30,10 @@ from tests.factories import (
     ComplaintFactory,
     ConsentFactory,
     MembershipFactory,
+    NoteFactory,
+    OutcomeFactory,
     ServiceFactory,
+    SessionPlanFactory,
     TechniqueFactory,
     TherapistFactory,
     TimeOffFactory,
@@ -78,6 +82,32 @@ def _appointments(practice: Practice, members: dict, *, client: Client | None, s
     )
 
 
+def _session_plans(practice: Practice, members: dict, *, client: Client | None, size: int) -> list:
+    owner = client if client is not None else ClientFactory(practice=practice)
+    therapist = TherapistFactory(practice=practice)
+    service = ServiceFactory(practice=practice)
+    return [
+        SessionPlanFactory(
+            appointment=AppointmentFactory(client=owner, therapist=therapist, service=service)
+        )
+        for _ in range(size)
+    ]
+
+
+def _notes(practice: Practice, members: dict, *, client: Client | None, size: int) -> list:
+    # Signed and shared, so a client may read their own (unshared drafts are clinicians' only).
+    owner = client if client is not None else ClientFactory(practice=practice)
+    author = members[Role.THERAPIST].user
+    return NoteFactory.create_batch(
+        size, client=owner, author=author, shared_with_client=True, signed_at=timezone.now()
+    )
+
+
+def _outcomes(practice: Practice, members: dict, *, client: Client | None, size: int) -> list:
+    owner = client if client is not None else ClientFactory(practice=practice)
+    return OutcomeFactory.create_batch(size, complaint=ComplaintFactory(client=owner))
+
+
 RECIPES: dict[type[models.Model], Recipe] = {
     Membership: _in_practice(MembershipFactory, role=Role.FRONT_DESK),
     Therapist: _in_practice(TherapistFactory),
@@ -89,6 +119,9 @@ RECIPES: dict[type[models.Model], Recipe] = {
     Complaint: _for_client(ComplaintFactory),
     Technique: _in_practice(TechniqueFactory),
     Appointment: _appointments,
+    SessionPlan: _session_plans,
+    Note: _notes,
+    Outcome: _outcomes,
 }
 
 

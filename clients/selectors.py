@@ -1,0 +1,45 @@
+"""Reads of the clients app: progress of a complaint against its baseline (DOMAIN.md 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from clients import instruments
+from clients.models import Complaint, Instrument, Outcome
+
+# Which NPRS readings form the series: like is compared with like (DOMAIN.md 3, NPRS context).
+SERIES_CONTEXT = {Instrument.NPRS: "now"}
+
+
+@dataclass
+class Point:
+    date: date
+    score: Decimal
+
+
+@dataclass
+class Progress:
+    instrument: str
+    series: list[Point] = field(default_factory=list)
+    change: instruments.Change | None = None
+
+
+def complaint_progress(complaint: Complaint, tz: ZoneInfo) -> dict[str, Progress]:
+    """Per instrument: series, baseline (first score), latest, and the change rules. One query."""
+    progress: dict[str, Progress] = {}
+    for outcome in Outcome.objects.filter(complaint=complaint).order_by("recorded_at", "id"):
+        wanted = SERIES_CONTEXT.get(outcome.instrument)
+        if wanted is not None and outcome.context != wanted:
+            continue
+        rule = instruments.RULES[outcome.instrument]
+        value = outcome.score_percent if rule.uses_percent else outcome.score
+        entry = progress.setdefault(outcome.instrument, Progress(outcome.instrument))
+        entry.series.append(Point(outcome.recorded_at.astimezone(tz).date(), Decimal(value)))
+    for instrument, entry in progress.items():
+        # GROC already rates change since treatment began: its reference is "no change" (0).
+        baseline = Decimal(0) if instrument == Instrument.GROC else entry.series[0].score
+        entry.change = instruments.change(instrument, baseline, entry.series[-1].score)
+    return progress

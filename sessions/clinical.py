@@ -1,0 +1,303 @@
+"""Services of the clinical record: session plans checked against contraindications, SOAP notes
+that lock when signed, and amendments kept beside the original (API.md "Clinical records")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from clients.domain import ComplaintStatus
+from clients.models import Client, Complaint, ConsentKind, Instrument
+from clients.services import record_outcome
+from practice.errors import Invalid, NoteLocked, PermissionDenied, PreconditionFailed
+from practice.models import AuditAction, AuditEvent, Practice, User
+from sessions.models import Amendment, Appointment, Note, PlanItem, SessionPlan
+from techniques import rules
+from techniques.models import Technique
+
+SENSITIVE_REGIONS = {"gluteal"}
+
+
+def _cells(techniques: list[Technique]) -> dict[int, list[rules.Cell]]:
+    return {
+        technique.pk: [
+            rules.Cell(row.flag, row.rule, row.max_pressure)
+            for row in technique.contraindications.all()
+        ]
+        for technique in techniques
+    }
+
+
+def _check_items(*, client: Client | None, items: list[dict], practice: Practice) -> list[dict]:
+    """Contraindications (DOMAIN.md 2c) and sensitive-area consent (DOMAIN.md 4) per item.
+
+    A refusal is a 400 naming technique, flag and rule, unless the item has `override_reason`;
+    an override is kept on the item (what it overrode) for the audit trail.
+    """
+    if client is None:  # a template has no client to check against
+        return [dict(item, overridden=[]) for item in items]
+    techniques = list(
+        Technique.objects.filter(pk__in={item["technique"].pk for item in items}).prefetch_related(
+            "contraindications"
+        )
+    )
+    cells = _cells(techniques)
+    has_sensitive_consent = None
+    errors, checked = [], []
+    for index, item in enumerate(items):
+        technique = item["technique"]
+        violations = rules.check_item(
+            technique=technique.code,
+            cells=cells.get(technique.pk, []),
+            client_flags=client.health_flags,
+            flag_regions=client.health_flag_regions,
+            region=item["region"],
+            pressure=item.get("pressure"),
+        )
+        if violations and not item.get("override_reason"):
+            errors += [
+                {
+                    "field": f"items.{index}.technique",
+                    "code": f"contraindicated_{v.rule}",
+                    "detail": v.detail,
+                }
+                for v in violations
+            ]
+        if item["region"] in SENSITIVE_REGIONS and practice.sensitive_area_consent_required:
+            if has_sensitive_consent is None:  # a client has few consents: check in Python
+                has_sensitive_consent = any(
+                    item["region"] in consent.areas
+                    for consent in client.consents.filter(
+                        kind=ConsentKind.SENSITIVE_AREA, withdrawn_at__isnull=True
+                    )
+                )
+            if not has_sensitive_consent:
+                errors.append(
+                    {
+                        "field": f"items.{index}.region",
+                        "code": "consent_required",
+                        "detail": f"Work on the {item['region']} region needs an active "
+                        "sensitive-area consent.",
+                    }
+                )
+        checked.append(
+            dict(item, overridden=[{"flag": v.flag, "rule": v.rule} for v in violations])
+        )
+    if errors:
+        raise Invalid(
+            errors[0]["detail"]
+            if len(errors) == 1
+            else "Some items are contraindicated for this client.",
+            errors=errors,
+        )
+    return checked
+
+
+def _write_items(plan: SessionPlan, items: list[dict]) -> None:
+    plan.items.all().delete()
+    PlanItem.objects.bulk_create(
+        PlanItem(
+            plan=plan,
+            position=position,
+            technique=item["technique"],
+            region=item["region"],
+            side=item.get("side", ""),
+            minutes=item["minutes"],
+            pressure=item.get("pressure"),
+            notes=item.get("notes", ""),
+            override_reason=item.get("override_reason", ""),
+            overridden=item["overridden"],
+        )
+        for position, item in enumerate(items)
+    )
+
+
+@transaction.atomic
+def save_plan(
+    *,
+    practice: Practice,
+    by: User,
+    ip: str | None,
+    plan: SessionPlan | None = None,
+    appointment: Appointment | None = None,
+    complaint: Complaint | None = None,
+    name: str = "",
+    items: list[dict] | None = None,
+    template: SessionPlan | None = None,
+    **fields: Any,
+) -> SessionPlan:
+    """Create or replace a plan (API.md "Session plans"); all items are checked, all or nothing."""
+    appointment = appointment if appointment is not None else getattr(plan, "appointment", None)
+    complaint = complaint if complaint is not None else getattr(plan, "complaint", None)
+    client = appointment.client if appointment is not None else None
+    if appointment is None and not (name or getattr(plan, "name", "")):
+        raise Invalid.on("appointment", "A plan is for an appointment, or a template with a name.")
+    if appointment is not None and name:
+        raise Invalid.on("name", "Only templates have a name.")
+    if complaint is not None:
+        if client is None or complaint.client_id != client.pk:
+            raise Invalid.on("complaint", "This complaint belongs to another client.")
+        if complaint.status == ComplaintStatus.REFERRAL_REQUIRED:
+            raise PreconditionFailed(
+                "This complaint needs a referral outcome before treatment is planned "
+                "(complaints/{id}/clear/)."
+            )
+    if items is None and template is not None:
+        items = [
+            {
+                "technique": i.technique,
+                "region": i.region,
+                "side": i.side,
+                "minutes": i.minutes,
+                "pressure": i.pressure,
+                "notes": i.notes,
+            }
+            for i in template.items.select_related("technique")
+        ]
+        fields.setdefault("goals", template.goals)
+        fields.setdefault("home_care", template.home_care)
+    if appointment is not None and items is not None:
+        length = (appointment.end - appointment.start).total_seconds() / 60
+        total = sum(item["minutes"] for item in items)
+        if total > length:
+            raise Invalid.on(
+                "items",
+                f"The items take {total} minutes; the appointment has {int(length)}.",
+                "too_long",
+            )
+    checked = _check_items(client=client, items=items, practice=practice) if items else items
+
+    if plan is None:
+        plan = SessionPlan(practice=practice, created_by=by)
+    plan.appointment = appointment
+    plan.client = client
+    plan.complaint = complaint
+    plan.name = name or plan.name
+    for field_name, value in fields.items():
+        setattr(plan, field_name, value)
+    plan.save()
+    if checked is not None:
+        _write_items(plan, checked)
+        overrides = [item for item in checked if item["overridden"]]
+        if overrides:
+            AuditEvent.objects.create(
+                practice=practice,
+                actor=by,
+                action=AuditAction.UPDATE,
+                record_type="session_plan_override",
+                record_id=plan.pk,
+                ip_address=ip,
+            )
+    return plan
+
+
+def _pain_outcome(note: Note, value: int | None, context: str, by: User):
+    if value is None or note.complaint_id is None:
+        return None
+    return record_outcome(
+        practice=note.practice,
+        client=note.client,
+        complaint=note.complaint,
+        instrument=Instrument.NPRS,
+        answers={"pain": value},
+        recorded_by=by,
+        context=context,
+    )
+
+
+def _sync_pain(note: Note, by: User) -> None:
+    """pain_before / pain_after are NPRS outcomes too: replaced whenever the draft changes."""
+    for attr, context in (("pain_before", "now"), ("pain_after", "post_session")):
+        link = f"{attr}_outcome"
+        old = getattr(note, link)
+        if (
+            old is not None
+            and old.score == getattr(note, attr)
+            and (old.complaint_id == note.complaint_id)
+        ):
+            continue
+        setattr(note, link, _pain_outcome(note, getattr(note, attr), context, by))
+        if old is not None:
+            old.delete()
+
+
+@transaction.atomic
+def create_note(
+    *,
+    practice: Practice,
+    author: User,
+    client: Client | None = None,
+    appointment: Appointment | None = None,
+    delivered_items: list[PlanItem] | None = None,
+    **fields: Any,
+) -> Note:
+    if appointment is not None:
+        if client is not None and client.pk != appointment.client_id:
+            raise Invalid.on("client", "The appointment is another client's.")
+        client = appointment.client
+    if client is None:
+        raise Invalid.on("client", "A note is about a client (or an appointment).", "required")
+    complaint = fields.get("complaint")
+    if complaint is not None and complaint.client_id != client.pk:
+        raise Invalid.on("complaint", "This complaint belongs to another client.")
+    note = Note(practice=practice, author=author, client=client, appointment=appointment, **fields)
+    _check_delivered(note, delivered_items)
+    _sync_pain(note, author)
+    note.save()
+    if delivered_items:
+        note.delivered_items.set(delivered_items)
+    return note
+
+
+def _check_delivered(note: Note, items: list[PlanItem] | None) -> None:
+    for index, item in enumerate(items or []):
+        if note.appointment_id is None or item.plan.appointment_id != note.appointment_id:
+            raise Invalid.on(
+                f"delivered_items.{index}", "Delivered items come from this appointment's plan."
+            )
+
+
+@transaction.atomic
+def update_note(
+    *, note: Note, by: User, delivered_items: list[PlanItem] | None = None, **fields: Any
+) -> Note:
+    """Only the author edits, and only until signed (409 `note_locked` after)."""
+    note = Note.objects.select_for_update().get(pk=note.pk)
+    if note.author_id != by.pk:
+        raise PermissionDenied("Only the author edits a note; others add amendments once signed.")
+    if note.is_signed:
+        raise NoteLocked()
+    complaint = fields.get("complaint", note.complaint)
+    if complaint is not None and complaint.client_id != note.client_id:
+        raise Invalid.on("complaint", "This complaint belongs to another client.")
+    for name, value in fields.items():
+        setattr(note, name, value)
+    _check_delivered(note, delivered_items)
+    _sync_pain(note, by)
+    note.save()
+    if delivered_items is not None:
+        note.delivered_items.set(delivered_items)
+    return note
+
+
+@transaction.atomic
+def sign_note(*, note: Note, by: User) -> Note:
+    note = Note.objects.select_for_update().get(pk=note.pk)
+    if note.author_id != by.pk:
+        raise PermissionDenied("Only the author signs a note.")
+    if note.is_signed:
+        raise NoteLocked("This note is already signed.")
+    note.signed_at = timezone.now()
+    note.save(update_fields=["signed_at", "updated_at"])
+    return note
+
+
+@transaction.atomic
+def amend_note(*, note: Note, by: User, kind: str, text: str, reason: str = "") -> Amendment:
+    """Corrections after signing, marked as such with their own author and time (DOMAIN.md 4)."""
+    note = Note.objects.select_for_update().get(pk=note.pk)
+    if not note.is_signed:
+        raise PreconditionFailed("A draft is edited by its author; amend a note once it is signed.")
+    return Amendment.objects.create(note=note, author=by, kind=kind, text=text, reason=reason)
