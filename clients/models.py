@@ -35,6 +35,7 @@ class Client(models.Model):
     # Local flags (DOMAIN.md 2c "L"): the regions they affect, e.g. {"recent_surgery": ["lumbar"]}.
     health_flag_regions = models.JSONField(default=dict, blank=True)
     reminder_channels = models.JSONField(default=default_reminder_channels)
+    reminders_opt_out = models.BooleanField(default=False)  # set by the unsubscribe link
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

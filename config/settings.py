@@ -131,6 +131,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "dispatch-reminders": {"task": "sessions.tasks.dispatch_reminders", "schedule": 60.0},
+    "schedule-rebook-nudges": {"task": "sessions.tasks.schedule_rebook_nudges", "schedule": 3600.0},
     "purge-idempotency-records": {
         "task": "sessions.tasks.purge_idempotency_records",
         "schedule": 3600.0,
@@ -138,6 +140,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Email ----------------------------------------------------------------------------------
+SMS_URL = env.str("SMS_URL", default="console://")
+SMS_FROM = env.str("SMS_FROM", default="Backcare")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Backcare <no-reply@backcare.invalid>")

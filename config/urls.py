@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from clients.api.views import ClientViewSet, ComplaintViewSet, ConsentViewSet, OutcomeViewSet
 from practice.api import views as practice_views
-from sessions.api import clinical_views
+from sessions.api import clinical_views, reminder_views
 from sessions.api import views as session_views
 from techniques.api.views import TechniqueViewSet
 
@@ -25,6 +25,7 @@ router.register("techniques", TechniqueViewSet, basename="technique")
 router.register("appointments", session_views.AppointmentViewSet, basename="appointment")
 router.register("session-plans", clinical_views.SessionPlanViewSet, basename="session-plan")
 router.register("notes", clinical_views.NoteViewSet, basename="note")
+router.register("reminders", reminder_views.ReminderViewSet, basename="reminder")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
 
 api: list = [
@@ -42,6 +43,16 @@ api: list = [
     path("availability/", session_views.AvailabilityView.as_view(), name="availability"),
     path(
         "calendar/<str:token>.ics", session_views.CalendarFeedView.as_view(), name="calendar-feed"
+    ),
+    path(
+        "public/follow-ups/<str:token>/",
+        reminder_views.FollowUpView.as_view(),
+        name="public-follow-up",
+    ),
+    path(
+        "public/unsubscribe/<str:token>/",
+        reminder_views.UnsubscribeView.as_view(),
+        name="public-unsubscribe",
     ),
     path(
         "public/bookings/<str:token>/",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from clients.domain import ComplaintStatus
@@ -18,8 +18,10 @@ from clients.models import Client
 from practice.auth import new_secret
 from practice.errors import Invalid, InvalidTransition, PreconditionFailed, SlotUnavailable
 from practice.models import Practice, Service, Therapist, User
+from sessions import reminders
 from sessions.models import TRANSITIONS, Appointment, AppointmentEvent, Source, Status
 from sessions.selectors import booking_rules, free_slots
+from sessions.tasks import dispatch_soon
 
 SELF_SERVICE = (Source.CLIENT, Source.PUBLIC)
 
@@ -82,6 +84,11 @@ def _check_slot(
     raise SlotUnavailable()
 
 
+# Postgres "deadlock_detected". Two transactions writing overlapping rows each wait for the other
+# in the exclusion check; Postgres aborts one of them, which has lost the slot to the other.
+DEADLOCK_DETECTED = "40P01"
+
+
 def _save_live(appointment: Appointment, **save_kwargs) -> None:
     """Save, turning the exclusion constraint's refusal into 409 `slot_unavailable`."""
     try:
@@ -89,6 +96,10 @@ def _save_live(appointment: Appointment, **save_kwargs) -> None:
             appointment.save(**save_kwargs)
     except IntegrityError as error:
         if "appointment_no_overlap" in str(error):
+            raise SlotUnavailable() from None
+        raise
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == DEADLOCK_DETECTED:
             raise SlotUnavailable() from None
         raise
 
@@ -135,12 +146,17 @@ def book_appointment(
     )
     _save_live(appointment)
     _log(appointment, actor, "created", status=Status.BOOKED, start=start)
+    reminders.on_booked(appointment)
+    dispatch_soon()
     return appointment, token
 
 
 def _locked(appointment: Appointment) -> Appointment:
+    # of=("self",): lock the appointment row only. Without it Postgres also locks the joined
+    # practice, service and therapist rows FOR UPDATE, which serializes every change in the
+    # practice and deadlocks against concurrent bookings' foreign-key checks on those rows.
     return (
-        Appointment.objects.select_for_update()
+        Appointment.objects.select_for_update(of=("self",))
         .select_related("practice", "service", "therapist")
         .get(pk=appointment.pk)
     )
@@ -180,6 +196,7 @@ def cancel_appointment(*, appointment: Appointment, reason: str, actor: Actor) -
         ]
     )
     _log(appointment, actor, "cancelled", status=[Status.BOOKED, Status.CANCELLED], late=late)
+    reminders.on_ended(appointment)
     return appointment
 
 
@@ -198,6 +215,10 @@ def move_appointment(*, appointment: Appointment, to: str, actor: Actor) -> Appo
     appointment.sequence += 1
     appointment.save(update_fields=["status", "sequence", "updated_at"])
     _log(appointment, actor, to, status=[before, to])
+    if to == Status.NO_SHOW:
+        reminders.on_ended(appointment)
+    elif to == Status.COMPLETED:
+        reminders.on_completed(appointment)
     return appointment
 
 
@@ -245,6 +266,8 @@ def reschedule_appointment(
         start=[old_start.isoformat(), start.isoformat()],
         therapist=[old_therapist, therapist.pk],
     )
+    reminders.on_rescheduled(appointment)
+    dispatch_soon()
     return appointment
 
 
@@ -285,7 +308,7 @@ def book_series(
     occurrences = [
         Occurrence(start=when) for when in series_starts(start, practice.tz, every_days, count)
     ]
-    for occurrence in occurrences:
+    for index, occurrence in enumerate(occurrences):
         try:
             with transaction.atomic():
                 occurrence.appointment, _ = book_appointment(
@@ -296,7 +319,14 @@ def book_series(
                     start=occurrence.start,
                     actor=actor,
                 )
-        except (SlotUnavailable, Invalid) as error:
+        except SlotUnavailable as error:
+            occurrence.error = error.detail
+        except Invalid as error:
+            # The first start is the request's own input: off-grid, past or beyond the horizon, or
+            # a therapist who does not offer the service, is a 400 (API.md "Booking"), not a list of
+            # unavailable occurrences. Later ones may fall past the horizon: those are not free.
+            if index == 0:
+                raise
             occurrence.error = error.detail
     if all_or_nothing and any(o.error for o in occurrences):
         transaction.set_rollback(True)

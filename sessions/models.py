@@ -274,3 +274,82 @@ class Amendment(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+
+# --- reminders, follow-ups and rebooking nudges (API.md "Reminders and follow-ups") ------------
+
+
+class ReminderKind(models.TextChoices):
+    REMINDER = "reminder"
+    FOLLOW_UP = "follow_up"
+    REBOOK_NUDGE = "rebook_nudge"
+
+
+class ReminderStatus(models.TextChoices):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"  # claimed by the dispatcher, handed to a send task
+    SENDING = "sending"  # claimed by one send task; back to queued if its lease runs out
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class Reminder(models.Model):
+    """One message to send at one time. The schedule is data in the database, written in the same
+    transaction as the appointment change that causes it; the broker only carries ids."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="reminders")
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
+    kind = models.CharField(max_length=14, choices=ReminderKind.choices)
+    channel = models.CharField(max_length=8)
+    scheduled_for = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.SCHEDULED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    # Follow-ups: the answer link's token (hash only) and when it was answered.
+    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["scheduled_for", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment", "kind", "channel"],
+                condition=Q(appointment__isnull=False),
+                name="one_reminder_per_appointment_kind_channel",
+            ),
+        ]
+        indexes = [
+            # The dispatcher's claim: due rows in time order (partial, so it stays small).
+            models.Index(
+                fields=["scheduled_for"],
+                condition=Q(status="scheduled"),
+                name="reminder_due_idx",
+            ),
+            models.Index(
+                fields=["lease_until"],
+                condition=Q(status__in=["queued", "sending"]),
+                name="reminder_lease_idx",
+            ),
+        ]
+
+
+class TherapistAlert(models.Model):
+    """A follow-up answer that needs the therapist's attention (DOMAIN.md 6 escalation rule)."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="alerts")
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="+")
+    message = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(null=True, blank=True)

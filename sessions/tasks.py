@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.db import transaction
 from django.utils import timezone
 
+from sessions import reminders
 from sessions.idempotency import KEEP_HOURS
 from sessions.models import IdempotencyRecord
 
@@ -15,3 +17,33 @@ def purge_idempotency_records() -> int:
     cutoff = timezone.now() - timedelta(hours=KEEP_HOURS)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+@shared_task
+def dispatch_reminders() -> int:
+    """Beat, every minute: claim due reminders and hand their ids to send tasks after commit."""
+    ids = reminders.claim_due()
+    for reminder_id in ids:
+        send_reminder.delay(reminder_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def send_reminder(reminder_id: int) -> str:
+    """Idempotent by reminder id: the row is claimed first, so running twice sends once."""
+    return reminders.send_reminder(reminder_id)
+
+
+@shared_task
+def schedule_rebook_nudges() -> int:
+    return reminders.schedule_rebook_nudges()
+
+
+def dispatch_soon() -> None:
+    """After the current transaction commits, ask for a dispatch now (e.g. a booking inside the
+    reminder window). If the broker is down the booking still stands; the beat will catch up."""
+
+    def publish() -> None:
+        dispatch_reminders.apply_async(retry=False)
+
+    transaction.on_commit(publish, robust=True)

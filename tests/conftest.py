@@ -61,10 +61,14 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache_and_eager_celery():
-    """Rate-limit counters never leak between tests; tasks run in-process unless a test says so."""
+def _isolated_cache_and_eager_celery(settings):
+    """Rate-limit counters never leak between tests; tasks run in-process unless a test says so.
+
+    Without Redis the cache is per process (the file cache of `make run` is shared on disk)."""
     from config.celery import app
 
+    if not settings.REDIS_URL:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True

@@ -225,3 +225,15 @@ class NoteFactory(factory.django.DjangoModelFactory):
     subjective = "Lower back stiff after gardening."
     pain_before = 6
     pain_after = 3
+
+
+class ReminderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "treatment.Reminder"
+
+    appointment = factory.SubFactory(AppointmentFactory)
+    client = factory.SelfAttribute("appointment.client")
+    practice = factory.SelfAttribute("appointment.practice")
+    kind = "reminder"
+    channel = "email"
+    scheduled_for = factory.LazyAttribute(lambda o: o.appointment.start - dt.timedelta(hours=24))

@@ -21,7 +21,7 @@ from clients.models import Client, Complaint, Consent, Outcome
 from config.urls import router
 from practice.models import AuditEvent, Membership, Practice, Role, Service, Therapist, TimeOff
 from practice.permissions import WRITE
-from sessions.models import Appointment, Note, SessionPlan
+from sessions.models import Appointment, Note, Reminder, SessionPlan
 from techniques.models import Technique
 from tests.factories import (
     AppointmentFactory,
@@ -32,6 +32,7 @@ from tests.factories import (
     MembershipFactory,
     NoteFactory,
     OutcomeFactory,
+    ReminderFactory,
     ServiceFactory,
     SessionPlanFactory,
     TechniqueFactory,
@@ -108,6 +109,18 @@ def _outcomes(practice: Practice, members: dict, *, client: Client | None, size:
     return OutcomeFactory.create_batch(size, complaint=ComplaintFactory(client=owner))
 
 
+def _reminders(practice: Practice, members: dict, *, client: Client | None, size: int) -> list:
+    owner = client if client is not None else ClientFactory(practice=practice)
+    therapist = TherapistFactory(practice=practice)
+    service = ServiceFactory(practice=practice)
+    return [
+        ReminderFactory(
+            appointment=AppointmentFactory(client=owner, therapist=therapist, service=service)
+        )
+        for _ in range(size)
+    ]
+
+
 RECIPES: dict[type[models.Model], Recipe] = {
     Membership: _in_practice(MembershipFactory, role=Role.FRONT_DESK),
     Therapist: _in_practice(TherapistFactory),
@@ -122,6 +135,7 @@ RECIPES: dict[type[models.Model], Recipe] = {
     SessionPlan: _session_plans,
     Note: _notes,
     Outcome: _outcomes,
+    Reminder: _reminders,
 }
 
 

@@ -1,0 +1,113 @@
+"""Reminders (read-only), the public follow-up question, and the unsubscribe link."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.errors import NotFound
+from practice.models import Role
+from practice.tenancy import CLINICAL, READ, ReadOnlyModelViewSet
+from sessions import reminders
+from sessions.api.views import PublicThrottle
+from sessions.models import Reminder, ReminderStatus
+
+# Internal hand-over states read as "scheduled" in the API (API.md "Reminders" statuses).
+PUBLIC_STATUS = {ReminderStatus.QUEUED: "scheduled", ReminderStatus.SENDING: "scheduled"}
+
+
+class ReminderSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    scheduled_for = AwareDateTimeField()
+    sent_at = AwareDateTimeField()
+
+    class Meta:
+        model = Reminder
+        fields = [
+            "id",
+            "appointment",
+            "client",
+            "kind",
+            "channel",
+            "scheduled_for",
+            "status",
+            "sent_at",
+            "attempts",
+            "last_error",
+        ]
+        read_only_fields = fields
+
+    def get_status(self, reminder: Reminder) -> str:
+        return PUBLIC_STATUS.get(reminder.status, reminder.status)
+
+
+class ReminderViewSet(ReadOnlyModelViewSet):
+    queryset = Reminder.objects.all()
+    serializer_class = ReminderSerializer
+    access = {**CLINICAL, Role.FRONT_DESK: READ, Role.CLIENT: READ}
+    filterset_fields = ["appointment", "client", "kind", "channel", "status"]
+    ordering_fields = ["scheduled_for", "id"]
+
+
+class FollowUpAnswerSerializer(StrictSerializer):
+    pain = serializers.IntegerField(min_value=0, max_value=10)
+    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class FollowUpQuestionSerializer(serializers.Serializer):
+    question = serializers.CharField()
+    practice = serializers.CharField()
+    answered = serializers.BooleanField()
+
+
+class FollowUpView(APIView):
+    """`public/follow-ups/{token}/`: no login; the token in the message is the credential."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (PublicThrottle,)
+
+    @extend_schema(responses={200: FollowUpQuestionSerializer})
+    def get(self, request, token):
+        reminder = reminders.follow_up_for_token(token)
+        if reminder is None or not reminders.follow_up_is_open(reminder):
+            raise NotFound("This link is invalid or has expired.")
+        return Response(
+            {
+                "question": "How is your back today, from 0 (no pain) to 10 (worst imaginable)?",
+                "practice": reminder.practice.name,
+                "answered": reminder.answered_at is not None,
+            }
+        )
+
+    @extend_schema(request=FollowUpAnswerSerializer, responses={201: None})
+    def post(self, request, token):
+        incoming = FollowUpAnswerSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        reminders.answer_follow_up(token=token, **incoming.validated_data)
+        return Response({"detail": "Thank you."}, status=status.HTTP_201_CREATED)
+
+
+class UnsubscribeView(APIView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (PublicThrottle,)
+
+    @extend_schema(request=None, responses={200: None})
+    def get(self, request, token):
+        return self.post(request, token)
+
+    @extend_schema(request=None, responses={200: None})
+    def post(self, request, token):
+        client = reminders.client_for_unsubscribe(token)
+        if client is None:
+            raise NotFound("Unknown link.")
+        type(client).objects.filter(pk=client.pk).update(reminders_opt_out=True)
+        Reminder.objects.filter(client=client, status=ReminderStatus.SCHEDULED).update(
+            status=ReminderStatus.CANCELLED
+        )
+        return Response({"detail": "You will not receive reminders any more."})
