@@ -261,19 +261,24 @@ class AuditAction(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    """Append-only access log of clinical records (DOMAIN.md 8, "Audit controls")."""
+    """Append-only access log of clinical records (DOMAIN.md 8, "Audit controls").
+
+    One row per request: a list page of 100 clients is one row naming 100 records, so logging costs
+    a list endpoint one small INSERT. `record_ids` is stored as ",1,2,3," so that "who read record
+    2" is a portable LIKE lookup (`records_containing`).
+    """
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
     actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     action = models.CharField(max_length=10, choices=AuditAction.choices)
     record_type = models.CharField(max_length=40)
-    record_id = models.BigIntegerField()
+    record_ids = models.TextField()
     ip_address = models.GenericIPAddressField(null=True)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["practice", "record_type", "record_id"])]
+        indexes = [models.Index(fields=["practice", "record_type", "at"])]
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
@@ -282,3 +287,15 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise ValueError("Audit events are append-only.")
+
+    @staticmethod
+    def encode(ids: list[int]) -> str:
+        return "," + ",".join(str(pk) for pk in ids) + ","
+
+    @property
+    def ids(self) -> list[int]:
+        return [int(pk) for pk in self.record_ids.strip(",").split(",") if pk]
+
+    @classmethod
+    def records_containing(cls, record_id: int) -> models.Q:
+        return models.Q(record_ids__contains=f",{int(record_id)},")

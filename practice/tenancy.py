@@ -143,16 +143,13 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
 def log_access(request: Any, action: str, record_type: str, record_ids: list[int]) -> None:
     if not record_ids:
         return
-    AuditEvent.objects.bulk_create(
-        AuditEvent(
-            practice=request.practice,
-            actor=request.user,
-            action=action,
-            record_type=record_type,
-            record_id=pk,
-            ip_address=request.META.get("REMOTE_ADDR") or None,
-        )
-        for pk in record_ids
+    AuditEvent.objects.create(
+        practice=request.practice,
+        actor=request.user,
+        action=action,
+        record_type=record_type,
+        record_ids=AuditEvent.encode(record_ids),
+        ip_address=request.META.get("REMOTE_ADDR") or None,
     )
 
 

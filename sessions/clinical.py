@@ -129,6 +129,9 @@ def save_plan(
     **fields: Any,
 ) -> SessionPlan:
     """Create or replace a plan (API.md "Session plans"); all items are checked, all or nothing."""
+    if plan is not None and appointment is not None and appointment.pk != plan.appointment_id:
+        # Moving the plan would skip the checks of its items against the other client/length.
+        raise Invalid.on("appointment", "A plan stays with its appointment; start a new plan.")
     appointment = appointment if appointment is not None else getattr(plan, "appointment", None)
     complaint = complaint if complaint is not None else getattr(plan, "complaint", None)
     client = appointment.client if appointment is not None else None
@@ -168,6 +171,16 @@ def save_plan(
                 "too_long",
             )
     checked = _check_items(client=client, items=items, practice=practice) if items else items
+    if (
+        plan is not None
+        and checked is not None
+        and Note.objects.filter(delivered_items__plan=plan).exists()
+    ):
+        # Replacing the items would silently drop them from the notes that record them delivered.
+        raise PreconditionFailed(
+            "Items of this plan are recorded as delivered in a note; they can no longer be "
+            "replaced."
+        )
 
     if plan is None:
         plan = SessionPlan(practice=practice, created_by=by)
@@ -187,7 +200,7 @@ def save_plan(
                 actor=by,
                 action=AuditAction.UPDATE,
                 record_type="session_plan_override",
-                record_id=plan.pk,
+                record_ids=AuditEvent.encode([plan.pk]),
                 ip_address=ip,
             )
     return plan

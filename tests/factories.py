@@ -173,7 +173,7 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
     practice = factory.SubFactory(PracticeFactory)
     action = "read"
     record_type = "client"
-    record_id = 1
+    record_ids = ",1,"
 
 
 class AppointmentFactory(factory.django.DjangoModelFactory):

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.db import models
 from django.utils import timezone
 from rest_framework import exceptions, serializers
+
+
+def utc_iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with `Z`, as DRF writes datetimes here (TIME_ZONE is UTC), but without
+    DRF's per-value time-zone lookups: list endpoints format thousands of these."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -16,6 +27,11 @@ class AwareDateTimeField(serializers.DateTimeField):
         if timezone.is_naive(value):
             self.fail("naive")
         return super().enforce_timezone(value)
+
+    def to_representation(self, value):
+        if isinstance(value, datetime):
+            return utc_iso(value)
+        return super().to_representation(value)
 
 
 class StrictModelSerializer(serializers.ModelSerializer):

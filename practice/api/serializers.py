@@ -238,8 +238,9 @@ class ServiceSerializer(PracticeModelSerializer):
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.EmailField(source="actor.email", default=None, read_only=True)
     at = AwareDateTimeField(read_only=True)
+    record_ids = serializers.ListField(child=serializers.IntegerField(), source="ids")
 
     class Meta:
         model = AuditEvent
-        fields = ["id", "at", "actor", "action", "record_type", "record_id", "ip_address"]
+        fields = ["id", "at", "actor", "action", "record_type", "record_ids", "ip_address"]
         read_only_fields = fields

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import django_filters
 from django.db import connection
 from django.db.models import F
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -307,13 +308,26 @@ class ServiceViewSet(ModelViewSet):
         instance.save(update_fields=["active"])
 
 
+class AuditEventFilter(django_filters.FilterSet):
+    record_id = django_filters.NumberFilter(
+        method="filter_record", label="Events naming this record"
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields = ["record_type", "action", "actor"]
+
+    def filter_record(self, queryset, name, value):
+        return queryset.filter(AuditEvent.records_containing(int(value)))
+
+
 class AuditEventViewSet(ReadOnlyModelViewSet):
     """The access log of clinical records (owner only); append-only, so read-only here."""
 
     queryset = AuditEvent.objects.select_related("actor")
     serializer_class = AuditEventSerializer
     access = OWNER_ONLY
-    filterset_fields = ["record_type", "record_id", "action", "actor"]
+    filterset_class = AuditEventFilter
     ordering_fields = ["at", "id"]
 
 
