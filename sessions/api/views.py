@@ -12,6 +12,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, pagination, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -55,6 +56,13 @@ def slots_response(*, practice: Practice, query: dict, services, online_only: bo
     service = services.filter(pk=query["service"]).first()
     if service is None:
         raise Invalid.on("service", "Unknown service.", "does_not_exist")
+    therapist = query.get("therapist")
+    if (
+        therapist is not None
+        and not Therapist.objects.filter(practice=practice, pk=therapist).exists()
+    ):
+        # An unknown or another practice's therapist id is a 400, like an unknown service.
+        raise Invalid.on("therapist", "Unknown therapist.", "does_not_exist")
     slots = free_slots(
         practice=practice,
         service=service,
@@ -103,6 +111,17 @@ class AppointmentCursorPagination(pagination.CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request) -> int:
+        # DRF would quietly clamp `?page_size=0`/`101`; the contract answers 400 like every list.
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError(
+                {self.page_size_query_param: [f"Must be between 1 and {self.max_page_size}."]}
+            )
+        return int(raw)
 
 
 class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PracticeScopedViewSet):
