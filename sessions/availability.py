@@ -54,11 +54,15 @@ def working_intervals(
     by_weekday: dict[int, list[tuple[time, time]]] = {}
     for weekday, start, end in hours:
         by_weekday.setdefault(weekday, []).append((start, end))
-    intervals = []
+    intervals: list[Interval] = []
     day = first
     while day <= last:
         for start, end in sorted(by_weekday.get(day.weekday(), ())):
             real = Interval(local_to_utc(day, start, tz), local_to_utc(day, end, tz))
+            if intervals and real.start < intervals[-1].end:
+                # An end skipped by DST maps forward past the next interval's start (00:00-02:30
+                # and 03:00-03:30 in New York in March): work each instant once, offer it once.
+                real = Interval(intervals[-1].end, real.end)
             if real.end > real.start:
                 intervals.append(real)
         day += timedelta(days=1)

@@ -371,7 +371,8 @@ class PublicBookingsView(PublicView):
                 status=status.HTTP_201_CREATED,
             )
 
-        return idempotent(request, practice=practice, principal="public", create=book)
+        principal = f"public:{PublicThrottle().get_ident(request)}"
+        return idempotent(request, practice=practice, principal=principal, create=book)
 
 
 class PublicManageView(PublicView):

@@ -1,11 +1,13 @@
 """`manage.py load_demo`: the demo practice of API.md "Setting up", created once, idempotent."""
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from clients.models import Client
+from clients.services import create_complaint
 from practice.models import Practice, Service, Therapist
 from practice.services import create_practice, create_user_in_practice, set_working_hours
 
@@ -70,8 +72,9 @@ class Command(BaseCommand):
             for therapist in Therapist.objects.filter(practice=practice):
                 therapist.services.set([massage, intake])
                 set_working_hours(therapist=therapist, intervals=week)
+            owner = practice.memberships.get(role="owner").user
             for index, (first, last, email, flags) in enumerate(CLIENTS):
-                Client.objects.create(
+                client = Client.objects.create(
                     practice=practice,
                     first_name=first,
                     last_name=last,
@@ -80,6 +83,18 @@ class Command(BaseCommand):
                     health_flags=flags,
                     date_of_birth=date(1970 + index * 7, 1 + index, 10),
                 )
+                if index < 2:  # two clients arrive with a lumbar complaint already on file
+                    create_complaint(
+                        practice=practice,
+                        client=client,
+                        created_by=owner,
+                        regions=[{"region": "lumbar", "side": "left" if index else "bilateral"}],
+                        onset_date=timezone.localdate() - timedelta(days=30 + 60 * index),
+                        onset_type="gradual",
+                        mechanism="sustained_posture" if index else "lifting",
+                        pain_now=6 + index,
+                        red_flags=dict.fromkeys(("saddle_numbness", "cancer_history"), "no"),
+                    )
             created = "Created"
         else:
             created = "Found"
