@@ -11,7 +11,7 @@ from clients import instruments
 from clients.models import Complaint, Instrument, Outcome
 
 # Which NPRS readings form the series: like is compared with like (DOMAIN.md 3, NPRS context).
-SERIES_CONTEXT = {Instrument.NPRS: "now"}
+SERIES_CONTEXT: dict[str, str] = {Instrument.NPRS: "now"}
 
 
 @dataclass
@@ -36,6 +36,8 @@ def complaint_progress(complaint: Complaint, tz: ZoneInfo) -> dict[str, Progress
             continue
         rule = instruments.RULES[outcome.instrument]
         value = outcome.score_percent if rule.uses_percent else outcome.score
+        if value is None:
+            continue
         entry = progress.setdefault(outcome.instrument, Progress(outcome.instrument))
         entry.series.append(Point(outcome.recorded_at.astimezone(tz).date(), Decimal(value)))
     for instrument, entry in progress.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
@@ -61,7 +62,7 @@ def _check_slot(
 ) -> None:
     """400 for a time that can never be booked, 409 `slot_unavailable` for one that is taken."""
     day = start.astimezone(practice.tz).date()
-    common = {"practice": practice, "service": service, "first": day, "last": day}
+    common: dict[str, Any] = {"practice": practice, "service": service, "first": day, "last": day}
     slots = free_slots(therapist_id=therapist.pk, exclude_appointment=exclude, **common)
     if any(slot.start == start for slot in slots):
         return

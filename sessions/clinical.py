@@ -207,12 +207,13 @@ def save_plan(
 
 
 def _pain_outcome(note: Note, value: int | None, context: str, by: User):
-    if value is None or note.complaint_id is None:
+    complaint = note.complaint
+    if value is None or complaint is None:
         return None
     return record_outcome(
         practice=note.practice,
         client=note.client,
-        complaint=note.complaint,
+        complaint=complaint,
         instrument=Instrument.NPRS,
         answers={"pain": value},
         recorded_by=by,

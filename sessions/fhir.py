@@ -32,14 +32,14 @@ LATERALITY = {
     "bilateral": ("51440002", "Right and left"),
 }
 CONDITION_CLINICAL = {"active": "active", "referral_required": "active", "resolved": "resolved"}
-APPOINTMENT_STATUS = {
+APPOINTMENT_STATUS: dict[str, str] = {
     Status.BOOKED: "booked",
     Status.CHECKED_IN: "arrived",
     Status.COMPLETED: "fulfilled",
     Status.CANCELLED: "cancelled",
     Status.NO_SHOW: "noshow",
 }
-ENCOUNTER_STATUS = {
+ENCOUNTER_STATUS: dict[str, str] = {
     Status.BOOKED: "planned",
     Status.CHECKED_IN: "arrived",
     Status.COMPLETED: "finished",
@@ -247,7 +247,7 @@ def composition(note: Note) -> list[dict]:
             ("Plan", "plan"),
         )
     ]
-    resources = [
+    resources: list[dict[str, Any]] = [
         {
             "resourceType": "Composition",
             "id": str(note.pk),

@@ -35,14 +35,9 @@ class ConsoleSms:
 class HttpSms:
     def __init__(self, url: str, sender: str):
         parts = urllib.parse.urlsplit(url)
-        self.endpoint = urllib.parse.urlunsplit(
-            (
-                parts.scheme,
-                parts.hostname + (f":{parts.port}" if parts.port else ""),
-                parts.path,
-                parts.query,
-                "",
-            )
+        host = str(parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+        self.endpoint: str = urllib.parse.urlunsplit(
+            (str(parts.scheme), host, str(parts.path), str(parts.query), "")
         )
         self.auth = b64encode(f"{parts.username or ''}:{parts.password or ''}".encode()).decode()
         self.sender = sender

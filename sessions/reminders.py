@@ -296,14 +296,14 @@ def answer_follow_up(*, token: str, pain: int, comment: str = ""):
     from sessions.models import Note, TherapistAlert
 
     found = follow_up_for_token(token)
-    if found is None or not follow_up_is_open(found):
+    if found is None or found.appointment is None or not follow_up_is_open(found):
         raise NotFound("This link is invalid or has expired.")
     reminder = Reminder.objects.select_for_update().get(pk=found.pk)
     if reminder.answered_at is not None:
         raise InvalidTransition("This question has already been answered.")
     # All follow-up rows of the visit (one per channel) share the one answer.
     Reminder.objects.filter(
-        appointment_id=found.appointment_id, kind=ReminderKind.FOLLOW_UP
+        appointment=found.appointment, kind=ReminderKind.FOLLOW_UP
     ).update(answered_at=timezone.now())
     appointment = found.appointment
     note = Note.objects.filter(appointment=appointment).first()

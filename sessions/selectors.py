@@ -76,10 +76,10 @@ def free_slots(
             tz=tz,
             rules=booking_rules(practice, service, now),
         )
-    for therapist, start, end in TimeOff.objects.filter(
+    for therapist, off_start, off_end in TimeOff.objects.filter(
         therapist_id__in=hours, start__lt=window_end, end__gt=window_start
     ).values_list("therapist_id", "start", "end"):
-        time_off[therapist].append(Interval(start, end))
+        time_off[therapist].append(Interval(off_start, off_end))
 
     appointments: QuerySet = Appointment.objects.filter(
         therapist_id__in=hours, start__lt=window_end, blocked_until__gt=window_start

@@ -277,7 +277,7 @@ class OutcomeWriteSerializer(StrictSerializer):
     complaint = ScopedPrimaryKeyRelatedField(queryset=Complaint.objects.all())
     instrument = serializers.ChoiceField(choices=Instrument.choices)
     answers = serializers.JSONField()
-    context = serializers.ChoiceField(
+    context = serializers.ChoiceField(  # type: ignore[assignment]  # a field, not the context
         choices=["now", "worst_24h", "best_24h", "average_24h"], default="now"
     )
 

@@ -273,7 +273,7 @@ class TimeOffViewSet(ModelViewSet):
     def _check_own(self, serializer) -> None:
         therapist = serializer.validated_data.get("therapist")
         if (
-            self.request.role == Role.THERAPIST
+            getattr(self.request, "role", None) == Role.THERAPIST
             and therapist is not None
             and therapist.user_id != self.request.user.pk
         ):

@@ -105,7 +105,9 @@ class SessionPlanWriteSerializer(StrictSerializer):
         child=serializers.ChoiceField(choices=GOALS), required=False, max_length=len(GOALS)
     )
     home_care = serializers.CharField(max_length=5000, required=False, allow_blank=True)
-    items = PlanItemInSerializer(many=True, required=False, max_length=40)
+    items = PlanItemInSerializer(  # type: ignore[call-arg]  # ListSerializer takes max_length
+        many=True, required=False, max_length=40
+    )
 
     def validate_goals(self, goals):
         if len(set(goals)) != len(goals):

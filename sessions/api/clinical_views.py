@@ -181,13 +181,16 @@ class ClientExportView(APIView):
         client = scope(Client.objects.all(), request).filter(pk=pk).first()
         if client is None:
             raise NotFound()
+        notes = client.notes.select_related("author").prefetch_related(
+            "amendments__author", "delivered_items__technique"
+        )
+        if request.role == Role.CLIENT:  # the notes they may read (NoteViewSet.get_queryset)
+            notes = notes.filter(shared_with_client=True, signed_at__isnull=False)
         document = fhir.bundle(
             client=client,
             complaints=client.complaints.all(),
             appointments=client.appointments.select_related("service", "therapist__user"),
-            notes=client.notes.select_related("author").prefetch_related(
-                "amendments__author", "delivered_items__technique"
-            ),
+            notes=notes,
             outcomes=client.outcomes.all(),
             consents=client.consents.all(),
         )

@@ -17,7 +17,10 @@ from sessions.api.views import PublicThrottle
 from sessions.models import Reminder, ReminderStatus
 
 # Internal hand-over states read as "scheduled" in the API (API.md "Reminders" statuses).
-PUBLIC_STATUS = {ReminderStatus.QUEUED: "scheduled", ReminderStatus.SENDING: "scheduled"}
+PUBLIC_STATUS: dict[str, str] = {
+    ReminderStatus.QUEUED: "scheduled",
+    ReminderStatus.SENDING: "scheduled",
+}
 
 
 class ReminderSerializer(serializers.ModelSerializer):

@@ -136,8 +136,8 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Pract
 
     def _booking_args(self, incoming) -> dict:
         data = dict(incoming.validated_data)
-        if self.request.role == Role.CLIENT:
-            own = Client.objects.filter(user=self.request.user).first()
+        if getattr(self.request, "role", None) == Role.CLIENT:
+            own = Client.objects.filter(user=self.request.user).first()  # type: ignore[misc]
             if own is None:
                 raise Invalid.on("client", "Verify your email before booking.", "not_verified")
             data["client"] = own
@@ -276,7 +276,7 @@ class PublicBookingThrottle(PublicThrottle):
 class PublicView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    throttle_classes = (PublicThrottle,)
+    throttle_classes: tuple = (PublicThrottle,)
 
     def practice(self, slug: str) -> Practice:
         practice = Practice.objects.filter(slug=slug, online_booking=True).first()
@@ -365,7 +365,7 @@ class PublicBookingsView(PublicView):
                     actor=Actor(kind=Source.PUBLIC),
                     with_manage_link=True,
                 )
-            context = {"manage_url": booking.manage_url(token)}
+            context = {"manage_url": booking.manage_url(str(token))}
             return Response(
                 PublicBookingResultSerializer(appointment, context=context).data,
                 status=status.HTTP_201_CREATED,
