@@ -302,9 +302,9 @@ def answer_follow_up(*, token: str, pain: int, comment: str = ""):
     if reminder.answered_at is not None:
         raise InvalidTransition("This question has already been answered.")
     # All follow-up rows of the visit (one per channel) share the one answer.
-    Reminder.objects.filter(
-        appointment=found.appointment, kind=ReminderKind.FOLLOW_UP
-    ).update(answered_at=timezone.now())
+    Reminder.objects.filter(appointment=found.appointment, kind=ReminderKind.FOLLOW_UP).update(
+        answered_at=timezone.now()
+    )
     appointment = found.appointment
     note = Note.objects.filter(appointment=appointment).first()
     plan = getattr(appointment, "plan", None) if appointment else None
