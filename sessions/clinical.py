@@ -183,6 +183,10 @@ def save_plan(
         )
 
     if plan is None:
+        if appointment is not None and SessionPlan.objects.filter(appointment=appointment).exists():
+            raise Invalid.on(
+                "appointment", "This appointment already has a plan: change that one.", "unique"
+            )
         plan = SessionPlan(practice=practice, created_by=by)
     plan.appointment = appointment
     plan.client = client
@@ -256,6 +260,10 @@ def create_note(
     complaint = fields.get("complaint")
     if complaint is not None and complaint.client_id != client.pk:
         raise Invalid.on("complaint", "This complaint belongs to another client.")
+    if appointment is not None and Note.objects.filter(appointment=appointment).exists():
+        raise Invalid.on(
+            "appointment", "This appointment already has a note: edit or amend it.", "unique"
+        )
     note = Note(practice=practice, author=author, client=client, appointment=appointment, **fields)
     _check_delivered(note, delivered_items)
     _sync_pain(note, author)

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
+
 from clients.models import Client, Complaint, Consent, Outcome
 from sessions.models import Appointment, Note, PlanItem, Status
 
@@ -65,7 +67,8 @@ def _ref(kind: str, pk: int) -> dict:
 
 def _entry(resource: dict) -> dict:
     return {
-        "fullUrl": f"urn:backcare:{resource['resourceType']}/{resource['id']}",
+        # RESTful-style absolute URLs, so the relative references inside resolve against them.
+        "fullUrl": f"{settings.BASE_URL}/fhir/{resource['resourceType']}/{resource['id']}",
         "resource": resource,
     }
 

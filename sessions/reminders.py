@@ -183,7 +183,8 @@ def send_reminder(reminder_id: int) -> str:
         "client", "practice", "appointment__service", "appointment__therapist__user"
     ).get(pk=reminder_id)
     appointment = reminder.appointment
-    if (
+    # Unsubscribed after the dispatcher handed this row to a worker: the opt-out still wins.
+    if reminder.client.reminders_opt_out or (
         appointment is not None
         and reminder.kind == ReminderKind.REMINDER
         and (appointment.status != Status.BOOKED)

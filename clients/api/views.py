@@ -87,6 +87,12 @@ class ComplaintViewSet(ModelViewSet):
     filterset_fields = ["client", "status", "mechanism"]
     ordering_fields = ["created_at", "onset_date", "id"]
 
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action in ("progress", "progress_svg"):  # they read outcomes, not red flags
+            queryset = queryset.prefetch_related(None)
+        return queryset
+
     @transaction.atomic
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
