@@ -48,6 +48,12 @@ def pytest_report_header(config):
     return f"backcare: database={database}, broker/cache={broker}"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Tests log in many members; PBKDF2 at full strength is not what they test, only slow."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """One test database per pytest process, so runs side by side never share one."""

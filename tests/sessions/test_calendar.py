@@ -37,11 +37,6 @@ ROTATE = "/api/v1/me/calendar/rotate/"
 APPOINTMENTS = "/api/v1/appointments/"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @dataclass
 class Setup:
     practice: Practice

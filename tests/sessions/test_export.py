@@ -40,12 +40,6 @@ ODI_ANSWERS = {
 }  # sum 20 of 50 -> 40 %
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Password hashing is not what these tests test; PBKDF2 at full strength only makes them slow.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def export_url(client) -> str:
     return f"/api/v1/clients/{getattr(client, 'pk', client)}/export/"
 

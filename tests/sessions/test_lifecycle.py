@@ -5,17 +5,14 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
-from clients.models import Client
-from practice.models import Practice, Service, Therapist
-from practice.services import set_working_hours
 from sessions.models import Appointment, AppointmentEvent, Status
-from tests.factories import AppointmentFactory, ClientFactory, ServiceFactory
+from tests.factories import AppointmentFactory
+from tests.sessions.booking_setup import Bookable, local
 
 pytestmark = pytest.mark.django_db
 
@@ -35,37 +32,6 @@ ALLOWED = {
     (Status.BOOKED, "no-show"),
 }
 EVERY_MOVE = list(itertools.product(list(Status), ACTIONS))
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@dataclass
-class Bookable:
-    practice: Practice
-    therapist: Therapist
-    service: Service
-    client: Client
-
-
-@pytest.fixture
-def bookable(practice, therapist) -> Bookable:
-    """A therapist working 09:00-17:00 local every day, offering a 60-min service (+15 buffer)."""
-    row = therapist.user.therapist
-    service = ServiceFactory(practice=practice, duration_minutes=60, buffer_minutes=15)
-    row.services.add(service)
-    set_working_hours(
-        therapist=row,
-        intervals=[{"weekday": day, "start": time(9), "end": time(17)} for day in range(7)],
-    )
-    return Bookable(practice, row, service, ClientFactory(practice=practice))
-
-
-def local(practice: Practice, days: int, hour: int, minute: int = 0) -> datetime:
-    day: date = timezone.now().astimezone(practice.tz).date() + timedelta(days=days)
-    return datetime.combine(day, time(hour, minute), tzinfo=practice.tz).astimezone(UTC)
 
 
 def appointment_at(setup: Bookable, start: datetime, **kwargs) -> Appointment:

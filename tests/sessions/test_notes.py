@@ -24,12 +24,6 @@ from tests.factories import (
 NOTES = "/api/v1/notes/"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Password hashing is not what these tests test; PBKDF2 at full strength only makes them slow.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def detail(note: Note | int) -> str:
     return f"{NOTES}{getattr(note, 'pk', note)}/"
 

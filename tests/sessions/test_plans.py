@@ -28,12 +28,6 @@ from tests.factories import (
 PLANS = "/api/v1/session-plans/"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Password hashing is not what these tests test; PBKDF2 at full strength only makes them slow.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def detail(plan: SessionPlan | int) -> str:
     return f"{PLANS}{getattr(plan, 'pk', plan)}/"
 

@@ -43,11 +43,6 @@ PUBLIC_APPOINTMENT_FIELDS = {"status", "start", "end", "service", "therapist", "
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _private_rate_limit_counters(settings):
     """Counters in this process's memory: the file or Redis cache is shared with any other test
     run on the machine, whose autouse `cache.clear()` would reset them half-way through a test."""

@@ -4,47 +4,20 @@ booked all or none (or only the free ones), with an answer that says which occur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
 
 from clients.domain import ComplaintStatus
-from clients.models import Client
-from practice.models import Practice, Service, Therapist
-from practice.services import set_working_hours
+from practice.models import Practice
 from sessions.models import Appointment, AppointmentEvent
 from tests.factories import AppointmentFactory, ClientFactory, ComplaintFactory, ServiceFactory
+from tests.sessions.booking_setup import Bookable
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/appointments/series/"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@dataclass
-class Bookable:
-    practice: Practice
-    therapist: Therapist
-    service: Service
-    client: Client
-
-
-@pytest.fixture
-def bookable(practice, therapist) -> Bookable:
-    row = therapist.user.therapist
-    service = ServiceFactory(practice=practice, duration_minutes=60, buffer_minutes=15)
-    row.services.add(service)
-    set_working_hours(
-        therapist=row,
-        intervals=[{"weekday": day, "start": time(9), "end": time(17)} for day in range(7)],
-    )
-    return Bookable(practice, row, service, ClientFactory(practice=practice))
 
 
 def at_local(practice: Practice, day: date, hour: int, minute: int = 0) -> datetime:
