@@ -13,6 +13,7 @@ from clients.domain import ComplaintStatus
 from clients.models import Client, Complaint, Consent, Instrument, Outcome, RedFlagAnswer
 from practice.errors import Invalid, InvalidTransition
 from practice.models import Practice, User
+from practice.webhooks import record_event
 
 
 def _record_red_flags(*, complaint: Complaint, answers: dict[str, str], by: User | None) -> bool:
@@ -128,7 +129,7 @@ def link_client_on_verification(*, user: User, practice: Practice, phone: str = 
         existing.user = user
         existing.save(update_fields=["user", "updated_at"])
         return existing
-    return Client.objects.create(
+    client = Client.objects.create(
         practice=practice,
         user=user,
         first_name=user.first_name,
@@ -136,6 +137,8 @@ def link_client_on_verification(*, user: User, practice: Practice, phone: str = 
         email=user.email,
         phone=phone,
     )
+    announce_client(client)
+    return client
 
 
 @transaction.atomic
@@ -192,4 +195,19 @@ def record_outcome(
         context=context,
         recorded_at=recorded_at or timezone.now(),
         recorded_by=recorded_by,
+    )
+
+
+def announce_client(client: Client) -> None:
+    """`client.created` for integrations: contact details only, never clinical content."""
+    record_event(
+        practice=client.practice_id,
+        type="client.created",
+        data={
+            "id": client.pk,
+            "first_name": client.first_name,
+            "last_name": client.last_name,
+            "email": client.email,
+            "phone": client.phone,
+        },
     )

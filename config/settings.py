@@ -37,6 +37,7 @@ def _local_secret_key() -> str:
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env("WEBHOOK_ALLOW_PRIVATE_HOSTS")
 BASE_URL = env.str("BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 
 INSTALLED_APPS = [
@@ -98,9 +99,11 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Rate-limit counters only: with Redis down requests go through (config/cache.py).
+            "BACKEND": "config.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "backcare",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -132,6 +135,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "dispatch-reminders": {"task": "sessions.tasks.dispatch_reminders", "schedule": 60.0},
+    "dispatch-webhooks": {"task": "practice.tasks.dispatch_webhooks", "schedule": 60.0},
     "schedule-rebook-nudges": {"task": "sessions.tasks.schedule_rebook_nudges", "schedule": 3600.0},
     "purge-idempotency-records": {
         "task": "sessions.tasks.purge_idempotency_records",
@@ -193,6 +197,7 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "public": env.str("THROTTLE_PUBLIC", default="300/min"),
         "public_booking": env.str("THROTTLE_PUBLIC_BOOKING", default="10/hour"),
+        "api_key": env.str("THROTTLE_API_KEY", default="600/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     # Rate limits key on the caller's address. Unset, DRF trusts any X-Forwarded-For, so a client

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from clients.api.views import ClientViewSet, ComplaintViewSet, ConsentViewSet, OutcomeViewSet
+from practice.api import integration_views
 from practice.api import views as practice_views
 from sessions.api import clinical_views, reminder_views
 from sessions.api import views as session_views
@@ -18,6 +19,8 @@ router.register("therapists", practice_views.TherapistViewSet, basename="therapi
 router.register("time-off", practice_views.TimeOffViewSet, basename="time-off")
 router.register("services", practice_views.ServiceViewSet, basename="service")
 router.register("audit-events", practice_views.AuditEventViewSet, basename="audit-event")
+router.register("api-keys", integration_views.ApiKeyViewSet, basename="api-key")
+router.register("webhooks", integration_views.WebhookViewSet, basename="webhook")
 router.register("clients", ClientViewSet, basename="client")
 router.register("consents", ConsentViewSet, basename="consent")
 router.register("complaints", ComplaintViewSet, basename="complaint")

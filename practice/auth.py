@@ -10,9 +10,10 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from practice.models import AuthToken, User
+from practice.models import API_KEY_ROLE, ApiKey, AuthToken, User
 
-TOKEN_PREFIX = "bct_"  # noqa: S105 - a public prefix that makes leaked tokens greppable
+TOKEN_PREFIX = "bct_"  # noqa: S105 - public prefixes that make leaked secrets greppable
+API_KEY_PREFIX = "bck_"
 
 
 def hash_secret(secret: str) -> str:
@@ -58,6 +59,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             secret = header[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed("Malformed token.") from None
+        if secret.startswith(API_KEY_PREFIX):
+            return self._api_key(request, secret)
         token = (
             AuthToken.objects.select_related("user__membership__practice")
             .filter(key_hash=hash_secret(secret))
@@ -76,6 +79,37 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+    def _api_key(self, request, secret: str):
+        key = (
+            ApiKey.objects.select_related("practice")
+            .filter(key_hash=hash_secret(secret), revoked_at__isnull=True)
+            .first()
+        )
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        now = timezone.now()
+        if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # at most once a minute
+        request.practice = key.practice
+        request.role = API_KEY_ROLE
+        return ApiKeyPrincipal(key), key
+
+
+class ApiKeyPrincipal:
+    """`request.user` for a request made with an API key: authenticated, but no person."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, key: ApiKey):
+        self.key = key
+        self.pk = None
+        self.id = None
+
+    def __str__(self) -> str:
+        return f"API key {self.key.prefix}… ({self.key.name})"
 
 
 # --- calendar feed URLs ---------------------------------------------------------------------------

@@ -119,6 +119,8 @@ class Role(models.TextChoices):
 
 
 STAFF_ROLES = (Role.OWNER, Role.THERAPIST, Role.FRONT_DESK)
+# Not a membership role: what a request authenticated by a practice API key acts as.
+API_KEY_ROLE = "api_key"
 CLINICAL_ROLES = (Role.OWNER, Role.THERAPIST)
 
 
@@ -299,3 +301,94 @@ class AuditEvent(models.Model):
     @classmethod
     def records_containing(cls, record_id: int) -> models.Q:
         return models.Q(record_ids__contains=f",{int(record_id)},")
+
+
+class ApiKey(models.Model):
+    """A practice key for integrations (API.md "Integrations"): scheduling scope only.
+
+    Sent as `Authorization: Bearer bck_...`; only its SHA-256 is kept, the key is shown once.
+    """
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)  # the first characters, to tell keys apart
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+WEBHOOK_EVENTS = (
+    "appointment.created",
+    "appointment.updated",
+    "appointment.cancelled",
+    "client.created",
+)
+
+
+class WebhookSubscription(models.Model):
+    """Where a practice's events go. The signing secret is derived from SECRET_KEY and a random
+    salt kept here, so the secret itself is stored nowhere and shown once, at creation."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    events = models.JSONField()
+    secret_salt = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class WebhookEvent(models.Model):
+    """The outbox: written in the transaction of the change, delivered by Celery afterwards."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    type = models.CharField(max_length=40)
+    data = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SENDING = "sending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class WebhookDelivery(models.Model):
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    response_snippet = models.CharField(max_length=500, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="webhook_delivery_due_idx",
+            )
+        ]

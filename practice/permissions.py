@@ -10,6 +10,8 @@ from typing import Any
 from rest_framework import permissions
 from rest_framework.request import Request
 
+from practice.models import API_KEY_ROLE
+
 WRITE = "write"
 
 
@@ -26,7 +28,9 @@ class IsPracticeMember(permissions.BasePermission):
         action = getattr(view, "action", None)
         access = getattr(view, "action_access", {}).get(action) or getattr(view, "access", None)
         if access is None:
-            return True  # views with no table of their own (me/, practice/ decide themselves)
+            # Views with no table of their own (me/, practice/) decide themselves; an API key
+            # reaches them only where the view says so (its scope is scheduling: API.md).
+            return request.role != API_KEY_ROLE or getattr(view, "api_key_allowed", False)
         mode = access.get(request.role)
         if mode is None:
             return False

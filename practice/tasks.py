@@ -29,3 +29,21 @@ def send_email_verification(*, user_id: int, phone: str = "") -> None:
         from_email=None,
         recipient_list=[user.email],
     )
+
+
+@shared_task
+def dispatch_webhooks() -> int:
+    """Beat, every minute (and after each event): claim due deliveries, hand them to senders."""
+    from practice import webhooks
+
+    ids = webhooks.claim_due()
+    for delivery_id in ids:
+        deliver_webhook.delay(delivery_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def deliver_webhook(delivery_id: int) -> str:
+    from practice import webhooks
+
+    return webhooks.deliver(delivery_id)

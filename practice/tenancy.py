@@ -17,11 +17,11 @@ from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
 
 from practice.api.base import StrictModelSerializer
-from practice.models import AuditAction, AuditEvent, Practice, Role
+from practice.models import AuditAction, AuditEvent, Practice, Role, User
 from practice.permissions import WRITE
 
 READ = "read"
-AccessTable = dict[Role, str]  # role -> READ | WRITE
+AccessTable = dict[str, str]  # role (or the API-key role) -> READ | WRITE
 
 STAFF_WRITE: AccessTable = {Role.OWNER: WRITE, Role.THERAPIST: WRITE, Role.FRONT_DESK: WRITE}
 CLINICAL: AccessTable = {Role.OWNER: WRITE, Role.THERAPIST: WRITE}
@@ -145,7 +145,7 @@ def log_access(request: Any, action: str, record_type: str, record_ids: list[int
         return
     AuditEvent.objects.create(
         practice=request.practice,
-        actor=request.user,
+        actor=request.user if isinstance(request.user, User) else None,  # an API key has none
         action=action,
         record_type=record_type,
         record_ids=AuditEvent.encode(record_ids),

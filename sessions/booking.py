@@ -16,9 +16,11 @@ from django.utils import timezone
 
 from clients.domain import ComplaintStatus
 from clients.models import Client
+from clients.services import announce_client
 from practice.auth import new_secret
 from practice.errors import Invalid, InvalidTransition, PreconditionFailed, SlotUnavailable
 from practice.models import Practice, Service, Therapist, User
+from practice.webhooks import record_event
 from sessions import reminders
 from sessions.models import TRANSITIONS, Appointment, AppointmentEvent, Source, Status
 from sessions.selectors import booking_rules, free_slots
@@ -105,6 +107,24 @@ def _save_live(appointment: Appointment, **save_kwargs) -> None:
         raise
 
 
+def announce(appointment: Appointment, event: str) -> None:
+    """Webhook outbox row, in this transaction: scheduling data only (API.md "Webhooks")."""
+    record_event(
+        practice=appointment.practice_id,
+        type=event,
+        data={
+            "id": appointment.pk,
+            "status": appointment.status,
+            "start": appointment.start,
+            "end": appointment.end,
+            "client": appointment.client_id,
+            "therapist": appointment.therapist_id,
+            "service": appointment.service_id,
+            "late_cancellation": appointment.late_cancellation,
+        },
+    )
+
+
 def _log(appointment: Appointment, actor: Actor, action: str, **changes) -> None:
     AppointmentEvent.objects.create(
         appointment=appointment,
@@ -149,6 +169,7 @@ def book_appointment(
     _log(appointment, actor, "created", status=Status.BOOKED, start=start)
     reminders.on_booked(appointment)
     dispatch_soon()
+    announce(appointment, "appointment.created")
     return appointment, token
 
 
@@ -198,6 +219,7 @@ def cancel_appointment(*, appointment: Appointment, reason: str, actor: Actor) -
     )
     _log(appointment, actor, "cancelled", status=[Status.BOOKED, Status.CANCELLED], late=late)
     reminders.on_ended(appointment)
+    announce(appointment, "appointment.cancelled")
     return appointment
 
 
@@ -220,6 +242,7 @@ def move_appointment(*, appointment: Appointment, to: str, actor: Actor) -> Appo
         reminders.on_ended(appointment)
     elif to == Status.COMPLETED:
         reminders.on_completed(appointment)
+    announce(appointment, "appointment.updated")
     return appointment
 
 
@@ -269,6 +292,7 @@ def reschedule_appointment(
     )
     reminders.on_rescheduled(appointment)
     dispatch_soon()
+    announce(appointment, "appointment.updated")
     return appointment
 
 
@@ -350,10 +374,12 @@ def client_for_public_booking(
     )
     if existing is not None:
         return existing
-    return Client.objects.create(
+    client = Client.objects.create(
         practice=practice,
         first_name=first_name,
         last_name=last_name,
         email=email.strip().lower(),
         phone=phone,
     )
+    announce_client(client)
+    return client

@@ -237,3 +237,23 @@ class ReminderFactory(factory.django.DjangoModelFactory):
     kind = "reminder"
     channel = "email"
     scheduled_for = factory.LazyAttribute(lambda o: o.appointment.start - dt.timedelta(hours=24))
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "practice.ApiKey"
+
+    practice = factory.SubFactory(PracticeFactory)
+    name = factory.Sequence(lambda n: f"Website {n}")
+    key_hash = factory.Sequence(lambda n: f"{n:064x}")
+    prefix = "bck_test"
+
+
+class WebhookSubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "practice.WebhookSubscription"
+
+    practice = factory.SubFactory(PracticeFactory)
+    url = "https://hooks.example.com/backcare"
+    events = factory.LazyFunction(lambda: ["appointment.created"])
+    secret_salt = factory.Sequence(lambda n: f"salt{n}")

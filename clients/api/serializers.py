@@ -17,7 +17,7 @@ from clients.domain import (
 )
 from clients.models import Client, Complaint, Consent, Instrument, Outcome, RedFlagAnswer
 from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
-from practice.models import Role
+from practice.models import API_KEY_ROLE, Role
 from practice.tenancy import PracticeModelSerializer, ScopedPrimaryKeyRelatedField
 
 SENSITIVE_AREAS = (*REGIONS, "chest_wall", "breast", "inner_thigh", "abdomen")
@@ -48,7 +48,10 @@ class ClientSerializer(PracticeModelSerializer):
     has_account = serializers.SerializerMethodField()
 
     # Front desk handles contact details only; a client reads their flags but does not set them.
-    hidden_fields = {Role.FRONT_DESK: {"health_flags", "health_flag_regions"}}
+    hidden_fields = {
+        Role.FRONT_DESK: {"health_flags", "health_flag_regions"},
+        API_KEY_ROLE: {"health_flags", "health_flag_regions", "date_of_birth"},
+    }
     read_only_fields_for = {
         Role.CLIENT: {
             "health_flags",

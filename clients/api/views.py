@@ -23,7 +23,7 @@ from clients.api.serializers import (
 from clients.charts import progress_svg
 from clients.models import Client, Complaint, Consent, Outcome, RedFlagAnswer
 from clients.selectors import complaint_progress
-from practice.models import AuditAction, Role
+from practice.models import API_KEY_ROLE, AuditAction, Role
 from practice.tenancy import CLINICAL, READ, WRITE, ModelViewSet, ReadOnlyModelViewSet
 
 CLINICAL_CLIENT_READS = {**CLINICAL, Role.CLIENT: READ}
@@ -34,7 +34,13 @@ class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.Update
 
     queryset = Client.objects.all()
     serializer_class = ClientSerializer
-    access = {Role.OWNER: WRITE, Role.THERAPIST: WRITE, Role.FRONT_DESK: WRITE, Role.CLIENT: WRITE}
+    access = {
+        Role.OWNER: WRITE,
+        Role.THERAPIST: WRITE,
+        Role.FRONT_DESK: WRITE,
+        Role.CLIENT: WRITE,
+        API_KEY_ROLE: WRITE,  # contact details only (ClientSerializer.hidden_fields)
+    }
     http_method_names = ["get", "post", "patch", "head", "options"]
     audit_as = "client"
     filterset_fields = {
@@ -49,6 +55,11 @@ class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.Update
         if request.role == Role.CLIENT:
             self.permission_denied(request, "Clients sign up through auth/register/.")
         return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            super().perform_create(serializer)
+            services.announce_client(serializer.instance)
 
 
 class ConsentViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin):

@@ -31,6 +31,7 @@ from practice.api.serializers import (
 )
 from practice.auth import calendar_url, revoke_token
 from practice.models import (
+    API_KEY_ROLE,
     STAFF_ROLES,
     AuditEvent,
     Membership,
@@ -50,7 +51,8 @@ from practice.tenancy import (
     ReadOnlyModelViewSet,
 )
 
-ALL_READ_OWNER_WRITE = {
+ALL_READ_OWNER_WRITE: dict[str, str] = {
+    API_KEY_ROLE: READ,
     Role.OWNER: WRITE,
     Role.THERAPIST: READ,
     Role.FRONT_DESK: READ,
@@ -209,6 +211,7 @@ class TherapistViewSet(mixins.UpdateModelMixin, ReadOnlyModelViewSet):
     access = ALL_READ_OWNER_WRITE
     action_access = {
         "working_hours": {
+            API_KEY_ROLE: READ,
             Role.OWNER: WRITE,
             Role.THERAPIST: WRITE,
             Role.FRONT_DESK: READ,

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from clients.models import Client
 from practice.auth import hash_secret, user_for_calendar_token
 from practice.errors import Invalid, NotFound
-from practice.models import Practice, Role, Service, Therapist
+from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
 from practice.tenancy import STAFF_WRITE, WRITE, PracticeScopedViewSet, scope
 from sessions import booking, calendar
 from sessions.api.serializers import (
@@ -45,9 +45,13 @@ from sessions.models import Appointment, Source, Status
 from sessions.selectors import appointments_with_parties, free_slots
 
 STAFF_AND_CLIENT = {**STAFF_WRITE, Role.CLIENT: WRITE}
+# API keys: the scheduling scope of API.md (book, move and cancel; not the treatment-room moves).
+SCHEDULING = {**STAFF_AND_CLIENT, API_KEY_ROLE: WRITE}
 
 
 def actor_for(request) -> Actor:
+    if request.role == API_KEY_ROLE:
+        return Actor(kind=Source.API, user=None)
     kind = Source.CLIENT if request.role == Role.CLIENT else Source.STAFF
     return Actor(kind=kind, user=request.user)
 
@@ -76,6 +80,8 @@ def slots_response(*, practice: Practice, query: dict, services, online_only: bo
 
 class AvailabilityView(APIView):
     """Bookable slots of a service (API.md "Booking"): days are the practice's local days."""
+
+    api_key_allowed = True
 
     @extend_schema(
         parameters=[AvailabilityQuerySerializer], responses={200: AvailabilitySerializer}
@@ -127,7 +133,7 @@ class AppointmentCursorPagination(pagination.CursorPagination):
 class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PracticeScopedViewSet):
     queryset = appointments_with_parties()
     serializer_class = AppointmentSerializer
-    access = STAFF_AND_CLIENT
+    access = SCHEDULING
     action_access = dict.fromkeys(("check_in", "complete", "no_show"), STAFF_WRITE)
     pagination_class = AppointmentCursorPagination
     filterset_class = AppointmentFilter
@@ -146,6 +152,8 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Pract
         return data
 
     def _principal(self) -> str:
+        if getattr(self.request, "role", None) == API_KEY_ROLE:
+            return f"key:{self.request.auth.pk}"
         return f"user:{self.request.user.pk}"
 
     @extend_schema(

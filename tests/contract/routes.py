@@ -19,11 +19,22 @@ from rest_framework import serializers
 
 from clients.models import Client, Complaint, Consent, Outcome
 from config.urls import router
-from practice.models import AuditEvent, Membership, Practice, Role, Service, Therapist, TimeOff
+from practice.models import (
+    ApiKey,
+    AuditEvent,
+    Membership,
+    Practice,
+    Role,
+    Service,
+    Therapist,
+    TimeOff,
+    WebhookSubscription,
+)
 from practice.permissions import WRITE
 from sessions.models import Appointment, Note, Reminder, SessionPlan
 from techniques.models import Technique
 from tests.factories import (
+    ApiKeyFactory,
     AppointmentFactory,
     AuditEventFactory,
     ClientFactory,
@@ -38,6 +49,7 @@ from tests.factories import (
     TechniqueFactory,
     TherapistFactory,
     TimeOffFactory,
+    WebhookSubscriptionFactory,
 )
 
 ROLES = (Role.OWNER, Role.THERAPIST, Role.FRONT_DESK, Role.CLIENT)
@@ -136,6 +148,8 @@ RECIPES: dict[type[models.Model], Recipe] = {
     Note: _notes,
     Outcome: _outcomes,
     Reminder: _reminders,
+    ApiKey: _in_practice(ApiKeyFactory),
+    WebhookSubscription: _in_practice(WebhookSubscriptionFactory),
 }
 
 

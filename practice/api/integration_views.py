@@ -1,0 +1,218 @@
+"""API keys and webhook subscriptions (API.md "Integrations", "Webhooks"): owner only; secrets
+are shown once, in the answer to the POST that creates them."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from practice import webhooks
+from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.auth import API_KEY_PREFIX, new_secret
+from practice.models import (
+    WEBHOOK_EVENTS,
+    ApiKey,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from practice.queueing import publish_after_commit
+from practice.tasks import dispatch_webhooks
+from practice.tenancy import OWNER_ONLY, ReadOnlyModelViewSet
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    created_at = AwareDateTimeField(read_only=True)
+    last_used_at = AwareDateTimeField(read_only=True)
+    revoked_at = AwareDateTimeField(read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True)
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class NameSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+
+
+class ApiKeyViewSet(ReadOnlyModelViewSet, mixins.DestroyModelMixin):
+    """`DELETE` revokes a key at once; the row stays for the record."""
+
+    queryset = ApiKey.objects.all()
+    serializer_class = ApiKeySerializer
+    access = OWNER_ONLY
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    @extend_schema(request=NameSerializer, responses={201: ApiKeyCreatedSerializer})
+    def create(self, request):
+        incoming = NameSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        secret, key_hash = new_secret(API_KEY_PREFIX)
+        key = ApiKey.objects.create(
+            practice=request.practice,
+            name=incoming.validated_data["name"],
+            key_hash=key_hash,
+            prefix=secret[:10],
+            created_by=request.user,
+        )
+        key.key = secret  # shown this once
+        return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        ApiKey.objects.filter(pk=instance.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEBHOOK_EVENTS), min_length=1, max_length=10
+    )
+    paused = serializers.SerializerMethodField()
+    created_at = AwareDateTimeField(read_only=True)
+    paused_at = AwareDateTimeField(read_only=True)
+    failing_since = AwareDateTimeField(read_only=True)
+
+    class Meta:
+        model = WebhookSubscription
+        fields = [
+            "id",
+            "url",
+            "events",
+            "active",
+            "paused",
+            "paused_at",
+            "failing_since",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_paused(self, subscription) -> bool:
+        return subscription.paused_at is not None
+
+
+class WebhookCreatedSerializer(WebhookSerializer):
+    secret = serializers.CharField(read_only=True)
+
+    class Meta(WebhookSerializer.Meta):
+        fields = [*WebhookSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class WebhookWriteSerializer(StrictSerializer):
+    url = serializers.URLField(max_length=500)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEBHOOK_EVENTS), min_length=1, max_length=10
+    )
+    active = serializers.BooleanField(required=False)
+    paused = serializers.BooleanField(required=False)
+
+    def validate_url(self, url):
+        try:
+            webhooks.check_url(url)
+        except webhooks.UnsafeURL as error:
+            raise serializers.ValidationError(str(error), code="unsafe_url") from None
+        return url
+
+    def validate_events(self, events):
+        return sorted(set(events))
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    event_id = serializers.IntegerField(source="event.pk")
+    type = serializers.CharField(source="event.type")
+    created_at = AwareDateTimeField()
+    last_attempt_at = AwareDateTimeField()
+    next_attempt_at = AwareDateTimeField()
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event_id",
+            "type",
+            "status",
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "response_snippet",
+            "last_attempt_at",
+            "next_attempt_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class WebhookViewSet(ReadOnlyModelViewSet, mixins.DestroyModelMixin):
+    queryset = WebhookSubscription.objects.all()
+    serializer_class = WebhookSerializer
+    access = OWNER_ONLY
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    @extend_schema(request=WebhookWriteSerializer, responses={201: WebhookCreatedSerializer})
+    def create(self, request):
+        incoming = WebhookWriteSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        subscription = WebhookSubscription.objects.create(
+            practice=request.practice,
+            url=data["url"],
+            events=data["events"],
+            active=data.get("active", True),
+            secret_salt=webhooks.new_salt(),
+        )
+        subscription.secret = webhooks.subscription_secret(subscription)  # shown this once
+        return Response(WebhookCreatedSerializer(subscription).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=WebhookWriteSerializer, responses={200: WebhookSerializer})
+    def partial_update(self, request, pk=None):
+        subscription = self.get_object()
+        incoming = WebhookWriteSerializer(data=request.data, partial=True)
+        incoming.is_valid(raise_exception=True)
+        data = dict(incoming.validated_data)
+        paused = data.pop("paused", None)
+        for field, value in data.items():
+            setattr(subscription, field, value)
+        if paused is not None:  # resuming forgets the failure streak; pending events go out
+            subscription.paused_at = timezone.now() if paused else None
+            if not paused:
+                subscription.failing_since = None
+        subscription.save()
+        return Response(WebhookSerializer(subscription).data)
+
+    @extend_schema(responses={200: DeliverySerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        subscription = self.get_object()
+        page = self.paginate_queryset(
+            WebhookDelivery.objects.filter(subscription=subscription).select_related("event")
+        )
+        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={202: DeliverySerializer})
+    @action(detail=True, methods=["post"], url_path=r"deliveries/(?P<delivery_id>\d+)/redeliver")
+    def redeliver(self, request, pk=None, delivery_id=None):
+        """Send a delivery again now (a new attempt, same event id for de-duplication)."""
+        subscription = self.get_object()
+        delivery = get_object_or_404(WebhookDelivery, pk=delivery_id, subscription=subscription)
+        with transaction.atomic():
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), lease_until=None
+            )
+            publish_after_commit(dispatch_webhooks)
+        delivery.refresh_from_db()
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,258 @@
+"""Signed webhooks (API.md "Webhooks"): an outbox written with each change, delivered by Celery.
+
+`record_event` writes the event and one delivery per matching subscription in the caller's
+transaction, so an event exists exactly when its change does. A beat dispatcher claims due
+deliveries (SKIP LOCKED) and send tasks POST them; failures retry with exponential backoff for 24
+hours. A subscription failing for 24 hours is paused and its owner emailed, never after a few
+failures. URLs resolving to private, loopback or link-local addresses are refused unless
+WEBHOOK_ALLOW_PRIVATE_HOSTS; redirects are not followed; bodies read are capped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from practice.models import (
+    DeliveryStatus,
+    Membership,
+    Practice,
+    Role,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
+from practice.queueing import publish_after_commit
+
+RETRY_FOR = timedelta(hours=24)
+LEASE = timedelta(minutes=2)
+TIMEOUT_SECONDS = 5
+MAX_RESPONSE_BYTES = 64 * 1024
+BATCH = 100
+
+
+class UnsafeURL(ValueError):
+    """The URL's scheme or any address its host resolves to is not allowed."""
+
+
+# --- secrets and signatures ---------------------------------------------------------------------
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def subscription_secret(subscription: WebhookSubscription) -> str:
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"webhook:{subscription.secret_salt}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"whsec_{digest}"
+
+
+def signature_header(secret: str, body: bytes, timestamp: int) -> str:
+    """`Backcare-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "{timestamp}.{body}">`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+# --- SSRF guard -------------------------------------------------------------------------------
+
+
+def check_url(url: str) -> None:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeURL("Webhook URLs are http(s) URLs with a host.")
+    if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as error:
+        raise UnsafeURL(f"The host {parts.hostname} does not resolve.") from error
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if (
+            address.is_private
+            or address.is_loopback
+            or address.is_link_local
+            or address.is_reserved
+            or address.is_multicast
+            or address.is_unspecified
+        ):
+            raise UnsafeURL(f"The host {parts.hostname} resolves to a non-public address.")
+
+
+# --- the outbox -----------------------------------------------------------------------------
+
+
+def record_event(*, practice: Practice | int, type: str, data: dict[str, Any]) -> None:
+    """Write the event and its deliveries in the current transaction (no network here)."""
+    practice_id = practice if isinstance(practice, int) else practice.pk
+    subscriptions = [
+        s
+        for s in WebhookSubscription.objects.filter(practice_id=practice_id, active=True)
+        if type in s.events
+    ]
+    if not subscriptions:
+        return
+    event = WebhookEvent.objects.create(
+        practice_id=practice_id, type=type, data=json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    )
+    now = timezone.now()
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(subscription=s, event=event, next_attempt_at=now) for s in subscriptions
+    )
+    from practice.tasks import dispatch_webhooks
+
+    publish_after_commit(dispatch_webhooks)
+
+
+def event_body(event: WebhookEvent) -> bytes:
+    payload = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"backcare-event-{event.pk}")),
+        "type": event.type,
+        "created": event.created_at.isoformat(),
+        "data": event.data,
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+# --- delivery -------------------------------------------------------------------------------
+
+
+def claim_due(now: datetime | None = None, batch: int = BATCH) -> list[int]:
+    now = now or timezone.now()
+    with transaction.atomic():
+        WebhookDelivery.objects.filter(status=DeliveryStatus.SENDING, lease_until__lt=now).update(
+            status=DeliveryStatus.PENDING, lease_until=None
+        )
+        ids = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                status=DeliveryStatus.PENDING,
+                next_attempt_at__lte=now,
+                subscription__paused_at__isnull=True,
+            )
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:batch]
+        )
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.SENDING, lease_until=now + LEASE
+        )
+    return ids
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # a redirect is answered as the 3xx it is: a failed delivery
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str, str]:
+    """POST once: (status code or None, response snippet, error)."""
+    try:
+        check_url(url)
+    except UnsafeURL as error:
+        return None, "", str(error)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
+            snippet = response.read(MAX_RESPONSE_BYTES)[:500].decode(errors="replace")
+            return response.status, snippet, ""
+    except urllib.error.HTTPError as error:
+        snippet = error.read(MAX_RESPONSE_BYTES)[:500].decode(errors="replace")
+        return error.code, snippet, f"HTTP {error.code}"
+    except (OSError, ValueError) as error:
+        return None, "", str(error)[:300]
+
+
+def deliver(delivery_id: int) -> str:
+    """Send one claimed delivery; record the attempt; schedule a retry or give up after 24 h."""
+    delivery = (
+        WebhookDelivery.objects.select_related("event", "subscription")
+        .filter(pk=delivery_id, status=DeliveryStatus.SENDING)
+        .first()
+    )
+    if delivery is None:
+        return "skipped"
+    subscription = delivery.subscription
+    body = event_body(delivery.event)
+    timestamp = int(timezone.now().timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Backcare-Webhooks/1",
+        "Backcare-Signature": signature_header(subscription_secret(subscription), body, timestamp),
+        "Backcare-Event": delivery.event.type,
+    }
+    code, snippet, error = post(subscription.url, body, headers)
+    now = timezone.now()
+    ok = code is not None and 200 <= code < 300
+    attempts = delivery.attempts + 1
+    if ok:
+        status, next_at = DeliveryStatus.SUCCEEDED, delivery.next_attempt_at
+    elif now - delivery.created_at >= RETRY_FOR:
+        status, next_at = DeliveryStatus.FAILED, delivery.next_attempt_at
+    else:  # 1, 2, 4 ... minutes, at most an hour between tries
+        status = DeliveryStatus.PENDING
+        next_at = now + timedelta(minutes=min(2 ** (attempts - 1), 60))
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=status,
+        attempts=F("attempts") + 1,
+        next_attempt_at=next_at,
+        lease_until=None,
+        last_status_code=code,
+        last_error=error,
+        response_snippet=snippet,
+        last_attempt_at=now,
+    )
+    _track_health(subscription, ok, now)
+    return status
+
+
+def _track_health(subscription: WebhookSubscription, ok: bool, now: datetime) -> None:
+    if ok:
+        if subscription.failing_since is not None:
+            WebhookSubscription.objects.filter(pk=subscription.pk).update(failing_since=None)
+        return
+    if subscription.failing_since is None:
+        WebhookSubscription.objects.filter(pk=subscription.pk, failing_since__isnull=True).update(
+            failing_since=now
+        )
+        return
+    if now - subscription.failing_since >= RETRY_FOR and subscription.paused_at is None:
+        paused = WebhookSubscription.objects.filter(
+            pk=subscription.pk, paused_at__isnull=True
+        ).update(paused_at=now)
+        if paused:
+            owners = Membership.objects.filter(
+                practice_id=subscription.practice_id, role=Role.OWNER
+            ).values_list("user__email", flat=True)
+            send_mail(
+                subject="A Backcare webhook was paused",
+                message=(
+                    f"Deliveries to {subscription.url} have failed for 24 hours, so the "
+                    "subscription is paused. Fix the receiver, then resume it (PATCH "
+                    '{"paused": false}); pending events are kept.'
+                ),
+                from_email=None,
+                recipient_list=list(owners),
+                fail_silently=True,
+            )
