@@ -187,6 +187,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
+        "practice.sync.UpdatedSinceFilter",
     ],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -199,7 +200,10 @@ REST_FRAMEWORK = {
         "public_booking": env.str("THROTTLE_PUBLIC_BOOKING", default="10/hour"),
         "api_key": env.str("THROTTLE_API_KEY", default="600/min"),
     },
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "practice.throttling.MemberRateThrottle",
+        "practice.throttling.ApiKeyRateThrottle",
+    ],
     # Rate limits key on the caller's address. Unset, DRF trusts any X-Forwarded-For, so a client
     # could forge a new address per request; behind a reverse proxy set NUM_PROXIES to its depth.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),

@@ -150,6 +150,7 @@ class Therapist(models.Model):
     services: models.ManyToManyField = models.ManyToManyField(
         "Service", blank=True, related_name="therapists"
     )
+    updated_at = models.DateTimeField(auto_now=True)  # incremental sync (`?updated_since=`)
 
     class Meta:
         ordering = ["id"]
@@ -175,6 +176,7 @@ class Service(models.Model):
     )
     online_bookable = models.BooleanField(default=True)
     active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)  # incremental sync (`?updated_since=`)
 
     class Meta:
         ordering = ["name", "id"]

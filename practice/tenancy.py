@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from practice.api.base import StrictModelSerializer
 from practice.models import AuditAction, AuditEvent, Practice, Role, User
 from practice.permissions import WRITE
+from practice.sync import ETagRetrieveMixin
 
 READ = "read"
 AccessTable = dict[str, str]  # role (or the API-key role) -> READ | WRITE
@@ -158,6 +159,7 @@ def log_access(request: Any, action: str, record_type: str, record_ids: list[int
 class ModelViewSet(
     PracticeScopedViewSet,
     mixins.ListModelMixin,
+    ETagRetrieveMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
@@ -168,5 +170,7 @@ class ModelViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
 
-class ReadOnlyModelViewSet(PracticeScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+class ReadOnlyModelViewSet(
+    PracticeScopedViewSet, mixins.ListModelMixin, ETagRetrieveMixin, mixins.RetrieveModelMixin
+):
     pass

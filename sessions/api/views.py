@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, pagination, status
+from rest_framework import pagination, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
@@ -22,7 +22,8 @@ from clients.models import Client
 from practice.auth import hash_secret, user_for_calendar_token
 from practice.errors import Invalid, NotFound
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
-from practice.tenancy import STAFF_WRITE, WRITE, PracticeScopedViewSet, scope
+from practice.sync import UpdatedSinceFilter
+from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
 from sessions import booking, calendar
 from sessions.api.serializers import (
     AppointmentCreateSerializer,
@@ -130,7 +131,7 @@ class AppointmentCursorPagination(pagination.CursorPagination):
         return int(raw)
 
 
-class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PracticeScopedViewSet):
+class AppointmentViewSet(ReadOnlyModelViewSet):
     queryset = appointments_with_parties()
     serializer_class = AppointmentSerializer
     access = SCHEDULING
@@ -138,7 +139,7 @@ class AppointmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Pract
     pagination_class = AppointmentCursorPagination
     filterset_class = AppointmentFilter
     ordering_fields = None  # the cursor fixes the order
-    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend, UpdatedSinceFilter]
 
     def _booking_args(self, incoming) -> dict:
         data = dict(incoming.validated_data)

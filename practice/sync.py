@@ -1,0 +1,69 @@
+"""Cheap sync for integrations: `?updated_since=` on lists and `ETag`/`If-None-Match` on details.
+
+Removals are soft here (a cancelled appointment, an inactive service or therapist): they carry a
+new `updated_at`, so `updated_since` returns them too and a front-end sees every change. Ask from
+your last sync time minus a minute: a transaction that commits late keeps its earlier timestamp.
+"""
+
+from __future__ import annotations
+
+from django.utils.dateparse import parse_datetime
+from rest_framework import exceptions, filters, status
+from rest_framework.response import Response
+
+
+class UpdatedSinceFilter(filters.BaseFilterBackend):
+    param = "updated_since"
+
+    def filter_queryset(self, request, queryset, view):
+        raw = request.query_params.get(self.param)
+        if raw is None:
+            return queryset
+        if not any(f.name == "updated_at" for f in queryset.model._meta.get_fields()):
+            raise exceptions.ValidationError({self.param: ["Not offered on this list."]})
+        try:
+            when = parse_datetime(raw.replace(" ", "+"))
+        except ValueError:  # well-formed but impossible, e.g. month 13
+            when = None
+        if when is None or when.tzinfo is None:
+            raise exceptions.ValidationError(
+                {self.param: ["An ISO 8601 time with an offset, e.g. 2026-11-28T10:00:00Z."]}
+            )
+        return queryset.filter(updated_at__gte=when)
+
+    def get_schema_operation_parameters(self, view):
+        model = getattr(getattr(view, "queryset", None), "model", None)
+        if model is None or not any(f.name == "updated_at" for f in model._meta.get_fields()):
+            return []
+        return [
+            {
+                "name": self.param,
+                "in": "query",
+                "required": False,
+                "description": "Only rows changed at or after this time (ISO 8601 with offset).",
+                "schema": {"type": "string", "format": "date-time"},
+            }
+        ]
+
+
+def etag_for(instance) -> str | None:
+    updated = getattr(instance, "updated_at", None)
+    if updated is None:
+        return None
+    return f'W/"{instance.pk}-{int(updated.timestamp() * 1_000_000)}"'
+
+
+class ETagRetrieveMixin:
+    """Detail reads carry an ETag; `If-None-Match` with it answers 304 and no body."""
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        etag = etag_for(instance)
+        if etag is not None and etag in request.headers.get("If-None-Match", ""):
+            response = Response(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = Response(self.get_serializer(instance).data)
+        if etag is not None:
+            response["ETag"] = etag
+            response["Vary"] = "Authorization"
+        return response

@@ -1,0 +1,94 @@
+"""Incremental sync for integrations: `?updated_since=` on lists, ETag / If-None-Match on details."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from clients.models import Client
+from sessions.models import Appointment
+from tests.factories import AppointmentFactory, ClientFactory, ServiceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def since(moment: dt.datetime) -> str:
+    return moment.isoformat()
+
+
+@pytest.mark.parametrize("path", ["clients", "services", "therapists", "appointments"])
+def test_updated_since_returns_only_rows_changed_since(owner, practice, path):
+    old = {"clients": ClientFactory, "services": ServiceFactory}
+    if path == "appointments":
+        first = AppointmentFactory(client=ClientFactory(practice=practice))
+    elif path == "therapists":
+        first = practice.therapists.get()
+    else:
+        first = old[path](practice=practice)
+    type(first).objects.filter(pk=first.pk).update(updated_at=timezone.now() - dt.timedelta(days=2))
+    cutoff = timezone.now() - dt.timedelta(days=1)
+    if path == "appointments":
+        fresh = AppointmentFactory(
+            client=first.client, therapist=first.therapist, service=first.service
+        )
+    elif path == "therapists":
+        fresh = None
+    else:
+        fresh = old[path](practice=practice)
+
+    response = owner.api.get(f"/api/v1/{path}/", {"updated_since": since(cutoff)})
+
+    assert response.status_code == 200
+    ids = {row["id"] for row in response.json()["results"]}
+    assert first.pk not in ids
+    assert ids == ({fresh.pk} if fresh else set())
+
+
+def test_a_cancellation_shows_up_in_the_next_sync(owner, practice):
+    appointment = AppointmentFactory(client=ClientFactory(practice=practice))
+    Appointment.objects.filter(pk=appointment.pk).update(
+        updated_at=timezone.now() - dt.timedelta(hours=3)
+    )
+    cutoff = timezone.now() - dt.timedelta(minutes=1)
+    owner.api.post(
+        f"/api/v1/appointments/{appointment.pk}/cancel/", {"reason": "ill"}, format="json"
+    )
+
+    response = owner.api.get("/api/v1/appointments/", {"updated_since": since(cutoff)})
+
+    (row,) = response.json()["results"]
+    assert (row["id"], row["status"]) == (appointment.pk, "cancelled")
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-11-28T10:00:00", "2026-13-01T00:00:00Z"])
+def test_a_bad_updated_since_is_400(owner, value):
+    response = owner.api.get("/api/v1/clients/", {"updated_since": value})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "updated_since"
+
+
+def test_updated_since_on_a_list_without_timestamps_is_400(owner):
+    response = owner.api.get("/api/v1/techniques/", {"updated_since": "2026-01-01T00:00:00Z"})
+
+    assert response.status_code == 400
+
+
+def test_detail_etag_answers_304_until_the_record_changes(owner, practice):
+    client = ClientFactory(practice=practice)
+    url = f"/api/v1/clients/{client.pk}/"
+
+    first = owner.api.get(url)
+    etag = first["ETag"]
+    unchanged = owner.api.get(url, HTTP_IF_NONE_MATCH=etag)
+    owner.api.patch(url, {"phone": "+44 7700 900111"}, format="json")
+    changed = owner.api.get(url, HTTP_IF_NONE_MATCH=etag)
+
+    assert first.status_code == 200
+    assert unchanged.status_code == 304
+    assert not unchanged.content
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    assert Client.objects.get(pk=client.pk).phone == "+44 7700 900111"
