@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from django.test import Client
 
+from bench.results import Figure
+
 
 class BenchError(Exception):
     """A request the bench relies on did not answer as expected."""
@@ -47,6 +49,18 @@ class Measured:
     @property
     def passed(self) -> bool:
         return self.ratio >= self.pair.target
+
+    def figure(self) -> Figure:
+        return Figure(
+            name=self.pair.name,
+            value=self.value,
+            baseline=self.baseline,
+            ratio=self.ratio,
+            target=self.pair.target,
+            unit=self.pair.unit,
+            passes_when=f"ratio >= {self.pair.target}",
+            passed=self.passed,
+        )
 
     def spread(self) -> str:
         """The range over rounds of each side and of their ratio: how noisy the machine was."""

@@ -8,6 +8,7 @@ from config import urls as app_urls
 urlpatterns = [
     path("bench/raw/<int:practice_id>/clients/", views.raw_clients),
     path("bench/raw/<int:practice_id>/complaints/", views.raw_complaints),
+    path("bench/raw/<int:practice_id>/notes/", views.raw_notes),
     path("", include(app_urls)),
 ]
 

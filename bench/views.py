@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from clients.models import Client, Complaint, RedFlagAnswer
+from sessions.models import Amendment, Note
 
 PAGE = 100
 
@@ -50,6 +51,26 @@ COMPLAINT_FIELDS = (
     "updated_at",
 )
 RED_FLAG_FIELDS = ("complaint_id", "question", "answer", "asked_at", "asked_by_id")
+# NoteSerializer's columns (`is_signed` is derived from signed_at) and AmendmentSerializer's.
+NOTE_FIELDS = (
+    "id",
+    "client_id",
+    "appointment_id",
+    "complaint_id",
+    "author_id",
+    "subjective",
+    "objective",
+    "assessment",
+    "plan",
+    "pain_before",
+    "pain_after",
+    "consent_confirmed",
+    "shared_with_client",
+    "signed_at",
+    "created_at",
+    "updated_at",
+)
+AMENDMENT_FIELDS = ("note_id", "id", "kind", "text", "reason", "author_id", "created_at")
 
 
 def raw_clients(request: HttpRequest, practice_id: int) -> JsonResponse:
@@ -77,4 +98,30 @@ def raw_complaints(request: HttpRequest, practice_id: int) -> JsonResponse:
         history[answer.pop("complaint_id")].append(answer)
     for row in rows:
         row["red_flag_history"] = history[row["id"]]
+    return JsonResponse({"results": rows})
+
+
+def raw_notes(request: HttpRequest, practice_id: int) -> JsonResponse:
+    """The note rows, their amendments and delivered plan items: the endpoint's three reads."""
+    rows = list(
+        Note.objects.filter(practice_id=practice_id)
+        .order_by("-created_at", "-id")
+        .values(*NOTE_FIELDS)[:PAGE]
+    )
+    amendments: dict[int, list[dict]] = {row["id"]: [] for row in rows}
+    delivered: dict[int, list[int]] = {row["id"]: [] for row in rows}
+    for amendment in (
+        Amendment.objects.filter(note_id__in=amendments)
+        .order_by("created_at", "id")
+        .values(*AMENDMENT_FIELDS)
+    ):
+        amendments[amendment.pop("note_id")].append(amendment)
+    for note_id, item_id in Note.delivered_items.through.objects.filter(
+        note_id__in=delivered
+    ).values_list("note_id", "planitem_id"):
+        delivered[note_id].append(item_id)
+    for row in rows:
+        row["is_signed"] = row["signed_at"] is not None
+        row["amendments"] = amendments[row["id"]]
+        row["delivered_items"] = delivered[row["id"]]
     return JsonResponse({"results": rows})

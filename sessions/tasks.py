@@ -44,6 +44,11 @@ def dispatch_soon() -> None:
     reminder window). If the broker is down the booking still stands; the beat will catch up."""
 
     def publish() -> None:
-        dispatch_reminders.apply_async(retry=False)
+        # One connection attempt: kombu otherwise retries for broker_connection_timeout and more
+        # (about 6 s), and the client waiting for its booking would wait that long.
+        app = dispatch_reminders.app
+        options = {**app.conf.broker_transport_options, "max_retries": 0}
+        with app.connection_for_write(transport_options=options) as connection:
+            dispatch_reminders.apply_async(retry=False, connection=connection)
 
     transaction.on_commit(publish, robust=True)

@@ -1,4 +1,4 @@
-"""Incremental sync for integrations: `?updated_since=` on lists, ETag / If-None-Match on details."""
+"""Incremental sync: `?updated_since=` on lists, ETag / If-None-Match on details."""
 
 from __future__ import annotations
 
