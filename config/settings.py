@@ -136,6 +136,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "dispatch-reminders": {"task": "sessions.tasks.dispatch_reminders", "schedule": 60.0},
     "dispatch-webhooks": {"task": "practice.tasks.dispatch_webhooks", "schedule": 60.0},
+    "expire-waitlist": {"task": "sessions.tasks.expire_waitlist", "schedule": 3600.0},
     "schedule-rebook-nudges": {"task": "sessions.tasks.schedule_rebook_nudges", "schedule": 3600.0},
     "purge-idempotency-records": {
         "task": "sessions.tasks.purge_idempotency_records",

@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 from clients.api.views import ClientViewSet, ComplaintViewSet, ConsentViewSet, OutcomeViewSet
 from practice.api import integration_views
 from practice.api import views as practice_views
-from sessions.api import clinical_views, reminder_views
+from sessions.api import clinical_views, reminder_views, waitlist_views
 from sessions.api import views as session_views
 from techniques.api.views import TechniqueViewSet
 
@@ -29,6 +29,7 @@ router.register("appointments", session_views.AppointmentViewSet, basename="appo
 router.register("session-plans", clinical_views.SessionPlanViewSet, basename="session-plan")
 router.register("notes", clinical_views.NoteViewSet, basename="note")
 router.register("reminders", reminder_views.ReminderViewSet, basename="reminder")
+router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
 
 api: list = [
@@ -46,6 +47,11 @@ api: list = [
     path("availability/", session_views.AvailabilityView.as_view(), name="availability"),
     path(
         "calendar/<str:token>.ics", session_views.CalendarFeedView.as_view(), name="calendar-feed"
+    ),
+    path(
+        "public/waitlist-offers/<str:token>/claim/",
+        waitlist_views.WaitlistClaimView.as_view(),
+        name="public-waitlist-claim",
     ),
     path(
         "public/follow-ups/<str:token>/",

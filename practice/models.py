@@ -93,6 +93,10 @@ class Practice(models.Model):
     clients_may_cancel_late = models.BooleanField(default=False)
     # DOMAIN.md 4: gluteal work needs a signed sensitive-area consent where the regulator asks.
     sensitive_area_consent_required = models.BooleanField(default=True)
+    # How long a waitlist offer's claim link stays valid.
+    waitlist_offer_minutes = models.PositiveSmallIntegerField(
+        default=120, validators=[MinValueValidator(5), MaxValueValidator(60 * 24 * 7)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -329,6 +333,7 @@ WEBHOOK_EVENTS = (
     "appointment.updated",
     "appointment.cancelled",
     "client.created",
+    "waitlist.offered",
 )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 
 
-def publish_after_commit(task: Any) -> None:
+def publish_after_commit(task: Any, **kwargs: Any) -> None:
     """After the current transaction commits, queue `task` once, trying the broker only once.
 
     The rows the task acts on are already in the database, and a beat schedule picks them up
@@ -19,6 +19,6 @@ def publish_after_commit(task: Any) -> None:
         app = task.app
         options = {**app.conf.broker_transport_options, "max_retries": 0}
         with app.connection_for_write(transport_options=options) as connection:
-            task.apply_async(retry=False, connection=connection)
+            task.apply_async(kwargs=kwargs, retry=False, connection=connection)
 
     transaction.on_commit(publish, robust=True)

@@ -25,7 +25,7 @@ from practice.models import (
 )
 
 # Path words under public/ that a practice slug would shadow.
-RESERVED_SLUGS = {"bookings", "follow-ups", "unsubscribe"}
+RESERVED_SLUGS = {"bookings", "follow-ups", "unsubscribe", "waitlist-offers"}
 
 
 def _check_password(password: str, user: User | None = None) -> None:

@@ -6,3 +6,6 @@ class TreatmentConfig(AppConfig):
     name = "sessions"
     label = "treatment"
     verbose_name = "Treatment sessions"
+
+    def ready(self) -> None:
+        from sessions import signals  # noqa: F401 - connects the receivers

@@ -24,7 +24,7 @@ from practice.webhooks import record_event
 from sessions import reminders
 from sessions.models import TRANSITIONS, Appointment, AppointmentEvent, Source, Status
 from sessions.selectors import booking_rules, free_slots
-from sessions.tasks import dispatch_soon
+from sessions.tasks import dispatch_soon, offer_freed_time_soon
 
 SELF_SERVICE = (Source.CLIENT, Source.PUBLIC)
 
@@ -220,6 +220,7 @@ def cancel_appointment(*, appointment: Appointment, reason: str, actor: Actor) -
     _log(appointment, actor, "cancelled", status=[Status.BOOKED, Status.CANCELLED], late=late)
     reminders.on_ended(appointment)
     announce(appointment, "appointment.cancelled")
+    offer_freed_time_soon(appointment.therapist_id, appointment.start, appointment.blocked_until)
     return appointment
 
 
@@ -277,6 +278,7 @@ def reschedule_appointment(
         exclude=appointment.pk,
     )
     old_start, old_therapist = appointment.start, appointment.therapist_id
+    old_until = appointment.blocked_until
     appointment.start = start
     appointment.end = start + timedelta(minutes=service.duration_minutes)
     appointment.blocked_until = appointment.end + timedelta(minutes=service.buffer_minutes)
@@ -293,6 +295,7 @@ def reschedule_appointment(
     reminders.on_rescheduled(appointment)
     dispatch_soon()
     announce(appointment, "appointment.updated")
+    offer_freed_time_soon(old_therapist, old_start, old_until)
     return appointment
 
 

@@ -353,3 +353,62 @@ class TherapistAlert(models.Model):
     message = models.CharField(max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)
     seen_at = models.DateTimeField(null=True, blank=True)
+
+
+# --- waitlist ---------------------------------------------------------------------------------
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting"
+    BOOKED = "booked"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class WaitlistEntry(models.Model):
+    """A client asks for a service (and maybe a therapist) within local days and times."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="waitlist")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    therapist = models.ForeignKey(
+        Therapist, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    first_day = models.DateField()
+    last_day = models.DateField()
+    earliest = models.TimeField(null=True, blank=True)  # local times; none = any time
+    latest = models.TimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING
+    )
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["practice", "status", "last_day"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(last_day__gte=F("first_day")), name="waitlist_days_order"
+            ),
+        ]
+
+
+class WaitlistOffer(models.Model):
+    """A freed slot offered to one waitlisted client; the first claim books it."""
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

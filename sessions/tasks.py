@@ -52,3 +52,33 @@ def dispatch_soon() -> None:
             dispatch_reminders.apply_async(retry=False, connection=connection)
 
     transaction.on_commit(publish, robust=True)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def offer_waitlist(therapist_id: int, start: str, end: str) -> int:
+    """A time came free: offer it to the waitlist (idempotent enough: a claimed slot is gone)."""
+    from datetime import datetime
+
+    from sessions import waitlist
+
+    offers = waitlist.offer_freed_time(
+        therapist_id=therapist_id,
+        start=datetime.fromisoformat(start),
+        end=datetime.fromisoformat(end),
+    )
+    return len(offers)
+
+
+@shared_task
+def expire_waitlist() -> int:
+    from sessions import waitlist
+
+    return waitlist.expire_entries()
+
+
+def offer_freed_time_soon(therapist_id: int, start, end) -> None:
+    from practice.queueing import publish_after_commit
+
+    publish_after_commit(
+        offer_waitlist, therapist_id=therapist_id, start=start.isoformat(), end=end.isoformat()
+    )

@@ -257,3 +257,14 @@ class WebhookSubscriptionFactory(factory.django.DjangoModelFactory):
     url = "https://hooks.example.com/backcare"
     events = factory.LazyFunction(lambda: ["appointment.created"])
     secret_salt = factory.Sequence(lambda n: f"salt{n}")
+
+
+class WaitlistEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "treatment.WaitlistEntry"
+
+    client = factory.SubFactory(ClientFactory)
+    practice = factory.SelfAttribute("client.practice")
+    service = factory.SubFactory(ServiceFactory, practice=factory.SelfAttribute("..practice"))
+    first_day = factory.LazyFunction(timezone.localdate)
+    last_day = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=14))

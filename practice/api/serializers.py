@@ -87,6 +87,7 @@ class PracticeSerializer(PracticeModelSerializer):
             "online_booking",
             "clients_may_cancel_late",
             "sensitive_area_consent_required",
+            "waitlist_offer_minutes",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]

@@ -31,7 +31,7 @@ from practice.models import (
     WebhookSubscription,
 )
 from practice.permissions import WRITE
-from sessions.models import Appointment, Note, Reminder, SessionPlan
+from sessions.models import Appointment, Note, Reminder, SessionPlan, WaitlistEntry
 from techniques.models import Technique
 from tests.factories import (
     ApiKeyFactory,
@@ -49,6 +49,7 @@ from tests.factories import (
     TechniqueFactory,
     TherapistFactory,
     TimeOffFactory,
+    WaitlistEntryFactory,
     WebhookSubscriptionFactory,
 )
 
@@ -150,6 +151,7 @@ RECIPES: dict[type[models.Model], Recipe] = {
     Reminder: _reminders,
     ApiKey: _in_practice(ApiKeyFactory),
     WebhookSubscription: _in_practice(WebhookSubscriptionFactory),
+    WaitlistEntry: _for_client(WaitlistEntryFactory),
 }
 
 

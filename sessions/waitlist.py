@@ -1,0 +1,155 @@
+"""The waitlist (issue: "Waitlist"): when a slot frees up, waiting clients whose request matches
+are offered it by message, in order of request, with a claim link valid for the practice's
+`waitlist_offer_minutes`; the first claim books it through the normal booking rules (so the
+exclusion constraint settles racing claims) and later claims get 409 `slot_unavailable`."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from practice.auth import hash_secret, new_secret
+from practice.errors import NotFound, SlotUnavailable
+from practice.models import Therapist
+from practice.webhooks import record_event
+from sessions.models import Source, WaitlistEntry, WaitlistOffer, WaitlistStatus
+from sessions.selectors import free_slots
+
+
+def expire_entries(now: datetime | None = None) -> int:
+    """Entries end with their window (the last local day has passed everywhere: +1 day)."""
+    today = (now or timezone.now()).date() - timedelta(days=1)
+    return WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING, last_day__lt=today).update(
+        status=WaitlistStatus.EXPIRED
+    )
+
+
+def _fits(entry: WaitlistEntry, local: datetime) -> bool:
+    if not entry.first_day <= local.date() <= entry.last_day:
+        return False
+    if entry.earliest and local.time() < entry.earliest:
+        return False
+    return not (entry.latest and local.time() > entry.latest)
+
+
+@transaction.atomic
+def offer_freed_time(*, therapist_id: int, start: datetime, end: datetime) -> list[WaitlistOffer]:
+    """Offer slots freed between start and end (a cancel, a reschedule, time off removed)."""
+    therapist = Therapist.objects.select_related("practice").filter(pk=therapist_id).first()
+    if therapist is None:
+        return []
+    practice = therapist.practice
+    tz = practice.tz
+    entries = WaitlistEntry.objects.select_related("client", "service", "practice").filter(
+        practice=practice,
+        status=WaitlistStatus.WAITING,
+        service__in=therapist.services.all(),
+        first_day__lte=end.astimezone(tz).date(),
+        last_day__gte=start.astimezone(tz).date(),
+    )
+    offers = []
+    expires = timezone.now() + timedelta(minutes=practice.waitlist_offer_minutes)
+    for entry in entries.order_by("created_at", "id"):
+        if entry.therapist_id not in (None, therapist.pk):
+            continue
+        day = start.astimezone(tz).date()
+        slots = [
+            slot
+            for slot in free_slots(
+                practice=practice,
+                service=entry.service,
+                first=day,
+                last=end.astimezone(tz).date(),
+                therapist_id=therapist.pk,
+            )
+            if start <= slot.start < end and _fits(entry, slot.start.astimezone(tz))
+        ]
+        if not slots:
+            continue
+        token, token_hash = new_secret("wl_")
+        offer = WaitlistOffer.objects.create(
+            entry=entry,
+            therapist=therapist,
+            start=slots[0].start,
+            token_hash=token_hash,
+            expires_at=expires,
+        )
+        offers.append(offer)
+        record_event(
+            practice=practice,
+            type="waitlist.offered",
+            data={
+                "entry": entry.pk,
+                "client": entry.client_id,
+                "service": entry.service_id,
+                "therapist": therapist.pk,
+                "start": offer.start,
+            },
+        )
+        transaction.on_commit(functools.partial(_send_offer, entry, offer, token), robust=True)
+    return offers
+
+
+def claim_url(token: str) -> str:
+    return f"{settings.BASE_URL}/api/v1/public/waitlist-offers/{token}/claim/"
+
+
+def _send_offer(entry: WaitlistEntry, offer: WaitlistOffer, token: str) -> None:
+    practice = entry.practice
+    local = offer.start.astimezone(practice.tz).strftime("%A %d %B at %H:%M")
+    send_mail(
+        subject=f"A time came free at {practice.name}",
+        message=(
+            f"Hello {entry.client.first_name},\n\nA {entry.service.name} on {local} "
+            f"({practice.timezone}) is free. The first to claim it gets it:\n{claim_url(token)}\n"
+            f"(POST to the link, or open it in the practice's booking page.) The offer ends at "
+            f"{offer.expires_at.astimezone(practice.tz):%H:%M}."
+        ),
+        from_email=None,
+        recipient_list=[entry.client.email] if entry.client.email else [],
+        fail_silently=True,
+    )
+
+
+def offer_for_token(token: str) -> WaitlistOffer:
+    offer = (
+        WaitlistOffer.objects.select_related(
+            "entry__client", "entry__service", "entry__practice", "therapist"
+        )
+        .filter(token_hash=hash_secret(token))
+        .first()
+    )
+    if offer is None:
+        raise NotFound("Unknown offer.")
+    return offer
+
+
+@transaction.atomic
+def claim_offer(*, token: str):
+    """Book the offered slot for the waitlisted client; a slot already taken is a 409."""
+    from sessions.booking import Actor, book_appointment
+
+    offer = offer_for_token(token)
+    entry = WaitlistEntry.objects.select_for_update().get(pk=offer.entry_id)
+    if offer.claimed_at is not None or entry.status != WaitlistStatus.WAITING:
+        raise SlotUnavailable("This offer has already been used.")
+    if offer.expires_at <= timezone.now():
+        raise SlotUnavailable("This offer has expired.")
+    appointment, _ = book_appointment(
+        practice=entry.practice,
+        service=entry.service,
+        therapist=offer.therapist,
+        client=entry.client,
+        start=offer.start,
+        actor=Actor(kind=Source.CLIENT),
+    )
+    WaitlistOffer.objects.filter(pk=offer.pk).update(claimed_at=timezone.now())
+    entry.status = WaitlistStatus.BOOKED
+    entry.appointment = appointment
+    entry.save(update_fields=["status", "appointment", "updated_at"])
+    return appointment
