@@ -79,10 +79,14 @@ def check_url(url: str) -> None:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeURL("Webhook URLs are http(s) URLs with a host.")
+    try:
+        port = parts.port or 443
+    except ValueError as error:  # "Port out of range": a 400, not a 500
+        raise UnsafeURL("The URL's port is not a valid port number.") from error
     if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as error:
         raise UnsafeURL(f"The host {parts.hostname} does not resolve.") from error
     for info in infos:
@@ -94,6 +98,9 @@ def check_url(url: str) -> None:
             or address.is_reserved
             or address.is_multicast
             or address.is_unspecified
+            # Also shared (carrier-grade NAT) space 100.64.0.0/10, which none of the above
+            # covers and where some clouds serve instance metadata (100.100.100.200).
+            or not address.is_global
         ):
             raise UnsafeURL(f"The host {parts.hostname} resolves to a non-public address.")
 
@@ -166,6 +173,12 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
+def _snippet(raw: bytes) -> str:
+    # PostgreSQL text cannot hold NUL: one in a receiver's answer would make recording the
+    # attempt fail, leaving the delivery to be re-sent forever and never given up on.
+    return raw[:500].decode(errors="replace").replace("\x00", "")
+
+
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str, str]:
     """POST once: (status code or None, response snippet, error)."""
     try:
@@ -175,10 +188,9 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, st
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     try:
         with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
-            snippet = response.read(MAX_RESPONSE_BYTES)[:500].decode(errors="replace")
-            return response.status, snippet, ""
+            return response.status, _snippet(response.read(MAX_RESPONSE_BYTES)), ""
     except urllib.error.HTTPError as error:
-        snippet = error.read(MAX_RESPONSE_BYTES)[:500].decode(errors="replace")
+        snippet = _snippet(error.read(MAX_RESPONSE_BYTES))
         return error.code, snippet, f"HTTP {error.code}"
     except (OSError, ValueError) as error:
         return None, "", str(error)[:300]
