@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             figures.append(figure)
         if clinical is not None and wanted("progress_queries"):
             figures.append(progress_queries(client, clinical, say=say))
-        for name in OTHER_FIGURES[1:]:
+        for name in SCHEDULE:
             if not wanted(name):
                 continue
             reason = skip_reason(name)

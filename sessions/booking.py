@@ -167,8 +167,8 @@ def book_appointment(
     )
     _save_live(appointment)
     _log(appointment, actor, "created", status=Status.BOOKED, start=start)
-    reminders.on_booked(appointment)
-    dispatch_soon()
+    if reminders.on_booked(appointment):
+        dispatch_soon()
     announce(appointment, "appointment.created")
     return appointment, token
 
@@ -292,8 +292,8 @@ def reschedule_appointment(
         start=[old_start.isoformat(), start.isoformat()],
         therapist=[old_therapist, therapist.pk],
     )
-    reminders.on_rescheduled(appointment)
-    dispatch_soon()
+    if reminders.on_rescheduled(appointment):
+        dispatch_soon()
     announce(appointment, "appointment.updated")
     offer_freed_time_soon(old_therapist, old_start, old_until)
     return appointment

@@ -46,14 +46,15 @@ def _channels(client: Client) -> list[str]:
 # --- the schedule follows the appointment -----------------------------------------------------
 
 
-def on_booked(appointment: Appointment) -> None:
+def on_booked(appointment: Appointment) -> bool:
     """A reminder `reminder_hours_before` the start, or at once inside that window (never for a
-    start already past)."""
+    start already past). True when something is due now, so the caller asks for a dispatch
+    rather than leaving it to the next beat (a booking far ahead costs no broker round trip)."""
     now = timezone.now()
     if appointment.start <= now:
-        return
+        return False
     due = max(now, appointment.start - timedelta(hours=appointment.practice.reminder_hours_before))
-    Reminder.objects.bulk_create(
+    created = Reminder.objects.bulk_create(
         Reminder(
             practice_id=appointment.practice_id,
             client_id=appointment.client_id,
@@ -64,12 +65,13 @@ def on_booked(appointment: Appointment) -> None:
         )
         for channel in _channels(appointment.client)
     )
+    return bool(created) and due == now
 
 
-def on_rescheduled(appointment: Appointment) -> None:
+def on_rescheduled(appointment: Appointment) -> bool:
     """Moved with the appointment: a reminder already sent for the old time is sent again."""
     Reminder.objects.filter(appointment=appointment, kind=ReminderKind.REMINDER).delete()
-    on_booked(appointment)
+    return on_booked(appointment)
 
 
 def on_ended(appointment: Appointment) -> None:

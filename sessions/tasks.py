@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 from celery import shared_task
-from django.db import transaction
 from django.utils import timezone
 
+from practice.queueing import publish_after_commit
 from sessions import reminders
 from sessions.idempotency import KEEP_HOURS
 from sessions.models import IdempotencyRecord
@@ -42,16 +42,7 @@ def schedule_rebook_nudges() -> int:
 def dispatch_soon() -> None:
     """After the current transaction commits, ask for a dispatch now (e.g. a booking inside the
     reminder window). If the broker is down the booking still stands; the beat will catch up."""
-
-    def publish() -> None:
-        # One connection attempt: kombu otherwise retries for broker_connection_timeout and more
-        # (about 6 s), and the client waiting for its booking would wait that long.
-        app = dispatch_reminders.app
-        options = {**app.conf.broker_transport_options, "max_retries": 0}
-        with app.connection_for_write(transport_options=options) as connection:
-            dispatch_reminders.apply_async(retry=False, connection=connection)
-
-    transaction.on_commit(publish, robust=True)
+    publish_after_commit(dispatch_reminders)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -77,8 +68,6 @@ def expire_waitlist() -> int:
 
 
 def offer_freed_time_soon(therapist_id: int, start, end) -> None:
-    from practice.queueing import publish_after_commit
-
     publish_after_commit(
         offer_waitlist, therapist_id=therapist_id, start=start.isoformat(), end=end.isoformat()
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from clients.models import Client, Complaint
-from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
 from practice.models import Role
 from practice.tenancy import ScopedPrimaryKeyRelatedField
 from practice.vocabulary import REGIONS
@@ -159,6 +159,48 @@ class NoteSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, note: Note) -> dict:
+        """Hand-written for the notes list (bench/: notes_list); same fields and formats.
+
+        Reads the `to_attr` lists NoteViewSet prefetches, falling back to the managers."""
+        amendments = getattr(note, "amendment_list", None)
+        if amendments is None:
+            amendments = list(note.amendments.order_by("created_at", "id"))
+        delivered = getattr(note, "delivered_list", None)
+        if delivered is None:
+            delivered = list(note.delivered_items.all())
+        return {
+            "id": note.pk,
+            "client": note.client_id,
+            "appointment": note.appointment_id,
+            "complaint": note.complaint_id,
+            "author": note.author_id,
+            "subjective": note.subjective,
+            "objective": note.objective,
+            "assessment": note.assessment,
+            "plan": note.plan,
+            "pain_before": note.pain_before,
+            "pain_after": note.pain_after,
+            "consent_confirmed": note.consent_confirmed,
+            "delivered_items": [item.pk for item in delivered],
+            "shared_with_client": note.shared_with_client,
+            "is_signed": note.is_signed,
+            "signed_at": utc_iso(note.signed_at),
+            "amendments": [
+                {
+                    "id": amendment.pk,
+                    "kind": amendment.kind,
+                    "text": amendment.text,
+                    "reason": amendment.reason,
+                    "author": amendment.author_id,
+                    "created_at": utc_iso(amendment.created_at),
+                }
+                for amendment in amendments
+            ],
+            "created_at": utc_iso(note.created_at),
+            "updated_at": utc_iso(note.updated_at),
+        }
 
 
 class NoteWriteSerializer(StrictSerializer):

@@ -111,9 +111,14 @@ class NoteFilter(django_filters.FilterSet):
 class NoteViewSet(ClinicalViewSet):
     """SOAP notes: the author edits until signing; afterwards, amendments (DOMAIN.md 4)."""
 
+    # Prefetched into plain lists (`to_attr`): no related manager per note on a list page.
     queryset = Note.objects.prefetch_related(
-        Prefetch("amendments", queryset=Amendment.objects.order_by("created_at", "id")),
-        "delivered_items",
+        Prefetch(
+            "amendments",
+            queryset=Amendment.objects.order_by("created_at", "id"),
+            to_attr="amendment_list",
+        ),
+        Prefetch("delivered_items", queryset=PlanItem.objects.only("id"), to_attr="delivered_list"),
     )
     serializer_class = NoteSerializer
     audit_as = "note"
