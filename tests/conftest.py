@@ -123,11 +123,15 @@ def practice(db) -> Practice:
     )
 
 
-@pytest.fixture
-def owner(practice) -> Member:
-    user = User.objects.get(email="owner@north.test")
+def logged_in_owner(email: str) -> Member:
+    user = User.objects.get(email=email)
     api, token = login_client(user)
     return Member(user=user, role=Role.OWNER, api=api, token=token)
+
+
+@pytest.fixture
+def owner(practice) -> Member:
+    return logged_in_owner("owner@north.test")
 
 
 @pytest.fixture
@@ -159,9 +163,7 @@ def other_practice(db) -> Practice:
 
 @pytest.fixture
 def other_owner(other_practice) -> Member:
-    user = User.objects.get(email="owner@south.test")
-    api, token = login_client(user)
-    return Member(user=user, role=Role.OWNER, api=api, token=token)
+    return logged_in_owner("owner@south.test")
 
 
 @pytest.fixture
