@@ -29,11 +29,17 @@ FIGURES = (
     ("notes_list", "/api/v1/notes/?page_size=100", "/bench/raw/{practice}/notes/", 0.4),
 )
 # Figures measured their own way (bench/clinical.py, availability.py, booking_load.py,
-# reminder_worker.py), in the order they run: after the request figures, and the booking and the
-# reminders last, as they add appointments and reminders.
-OTHER_FIGURES = ("progress_queries", "availability_14d", "booking_p95", "reminders_per_s")
+# booking_webhooks.py, reminder_worker.py), in the order they run: after the request figures, and
+# the bookings and the reminders last, as they add appointments and reminders.
+OTHER_FIGURES = (
+    "progress_queries",
+    "availability_14d",
+    "booking_p95",
+    "booking_webhooks",
+    "reminders_per_s",
+)
 CLINICAL = ("notes_list", "progress_queries")
-SCHEDULE = ("availability_14d", "booking_p95", "reminders_per_s")
+SCHEDULE = ("availability_14d", "booking_p95", "booking_webhooks", "reminders_per_s")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -55,6 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="booking_p95: bookings (and as many GET me/) from 16 clients",
     )
     parser.add_argument(
+        "--webhook-bookings",
+        type=int,
+        default=300,
+        help="booking_webhooks: bookings a side (with 5 subscriptions, and with none)",
+    )
+    parser.add_argument(
         "--reminders", type=int, default=10_000, help="reminders_per_s: due reminders to send"
     )
     args = parser.parse_args(argv)
@@ -73,7 +85,7 @@ def skip_reason(name: str) -> str | None:
     """Why a figure cannot run against this run's services, if it cannot."""
     from django.conf import settings
 
-    if name == "booking_p95" and not settings.IS_POSTGRES:
+    if name in ("booking_p95", "booking_webhooks") and not settings.IS_POSTGRES:
         return "needs Postgres"
     if name == "reminders_per_s" and not (settings.IS_POSTGRES and settings.REDIS_URL):
         return "needs Postgres and Redis"
@@ -153,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.availability import measure_availability
     from bench.booking_load import measure_booking
+    from bench.booking_webhooks import measure_booking_webhooks
     from bench.clinical import notes_list_queries, progress_queries, seed_clinical
     from bench.measure import Pair, check_same_rows, measure, profile
     from bench.reminder_worker import measure_reminders
@@ -229,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "booking_p95":
                 figures.append(
                     measure_booking(seeded, schedule, requests=args.booking_requests, say=say)
+                )
+            elif name == "booking_webhooks":
+                figures.append(
+                    measure_booking_webhooks(
+                        seeded, schedule, requests=args.webhook_bookings, say=say
+                    )
                 )
             elif name == "reminders_per_s":
                 figures.append(measure_reminders(seeded, schedule, count=args.reminders, say=say))

@@ -21,6 +21,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,14 +157,10 @@ def deal_slots(slots: list[dict], count: int, buffer: dt.timedelta, rng) -> list
     return dealt
 
 
-def measure_booking(
-    seeded: SeededPractice, schedule: Schedule, *, requests: int, say
-) -> Figure | Skipped:
-    if not settings.IS_POSTGRES:
-        return Skipped(NAME, "needs Postgres")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
-    rng = random.Random(SEED + 3)
-    practice, service = seeded.practice, schedule.service
+@contextmanager
+def serve(**overrides: str | None) -> Iterator[str]:
+    """gunicorn on a free loopback port against the bench database, its Celery messages going to
+    a queue of the bench's own (deleted afterwards); yields its base URL, stops it on exit."""
     queue_name = f"bench-web-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="bench-web-") as var_dir:
         log = Path(var_dir) / "gunicorn.log"
@@ -174,6 +172,7 @@ def measure_booking(
             BENCH_CELERY_QUEUE=queue_name,
             THROTTLE_USER="100000/min",
             LOG_LEVEL="WARNING",
+            **overrides,
         )
         args = [
             str(BIN / "gunicorn"),
@@ -188,25 +187,58 @@ def measure_booking(
         try:
             with running(args, env=env, log=log) as server:
                 wait_healthy(base, server, log)
-                return _measure(base, seeded, practice, service, requests, rng, say)
+                yield base
         finally:
             drop_redis_queues([queue_name])
+
+
+def availability(base: str, token: str, service, first: dt.date, last: dt.date) -> list[dict]:
+    """The free slots `GET availability/` offers from `first` to `last`."""
+    answer = httpx.get(
+        f"{base}/api/v1/availability/",
+        params={"service": service.pk, "start": first.isoformat(), "end": last.isoformat()},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    if answer.status_code != 200:
+        raise BenchError(f"availability answered {answer.status_code}: {answer.text[:300]}")
+    return answer.json()["slots"]
+
+
+def booking_jobs(chunk: list[dict], service, client_ids: list[int], rng) -> list[tuple]:
+    """One `POST appointments/` job per slot, each for a random client of the practice."""
+    return [
+        (
+            "POST",
+            "/api/v1/appointments/",
+            {
+                "client": rng.choice(client_ids),
+                "service": service.pk,
+                "therapist": slot["therapist"],
+                "start": slot["start"],
+            },
+        )
+        for slot in chunk
+    ]
+
+
+def measure_booking(
+    seeded: SeededPractice, schedule: Schedule, *, requests: int, say
+) -> Figure | Skipped:
+    if not settings.IS_POSTGRES:
+        return Skipped(NAME, "needs Postgres")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
+    rng = random.Random(SEED + 3)
+    with serve() as base:
+        return _measure(base, seeded, seeded.practice, schedule.service, requests, rng, say)
 
 
 def _measure(base, seeded, practice, service, requests, rng, say) -> Figure:
     today = timezone.localdate(timezone=practice.tz)
     first, last = today + dt.timedelta(days=2), today + dt.timedelta(days=61)
-    answer = httpx.get(
-        f"{base}/api/v1/availability/",
-        params={"service": service.pk, "start": first.isoformat(), "end": last.isoformat()},
-        headers={"Authorization": f"Bearer {seeded.token}"},
-        timeout=60,
-    )
-    if answer.status_code != 200:
-        raise BenchError(f"availability answered {answer.status_code}: {answer.text[:300]}")
     warmup = 2 * CLIENTS
     slots = deal_slots(
-        answer.json()["slots"],
+        availability(base, seeded.token, service, first, last),
         requests + warmup,
         dt.timedelta(minutes=service.buffer_minutes),
         rng,
@@ -214,19 +246,7 @@ def _measure(base, seeded, practice, service, requests, rng, say) -> Figure:
     client_ids = list(Client.objects.filter(practice=practice).values_list("pk", flat=True))
 
     def bookings(chunk: list[dict]) -> list[tuple]:
-        return [
-            (
-                "POST",
-                "/api/v1/appointments/",
-                {
-                    "client": rng.choice(client_ids),
-                    "service": service.pk,
-                    "therapist": slot["therapist"],
-                    "start": slot["start"],
-                },
-            )
-            for slot in chunk
-        ]
+        return booking_jobs(chunk, service, client_ids, rng)
 
     def me(count: int) -> list[tuple]:
         return [("GET", "/api/v1/me/", None)] * count
