@@ -103,12 +103,11 @@ class ClientSerializer(PracticeModelSerializer):
             "created_at": utc_iso(client.created_at),
             "updated_at": utc_iso(client.updated_at),
         }
-        readable = self.readable_names
-        return {name: value for name, value in data.items() if name in readable}
-
-    @cached_property
-    def readable_names(self) -> set[str]:
-        return {name for name, field in self.fields.items() if not field.write_only}
+        # The role's hidden fields, read from the table rather than from `self.fields`, whose
+        # construction (a deep copy of every declared field) would cost more than the rows.
+        role = getattr(self.context.get("request"), "role", None) or ""
+        hidden = self.hidden_fields.get(role, ())
+        return {name: value for name, value in data.items() if name not in hidden}
 
     def get_has_account(self, client: Client) -> bool:
         return client.user_id is not None
@@ -244,9 +243,53 @@ class ComplaintSerializer(PracticeModelSerializer):
         return fields
 
     def get_duration_category(self, complaint: Complaint) -> str:
+        return duration_category(complaint.onset_date, self.today)
+
+    @cached_property
+    def today(self):
+        """The practice's date, once per response (DOMAIN.md 1: recomputed at every read)."""
         request = self.context.get("request")
         tz = request.practice.tz if request is not None and request.practice else None
-        return duration_category(complaint.onset_date, timezone.localdate(timezone=tz))
+        return timezone.localdate(timezone=tz)
+
+    def to_representation(self, complaint: Complaint) -> dict:
+        """Hand-written for the complaints list (bench/: complaints_list); same fields and
+        formats. Reads the `to_attr` list ComplaintViewSet prefetches, else the manager."""
+        answers = getattr(complaint, "red_flag_list", None)
+        if answers is None:
+            answers = list(complaint.red_flag_answers.order_by("asked_at", "id"))
+        return {
+            "id": complaint.pk,
+            "client": complaint.client_id,
+            "regions": complaint.regions,
+            "onset_date": complaint.onset_date.isoformat(),
+            "onset_precision": complaint.onset_precision,
+            "onset_type": complaint.onset_type,
+            "episode": complaint.episode,
+            "mechanism": complaint.mechanism,
+            "pain_now": complaint.pain_now,
+            "pain_worst_24h": complaint.pain_worst_24h,
+            "pain_best_24h": complaint.pain_best_24h,
+            "notes": complaint.notes,
+            "red_flags": complaint.red_flags,
+            "duration_category": self.get_duration_category(complaint),
+            "status": complaint.status,
+            "red_flag_history": [
+                {
+                    "question": answer.question,
+                    "answer": answer.answer,
+                    "asked_at": utc_iso(answer.asked_at),
+                    "asked_by": answer.asked_by_id,
+                }
+                for answer in answers
+            ],
+            "cleared_at": utc_iso(complaint.cleared_at),
+            "cleared_by": complaint.cleared_by_id,
+            "clearance_note": complaint.clearance_note,
+            "created_by": complaint.created_by_id,
+            "created_at": utc_iso(complaint.created_at),
+            "updated_at": utc_iso(complaint.updated_at),
+        }
 
 
 class ClearSerializer(StrictSerializer):

@@ -89,7 +89,11 @@ class ComplaintViewSet(ModelViewSet):
     """Back-pain complaints with red-flag screening; never visible to front desk."""
 
     queryset = Complaint.objects.prefetch_related(
-        Prefetch("red_flag_answers", queryset=RedFlagAnswer.objects.order_by("asked_at", "id"))
+        Prefetch(
+            "red_flag_answers",
+            queryset=RedFlagAnswer.objects.order_by("asked_at", "id"),
+            to_attr="red_flag_list",  # a plain list: no related manager per complaint
+        )
     )
     serializer_class = ComplaintSerializer
     access = CLINICAL_CLIENT_READS

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from clients.models import Client
 from practice.auth import hash_secret, user_for_calendar_token
 from practice.errors import Invalid, NotFound
+from practice.filters import FilterBackend
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
 from practice.sync import UpdatedSinceFilter
 from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
@@ -139,7 +140,7 @@ class AppointmentViewSet(ReadOnlyModelViewSet):
     pagination_class = AppointmentCursorPagination
     filterset_class = AppointmentFilter
     ordering_fields = None  # the cursor fixes the order
-    filter_backends = [django_filters.rest_framework.DjangoFilterBackend, UpdatedSinceFilter]
+    filter_backends = [FilterBackend, UpdatedSinceFilter]
 
     def _booking_args(self, incoming) -> dict:
         data = dict(incoming.validated_data)
