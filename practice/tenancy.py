@@ -135,10 +135,11 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
             self.audit(AuditAction.READ, objects)
         return super().finalize_response(request, response, *args, **kwargs)
 
-    def audit(self, action: str, objects: Iterable[models.Model]) -> None:
+    def audit(self, action: str, objects: Iterable[models.Model | dict]) -> None:
         if not self.audit_as:
             return
-        log_access(self.request, action, self.audit_as, [obj.pk for obj in objects])
+        ids = [obj["id"] if isinstance(obj, dict) else obj.pk for obj in objects]
+        log_access(self.request, action, self.audit_as, ids)
 
 
 def log_access(request: Any, action: str, record_type: str, record_ids: list[int]) -> None:
