@@ -150,3 +150,61 @@ def test_bad_waitlist_requests_are_400(owner, bookable, change, field):
     assert response.status_code == 400
     assert field in {e["field"] for e in response.json()["errors"]}
     assert not WaitlistEntry.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_claims_of_one_freed_slot_book_it_once(bookable, settings):
+    """Ten waitlisted clients claim the same freed slot at once: one booking, nine 409s."""
+    import threading
+    from collections import Counter
+
+    from django.db import connection
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    from practice.auth import new_secret
+    from sessions.models import WaitlistOffer
+
+    start = local(bookable.practice, 1, 10)
+    day = start.astimezone(bookable.practice.tz).date()
+    tokens = []
+    for _ in range(10):
+        entry = WaitlistEntry.objects.create(
+            practice=bookable.practice,
+            client=ClientFactory(practice=bookable.practice),
+            service=bookable.service,
+            first_day=day,
+            last_day=day,
+        )
+        token, token_hash = new_secret("wl_")
+        WaitlistOffer.objects.create(
+            entry=entry,
+            therapist=bookable.therapist,
+            start=start,
+            token_hash=token_hash,
+            expires_at=timezone.now() + timezone.timedelta(hours=2),
+        )
+        tokens.append(token)
+    barrier = threading.Barrier(len(tokens))
+    answers: list[tuple[int, str | None]] = []
+
+    def claim(token: str) -> None:
+        try:
+            barrier.wait(timeout=30)
+            response = APIClient(raise_request_exception=False).post(
+                f"/api/v1/public/waitlist-offers/{token}/claim/"
+            )
+            answers.append((response.status_code, response.json().get("code")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(t,)) for t in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert Counter(answers) == Counter({(201, None): 1, (409, "slot_unavailable"): 9})
+    assert Appointment.objects.exclude(status=Status.CANCELLED).count() == 1
+    assert WaitlistEntry.objects.filter(status="booked").count() == 1
