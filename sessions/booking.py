@@ -93,10 +93,12 @@ DEADLOCK_DETECTED = "40P01"
 
 
 def _save_live(appointment: Appointment, **save_kwargs) -> None:
-    """Save, turning the exclusion constraint's refusal into 409 `slot_unavailable`."""
+    """Save, turning the exclusion constraint's refusal into 409 `slot_unavailable`.
+
+    No savepoint of its own: every caller is atomic and gives up on the error, so the enclosing
+    transaction rolls back anyway (and a booking saves two round trips)."""
     try:
-        with transaction.atomic():
-            appointment.save(**save_kwargs)
+        appointment.save(**save_kwargs)
     except IntegrityError as error:
         if "appointment_no_overlap" in str(error):
             raise SlotUnavailable() from None
