@@ -1,15 +1,30 @@
 """Cheap sync for integrations: `?updated_since=` on lists and `ETag`/`If-None-Match` on details.
 
 Removals are soft here (a cancelled appointment, an inactive service or therapist): they carry a
-new `updated_at`, so `updated_since` returns them too and a front-end sees every change. Ask from
-your last sync time minus a minute: a transaction that commits late keeps its earlier timestamp.
+new `updated_at`, so `updated_since` returns them too and a front-end sees every change. Every list
+answers a `Sync-Since` header: send it back as the next `updated_since` and no change is missed,
+even one whose transaction committed after this answer (the overlap may repeat a row; upsert).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import exceptions, filters, status
 from rest_framework.response import Response
+
+# A write's updated_at is stamped before its transaction commits; a transaction that commits late
+# keeps its earlier stamp. The next `updated_since` a client should send therefore lags the
+# server's clock by more than any transaction lasts (they are short: well under this).
+SYNC_OVERLAP = timedelta(minutes=1)
+SYNC_HEADER = "Sync-Since"
+
+
+def next_sync_since() -> str:
+    """What a client sends as `updated_since` next time (the `Sync-Since` response header)."""
+    return (timezone.now() - SYNC_OVERLAP).isoformat()
 
 
 class UpdatedSinceFilter(filters.BaseFilterBackend):

@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from practice.api.base import StrictModelSerializer
 from practice.models import AuditAction, AuditEvent, Practice, Role, User
 from practice.permissions import WRITE
-from practice.sync import ETagRetrieveMixin
+from practice.sync import SYNC_HEADER, ETagRetrieveMixin, next_sync_since
 
 READ = "read"
 AccessTable = dict[str, str]  # role (or the API-key role) -> READ | WRITE
@@ -133,6 +133,8 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
         objects = getattr(self, "_read_objects", None)
         if objects and 200 <= response.status_code < 300:
             self.audit(AuditAction.READ, objects)
+        if getattr(self, "action", None) == "list" and response.status_code == 200:
+            response[SYNC_HEADER] = next_sync_since()
         return super().finalize_response(request, response, *args, **kwargs)
 
     def audit(self, action: str, objects: Iterable[models.Model | dict]) -> None:

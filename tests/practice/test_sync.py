@@ -92,3 +92,47 @@ def test_detail_etag_answers_304_until_the_record_changes(owner, practice):
     assert changed.status_code == 200
     assert changed["ETag"] != etag
     assert Client.objects.get(pk=client.pk).phone == "+44 7700 900111"
+
+
+def test_every_list_says_what_to_send_as_the_next_updated_since(owner):
+    response = owner.api.get("/api/v1/clients/")
+
+    since_next = dt.datetime.fromisoformat(response["Sync-Since"])
+    assert since_next.tzinfo is not None
+    assert timezone.now() - dt.timedelta(minutes=2) < since_next < timezone.now()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_after_a_sync_is_caught_by_the_next_one(owner, practice):
+    """The write is stamped, the sync runs while it is uncommitted, then it commits: the next
+    sync, from the Sync-Since the first one answered, must include it (no change is lost)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    client = ClientFactory(practice=practice)
+    Client.objects.filter(pk=client.pk).update(updated_at=timezone.now() - dt.timedelta(days=1))
+    stamped, release = threading.Event(), threading.Event()
+
+    def slow_write() -> None:
+        try:
+            with transaction.atomic():
+                row = Client.objects.get(pk=client.pk)
+                row.phone = "+44 7700 900555"
+                row.save()  # updated_at stamped now, visible only at commit
+                stamped.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=slow_write)
+    writer.start()
+    assert stamped.wait(timeout=10)
+    first = owner.api.get("/api/v1/clients/", {"updated_since": since(timezone.now())})
+    release.set()
+    writer.join(timeout=10)
+    second = owner.api.get("/api/v1/clients/", {"updated_since": first["Sync-Since"]})
+
+    assert [row["id"] for row in first.json()["results"]] == []
+    assert [row["phone"] for row in second.json()["results"]] == ["+44 7700 900555"]
