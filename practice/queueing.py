@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -25,3 +25,31 @@ def publish_after_commit(task: Any, **kwargs: Any) -> None:
             task.apply_async(kwargs=kwargs, retry=False, connection=connection)
 
     transaction.on_commit(publish, robust=True)
+
+
+def claim_batch(
+    *,
+    model: type[models.Model],
+    due: models.Q,
+    order_by: str,
+    claimed: dict[str, Any],
+    lapsed: models.Q,
+    released: dict[str, Any],
+    batch: int,
+) -> list[int]:
+    """Claim up to `batch` due rows for sending, skipping rows another dispatcher holds.
+
+    First, rows whose sender's lease lapsed (a killed worker) are `released` back to the queue;
+    then due rows are locked with SELECT ... FOR UPDATE SKIP LOCKED and marked `claimed`, so two
+    dispatchers never hand out the same row. Shared by reminders and webhook deliveries.
+    """
+    with transaction.atomic():
+        model._default_manager.filter(lapsed).update(**released)
+        ids = list(
+            model._default_manager.select_for_update(skip_locked=True)
+            .filter(due)
+            .order_by(order_by)
+            .values_list("pk", flat=True)[:batch]
+        )
+        model._default_manager.filter(pk__in=ids).update(**claimed)
+    return ids

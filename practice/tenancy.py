@@ -26,6 +26,8 @@ AccessTable = dict[str, str]  # role (or the API-key role) -> READ | WRITE
 
 STAFF_WRITE: AccessTable = {Role.OWNER: WRITE, Role.THERAPIST: WRITE, Role.FRONT_DESK: WRITE}
 CLINICAL: AccessTable = {Role.OWNER: WRITE, Role.THERAPIST: WRITE}
+# Clinical records a client may read (their own, through `scope`), clinicians write.
+CLINICAL_CLIENT_READS: AccessTable = {Role.OWNER: WRITE, Role.THERAPIST: WRITE, Role.CLIENT: READ}
 OWNER_ONLY: AccessTable = {Role.OWNER: WRITE}
 
 

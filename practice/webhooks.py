@@ -26,8 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from practice.models import (
@@ -39,7 +38,7 @@ from practice.models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from practice.queueing import publish_after_commit
+from practice.queueing import claim_batch, publish_after_commit
 
 RETRY_FOR = timedelta(hours=24)
 LEASE = timedelta(minutes=2)
@@ -145,24 +144,19 @@ def event_body(event: WebhookEvent) -> bytes:
 
 def claim_due(now: datetime | None = None, batch: int = BATCH) -> list[int]:
     now = now or timezone.now()
-    with transaction.atomic():
-        WebhookDelivery.objects.filter(status=DeliveryStatus.SENDING, lease_until__lt=now).update(
-            status=DeliveryStatus.PENDING, lease_until=None
-        )
-        ids = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(
-                status=DeliveryStatus.PENDING,
-                next_attempt_at__lte=now,
-                subscription__paused_at__isnull=True,
-            )
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:batch]
-        )
-        WebhookDelivery.objects.filter(pk__in=ids).update(
-            status=DeliveryStatus.SENDING, lease_until=now + LEASE
-        )
-    return ids
+    return claim_batch(
+        model=WebhookDelivery,
+        due=Q(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at__lte=now,
+            subscription__paused_at__isnull=True,
+        ),
+        order_by="next_attempt_at",
+        claimed={"status": DeliveryStatus.SENDING, "lease_until": now + LEASE},
+        lapsed=Q(status=DeliveryStatus.SENDING, lease_until__lt=now),
+        released={"status": DeliveryStatus.PENDING, "lease_until": None},
+        batch=batch,
+    )
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from clients.domain import ComplaintStatus
 from clients.models import Client, Complaint
 from practice.auth import new_secret
+from practice.queueing import claim_batch
 from sessions.messaging import PermanentError, TransientError, deliver
 from sessions.models import (
     Appointment,
@@ -150,20 +151,15 @@ def claim_due(now: datetime | None = None, batch: int = BATCH) -> list[int]:
     Also returns to the queue rows whose sender's lease ran out (a killed worker).
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        Reminder.objects.filter(
-            status__in=(ReminderStatus.QUEUED, ReminderStatus.SENDING), lease_until__lt=now
-        ).update(status=ReminderStatus.SCHEDULED, lease_until=None)
-        ids = list(
-            Reminder.objects.select_for_update(skip_locked=True)
-            .filter(status=ReminderStatus.SCHEDULED, scheduled_for__lte=now)
-            .order_by("scheduled_for")
-            .values_list("pk", flat=True)[:batch]
-        )
-        Reminder.objects.filter(pk__in=ids).update(
-            status=ReminderStatus.QUEUED, lease_until=now + LEASE
-        )
-    return ids
+    return claim_batch(
+        model=Reminder,
+        due=Q(status=ReminderStatus.SCHEDULED, scheduled_for__lte=now),
+        order_by="scheduled_for",
+        claimed={"status": ReminderStatus.QUEUED, "lease_until": now + LEASE},
+        lapsed=Q(status__in=(ReminderStatus.QUEUED, ReminderStatus.SENDING), lease_until__lt=now),
+        released={"status": ReminderStatus.SCHEDULED, "lease_until": None},
+        batch=batch,
+    )
 
 
 def _claim_for_sending(reminder_id: int) -> bool:

@@ -24,9 +24,13 @@ from clients.charts import progress_svg
 from clients.models import Client, Complaint, Consent, Outcome, RedFlagAnswer
 from clients.selectors import complaint_progress
 from practice.models import API_KEY_ROLE, AuditAction, Role
-from practice.tenancy import CLINICAL, READ, WRITE, ModelViewSet, ReadOnlyModelViewSet
-
-CLINICAL_CLIENT_READS = {**CLINICAL, Role.CLIENT: READ}
+from practice.tenancy import (
+    CLINICAL,
+    CLINICAL_CLIENT_READS,
+    WRITE,
+    ModelViewSet,
+    ReadOnlyModelViewSet,
+)
 
 
 class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.UpdateModelMixin):

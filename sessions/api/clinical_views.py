@@ -16,7 +16,13 @@ from rest_framework.views import APIView
 from clients.models import Client
 from practice.errors import NotFound
 from practice.models import AuditAction, Role
-from practice.tenancy import CLINICAL, READ, ReadOnlyModelViewSet, log_access, scope
+from practice.tenancy import (
+    CLINICAL,
+    CLINICAL_CLIENT_READS,
+    ReadOnlyModelViewSet,
+    log_access,
+    scope,
+)
 from sessions import clinical, fhir
 from sessions.api.clinical_serializers import (
     AmendmentInSerializer,
@@ -27,8 +33,6 @@ from sessions.api.clinical_serializers import (
     SessionPlanWriteSerializer,
 )
 from sessions.models import Amendment, Note, PlanItem, SessionPlan
-
-CLINICAL_CLIENT_READS = {**CLINICAL, Role.CLIENT: READ}
 
 
 class ClinicalViewSet(ReadOnlyModelViewSet):

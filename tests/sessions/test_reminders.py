@@ -8,8 +8,7 @@ eager Celery and count the emails.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.core import mail
@@ -17,7 +16,7 @@ from django.utils import timezone
 
 from clients.domain import ComplaintStatus
 from clients.models import Client
-from practice.models import Practice, Service, Therapist
+from practice.models import Practice, Therapist
 from practice.services import set_working_hours
 from sessions import reminders
 from sessions.models import Reminder, ReminderKind, ReminderStatus, Status
@@ -28,6 +27,7 @@ from tests.factories import (
     ReminderFactory,
     ServiceFactory,
 )
+from tests.sessions.booking_setup import Bookable, local
 
 pytestmark = pytest.mark.django_db
 
@@ -36,24 +36,11 @@ REMINDERS = "/api/v1/reminders/"
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _locmem_email(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
 # --- helpers shared with the other reminder test files ------------------------------------------
-
-
-@dataclass
-class Bookable:
-    practice: Practice
-    therapist: Therapist
-    service: Service
-    client: Client
 
 
 def make_bookable(practice: Practice, therapist: Therapist) -> Bookable:
@@ -73,12 +60,6 @@ def make_bookable(practice: Practice, therapist: Therapist) -> Bookable:
 @pytest.fixture
 def bookable(practice, therapist) -> Bookable:
     return make_bookable(practice, therapist.user.therapist)
-
-
-def local(practice: Practice, days: int, hour: int, minute: int = 0) -> datetime:
-    """The practice's local wall-clock time `days` from today, as an aware UTC instant."""
-    day: date = timezone.now().astimezone(practice.tz).date() + timedelta(days=days)
-    return datetime.combine(day, time(hour, minute), tzinfo=practice.tz).astimezone(UTC)
 
 
 def soon(practice: Practice, *, min_hours: int = 3) -> datetime:

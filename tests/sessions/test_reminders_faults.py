@@ -80,11 +80,6 @@ def free_port() -> int:
     raise AssertionError("no free port for redis-server")
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # --- a Redis of our own ---------------------------------------------------------------------------
 
 
