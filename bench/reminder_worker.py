@@ -3,8 +3,8 @@
 Needs Postgres (SKIP LOCKED, the partial index) and Redis (a real broker shared with a worker
 process). The bench seeds 10,000 due reminders (email, each for a booked appointment) beside 10,000
 long sent ones, shows the EXPLAIN of the dispatcher's claim query, claims every due row with
-`sessions.reminders.claim_due` (what the beat's `dispatch_reminders` runs) and queues one
-`send_reminder` per row, then as many `bench.noop` tasks, all on a queue of its own, each batch
+`sessions.reminders.claim_due` and queues the `send_reminders` tasks the beat's
+`dispatch_reminders` would publish (a chunk of ids each), then one `bench.noop` task per reminder, all on a queue of its own, each batch
 between two `bench.mark` tasks. Only then does it start one worker (`--pool=solo`, the console
 email backend writing to /dev/null): it takes the queue in order, so the marks time each batch
 on the same broker and worker, without the publishing in the way.
@@ -140,7 +140,8 @@ def measure_reminders(
     if not (settings.IS_POSTGRES and settings.REDIS_URL):
         return Skipped(NAME, "needs Postgres and Redis (DATABASE_URL, REDIS_URL)")
     from bench.tasks import mark, noop
-    from sessions.tasks import send_reminder
+    from sessions.reminders import chunks
+    from sessions.tasks import send_reminders
 
     started = time.perf_counter()
     seed_reminders(seeded, schedule, count)
@@ -180,8 +181,8 @@ def measure_reminders(
                 task.apply_async(args, queue=queue_name, producer=producer)
 
             queue(mark, keys["reminders"][0])
-            for reminder_id in claimed:
-                queue(send_reminder, reminder_id)
+            for chunk in chunks(claimed):  # what dispatch_reminders publishes
+                queue(send_reminders, chunk)
             queue(mark, keys["reminders"][1])
             queue(mark, keys["noop"][0])
             for _ in claimed:

@@ -6,6 +6,7 @@ SMS_URL picks the SMS backend: unset or `console://` prints; `https://user:token
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import urllib.parse
@@ -13,7 +14,7 @@ import urllib.request
 from base64 import b64encode
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +68,28 @@ def sms_backend():
     return HttpSms(url, getattr(settings, "SMS_FROM", "Backcare"))
 
 
-def deliver(*, channel: str, to: str, subject: str, body: str) -> None:
-    if not to:
-        raise PermanentError(f"No {channel} address for this client.")
-    if channel == "sms":
-        sms_backend().send(to=to, body=body)
-        return
-    try:
-        send_mail(subject=subject, message=body, from_email=None, recipient_list=[to])
-    except OSError as error:  # SMTP trouble is worth another try
-        raise TransientError(str(error)) from error
+class Outbox:
+    """The channels of one batch of messages: one mail connection (an SMTP session, not one per
+    message) and one SMS backend, closed when the batch is done."""
+
+    def __enter__(self) -> Outbox:
+        self.mail = get_connection()
+        with contextlib.suppress(OSError):  # each message then fails on its own row, retried
+            self.mail.open()
+        self.sms = sms_backend()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        with contextlib.suppress(OSError):
+            self.mail.close()
+
+    def deliver(self, *, channel: str, to: str, subject: str, body: str) -> None:
+        if not to:
+            raise PermanentError(f"No {channel} address for this client.")
+        if channel == "sms":
+            self.sms.send(to=to, body=body)
+            return
+        try:
+            EmailMessage(subject, body, None, [to], connection=self.mail).send()
+        except OSError as error:  # SMTP trouble is worth another try
+            raise TransientError(str(error)) from error

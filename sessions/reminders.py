@@ -21,8 +21,8 @@ from django.utils import timezone
 from clients.domain import ComplaintStatus
 from clients.models import Client, Complaint
 from practice.auth import new_secret
-from practice.queueing import claim_batch
-from sessions.messaging import PermanentError, TransientError, deliver
+from practice.queueing import claim_batch, commits_not_waiting_for_disk
+from sessions.messaging import Outbox, PermanentError, TransientError
 from sessions.models import (
     Appointment,
     Reminder,
@@ -31,7 +31,8 @@ from sessions.models import (
     Status,
 )
 
-BATCH = 200
+BATCH = 200  # rows per claim (one dispatcher transaction)
+CHUNK = 25  # rows per send task: one claim, one read, one mail connection
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 FOLLOW_UP_VALID = timedelta(days=7)
@@ -162,57 +163,95 @@ def claim_due(now: datetime | None = None, batch: int = BATCH) -> list[int]:
     )
 
 
-def _claim_for_sending(reminder_id: int) -> bool:
-    """Exactly one caller turns `queued` into `sending`; everyone else does nothing."""
-    return bool(
-        Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.QUEUED).update(
+def chunks(ids: list[int], size: int = CHUNK) -> list[list[int]]:
+    """The dispatcher's claimed ids, cut into the lists one send task takes."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _claim_for_sending(ids: list[int]) -> list[int]:
+    """Turn the `queued` rows among `ids` into `sending`: exactly one caller gets each row; a
+    redelivered task, or a second worker handed the same ids, gets the rest (none)."""
+    with transaction.atomic():
+        mine = list(
+            Reminder.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=ids, status=ReminderStatus.QUEUED)
+            .values_list("pk", flat=True)
+        )
+        Reminder.objects.filter(pk__in=mine).update(
             status=ReminderStatus.SENDING,
             lease_until=timezone.now() + LEASE,
             attempts=F("attempts") + 1,
         )
-    )
+    return mine
 
 
 def send_reminder(reminder_id: int) -> str:
     """Send one claimed reminder once. Returns its final status (or "skipped")."""
-    if not _claim_for_sending(reminder_id):
-        return "skipped"
-    reminder = Reminder.objects.select_related(
+    return send_reminders([reminder_id])[reminder_id]
+
+
+def send_reminders(ids: list[int]) -> dict[int, str]:
+    """Send each claimed reminder among `ids` once; its final status by id ("skipped" for a row
+    that was not `queued`: sent already, cancelled, or another worker's).
+
+    One task takes a chunk of the dispatcher's claim: the rows are claimed and read in one go and
+    the messages share one mail connection, but each row is marked `sent` as soon as its message
+    is out (a commit that does not wait for the disk: see `commits_not_waiting_for_disk`), so a
+    worker killed mid-chunk resends nothing; the chunk's unsent rows wait in
+    `sending` until their lease runs out, then go back to the queue.
+    """
+    results = dict.fromkeys(ids, "skipped")
+    mine = _claim_for_sending(ids)
+    if not mine:
+        return results
+    rows = Reminder.objects.select_related(
         "client", "practice", "appointment__service", "appointment__therapist__user"
-    ).get(pk=reminder_id)
+    ).filter(pk__in=mine)
+    with Outbox() as outbox, commits_not_waiting_for_disk():
+        for reminder in rows:
+            results[reminder.pk] = _send(reminder, outbox)
+    return results
+
+
+def _send(reminder: Reminder, outbox: Outbox) -> str:
     appointment = reminder.appointment
+    mark = Reminder.objects.filter(pk=reminder.pk).update
     # Unsubscribed after the dispatcher handed this row to a worker: the opt-out still wins.
     if reminder.client.reminders_opt_out or (
         appointment is not None
         and reminder.kind == ReminderKind.REMINDER
         and (appointment.status != Status.BOOKED)
     ):
-        Reminder.objects.filter(pk=reminder_id).update(status=ReminderStatus.CANCELLED)
+        mark(status=ReminderStatus.CANCELLED, lease_until=None)
         return ReminderStatus.CANCELLED
-    token = None
+    token, token_hash = (None, None)
     if reminder.kind == ReminderKind.FOLLOW_UP:
         token, token_hash = new_secret("fu_")
-        Reminder.objects.filter(pk=reminder_id).update(token_hash=token_hash)
     subject, body = compose(reminder, follow_up_token=token)
     address = reminder.client.phone if reminder.channel == "sms" else reminder.client.email
     try:
-        deliver(channel=reminder.channel, to=address, subject=subject, body=body)
+        outbox.deliver(channel=reminder.channel, to=address, subject=subject, body=body)
     except TransientError as error:
         retry = reminder.attempts < MAX_ATTEMPTS
-        Reminder.objects.filter(pk=reminder_id).update(
-            status=ReminderStatus.SCHEDULED if retry else ReminderStatus.FAILED,
+        status = ReminderStatus.SCHEDULED if retry else ReminderStatus.FAILED
+        mark(
+            status=status,
             scheduled_for=timezone.now() + timedelta(minutes=2**reminder.attempts),
             lease_until=None,
             last_error=str(error)[:500],
         )
-        return ReminderStatus.SCHEDULED if retry else ReminderStatus.FAILED
+        return status
     except PermanentError as error:
-        Reminder.objects.filter(pk=reminder_id).update(
-            status=ReminderStatus.FAILED, lease_until=None, last_error=str(error)[:500]
-        )
+        mark(status=ReminderStatus.FAILED, lease_until=None, last_error=str(error)[:500])
         return ReminderStatus.FAILED
-    Reminder.objects.filter(pk=reminder_id).update(
-        status=ReminderStatus.SENT, sent_at=timezone.now(), lease_until=None, last_error=""
+    # The follow-up's token is stored with `sent`: only a delivered link ever works.
+    extra = {"token_hash": token_hash} if token_hash else {}
+    mark(
+        status=ReminderStatus.SENT,
+        sent_at=timezone.now(),
+        lease_until=None,
+        last_error="",
+        **extra,
     )
     return ReminderStatus.SENT
 

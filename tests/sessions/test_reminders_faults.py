@@ -483,16 +483,23 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
         held = Reminder.objects.get(pk=by_email[held_email])
         assert held.status == ReminderStatus.SENDING
         assert sent_count() == 149  # one solo worker: each message marked before the next
+        # The killed task's chunk: claimed together, the held message and those after it unsent.
+        stranded = set(
+            Reminder.objects.filter(status=ReminderStatus.SENDING).values_list("pk", flat=True)
+        )
+        assert held.pk in stranded
+        assert len(stranded) <= reminders.CHUNK
 
         workers.start(broker=own_redis.url, smtp=sink.url)
-        assert wait_for(lambda: sent_count() == 499), workers.logs()
+        assert wait_for(lambda: sent_count() == 500 - len(stranded)), workers.logs()
         assert wait_for(lambda: own_redis.queue_length() == 0)
-        # The killed worker's message is unacked in Redis (redelivered only after the visibility
-        # timeout); its row waits in `sending` until its lease runs out, then goes back.
-        assert Reminder.objects.exclude(status=ReminderStatus.SENT).get() == held
+        # The killed worker's task is unacked in Redis (redelivered only after the visibility
+        # timeout); its rows wait in `sending` until their lease runs out, then go back.
+        unsent = Reminder.objects.exclude(status=ReminderStatus.SENT)
+        assert set(unsent.values_list("pk", flat=True)) == stranded
         later = timezone.now() + reminders.LEASE + timedelta(minutes=1)
-        assert reminders.claim_due(now=later) == [held.pk]
-        tasks.send_reminder.delay(held.pk)
+        assert sorted(reminders.claim_due(now=later)) == sorted(stranded)
+        tasks.send_reminders.delay(sorted(stranded))
         assert wait_for(lambda: sent_count() == 500), workers.logs()
         time.sleep(0.5)
 
