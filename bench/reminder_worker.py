@@ -4,10 +4,11 @@ Needs Postgres (SKIP LOCKED, the partial index) and Redis (a real broker shared 
 process). The bench seeds 10,000 due reminders (email, each for a booked appointment) beside 10,000
 long sent ones, shows the EXPLAIN of the dispatcher's claim query, claims every due row with
 `sessions.reminders.claim_due` and queues the `send_reminders` tasks the beat's
-`dispatch_reminders` would publish (a chunk of ids each), then one `bench.noop` task per reminder, all on a queue of its own, each batch
-between two `bench.mark` tasks. Only then does it start one worker (`--pool=solo`, the console
-email backend writing to /dev/null): it takes the queue in order, so the marks time each batch
-on the same broker and worker, without the publishing in the way.
+`dispatch_reminders` would publish (a chunk of ids each), then one `bench.noop` task per
+reminder, all on a queue of its own, each batch between two `bench.mark` tasks. Only then does
+it start one worker (`--pool=solo`, the console email backend writing to /dev/null): it takes
+the queue in order, so the marks time each batch on the same broker and worker, without the
+publishing in the way.
 """
 
 from __future__ import annotations

@@ -224,10 +224,12 @@ def _send(reminder: Reminder, outbox: Outbox) -> str:
     ):
         mark(status=ReminderStatus.CANCELLED, lease_until=None)
         return ReminderStatus.CANCELLED
+    # A link of its own in each message (stored hashed, like every secret): the follow-up's
+    # question, or the reminder's manage link (GET and cancel/ it, as a public booking's).
     token, token_hash = (None, None)
-    if reminder.kind == ReminderKind.FOLLOW_UP:
-        token, token_hash = new_secret("fu_")
-    subject, body = compose(reminder, follow_up_token=token)
+    if reminder.kind in (ReminderKind.FOLLOW_UP, ReminderKind.REMINDER):
+        token, token_hash = new_secret("fu_" if reminder.kind == ReminderKind.FOLLOW_UP else "bk_")
+    subject, body = compose(reminder, token=token)
     address = reminder.client.phone if reminder.channel == "sms" else reminder.client.email
     try:
         outbox.deliver(channel=reminder.channel, to=address, subject=subject, body=body)
@@ -244,7 +246,7 @@ def _send(reminder: Reminder, outbox: Outbox) -> str:
     except PermanentError as error:
         mark(status=ReminderStatus.FAILED, lease_until=None, last_error=str(error)[:500])
         return ReminderStatus.FAILED
-    # The follow-up's token is stored with `sent`: only a delivered link ever works.
+    # The link's token is stored with `sent`: only a delivered link ever works.
     extra = {"token_hash": token_hash} if token_hash else {}
     mark(
         status=ReminderStatus.SENT,
@@ -275,7 +277,8 @@ def _link(path: str) -> str:
     return f"{settings.BASE_URL}/api/v1/{path}"
 
 
-def compose(reminder: Reminder, *, follow_up_token: str | None = None) -> tuple[str, str]:
+def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
+    """The message of a reminder, follow-up or nudge; `token` is its link's (manage or answer)."""
     practice = reminder.practice
     appointment = reminder.appointment
     name = reminder.client.first_name
@@ -287,14 +290,18 @@ def compose(reminder: Reminder, *, follow_up_token: str | None = None) -> tuple[
         subject = f"Reminder: your appointment at {practice.name}"
         body = (
             f"Hello {name},\n\nThis is a reminder of your {appointment.service.name} with "
-            f"{appointment.therapist.user.first_name} on {when}.\n"
-            f"To cancel or change it, contact {practice.name}."
+            f"{appointment.therapist.user.first_name} at {practice.name} on {when}.\n"
+            + (
+                f"To see or cancel it: {_link(f'public/bookings/{token}/')}"
+                if token
+                else f"To cancel or change it, contact {practice.name}."
+            )
         )
     elif reminder.kind == ReminderKind.FOLLOW_UP:
         subject = f"How is your back today? ({practice.name})"
         body = (
             f"Hello {name},\n\nHow is your back today, on a scale from 0 (no pain) to 10 (worst "
-            f"imaginable)? Tell us here: {_link(f'public/follow-ups/{follow_up_token}/')}\n"
+            f"imaginable)? Tell us here: {_link(f'public/follow-ups/{token}/')}\n"
             "The link works for 7 days."
         )
     else:
@@ -307,6 +314,20 @@ def compose(reminder: Reminder, *, follow_up_token: str | None = None) -> tuple[
 
 
 # --- follow-up answers ------------------------------------------------------------------------
+
+
+def appointment_for_reminder_link(token: str) -> Appointment | None:
+    """The appointment whose reminder carried this manage link (`public/bookings/{token}/`)."""
+    from practice.auth import hash_secret
+
+    reminder = (
+        Reminder.objects.select_related(
+            "appointment__service", "appointment__therapist__user", "appointment__practice"
+        )
+        .filter(token_hash=hash_secret(token), kind=ReminderKind.REMINDER)
+        .first()
+    )
+    return reminder.appointment if reminder else None
 
 
 def follow_up_for_token(token: str) -> Reminder | None:

@@ -7,7 +7,6 @@ from datetime import timedelta
 import django_filters
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import pagination, status
@@ -25,7 +24,7 @@ from practice.filters import FilterBackend
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
 from practice.sync import UpdatedSinceFilter
 from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
-from sessions import booking, calendar
+from sessions import booking, calendar, reminders
 from sessions.api.serializers import (
     AppointmentCreateSerializer,
     AppointmentSerializer,
@@ -389,10 +388,15 @@ class PublicManageView(PublicView):
     """The manage link of a public booking: the token is the only credential."""
 
     def appointment(self, token: str) -> Appointment:
-        return get_object_or_404(
-            Appointment.objects.select_related("service", "therapist__user", "practice"),
-            manage_token_hash=hash_secret(token),
-        )
+        """The booking's own manage link, or the one its reminder carried."""
+        found = (
+            Appointment.objects.select_related("service", "therapist__user", "practice")
+            .filter(manage_token_hash=hash_secret(token))
+            .first()
+        ) or reminders.appointment_for_reminder_link(token)
+        if found is None:
+            raise NotFound("Unknown booking link.")
+        return found
 
     @extend_schema(responses={200: PublicAppointmentSerializer})
     def get(self, request, token):

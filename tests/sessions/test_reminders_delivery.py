@@ -24,7 +24,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from clients.models import Client
-from sessions import reminders
+from sessions import reminders, tasks
 from sessions.messaging import HttpSms, PermanentError, TransientError
 from sessions.models import Reminder, ReminderKind, ReminderStatus
 from tests.factories import (
@@ -157,6 +157,38 @@ def test_the_follow_up_links_to_its_question(bookable):
     assert reminders.follow_up_for_token(link.group(1)) == row
 
 
+def test_the_reminder_carries_a_manage_link_that_shows_and_cancels_the_booking(anon, bookable):
+    bookable.practice.cancellation_window_hours = 0
+    bookable.practice.save()
+    row = due_reminder(bookable)
+
+    claim_and_send(row)
+
+    link = re.search(r"/api/v1/public/bookings/(\S+)/", mail.outbox[0].body)
+    assert link, mail.outbox[0].body
+    shown = anon.get(f"/api/v1/public/bookings/{link.group(1)}/")
+    assert shown.status_code == 200, shown.content
+    assert shown.json()["status"] == "booked"
+    assert datetime.fromisoformat(shown.json()["start"]) == row.appointment.start
+    cancelled = anon.post(f"/api/v1/public/bookings/{link.group(1)}/cancel/", {"reason": "Ill"})
+    assert cancelled.status_code == 200, cancelled.content
+    row.appointment.refresh_from_db()
+    assert row.appointment.status == "cancelled"
+
+
+def test_a_follow_up_link_is_not_a_manage_link(anon, bookable):
+    row = due_reminder(bookable, kind=ReminderKind.FOLLOW_UP)
+    claim_and_send(row)
+    token = re.search(r"/api/v1/public/follow-ups/(\S+)/", mail.outbox[0].body).group(1)
+
+    response = anon.post(f"/api/v1/public/bookings/{token}/cancel/", {"reason": "x"})
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    row.appointment.refresh_from_db()
+    assert row.appointment.status == "booked"
+
+
 # --- once ---------------------------------------------------------------------------------
 
 
@@ -198,6 +230,34 @@ def test_claims_come_in_batches(bookable):
     assert len(first) == 3
     assert sorted(first + second) == sorted(r.pk for r in rows)
     assert reminders.claim_due(batch=3) == []
+
+
+def test_one_tick_dispatches_every_due_reminder_batch_after_batch(monkeypatch, bookable):
+    monkeypatch.setattr(reminders, "BATCH", 3)
+    monkeypatch.setattr(reminders, "CHUNK", 2)
+    rows = [due_reminder(bookable) for _ in range(7)]
+
+    assert tasks.dispatch_reminders() == 7  # eager: each chunk's send task runs at once
+
+    assert len(mail.outbox) == 7
+    assert set(Reminder.objects.values_list("status", flat=True)) == {ReminderStatus.SENT}
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(r.client.email for r in rows)
+
+
+def test_a_chunk_sends_its_queued_rows_once_and_skips_the_others(bookable):
+    queued = [due_reminder(bookable) for _ in range(3)]
+    not_due = due_reminder(bookable, scheduled_for=timezone.now() + timedelta(hours=1))
+    assert sorted(reminders.claim_due()) == sorted(r.pk for r in queued)
+    ids = [r.pk for r in queued] + [not_due.pk]
+
+    first = reminders.send_reminders(ids)
+    again = reminders.send_reminders(ids)  # the same task, redelivered
+
+    assert first == {**{r.pk: ReminderStatus.SENT for r in queued}, not_due.pk: "skipped"}
+    assert again == dict.fromkeys(ids, "skipped")
+    assert len(mail.outbox) == 3
+    not_due.refresh_from_db()
+    assert not_due.status == ReminderStatus.SCHEDULED
 
 
 def test_a_lapsed_lease_puts_the_row_back_and_it_is_sent_once(bookable):
