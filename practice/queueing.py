@@ -57,7 +57,6 @@ def claim_batch(
     return ids
 
 
-
 @contextmanager
 def commits_not_waiting_for_disk() -> Iterator[None]:
     """Inside, each commit of this connection returns without waiting for the WAL to reach disk.

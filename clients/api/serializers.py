@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.functional import cached_property
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clients.domain import (
@@ -18,8 +19,10 @@ from clients.domain import (
 from clients.models import Client, Complaint, Consent, Instrument, Outcome, RedFlagAnswer
 from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
 from practice.models import API_KEY_ROLE, Role
+from practice.retention import retain_until, rule_for
 from practice.tenancy import PracticeModelSerializer, ScopedPrimaryKeyRelatedField
 
+PRIVACY_FIELDS = ("retain_until", "legal_hold", "legal_hold_reason", "restricted")
 SENSITIVE_AREAS = (*REGIONS, "chest_wall", "breast", "inner_thigh", "abdomen")
 
 
@@ -46,11 +49,18 @@ class ClientSerializer(PracticeModelSerializer):
         required=False,
     )
     has_account = serializers.SerializerMethodField()
+    # DOMAIN.md 4/8: the retention clock, computed from the last clinical entry, the date of birth
+    # and the practice's jurisdiction (practice.retention); null while there is no clinical record.
+    retain_until = serializers.DateField(read_only=True, allow_null=True)
+    restricted = serializers.BooleanField(read_only=True)
 
     # Front desk handles contact details only; a client reads their flags but does not set them.
+    # Retention and legal holds are records duties: minimum necessary keeps them from the front
+    # desk and API keys; a client sees when their record may go, not whether it is on hold.
     hidden_fields = {
-        Role.FRONT_DESK: {"health_flags", "health_flag_regions"},
-        API_KEY_ROLE: {"health_flags", "health_flag_regions", "date_of_birth"},
+        Role.FRONT_DESK: {"health_flags", "health_flag_regions", *PRIVACY_FIELDS},
+        API_KEY_ROLE: {"health_flags", "health_flag_regions", "date_of_birth", *PRIVACY_FIELDS},
+        Role.CLIENT: {"legal_hold", "legal_hold_reason"},
     }
     read_only_fields_for = {
         Role.CLIENT: {
@@ -75,10 +85,11 @@ class ClientSerializer(PracticeModelSerializer):
             "health_flag_regions",
             "reminder_channels",
             "has_account",
+            *PRIVACY_FIELDS,
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "legal_hold", "legal_hold_reason", "created_at", "updated_at"]
 
     def validate_health_flag_regions(self, value):
         unknown = sorted(set(value) - set(HEALTH_FLAGS))
@@ -98,6 +109,10 @@ class ClientSerializer(PracticeModelSerializer):
         "health_flag_regions",
         "reminder_channels",
         "user_id",
+        "last_clinical_entry",
+        "legal_hold",
+        "legal_hold_reason",
+        "restricted_at",
         "created_at",
         "updated_at",
     )
@@ -121,12 +136,25 @@ class ClientSerializer(PracticeModelSerializer):
             "health_flag_regions": row["health_flag_regions"],
             "reminder_channels": row["reminder_channels"],
             "has_account": row["user_id"] is not None,
+            "retain_until": None,
+            "legal_hold": row["legal_hold"],
+            "legal_hold_reason": row["legal_hold_reason"],
+            "restricted": row["restricted_at"] is not None,
             "created_at": utc_iso(row["created_at"]),
             "updated_at": utc_iso(row["updated_at"]),
         }
         # The role's hidden fields, read from the table rather than from `self.fields`, whose
         # construction (a deep copy of every declared field) would cost more than the rows.
-        role = getattr(self.context.get("request"), "role", None) or ""
+        request = self.context.get("request")
+        role = getattr(request, "role", None) or ""
+        practice = getattr(request, "practice", None)
+        if practice is not None and row["last_clinical_entry"] is not None:
+            until = retain_until(
+                last_entry=row["last_clinical_entry"],
+                date_of_birth=birth,
+                rule=rule_for(practice.jurisdiction),
+            )
+            data["retain_until"] = until.isoformat() if until else None
         hidden = self.hidden_fields.get(role, ())
         return {name: value for name, value in data.items() if name not in hidden}
 
@@ -157,9 +185,9 @@ class ConsentSerializer(PracticeModelSerializer):
         validators=[unique_list],
     )
     witnessed_by: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
-        read_only=True
+        read_only=True, allow_null=True
     )
-    withdrawn_at = AwareDateTimeField(read_only=True)
+    withdrawn_at = AwareDateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Consent
@@ -337,13 +365,23 @@ class OutcomeSerializer(PracticeModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class AnswersField(serializers.JSONField):
+    """The instrument's answers: a JSON object (API.md "Outcome answers")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class OutcomeWriteSerializer(StrictSerializer):
     """API.md "Outcome answers"; a client submitting their own answers may leave out `client`."""
 
     client = ScopedPrimaryKeyRelatedField(queryset=Client.objects.all(), required=False)
     complaint = ScopedPrimaryKeyRelatedField(queryset=Complaint.objects.all())
     instrument = serializers.ChoiceField(choices=Instrument.choices)
-    answers = serializers.JSONField()
+    answers = AnswersField()
     context = serializers.ChoiceField(  # type: ignore[assignment]  # a field, not the context
         choices=["now", "worst_24h", "best_24h", "average_24h"], default="now"
     )

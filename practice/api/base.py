@@ -52,16 +52,47 @@ class StrictModelSerializer(serializers.ModelSerializer):
                 {"non_field_errors": ["Expected a JSON object."]}, code="invalid"
             )
         reject_unknown_fields(self, data)
+        reject_non_strings(self, data)
         return super().to_internal_value(data)
 
 
+def reject_non_strings(serializer: serializers.Serializer, data: dict) -> None:
+    """A text or decimal field takes a JSON string, as the schema says and as it is returned.
+
+    DRF would turn `{"name": 0}` into "0" and `{"price": 60}` into 60.00: a client sending the
+    wrong type is told so instead of having its value reinterpreted (found by the schema fuzzer).
+    """
+    wrong = [
+        name
+        for name, field in serializer.fields.items()
+        if isinstance(field, serializers.CharField | serializers.DecimalField)
+        and not field.read_only
+        and name in data
+        and data[name] is not None
+        and not isinstance(data[name], str)
+    ]
+    if wrong:
+        error = exceptions.ErrorDetail("Not a valid string.", code="invalid")
+        raise exceptions.ValidationError({name: [error] for name in wrong})
+
+
+FORBIDDEN_FIELD = "Your role may not set this field."
+
+
 def reject_unknown_fields(serializer: serializers.Serializer, data: dict) -> None:
+    """A field the body may not set is a 400: `not_permitted` when the caller's role is what
+    forbids it (the schema documents it for the roles that may), `unknown_field` otherwise."""
     writable = {name for name, field in serializer.fields.items() if not field.read_only}
     unknown = sorted(set(data) - writable)
     if unknown:
+        restricted: set[str] = getattr(serializer, "restricted_fields", set())
         raise exceptions.ValidationError(
             {
-                name: [exceptions.ErrorDetail("This field is not accepted.", code="unknown_field")]
+                name: [
+                    exceptions.ErrorDetail(FORBIDDEN_FIELD, code="not_permitted")
+                    if name in restricted
+                    else exceptions.ErrorDetail("This field is not accepted.", code="unknown_field")
+                ]
                 for name in unknown
             }
         )
@@ -72,4 +103,5 @@ class StrictSerializer(serializers.Serializer):
         if not isinstance(data, dict):
             raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
         reject_unknown_fields(self, data)
+        reject_non_strings(self, data)
         return super().to_internal_value(data)

@@ -28,8 +28,8 @@ from practice.tenancy import OWNER_ONLY, ReadOnlyModelViewSet
 
 class ApiKeySerializer(serializers.ModelSerializer):
     created_at = AwareDateTimeField(read_only=True)
-    last_used_at = AwareDateTimeField(read_only=True)
-    revoked_at = AwareDateTimeField(read_only=True)
+    last_used_at = AwareDateTimeField(read_only=True, allow_null=True)
+    revoked_at = AwareDateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = ApiKey
@@ -84,8 +84,8 @@ class WebhookSerializer(serializers.ModelSerializer):
     )
     paused = serializers.SerializerMethodField()
     created_at = AwareDateTimeField(read_only=True)
-    paused_at = AwareDateTimeField(read_only=True)
-    failing_since = AwareDateTimeField(read_only=True)
+    paused_at = AwareDateTimeField(read_only=True, allow_null=True)
+    failing_since = AwareDateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = WebhookSubscription

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from practice.api.base import AwareDateTimeField, StrictSerializer
@@ -88,6 +89,8 @@ class PracticeSerializer(PracticeModelSerializer):
             "clients_may_cancel_late",
             "sensitive_area_consent_required",
             "waitlist_offer_minutes",
+            "jurisdiction",
+            "hipaa_covered",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]
@@ -181,10 +184,31 @@ class TherapistSerializer(PracticeModelSerializer):
         read_only_fields = ["id"]
 
 
+class StaffChangeSerializer(StaffSerializer):
+    """What `PATCH staff/{id}/` takes, for the schema: email and password are set at creation
+    only (StaffSerializer drops them once there is an instance)."""
+
+    email = None  # type: ignore[assignment]
+    password = None  # type: ignore[assignment]
+
+    class Meta(StaffSerializer.Meta):
+        fields = [f for f in StaffSerializer.Meta.fields if f not in ("email", "password")]
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "09:00"}
+)
+class HourMinuteField(serializers.TimeField):
+    """A local wall-clock time written `HH:MM` both ways (API.md "Working hours")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
+
+
 class WorkingHoursSerializer(StrictSerializer):
     weekday = serializers.ChoiceField(choices=Weekday.choices)
-    start = serializers.TimeField(format="%H:%M")
-    end = serializers.TimeField(format="%H:%M")
+    start = HourMinuteField()
+    end = HourMinuteField()
 
     def validate(self, attrs):
         if attrs["end"] <= attrs["start"]:
@@ -237,7 +261,9 @@ class ServiceSerializer(PracticeModelSerializer):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    actor = serializers.EmailField(source="actor.email", default=None, read_only=True)
+    actor = serializers.EmailField(
+        source="actor.email", default=None, read_only=True, allow_null=True
+    )
     at = AwareDateTimeField(read_only=True)
     record_ids = serializers.ListField(child=serializers.IntegerField(), source="ids")
 

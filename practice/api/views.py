@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db import connection
 from django.db.models import F
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -21,6 +23,7 @@ from practice.api.serializers import (
     PracticeSerializer,
     RegisterSerializer,
     ServiceSerializer,
+    StaffChangeSerializer,
     StaffSerializer,
     TherapistSerializer,
     TimeOffSerializer,
@@ -42,6 +45,7 @@ from practice.models import (
     User,
     WorkingHours,
 )
+from practice.schema import ErrorSerializer
 from practice.tenancy import (
     OWNER_ONLY,
     READ,
@@ -50,6 +54,7 @@ from practice.tenancy import (
     ModelViewSet,
     ReadOnlyModelViewSet,
 )
+from practice.throttling import AddressRateThrottle
 
 ALL_READ_OWNER_WRITE: dict[str, str] = {
     API_KEY_ROLE: READ,
@@ -60,11 +65,8 @@ ALL_READ_OWNER_WRITE: dict[str, str] = {
 }
 
 
-class LoginIPThrottle(SimpleRateThrottle):
+class LoginIPThrottle(AddressRateThrottle):
     scope = "login_ip"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class LoginEmailThrottle(SimpleRateThrottle):
@@ -127,12 +129,15 @@ class VerifyEmailView(APIView):
     throttle_classes = (RegisterThrottle,)
 
     @extend_schema(
-        parameters=[OpenApiParameter("token", str, required=True)], responses={200: UserSerializer}
+        parameters=[OpenApiParameter("token", str, required=True)],
+        responses={200: UserSerializer, 404: ErrorSerializer},
     )
     def get(self, request):
         return self._verify(request.query_params.get("token", ""))
 
-    @extend_schema(request=VerifyEmailSerializer, responses={200: UserSerializer})
+    @extend_schema(
+        request=VerifyEmailSerializer, responses={200: UserSerializer, 404: ErrorSerializer}
+    )
     def post(self, request):
         incoming = VerifyEmailSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -201,11 +206,15 @@ class StaffViewSet(ModelViewSet):
     ordering = ["id"]
     filterset_fields = ["role"]
 
+    @extend_schema(request=StaffChangeSerializer, responses={200: StaffSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
+
     def perform_destroy(self, instance):
         services.remove_staff(membership=instance)
 
 
-class TherapistViewSet(mixins.UpdateModelMixin, ReadOnlyModelViewSet):
+class TherapistViewSet(ReadOnlyModelViewSet):
     queryset = Therapist.objects.select_related("user").prefetch_related("services")
     serializer_class = TherapistSerializer
     access = ALL_READ_OWNER_WRITE
@@ -228,10 +237,10 @@ class TherapistViewSet(mixins.UpdateModelMixin, ReadOnlyModelViewSet):
             queryset = queryset.filter(active=True)
         return queryset
 
-    def update(self, request, *args, **kwargs):
-        if not kwargs.get("partial"):
-            self.http_method_not_allowed(request)
-        return super().update(request, *args, **kwargs)
+    def partial_update(self, request, *args, **kwargs):
+        """PATCH only. No `update`: the router then routes no PUT here, so the schema documents
+        none and `Allow` names none (the PUT of this viewset is `working-hours/`)."""
+        return mixins.UpdateModelMixin.update(self, request, *args, partial=True, **kwargs)
 
     def may_change(self, request, therapist: Therapist) -> bool:
         return request.role == Role.OWNER or therapist.user_id == request.user.pk
@@ -311,10 +320,15 @@ class ServiceViewSet(ModelViewSet):
         instance.save(update_fields=["active"])
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number (NumberFilter alone takes and documents any decimal)."""
+
+    field_class = forms.IntegerField
+
+
 class AuditEventFilter(django_filters.FilterSet):
-    record_id = django_filters.NumberFilter(
-        method="filter_record", label="Events naming this record"
-    )
+    record_id = IdFilter(method="filter_record", label="Events naming this record")
 
     class Meta:
         model = AuditEvent

@@ -133,7 +133,7 @@ class AmendmentInSerializer(StrictSerializer):
 class NoteSerializer(serializers.ModelSerializer):
     amendments = AmendmentSerializer(many=True, read_only=True)
     is_signed = serializers.BooleanField(read_only=True)
-    signed_at = AwareDateTimeField(read_only=True)
+    signed_at = AwareDateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Note

@@ -26,7 +26,7 @@ PUBLIC_STATUS: dict[str, str] = {
 class ReminderSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
     scheduled_for = AwareDateTimeField()
-    sent_at = AwareDateTimeField()
+    sent_at = AwareDateTimeField(allow_null=True)
 
     class Meta:
         model = Reminder

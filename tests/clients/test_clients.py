@@ -259,6 +259,9 @@ def test_front_desk_sending_health_flags_on_create_is_400(front_desk):
 
     assert response.status_code == 400
     assert "health_flags" in error_fields(response)
+    # The field exists for clinical roles (the schema shows it): the role is what forbids it.
+    (error,) = [e for e in response.json()["errors"] if e["field"] == "health_flags"]
+    assert error["code"] == "not_permitted"
     assert not Client.objects.exists()
 
 

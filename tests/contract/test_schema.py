@@ -82,3 +82,51 @@ def test_models_and_migrations_agree():
         pytest.fail(
             f"models have changes without a migration (exit {exit_.code}):\n{out.getvalue()}"
         )
+
+
+# Found by the schema fuzzer (tests/fuzz/): what clients generated from the schema rely on.
+def test_every_operation_documents_its_error_answers(schema):
+    missing = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if "bearer" in str(operation.get("security")) and "401" not in responses:
+                missing.append(f"{method.upper()} {path}: 401")
+            if "429" not in responses:
+                missing.append(f"{method.upper()} {path}: 429")
+    assert not missing, missing
+    error = schema["components"]["schemas"]["Error"]
+    assert error["required"] == ["code", "detail"]
+
+
+def test_write_bodies_say_unknown_fields_are_refused(schema):
+    bodies = schema["components"]["schemas"]
+    assert bodies["AppointmentCreateRequest"]["additionalProperties"] is False
+    assert bodies["PatchedClientRequest"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("component", "field"),
+    [
+        ("ApiKey", "last_used_at"),
+        ("ApiKey", "revoked_at"),
+        ("Webhook", "paused_at"),
+        ("Consent", "withdrawn_at"),
+        ("Consent", "witnessed_by"),
+        ("AuditEvent", "actor"),
+        ("Note", "signed_at"),
+        ("Reminder", "sent_at"),
+    ],
+)
+def test_fields_that_may_be_null_are_documented_nullable(schema, component, field):
+    assert schema["components"]["schemas"][component]["properties"][field].get("nullable")
+
+
+def test_staff_patch_body_has_no_creation_only_fields(schema):
+    body = schema["paths"]["/api/v1/staff/{id}/"]["patch"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    assert {"email", "password"}.isdisjoint(schema["components"]["schemas"][ref]["properties"])
+
+
+def test_a_therapist_is_patched_never_put(schema):
+    assert "put" not in schema["paths"]["/api/v1/therapists/{id}/"]

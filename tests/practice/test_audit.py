@@ -270,3 +270,11 @@ def test_a_list_of_100_clients_adds_exactly_one_insert(
     assert "auditevent" in inserts[0].lower()
     (event,) = AuditEvent.objects.filter(action="read", record_type="client")
     assert len(event.ids) == 100
+
+
+def test_a_record_id_filter_that_is_not_a_whole_number_is_400(owner):
+    # Documented as a number, so the schema fuzzer sent 1.9e245 and got a 400 for its size.
+    response = owner.api.get("/api/v1/audit-events/", {"record_id": "1.5"})
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["field"] == "record_id"

@@ -171,3 +171,24 @@ def test_another_practices_services_are_invisible(owner, other_practice):
     theirs.refresh_from_db()
     assert theirs.active
     assert theirs.price == Decimal(60)
+
+
+# Found by the schema fuzzer (tests/fuzz/): DRF turned these into "0" and 60.00 silently.
+@pytest.mark.parametrize(
+    ("field", "value"), [("name", 0), ("price", 60), ("description", ["a"])], ids=str
+)
+def test_a_number_or_list_for_a_text_or_decimal_field_is_400(owner, field, value):
+    response = owner.api.post(SERVICES, new_service(**{field: value}), format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["field"] == field
+    assert not Service.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["maybe", "null", ""])
+def test_a_filter_value_that_is_not_true_or_false_is_400(owner, massage, value):
+    # django-filter read these as "no filter" and answered every row (schema fuzzer).
+    response = owner.api.get(SERVICES, {"active": value})
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["field"] == "active"

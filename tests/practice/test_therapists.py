@@ -219,3 +219,24 @@ def test_a_client_does_not_see_therapists_email(client_member, therapist):
     assert response.status_code == 200
     assert "email" not in response.json()
     assert response.json()["first_name"] == "Therapist"
+
+
+def test_put_on_a_therapist_is_405_and_not_advertised(owner, therapist):
+    # The schema documented a PUT that always answered 405 (schema fuzzer): only PATCH exists.
+    url = f"/api/v1/therapists/{therapist.user.therapist.pk}/"
+
+    response = owner.api.put(url, {"bio": "x"}, format="json")
+
+    assert response.status_code == 405
+    assert "PUT" not in response["Allow"]
+    assert owner.api.patch(url, {"bio": "x"}, format="json").status_code == 200
+
+
+def test_working_hours_accept_and_answer_hours_and_minutes_only(owner, therapist):
+    # Documented as `HH:MM` (it was `format: time`, which requires seconds); seconds are a 400.
+    url = hours_url(therapist)
+
+    assert owner.api.put(url, WEEK, format="json").status_code == 200
+    with_seconds = [{"weekday": 0, "start": "09:00:00", "end": "17:00"}]
+    assert owner.api.put(url, with_seconds, format="json").status_code == 400
+    assert owner.api.get(url).json()[0]["start"] == "09:00"
