@@ -95,7 +95,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     from rest_framework.views import exception_handler as drf_exception_handler
 
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.detail, exc.errors), status=exc.status)
+        refused = Response(error_body(exc.code, exc.detail, exc.errors), status=exc.status)
+        retry_after = getattr(exc, "retry_after", None)  # a domain limit (practice.errors)
+        if retry_after is not None:
+            refused["Retry-After"] = str(retry_after)
+        return refused
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -57,3 +57,13 @@ class PreconditionFailed(DomainError):
 class IdempotencyKeyReused(DomainError):
     code, status = "idempotency_key_reused", 409
     default_detail = "This Idempotency-Key was used with a different request body."
+
+
+class Throttled(DomainError):
+    """A limit on what one caller may hold or do (API.md "Rate limits": 429 with Retry-After)."""
+
+    code, status, default_detail = "throttled", 429, "Too many requests."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)

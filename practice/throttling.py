@@ -7,7 +7,9 @@ in one shared bucket, so one busy integration would throttle all the others.
 
 from __future__ import annotations
 
-from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+import ipaddress
+
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle, UserRateThrottle
 
 from practice.models import ApiKey
 
@@ -30,3 +32,33 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         if not isinstance(request.auth, ApiKey):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+
+
+def client_ip(request) -> str | None:
+    """The caller's address as limits count it, or None if the request carries no valid one.
+
+    DRF's `get_ident` honours NUM_PROXIES (a forged X-Forwarded-For is ignored). An IPv6 caller is
+    counted by its /64: one subscriber is usually given a whole /64, so counting single addresses
+    would let a script take a fresh one for every request and never meet a per-address limit.
+    """
+    try:
+        address = ipaddress.ip_address((BaseThrottle().get_ident(request) or "").strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False).network_address)
+    return str(address)
+
+
+def client_address(request) -> str:
+    """`client_ip`, or DRF's raw ident when it is not an address (a rate-limit key all the same)."""
+    return client_ip(request) or BaseThrottle().get_ident(request) or ""
+
+
+class AddressRateThrottle(SimpleRateThrottle):
+    """A `scope` rate counted per caller address (`client_address`), for endpoints without login."""
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}

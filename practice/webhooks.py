@@ -90,18 +90,36 @@ def check_url(url: str) -> None:
         raise UnsafeURL(f"The host {parts.hostname} does not resolve.") from error
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-            # Also shared (carrier-grade NAT) space 100.64.0.0/10, which none of the above
-            # covers and where some clouds serve instance metadata (100.100.100.200).
-            or not address.is_global
-        ):
+        if not all(_is_public(each) for each in _carried_addresses(address)):
             raise UnsafeURL(f"The host {parts.hostname} resolves to a non-public address.")
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _carried_addresses(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list:
+    """The address and every IPv4 address it carries: a packet to the 6to4 address 2002:7f00:1::
+    is handed to 127.0.0.1, one to 64:ff9b::a9fe:a9fe to 169.254.169.254 through NAT64."""
+    found: list = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        found += [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+        if address in _NAT64:
+            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [each for each in found if each is not None]
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+        # Also shared (carrier-grade NAT) space 100.64.0.0/10, which none of the above
+        # covers and where some clouds serve instance metadata (100.100.100.200).
+        or not address.is_global
+    )
 
 
 # --- the outbox -----------------------------------------------------------------------------

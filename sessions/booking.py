@@ -19,10 +19,12 @@ from clients.models import Client
 from clients.services import announce_client
 from practice.auth import new_secret
 from practice.errors import Invalid, InvalidTransition, PreconditionFailed, SlotUnavailable
+from practice.metrics import BOOKING_CONFLICTS
 from practice.models import Practice, Service, Therapist, User
 from practice.webhooks import record_event
 from sessions import reminders
 from sessions.models import TRANSITIONS, Appointment, AppointmentEvent, Source, Status
+from sessions.public_caps import check_public_booking_caps
 from sessions.selectors import booking_rules, free_slots
 from sessions.tasks import dispatch_soon, offer_freed_time_soon
 
@@ -40,6 +42,8 @@ class Actor:
 def _check_bookable(
     *, practice: Practice, service: Service, therapist: Therapist, client: Client, actor: Actor
 ) -> None:
+    if client.restricted_at is not None:  # kept after an erasure request (DOMAIN.md 8)
+        raise PreconditionFailed("This client's record is restricted: it cannot be booked.")
     if not service.active:
         raise Invalid.on("service", "This service is no longer offered.")
     if not therapist.active:
@@ -84,6 +88,7 @@ def _check_slot(
         raise Invalid.on(
             "start", "This is not a bookable start time (working hours and slot steps).", "off_grid"
         )
+    BOOKING_CONFLICTS.labels(detected_by="check").inc()
     raise SlotUnavailable()
 
 
@@ -101,10 +106,12 @@ def _save_live(appointment: Appointment, **save_kwargs) -> None:
         appointment.save(**save_kwargs)
     except IntegrityError as error:
         if "appointment_no_overlap" in str(error):
+            BOOKING_CONFLICTS.labels(detected_by="constraint").inc()
             raise SlotUnavailable() from None
         raise
     except OperationalError as error:
         if getattr(error.__cause__, "sqlstate", None) == DEADLOCK_DETECTED:
+            BOOKING_CONFLICTS.labels(detected_by="constraint").inc()
             raise SlotUnavailable() from None
         raise
 
@@ -147,6 +154,7 @@ def book_appointment(
     start: datetime,
     actor: Actor,
     with_manage_link: bool = False,
+    client_ip: str | None = None,
 ) -> tuple[Appointment, str | None]:
     """Book one slot (API.md "Booking"); returns the appointment and, if asked, its manage token."""
     _check_bookable(
@@ -166,6 +174,7 @@ def book_appointment(
         source=actor.kind,
         booked_by=actor.user,
         manage_token_hash=token_hash,
+        booked_from_ip=client_ip,
     )
     _save_live(appointment)
     _log(appointment, actor, "created", status=Status.BOOKED, start=start)
@@ -388,3 +397,38 @@ def client_for_public_booking(
     )
     announce_client(client)
     return client
+
+
+@transaction.atomic
+def book_public_appointment(
+    *,
+    practice: Practice,
+    service: Service,
+    therapist: Therapist,
+    start: datetime,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str,
+    client_ip: str | None,
+) -> tuple[Appointment, str]:
+    """Book from the public page (API.md "Public booking") for a new or matching client.
+
+    Refused with 429 `throttled`, before anything is written, while this email or address already
+    holds its allowance of live public bookings (sessions/public_caps.py, OWASP API6)."""
+    check_public_booking_caps(practice=practice, email=email, client_ip=client_ip)
+    client = client_for_public_booking(
+        practice=practice, first_name=first_name, last_name=last_name, email=email, phone=phone
+    )
+    appointment, token = book_appointment(
+        practice=practice,
+        service=service,
+        therapist=therapist,
+        client=client,
+        start=start,
+        actor=Actor(kind=Source.PUBLIC),
+        with_manage_link=True,
+        client_ip=client_ip,
+    )
+    assert token is not None  # noqa: S101 - with_manage_link always issues one
+    return appointment, token

@@ -58,6 +58,9 @@ class Appointment(models.Model):
     # iCalendar SEQUENCE: grows with every change a calendar should pick up.
     sequence = models.PositiveIntegerField(default=0)
     manage_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Public bookings only: the caller's address (an IPv6 one as its /64), for the per-address cap
+    # on live public bookings (sessions/public_caps.py). Never shown by the API.
+    booked_from_ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -67,6 +70,11 @@ class Appointment(models.Model):
             models.Index(fields=["practice", "start", "id"]),
             models.Index(fields=["therapist", "start"]),
             models.Index(fields=["client", "start"]),
+            models.Index(
+                fields=["practice", "booked_from_ip", "start"],
+                condition=Q(booked_from_ip__isnull=False),
+                name="appointment_public_ip_start",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="appointment_order"),

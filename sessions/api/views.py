@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import django_filters
-from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,7 +13,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from clients.models import Client
@@ -24,6 +22,7 @@ from practice.filters import FilterBackend
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
 from practice.sync import UpdatedSinceFilter
 from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
+from practice.throttling import AddressRateThrottle, client_address, client_ip
 from sessions import booking, calendar, reminders
 from sessions.api.serializers import (
     AppointmentCreateSerializer,
@@ -268,11 +267,8 @@ class AppointmentViewSet(ReadOnlyModelViewSet):
 # --- public booking (no account) -------------------------------------------------------------
 
 
-class PublicThrottle(SimpleRateThrottle):
+class PublicThrottle(AddressRateThrottle):
     scope = "public"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class PublicBookingThrottle(PublicThrottle):
@@ -344,6 +340,7 @@ class PublicBookingsView(PublicView):
     def post(self, request, slug):
         """Book without an account; the same answer whether or not the email is already known."""
         practice = self.practice(slug)
+        address = client_address(request)  # the idempotency principal
 
         def book() -> Response:
             incoming = PublicBookingSerializer(data=request.data)
@@ -357,30 +354,24 @@ class PublicBookingsView(PublicView):
                 raise Invalid.on("service", "Unknown service.", "does_not_exist")
             if therapist is None:
                 raise Invalid.on("therapist", "Unknown therapist.", "does_not_exist")
-            with transaction.atomic():
-                client = booking.client_for_public_booking(
-                    practice=practice,
-                    first_name=data["first_name"],
-                    last_name=data["last_name"],
-                    email=data["email"],
-                    phone=data["phone"],
-                )
-                appointment, token = booking.book_appointment(
-                    practice=practice,
-                    service=service,
-                    therapist=therapist,
-                    client=client,
-                    start=data["start"],
-                    actor=Actor(kind=Source.PUBLIC),
-                    with_manage_link=True,
-                )
+            appointment, token = booking.book_public_appointment(
+                practice=practice,
+                service=service,
+                therapist=therapist,
+                start=data["start"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"],
+                client_ip=client_ip(request),
+            )
             context = {"manage_url": booking.manage_url(str(token))}
             return Response(
                 PublicBookingResultSerializer(appointment, context=context).data,
                 status=status.HTTP_201_CREATED,
             )
 
-        principal = f"public:{PublicThrottle().get_ident(request)}"
+        principal = f"public:{address}"
         return idempotent(request, practice=practice, principal=principal, create=book)
 
 

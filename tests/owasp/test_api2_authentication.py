@@ -1,0 +1,152 @@
+"""OWASP API2:2023 Broken Authentication.
+
+Backcare's credentials are bearer tokens issued at login (stored as SHA-256, expiring after
+AUTH_TOKEN_TTL_HOURS, revoked by logout) and practice API keys (stored as SHA-256, revocable at
+once). Login answers the same 400 `invalid_credentials` for an unknown email, a wrong password and a
+disabled account, so it cannot be used to find accounts; guessing is rate limited per email (5/min)
+and per address (30/min; IPv6 per /64; a forged X-Forwarded-For is ignored unless NUM_PROXIES says
+a proxy sets it), answering 429 `throttled` with Retry-After even for the right password.
+
+Hole found and fixed here: the per-address login limit counted each IPv6 address alone, so a
+caller with a /64 (the usual assignment) could rotate addresses and never meet it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from practice.models import ApiKey, AuthToken
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/api/v1/auth/token/"
+
+
+def login(api, email: str, password: str, ip: str = "192.0.2.1", **extra):
+    return api.post(LOGIN, {"email": email, "password": password}, REMOTE_ADDR=ip, **extra)
+
+
+def assert_401(response) -> None:
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_an_expired_token_is_refused(owner):
+    AuthToken.objects.filter(user=owner.user).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert_401(owner.api.get("/api/v1/me/"))
+
+
+def test_tokens_expire_after_the_configured_lifetime(anon, owner, settings):
+    settings.AUTH_TOKEN_TTL_HOURS = 2
+    response = login(anon, "owner@north.test", PASSWORD)
+    token = AuthToken.objects.order_by("-id").first()
+
+    assert response.status_code == 200
+    lifetime = token.expires_at - timezone.now()
+    assert timedelta(hours=1, minutes=59) < lifetime <= timedelta(hours=2)
+
+
+def test_logout_revokes_the_token_at_once(owner):
+    assert owner.api.post("/api/v1/auth/logout/").status_code == 204
+
+    assert_401(owner.api.get("/api/v1/me/"))
+    assert_401(owner.api.post("/api/v1/auth/logout/"))
+
+
+def test_unknown_email_wrong_password_and_disabled_account_get_one_answer(anon, owner, therapist):
+    therapist.user.is_active = False
+    therapist.user.save()
+
+    answers = [
+        login(anon, "nobody@north.test", "whatever-123", ip="192.0.2.10"),
+        login(anon, "owner@north.test", "wrong-password", ip="192.0.2.11"),
+        login(anon, "therapist@north.test", PASSWORD, ip="192.0.2.12"),
+    ]
+
+    assert {a.status_code for a in answers} == {400}
+    assert len({a.content for a in answers}) == 1
+
+
+def test_brute_force_on_one_email_is_429_even_with_the_right_password(anon, owner):
+    for n in range(5):
+        login(anon, "owner@north.test", f"guess-{n}", ip=f"198.51.100.{n}")
+
+    refused = login(anon, "OWNER@north.test", PASSWORD, ip="198.51.100.99")
+
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
+    assert int(refused["Retry-After"]) > 0
+    assert AuthToken.objects.filter(user=owner.user).count() == 1  # only the fixture's
+
+
+def test_brute_force_from_one_address_is_429_across_emails(anon, owner):
+    for n in range(30):
+        login(anon, f"user{n}@north.test", "guess", ip="203.0.113.77")
+
+    refused = login(anon, "owner@north.test", PASSWORD, ip="203.0.113.77")
+
+    assert refused.status_code == 429
+    assert login(anon, "owner@north.test", PASSWORD, ip="203.0.113.78").status_code == 200
+
+
+def test_brute_force_from_one_ipv6_64_is_429_whatever_the_address(anon, owner):
+    for n in range(30):
+        login(anon, f"user{n}@north.test", "guess", ip=f"2001:db8:aa:bb::{n + 1:x}")
+
+    refused = login(anon, "owner@north.test", PASSWORD, ip="2001:db8:aa:bb:1:2:3:4")
+
+    assert refused.status_code == 429
+    assert login(anon, "owner@north.test", PASSWORD, ip="2001:db8:aa:cc::1").status_code == 200
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_address_limit(anon, owner):
+    for n in range(30):
+        login(
+            anon, f"u{n}@north.test", "guess", ip="203.0.113.5", HTTP_X_FORWARDED_FOR=f"10.1.{n}.1"
+        )
+
+    assert login(anon, "owner@north.test", PASSWORD, ip="203.0.113.5").status_code == 429
+
+
+def test_a_revoked_api_key_is_refused_at_once(owner):
+    from rest_framework.test import APIClient
+
+    created = owner.api.post("/api/v1/api-keys/", {"name": "Website"}, format="json").json()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {created['key']}")
+    assert api.get("/api/v1/services/").status_code == 200
+
+    assert owner.api.delete(f"/api/v1/api-keys/{created['id']}/").status_code in (200, 204)
+
+    assert_401(api.get("/api/v1/services/"))
+    assert ApiKey.objects.get(pk=created["id"]).revoked_at is not None
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer a b",
+        "Bearer bct_forged",
+        "Bearer bck_forged",
+        "Token abc",
+        "Basic Zm9vOmJhcg==",
+    ],
+)
+def test_forged_or_malformed_credentials_are_401(anon, owner, header):
+    anon.credentials(HTTP_AUTHORIZATION=header)
+
+    assert_401(anon.get("/api/v1/me/"))
+
+
+def test_credentials_are_stored_hashed(owner):
+    row = AuthToken.objects.get(user=owner.user)
+    assert owner.token not in {row.key_hash}
+    assert len(row.key_hash) == 64
