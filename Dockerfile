@@ -15,4 +15,5 @@ RUN useradd --create-home backcare && mkdir -p /app/var && chown -R backcare /ap
 USER backcare
 
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# The app writes JSON access lines (LOG_FORMAT); the workers share /metrics through a fresh directory.
+CMD ["sh", "-c", "rm -rf /tmp/prometheus && mkdir -p /tmp/prometheus && PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus exec gunicorn config.wsgi --bind 0.0.0.0:8000 --workers 3"]
