@@ -36,6 +36,16 @@ class Client(models.Model):
     health_flag_regions = models.JSONField(default=dict, blank=True)
     reminder_channels = models.JSONField(default=default_reminder_channels)
     reminders_opt_out = models.BooleanField(default=False)  # set by the unsubscribe link
+    # The retention clock (DOMAIN.md 4): the practice-local day of the latest clinical entry, kept
+    # by sessions.privacy on every clinical write; `retain_until` follows from it, the date of
+    # birth and the practice's jurisdiction (practice.retention). Null: no clinical record yet.
+    last_clinical_entry = models.DateField(null=True, blank=True)
+    # Legal hold: no purge while set (owner only, with a reason; history in LegalHoldChange).
+    legal_hold = models.BooleanField(default=False)
+    legal_hold_reason = models.CharField(max_length=500, blank=True)
+    # Set by an erasure request that had to keep clinical records (DOMAIN.md 8): hidden from
+    # default lists, not bookable, not messaged; read only by the owner and treating therapists.
+    restricted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -44,6 +54,7 @@ class Client(models.Model):
         indexes = [
             models.Index(fields=["practice", "last_name", "first_name", "id"]),
             models.Index(fields=["practice", "email"]),
+            models.Index(fields=["practice", "last_clinical_entry"], name="client_retention_idx"),
         ]
 
     def __str__(self) -> str:
@@ -174,3 +185,54 @@ class Outcome(models.Model):
     class Meta:
         ordering = ["recorded_at", "id"]
         indexes = [models.Index(fields=["complaint", "instrument", "recorded_at"])]
+
+
+class LegalHoldChange(models.Model):
+    """Each time the owner sets or clears a client's legal hold, with the reason (DOMAIN.md 4)."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="legal_hold_changes")
+    legal_hold = models.BooleanField()
+    reason = models.CharField(max_length=500)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+
+class ErasureOutcome(models.TextChoices):
+    ERASED = "erased"  # nothing was under retention: the whole record is gone
+    RESTRICTED = "restricted"  # contact and portal data erased, clinical records kept, restricted
+
+
+class ErasureRequest(models.Model):
+    """A client's erasure request and what was done (DOMAIN.md 8 "GDPR erasure vs retention").
+
+    Kept after the client is gone, as proof of the answer: it names the client by number only.
+    """
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="erasure_requests"
+    )
+    client_number = models.PositiveIntegerField()  # the client's id, kept when the row goes
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_role = models.CharField(max_length=20)
+    reason = models.CharField(max_length=1000, blank=True)
+    received_at = models.DateTimeField()
+    due_by = models.DateField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=ErasureOutcome.choices)
+    erased = models.JSONField(default=list)
+    kept = models.JSONField(default=list)
+    explanation = models.TextField()
+    emailed_to_client = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["practice", "received_at"])]

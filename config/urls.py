@@ -1,13 +1,15 @@
-"""URL map: `/api/v1/` (tenant resources, auth, me, practice, schema, docs) and `/healthz`."""
+"""URL map: `/api/v1/` (tenant resources, auth, me, practice, schema, docs), `/healthz` and
+`/metrics`."""
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from clients.api.views import ClientViewSet, ComplaintViewSet, ConsentViewSet, OutcomeViewSet
+from config.metrics import metrics_view
 from practice.api import integration_views
 from practice.api import views as practice_views
-from sessions.api import clinical_views, reminder_views, waitlist_views
+from sessions.api import clinical_views, privacy_views, reminder_views, waitlist_views
 from sessions.api import views as session_views
 from techniques.api.views import TechniqueViewSet
 
@@ -31,6 +33,7 @@ router.register("notes", clinical_views.NoteViewSet, basename="note")
 router.register("reminders", reminder_views.ReminderViewSet, basename="reminder")
 router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
+router.register("erasure-requests", privacy_views.ErasureRequestViewSet, basename="erasure-request")
 
 api: list = [
     path("auth/token/", practice_views.LoginView.as_view(), name="auth-token"),
@@ -101,6 +104,24 @@ api: list = [
     path(
         "clients/<int:pk>/export/", clinical_views.ClientExportView.as_view(), name="client-export"
     ),
+    # Privacy duties (DOMAIN.md 8): sessions/api/privacy_views.py
+    path("me/export/", privacy_views.OwnExportView.as_view(), name="me-export"),
+    path("me/erasure-request/", privacy_views.OwnErasureView.as_view(), name="me-erasure-request"),
+    path(
+        "clients/<int:pk>/erasure/",
+        privacy_views.ClientErasureView.as_view(),
+        name="client-erasure",
+    ),
+    path(
+        "clients/<int:pk>/legal-hold/",
+        privacy_views.LegalHoldView.as_view(),
+        name="client-legal-hold",
+    ),
+    path(
+        "clients/<int:pk>/access-log/",
+        privacy_views.ClientAccessLogView.as_view(),
+        name="client-access-log",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),
@@ -109,6 +130,7 @@ api: list = [
 urlpatterns = [
     path("api/v1/", include(api)),
     path("healthz", practice_views.HealthView.as_view(), name="healthz"),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus, behind METRICS_TOKEN
 ]
 
 handler400 = "config.api.json_bad_request"

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from practice.retention import Jurisdiction
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -97,6 +99,12 @@ class Practice(models.Model):
     waitlist_offer_minutes = models.PositiveSmallIntegerField(
         default=120, validators=[MinValueValidator(5), MaxValueValidator(60 * 24 * 7)]
     )
+    # DOMAIN.md 4 "Retention": the clock of clinical records follows the practice's jurisdiction.
+    jurisdiction = models.CharField(
+        max_length=20, choices=Jurisdiction.choices, default=Jurisdiction.UNSPECIFIED
+    )
+    # DOMAIN.md 8: a covered entity when it sends standard electronic transactions (claims).
+    hipaa_covered = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -278,15 +286,29 @@ class AuditEvent(models.Model):
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
     actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Who else: the role acted in, and the API key when no person did (DOMAIN.md 8 "who").
+    role = models.CharField(max_length=20, blank=True, default="")
+    api_key = models.ForeignKey(
+        "ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     action = models.CharField(max_length=10, choices=AuditAction.choices)
     record_type = models.CharField(max_length=40)
     record_ids = models.TextField()
+    # The client whose record this is, when every record named belongs to one client (details,
+    # writes, exports: indexed for `clients/{id}/access-log/`); a page showing several clients
+    # leaves it null and names them in `client_ids` (",3,7,"). A plain integer, not a foreign key:
+    # the log outlives a purged client (HIPAA keeps audit documentation 6 years, DOMAIN.md 4).
+    client_id = models.PositiveIntegerField(null=True, blank=True)
+    client_ids = models.TextField(blank=True, default="")
     ip_address = models.GenericIPAddressField(null=True)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["practice", "record_type", "at"])]
+        indexes = [
+            models.Index(fields=["practice", "record_type", "at"]),
+            models.Index(fields=["practice", "client_id", "at"], name="audit_client_at_idx"),
+        ]
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
@@ -307,6 +329,13 @@ class AuditEvent(models.Model):
     @classmethod
     def records_containing(cls, record_id: int) -> models.Q:
         return models.Q(record_ids__contains=f",{int(record_id)},")
+
+    @classmethod
+    def concerning_client(cls, client_id: int) -> models.Q:
+        """Events about one client: the indexed column, or a page that showed them among others."""
+        return models.Q(client_id=client_id) | models.Q(
+            client_id__isnull=True, client_ids__contains=f",{int(client_id)},"
+        )
 
 
 class ApiKey(models.Model):

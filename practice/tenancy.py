@@ -17,7 +17,7 @@ from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
 
 from practice.api.base import StrictModelSerializer
-from practice.models import AuditAction, AuditEvent, Practice, Role, User
+from practice.models import ApiKey, AuditAction, AuditEvent, Practice, Role, User
 from practice.permissions import WRITE
 from practice.sync import SYNC_HEADER, ETagRetrieveMixin, next_sync_since
 
@@ -52,7 +52,25 @@ def scope(queryset: models.QuerySet, request: Request) -> models.QuerySet:
     if getattr(request, "role", None) == Role.CLIENT and client_path is not None:
         user_lookup = f"{client_path}__user" if client_path else "user"
         queryset = queryset.filter(**{user_lookup: request.user})
+    elif client_path is not None and getattr(request, "role", None) != Role.OWNER:
+        queryset = _hide_restricted(queryset, client_path, request)
     return queryset
+
+
+def _hide_restricted(queryset: models.QuerySet, client_path: str, request: Request):
+    """Records of a restricted client (an erasure request kept them for the retention duty,
+    DOMAIN.md 8) are read only by the owner and the therapists who treated the client."""
+    prefix = f"{client_path}__" if client_path else ""
+    visible = models.Q(**{f"{prefix}restricted_at__isnull": True})
+    if getattr(request, "role", None) == Role.THERAPIST:
+        model = queryset.model
+        client_model = model._meta.get_field(client_path).related_model if client_path else model
+        # by relation name: this layer cannot import the sessions app that owns appointments
+        treated = client_model.objects.filter(
+            restricted_at__isnull=False, appointments__therapist__user=request.user
+        ).values("pk")
+        visible |= models.Q(**{f"{prefix}pk__in": treated})
+    return queryset.filter(visible)
 
 
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
@@ -71,7 +89,7 @@ class PracticeModelSerializer(StrictModelSerializer):
 
     `hidden_fields` maps a role to fields it may neither read nor write (front desk never sees
     clinical content); `read_only_fields_for` to fields it may read but not write. For that role,
-    naming such a field in a body is an unknown field (400).
+    naming such a field in a body is a 400 (`not_permitted`).
     """
 
     serializer_related_field = ScopedPrimaryKeyRelatedField
@@ -82,6 +100,9 @@ class PracticeModelSerializer(StrictModelSerializer):
         fields = super().get_fields()
         request = self.context.get("request")
         role = getattr(request, "role", None)
+        self.restricted_fields = set(self.hidden_fields.get(role, ())) | set(
+            self.read_only_fields_for.get(role, ())
+        )
         for name in self.hidden_fields.get(role, ()):
             fields.pop(name, None)
         for name in self.read_only_fields_for.get(role, ()):
@@ -142,19 +163,48 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
     def audit(self, action: str, objects: Iterable[models.Model | dict]) -> None:
         if not self.audit_as:
             return
+        objects = list(objects)
         ids = [obj["id"] if isinstance(obj, dict) else obj.pk for obj in objects]
-        log_access(self.request, action, self.audit_as, ids)
+        client_path = getattr(self.get_queryset().model, "client_path", None)
+        clients = [_client_of(obj, client_path) for obj in objects]
+        log_access(self.request, action, self.audit_as, ids, client_ids=clients)
 
 
-def log_access(request: Any, action: str, record_type: str, record_ids: list[int]) -> None:
+def _client_of(obj: models.Model | dict, client_path: str | None) -> int | None:
+    """The client a row belongs to, read from the row itself (no query): `client_path` is "" for
+    a client, "client" for rows with a client foreign key (a `.values()` row names it `client`)."""
+    if client_path is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get("id") if client_path == "" else obj.get("client_id", obj.get("client"))
+    return obj.pk if client_path == "" else getattr(obj, f"{client_path}_id", None)
+
+
+def log_access(
+    request: Any,
+    action: str,
+    record_type: str,
+    record_ids: list[int],
+    *,
+    client_ids: Iterable[int | None] | None = None,
+) -> None:
+    """One access-log row (DOMAIN.md 8 "Audit controls"). `client_ids` name whose records these
+    are (for `clients/{id}/access-log/`); records of type "client" are their own client."""
     if not record_ids:
         return
+    if client_ids is None and record_type == "client":
+        client_ids = record_ids
+    clients = sorted({pk for pk in client_ids or () if pk is not None})
     AuditEvent.objects.create(
         practice=request.practice,
         actor=request.user if isinstance(request.user, User) else None,  # an API key has none
+        role=getattr(request, "role", None) or "",
+        api_key=auth if isinstance(auth := getattr(request, "auth", None), ApiKey) else None,
         action=action,
         record_type=record_type,
         record_ids=AuditEvent.encode(record_ids),
+        client_id=clients[0] if len(clients) == 1 else None,
+        client_ids=AuditEvent.encode(clients) if clients else "",
         ip_address=request.META.get("REMOTE_ADDR") or None,
     )
 

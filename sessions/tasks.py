@@ -86,3 +86,12 @@ def offer_freed_time_soon(therapist_id: int, start, end) -> None:
     publish_after_commit(
         offer_waitlist, therapist_id=therapist_id, start=start.isoformat(), end=end.isoformat()
     )
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def purge_expired_records() -> int:
+    """Daily: delete records past `retain_until`, never on legal hold (DOMAIN.md 4); running
+    twice, or two at once, is harmless (sessions.privacy.purge_expired_records)."""
+    from sessions import privacy
+
+    return len(privacy.purge_expired_records().purged)

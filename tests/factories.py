@@ -7,7 +7,7 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
-from clients.models import Client, Complaint, Consent, Outcome
+from clients.models import Client, Complaint, Consent, ErasureRequest, Outcome
 from practice.models import (
     AuditEvent,
     Membership,
@@ -174,6 +174,22 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
     action = "read"
     record_type = "client"
     record_ids = ",1,"
+
+
+class ErasureRequestFactory(factory.django.DjangoModelFactory):
+    """A stored answer to an erasure request (sessions.privacy writes the real ones)."""
+
+    class Meta:
+        model = ErasureRequest
+
+    practice = factory.SubFactory(PracticeFactory)
+    client_number = factory.Sequence(lambda n: 10_000 + n)
+    requested_by_role = "owner"
+    received_at = factory.LazyFunction(timezone.now)
+    due_by = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=30))
+    completed_at = factory.LazyFunction(timezone.now)
+    outcome = "erased"
+    explanation = "Your record has been erased."
 
 
 class AppointmentFactory(factory.django.DjangoModelFactory):

@@ -58,8 +58,16 @@ class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.Update
     def get_queryset(self):
         queryset = super().get_queryset()
         if self.action == "list":  # rows, not models: the busiest read skips model building
+            # Restricted records (kept after an erasure request, DOMAIN.md 8) leave the default
+            # list; `?restricted=true` lists them instead, for whoever may read them.
+            restricted = self.request.query_params.get("restricted") in ("true", "1")
+            queryset = queryset.filter(restricted_at__isnull=not restricted)
             queryset = queryset.values(*ClientSerializer.ROW_FIELDS)
         return queryset
+
+    def may_change(self, request, client) -> bool:
+        """A restricted record is kept for the record duties only: no edits (DOMAIN.md 8)."""
+        return client.restricted_at is None
 
     def create(self, request, *args, **kwargs):
         if request.role == Role.CLIENT:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
-from clients.models import Client, Complaint, Consent, Outcome
+from clients.models import Client, Complaint, Consent, ErasureRequest, Outcome
 from config.urls import router
 from practice.models import (
     ApiKey,
@@ -40,6 +40,7 @@ from tests.factories import (
     ClientFactory,
     ComplaintFactory,
     ConsentFactory,
+    ErasureRequestFactory,
     MembershipFactory,
     NoteFactory,
     OutcomeFactory,
@@ -152,6 +153,7 @@ RECIPES: dict[type[models.Model], Recipe] = {
     ApiKey: _in_practice(ApiKeyFactory),
     WebhookSubscription: _in_practice(WebhookSubscriptionFactory),
     WaitlistEntry: _for_client(WaitlistEntryFactory),
+    ErasureRequest: _in_practice(ErasureRequestFactory),
 }
 
 
