@@ -9,7 +9,7 @@ PY     := $(BIN)/python
 PORT   ?= 8000
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: run test lint bench worker migrate demo clean
+.PHONY: run test lint bench loadtest worker migrate demo clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +27,19 @@ demo: migrate
 	$(PY) manage.py load_demo
 
 # Serves the API on 127.0.0.1:$(PORT) with a Celery worker (and embedded beat) beside it.
+# Logs are text lines here (LOG_FORMAT=json for JSON); the app writes the access lines, not gunicorn.
+# The gunicorn workers share request metrics through $(METRICS_DIR), emptied at each start;
+# /metrics is on when METRICS_TOKEN is set.
+METRICS_DIR := $(CURDIR)/var/prometheus
 run: demo
 	@echo "Backcare on http://127.0.0.1:$(PORT)/api/v1/  (docs: /api/v1/docs/, health: /healthz)"
+	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	@trap 'trap - EXIT INT TERM; kill 0' EXIT INT TERM; \
+	export LOG_FORMAT=$${LOG_FORMAT:-text}; \
 	$(BIN)/celery -A config worker --beat --pool=solo --loglevel=INFO \
 		--schedule=var/celerybeat-schedule & \
-	$(BIN)/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
-		--access-logfile - & \
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) \
+		$(BIN)/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 & \
 	wait
 
 worker: $(VENV)/.synced
@@ -50,6 +56,12 @@ test: lint
 
 bench: $(VENV)/.synced
 	$(PY) -m bench
+
+# Mixed load from 32 clients against gunicorn + a Celery worker on a private Postgres and Redis
+# (started and removed by it), three runs: no fault, Postgres restarted, Redis restarted.
+# LOADTEST_SECONDS (default 120) per run; table printed, results in var/loadtest.json.
+loadtest: $(VENV)/.synced
+	$(PY) -m loadtest
 
 clean:
 	rm -rf $(VENV) var

@@ -36,6 +36,7 @@ from bench.results import Figure, Skipped
 from bench.schedule import Schedule
 from bench.seed import SEED, SeededPractice
 from clients.models import Client
+from loadtest.workload import distinct_slots
 from sessions.models import Appointment
 
 NAME = "booking_p95"
@@ -142,15 +143,7 @@ def wait_healthy(base: str, server, log: Path, timeout: float = 60.0) -> None:
 def deal_slots(slots: list[dict], count: int, buffer: dt.timedelta, rng) -> list[dict]:
     """Free slots none of which overlaps another of the same therapist (with the buffer), shuffled;
     if there are fewer than `count`, some are dealt twice (and those bookings answer 409)."""
-    last_end: dict[int, dt.datetime] = {}
-    distinct = []
-    for slot in sorted(slots, key=lambda s: (s["therapist"], s["start"])):
-        start = dt.datetime.fromisoformat(slot["start"])
-        if slot["therapist"] in last_end and start < last_end[slot["therapist"]]:
-            continue
-        last_end[slot["therapist"]] = dt.datetime.fromisoformat(slot["end"]) + buffer
-        distinct.append(slot)
-    rng.shuffle(distinct)
+    distinct = distinct_slots(slots, buffer, rng)
     dealt = distinct[:count]
     while len(dealt) < count and distinct:
         dealt.append(rng.choice(distinct))
