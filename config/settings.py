@@ -39,6 +39,10 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env("WEBHOOK_ALLOW_PRIVATE_HOSTS")
 BASE_URL = env.str("BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
+# Live (future, not cancelled) bookings one email / one address may hold through the public page
+# of a practice (OWASP API6, sessions/public_caps.py); 0 turns a cap off.
+PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL = env.int("PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL", default=3)
+PUBLIC_BOOKING_MAX_LIVE_PER_IP = env.int("PUBLIC_BOOKING_MAX_LIVE_PER_IP", default=10)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -48,6 +52,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "corsheaders",
     "practice",
     "clients",
     "techniques",
@@ -55,7 +60,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: the request id, the access line and the request metrics cover everything below.
+    "config.observability.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before CommonMiddleware, so a redirect or an error answer carries the CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     # The API authenticates by bearer token, not cookies; CSRF stays on for anything else.
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -85,10 +94,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+    # The pool checks a connection before handing it out: after a Postgres restart its idle
+    # connections are dead, and without the check each one failed a request (make loadtest).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN", default=2),
         "max_size": env.int("DB_POOL_MAX", default=20),
         "timeout": 10,
+        # A failed reconnect is retried with exponential backoff (1, 2, 4, 8 ... s) for this long;
+        # then the next request starts a fresh attempt at once. psycopg's default (300 s) left the
+        # app failing for as long again as Postgres had been down (make loadtest).
+        "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT", default=5.0),
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -142,6 +158,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions.tasks.purge_idempotency_records",
         "schedule": 3600.0,
     },
+    # DOMAIN.md 4: clinical records past `retain_until` and not on legal hold (sessions.privacy).
+    "purge-expired-records": {"task": "sessions.tasks.purge_expired_records", "schedule": 86400.0},
 }
 
 # --- Email ----------------------------------------------------------------------------------
@@ -191,7 +209,7 @@ REST_FRAMEWORK = {
         "practice.sync.UpdatedSinceFilter",
     ],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",  # + the error responses
     "DEFAULT_THROTTLE_RATES": {
         "login_ip": env.str("THROTTLE_LOGIN_IP", default="30/min"),
         "login_email": env.str("THROTTLE_LOGIN_EMAIL", default="5/min"),
@@ -228,21 +246,85 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- Production safety (DEBUG off) ------------------------------------------------------------
-# HTTPS redirect and HSTS usually belong to the reverse proxy; set them here if it does not.
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+
+# --- Production safety (DEBUG off; OWASP API8, tests/owasp/test_api8_misconfiguration.py) -------
+def _is_local_host(host: str) -> bool:
+    """A name only this machine or its compose network answers: localhost, loopback, `web`."""
+    host = host.strip("[]").lower()
+    return host in {"localhost", "testserver", "::1"} or host.startswith("127.") or "." not in host
+
+
+# HTTPS-only (redirect + HSTS) is the default of a deployment reached by a public name or served
+# at an https BASE_URL; `make run`, compose and the tests (local hosts, http) stay on plain HTTP.
+PUBLIC_DEPLOYMENT = not DEBUG and (
+    BASE_URL.startswith("https://") or not all(_is_local_host(h) for h in ALLOWED_HOSTS)
+)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PUBLIC_DEPLOYMENT)
+# Probes and scrapers call these over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+_ONE_YEAR = 365 * 86400
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=_ONE_YEAR if PUBLIC_DEPLOYMENT else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# Behind a TLS-terminating proxy, the header it sets says the request came over HTTPS (so the
+# redirect does not loop). The proxy must overwrite a client's own; empty turns it off.
+_PROXY_SSL_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="HTTP_X_FORWARDED_PROTO")
+SECURE_PROXY_SSL_HEADER = (_PROXY_SSL_HEADER, "https") if _PROXY_SSL_HEADER else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
 
+# CORS: browsers on these origins (comma-separated `https://app.example.com`) may call the API.
+# Empty (the default): no CORS headers at all, so no other site's page can read an answer.
+# Bearer tokens, not cookies: credentials are never allowed cross-origin.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "if-none-match",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = ("ETag", "Retry-After", "Sync-Since", "Idempotent-Replayed", "X-Request-ID")
+
+# --- Logs and metrics (README "Deploying") -------------------------------------------------------
+# `json`: one JSON object a line (timestamp, level, logger, message, request_id, task_id in Celery
+# tasks, and the access line's fields); `text`: lines for people (`make run` uses it).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "config.observability.RequestIdFilter"},
+        "redact": {"()": "config.observability.RedactFilter"},
+    },
+    "formatters": {
+        "json": {"()": "config.observability.JsonFormatter"},  # python-json-logger
+        "text": {
+            "()": "config.observability.TextFormatter",
+            "fmt": "%(asctime)s %(levelname)-7s %(ids)s %(name)s: %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "redact"],
+            "formatter": "text" if LOG_FORMAT == "text" else "json",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # 4xx are in the access line already; 5xx still log here, with their traceback.
+        "django.request": {"level": "ERROR"},
+    },
 }
+# `/metrics` answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
