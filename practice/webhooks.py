@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import secrets
@@ -74,7 +75,11 @@ def signature_header(secret: str, body: bytes, timestamp: int) -> str:
 # --- SSRF guard -------------------------------------------------------------------------------
 
 
-def check_url(url: str) -> None:
+def check_url(url: str) -> str | None:
+    """Refuse a URL that is not http(s) or whose host resolves to any non-public address.
+
+    Returns the vetted address to connect to (None when the deployment allows private hosts),
+    so that the delivery does not ask DNS a second time (see `_pinned_opener`)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeURL("Webhook URLs are http(s) URLs with a host.")
@@ -83,7 +88,7 @@ def check_url(url: str) -> None:
     except ValueError as error:  # "Port out of range": a 400, not a 500
         raise UnsafeURL("The URL's port is not a valid port number.") from error
     if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
-        return
+        return None
     try:
         infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as error:
@@ -92,6 +97,7 @@ def check_url(url: str) -> None:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not all(_is_public(each) for each in _carried_addresses(address)):
             raise UnsafeURL(f"The host {parts.hostname} resolves to a non-public address.")
+    return str(infos[0][4][0])
 
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -185,6 +191,33 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
+def _pinned_opener(address: str) -> urllib.request.OpenerDirector:
+    """An opener that connects to `address`, the one `check_url` vetted, whatever DNS answers
+    next: a name that resolves to a public address for the check and to an internal one a
+    moment later (DNS rebinding) reaches the public one. The Host header, SNI and the TLS
+    certificate check still use the URL's host name."""
+
+    def pinned(connection_class):
+        class Pinned(connection_class):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self._create_connection = lambda where, *a, **k: socket.create_connection(
+                    (address, where[1]), *a, **k
+                )
+
+        return Pinned
+
+    class Http(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(pinned(http.client.HTTPConnection), req)
+
+    class Https(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(pinned(http.client.HTTPSConnection), req, context=self._context)
+
+    return urllib.request.build_opener(_NoRedirects, Http, Https)
+
+
 def _snippet(raw: bytes) -> str:
     # PostgreSQL text cannot hold NUL: one in a receiver's answer would make recording the
     # attempt fail, leaving the delivery to be re-sent forever and never given up on.
@@ -194,12 +227,13 @@ def _snippet(raw: bytes) -> str:
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str, str]:
     """POST once: (status code or None, response snippet, error)."""
     try:
-        check_url(url)
+        address = check_url(url)
     except UnsafeURL as error:
         return None, "", str(error)
+    opener = _OPENER if address is None else _pinned_opener(address)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     try:
-        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
+        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             return response.status, _snippet(response.read(MAX_RESPONSE_BYTES)), ""
     except urllib.error.HTTPError as error:
         snippet = _snippet(error.read(MAX_RESPONSE_BYTES))

@@ -10,7 +10,11 @@ decimal, hex, octal, short forms), and so are IPv6 addresses that carry such an 
 delivery), answers are read up to 64 KiB with a 5 s timeout. WEBHOOK_ALLOW_PRIVATE_HOSTS (off by
 default) lifts the address rule for local testing only.
 
-Hole found and fixed here: 6to4 addresses embedding a private IPv4 (`http://[2002:7f00:1::]/`,
+Delivery connects to the address the check vetted (DNS rebinding: a name answering a public
+address to the check and an internal one to the connection reaches the public one).
+
+Holes found and fixed here: a delivery resolved the name a second time to connect (rebinding);
+6to4 addresses embedding a private IPv4 (`http://[2002:7f00:1::]/`,
 `http://[2002:a9fe:a9fe::]/` for 127.0.0.1 and the metadata address) passed the check, since
 Python's `ipaddress` calls 2002::/16 global.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -148,6 +153,78 @@ def test_a_stored_url_that_now_resolves_privately_is_not_contacted(monkeypatch, 
     assert code is None
     assert "non-public" in error
     assert contacted == []
+
+
+class _Recording(BaseHTTPRequestHandler):
+    hosts: list[str] = []
+
+    def do_POST(self):
+        _Recording.hosts.append(self.headers["Host"])
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"internal data")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def internal_server():
+    """A service only this machine reaches (what a rebinding attacker aims at)."""
+    _Recording.hosts = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recording)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_dns_rebinding_between_the_check_and_the_connection_reaches_nothing_inside(
+    monkeypatch, internal_server
+):
+    """The name answers a public address to the check, then 127.0.0.1: the delivery connects to
+    the address that was checked, never to the second answer."""
+    answers = iter(["93.184.215.14"])  # first answer public, every later one loopback
+
+    def resolve(host, port, *args, **kwargs):
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    real_connect = socket.create_connection
+    connected_to = []
+
+    def connect(address, *args, **kwargs):
+        connected_to.append(address[0])
+        if address[0] == "93.184.215.14":  # the outside world: unreachable from the test
+            raise OSError("Network is unreachable")
+        return real_connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(socket, "create_connection", connect)
+
+    code, snippet, error = webhooks.post(
+        f"http://hooks.rebind.example:{internal_server}/in", b"{}", {}
+    )
+
+    assert (code, snippet) == (None, "")
+    assert "unreachable" in error
+    assert connected_to == ["93.184.215.14"]
+    assert _Recording.hosts == []  # the internal service was never reached
+
+
+def test_a_pinned_connection_still_names_the_host(internal_server):
+    """Pinning changes where the socket goes, not the Host header (nor SNI and the certificate
+    check for https, which use the same host name)."""
+    opener = webhooks._pinned_opener("127.0.0.1")
+    request = urllib.request.Request(
+        f"http://hooks.partner.example:{internal_server}/in", data=b"{}", method="POST"
+    )
+
+    with opener.open(request, timeout=5) as response:
+        assert response.status == 200
+
+    assert _Recording.hosts == [f"hooks.partner.example:{internal_server}"]
 
 
 class _Redirecting(BaseHTTPRequestHandler):
