@@ -8,6 +8,7 @@ even one whose transaction committed after this answer (the overlap may repeat a
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import timedelta
 
 from django.utils import timezone
@@ -38,7 +39,10 @@ class UpdatedSinceFilter(filters.BaseFilterBackend):
             raise exceptions.ValidationError({self.param: ["Not offered on this list."]})
         try:
             when = parse_datetime(raw.replace(" ", "+"))
-        except ValueError:  # well-formed but impossible, e.g. month 13
+            # In UTC: PostgreSQL takes offsets up to 15:59, ISO 8601 up to 23:59 (a 500 found
+            # by the schema fuzzer); year 1 at +05:00 is before datetime.min in UTC.
+            when = when.astimezone(dt.UTC) if when and when.tzinfo else when
+        except (ValueError, OverflowError):  # well-formed but impossible, e.g. month 13
             when = None
         if when is None or when.tzinfo is None:
             raise exceptions.ValidationError(

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from clients.models import Client
 from practice.auth import hash_secret, user_for_calendar_token
 from practice.errors import Invalid, NotFound
-from practice.filters import FilterBackend
+from practice.filters import FilterBackend, IsoDateTimeFilter
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
 from practice.sync import UpdatedSinceFilter
 from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
@@ -102,8 +102,8 @@ class AvailabilityView(APIView):
 
 
 class AppointmentFilter(django_filters.FilterSet):
-    start_after = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte")
-    start_before = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt")
+    start_after = IsoDateTimeFilter(field_name="start", lookup_expr="gte")
+    start_before = IsoDateTimeFilter(field_name="start", lookup_expr="lt")
 
     class Meta:
         model = Appointment

@@ -62,12 +62,48 @@ def test_a_cancellation_shows_up_in_the_next_sync(owner, practice):
     assert (row["id"], row["status"]) == (appointment.pk, "cancelled")
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2026-11-28T10:00:00", "2026-13-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2026-11-28T10:00:00",
+        "2026-13-01T00:00:00Z",
+        "0001-01-01T00:00:00+05:00",  # before datetime.min once in UTC
+    ],
+)
 def test_a_bad_updated_since_is_400(owner, value):
     response = owner.api.get("/api/v1/clients/", {"updated_since": value})
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "updated_since"
+
+
+@pytest.mark.parametrize("path", ["clients", "therapists", "waitlist", "appointments"])
+def test_an_offset_postgres_cannot_store_is_read_in_utc(owner, practice, path):
+    """ISO 8601 allows offsets up to 23:59, PostgreSQL up to 15:59: `+19:15` was a 500 on every
+    list (found by the schema fuzzer). 2026-11-28T05:00+19:15 is 2026-11-27T09:45Z."""
+    ClientFactory(practice=practice)
+
+    response = owner.api.get(f"/api/v1/{path}/", {"updated_since": "2026-11-28T05:00:00+19:15"})
+
+    assert response.status_code == 200, response.content
+
+
+def test_appointment_filters_read_any_offset_in_utc(owner, practice):
+    appointment = AppointmentFactory(practice=practice, start=timezone.now() + dt.timedelta(days=2))
+    after = (appointment.start - dt.timedelta(hours=1)).astimezone(
+        dt.timezone(dt.timedelta(hours=19, minutes=15))
+    )
+
+    response = owner.api.get("/api/v1/appointments/", {"start_after": after.isoformat()})
+    too_early = owner.api.get(
+        "/api/v1/appointments/", {"start_before": "0001-01-01T00:00:00+05:00"}
+    )
+
+    assert response.status_code == 200, response.content
+    assert [row["id"] for row in response.json()["results"]] == [appointment.pk]
+    assert too_early.status_code == 400
+    assert too_early.json()["errors"][0]["field"] == "start_before"
 
 
 def test_updated_since_on_a_list_without_timestamps_is_400(owner):
