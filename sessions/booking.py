@@ -48,8 +48,8 @@ def _check_bookable(
         raise Invalid.on("service", "This service is no longer offered.")
     if not therapist.active:
         raise Invalid.on("therapist", "This therapist is not taking bookings.")
-    if not therapist.services.filter(pk=service.pk).exists():
-        raise Invalid.on("therapist", "This therapist does not offer this service.")
+    # Whether the therapist offers the service is asked only when the slot is not found
+    # (`_check_slot`): the slot query joins it already, and a booking saves a round trip.
     if actor.kind in SELF_SERVICE:
         if not (service.online_bookable and therapist.online_bookable):
             raise Invalid.on("service", "This service cannot be booked online.")
@@ -72,6 +72,8 @@ def _check_slot(
     slots = free_slots(therapist_id=therapist.pk, exclude_appointment=exclude, **common)
     if any(slot.start == start for slot in slots):
         return
+    if not therapist.services.filter(pk=service.pk).exists():
+        raise Invalid.on("therapist", "This therapist does not offer this service.")
     rules = booking_rules(practice, service)
     if start < rules.earliest:
         raise Invalid.on(

@@ -95,7 +95,8 @@ class AppointmentCreateSerializer(StrictSerializer):
     """`client` is required from staff; a client booking for themselves may leave it out."""
 
     service = scoped(Service)
-    therapist = scoped(Therapist)
+    # With the user: the booking's answer names the therapist (AppointmentViewSet._created).
+    therapist = ScopedPrimaryKeyRelatedField(queryset=Therapist.objects.select_related("user"))
     client = ScopedPrimaryKeyRelatedField(queryset=Client.objects.all(), required=False)
     start = AwareDateTimeField()
 
