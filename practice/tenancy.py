@@ -20,6 +20,7 @@ from practice.api.base import StrictModelSerializer
 from practice.models import ApiKey, AuditAction, AuditEvent, Practice, Role, User
 from practice.permissions import WRITE
 from practice.sync import SYNC_HEADER, ETagRetrieveMixin, next_sync_since
+from practice.throttling import caller_ip
 
 READ = "read"
 AccessTable = dict[str, str]  # role (or the API-key role) -> READ | WRITE
@@ -205,7 +206,7 @@ def log_access(
         record_ids=AuditEvent.encode(record_ids),
         client_id=clients[0] if len(clients) == 1 else None,
         client_ids=AuditEvent.encode(clients) if clients else "",
-        ip_address=request.META.get("REMOTE_ADDR") or None,
+        ip_address=caller_ip(request),
     )
 
 

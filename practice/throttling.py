@@ -34,17 +34,28 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
 
 
+def caller_ip(request) -> str | None:
+    """The caller's own address, or None if the request carries no valid one.
+
+    DRF's `get_ident` honours NUM_PROXIES: behind a reverse proxy REMOTE_ADDR is the proxy's, and
+    a forged X-Forwarded-For is ignored. The audit log records this (DOMAIN.md 8 "from where")."""
+    try:
+        return str(ipaddress.ip_address((BaseThrottle().get_ident(request) or "").strip()))
+    except ValueError:
+        return None
+
+
 def client_ip(request) -> str | None:
     """The caller's address as limits count it, or None if the request carries no valid one.
 
-    DRF's `get_ident` honours NUM_PROXIES (a forged X-Forwarded-For is ignored). An IPv6 caller is
-    counted by its /64: one subscriber is usually given a whole /64, so counting single addresses
-    would let a script take a fresh one for every request and never meet a per-address limit.
+    An IPv6 caller is counted by its /64: one subscriber is usually given a whole /64, so counting
+    single addresses would let a script take a fresh one for every request and never meet a
+    per-address limit.
     """
-    try:
-        address = ipaddress.ip_address((BaseThrottle().get_ident(request) or "").strip())
-    except ValueError:
+    raw = caller_ip(request)
+    if raw is None:
         return None
+    address = ipaddress.ip_address(raw)
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)

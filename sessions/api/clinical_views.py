@@ -23,6 +23,7 @@ from practice.tenancy import (
     log_access,
     scope,
 )
+from practice.throttling import caller_ip
 from sessions import clinical, fhir
 from sessions.api.clinical_serializers import (
     AmendmentInSerializer,
@@ -40,7 +41,7 @@ class ClinicalViewSet(ReadOnlyModelViewSet):
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def ip(self) -> str | None:
-        return self.request.META.get("REMOTE_ADDR") or None
+        return caller_ip(self.request)
 
     def output(self, instance, status_code=status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=instance.pk)

@@ -53,6 +53,22 @@ def test_reading_a_client_records_who_what_and_where(therapist, practice):
     assert abs(event.at - timezone.now()) < dt.timedelta(minutes=1)
 
 
+def test_behind_a_proxy_the_log_records_the_callers_address_not_the_proxys(
+    therapist, practice, settings
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    client = ClientFactory(practice=practice)
+
+    response = therapist.api.get(
+        f"{CLIENTS}{client.pk}/",
+        REMOTE_ADDR="10.0.0.2",  # the TLS proxy
+        HTTP_X_FORWARDED_FOR=f"198.51.100.1, {IP}",  # a forged first hop, then the real caller
+    )
+
+    assert response.status_code == 200
+    assert events() == [(therapist.user.pk, "read", "client", [client.pk], IP)]
+
+
 def test_listing_clients_records_one_read_naming_every_client_shown(owner, practice):
     shown = ClientFactory.create_batch(3, practice=practice)
 
