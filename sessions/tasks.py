@@ -45,7 +45,8 @@ def send_reminders(reminder_ids: list[int]) -> dict[int, str]:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def send_reminder(reminder_id: int) -> str:
-    """One reminder (a single id); the dispatcher sends chunks through `send_reminders`."""
+    """One reminder (a single id). The dispatcher sends chunks through `send_reminders`; this
+    stays so that messages an earlier release queued still run after an upgrade."""
     return reminders.send_reminder(reminder_id)
 
 
