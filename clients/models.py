@@ -236,3 +236,37 @@ class ErasureRequest(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["practice", "received_at"])]
+
+
+class MedicalClearance(models.Model):
+    """A medical clearance for a flag that needs one (DOMAIN.md 2b: `dvt`, high-risk pregnancy,
+    active cancer treatment, uncontrolled hypertension/cardiac): who cleared, when, on which
+    document or note, until when. Session plans read the current ones (clients.selectors)."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="clearances")
+    flag = models.CharField(max_length=40)
+    cleared_by_name = models.CharField(max_length=200)  # the clinician who gave it (e.g. the GP)
+    cleared_on = models.DateField()
+    expires_on = models.DateField()
+    document = models.CharField(max_length=500, blank=True)  # reference of the letter or form
+    note = models.TextField(blank=True, max_length=5000)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-cleared_on", "-id"]
+        indexes = [models.Index(fields=["client", "flag", "expires_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_on__gte=models.F("cleared_on")),
+                name="clearance_expires_after_it_is_given",
+            ),
+            models.CheckConstraint(
+                condition=~Q(document="") | ~Q(note=""), name="clearance_has_document_or_note"
+            ),
+        ]

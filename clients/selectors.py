@@ -1,4 +1,5 @@
-"""Reads of the clients app: progress of a complaint against its baseline (DOMAIN.md 3)."""
+"""Reads of the clients app: progress of a complaint against its baseline (DOMAIN.md 3), and
+the client-level safety facts plans are checked against (open red flags, medical clearances)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from clients import instruments
-from clients.models import Complaint, Instrument, Outcome
+from clients.domain import ComplaintStatus
+from clients.models import Client, Complaint, Instrument, MedicalClearance, Outcome
 
 # Which NPRS readings form the series: like is compared with like (DOMAIN.md 3, NPRS context).
 SERIES_CONTEXT: dict[str, str] = {Instrument.NPRS: "now"}
@@ -45,3 +47,22 @@ def complaint_progress(complaint: Complaint, tz: ZoneInfo) -> dict[str, Progress
         baseline = Decimal(0) if instrument == Instrument.GROC else entry.series[0].score
         entry.change = instruments.change(instrument, baseline, entry.series[-1].score)
     return progress
+
+
+def has_open_red_flag(client: Client) -> bool:
+    """DOMAIN.md 0 rule 2, decided per client: any complaint of theirs in `referral_required`
+    blocks session plans, their delivery and online self-booking, whichever complaint a plan
+    names, until a therapist records the referral outcome (`complaints/{id}/clear/`). Read from
+    the complaints themselves, never from the `red_flag_open` health flag kept beside them."""
+    return Complaint.objects.filter(
+        client=client, status=ComplaintStatus.REFERRAL_REQUIRED
+    ).exists()
+
+
+def current_clearance_flags(client: Client, on: date) -> set[str]:
+    """The flags this client holds an unexpired medical clearance for on day `on` (DOMAIN.md 2b)."""
+    return set(
+        MedicalClearance.objects.filter(
+            client=client, cleared_on__lte=on, expires_on__gte=on
+        ).values_list("flag", flat=True)
+    )

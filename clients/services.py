@@ -1,4 +1,5 @@
-"""Writes of the clients app: complaints and red flags, clearance, consent, sign-up links."""
+"""Writes of the clients app: complaints and red flags, clearance, consent, medical clearances,
+sign-up links."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ from django.utils import timezone
 
 from clients import instruments
 from clients.domain import ComplaintStatus
-from clients.models import Client, Complaint, Consent, Instrument, Outcome, RedFlagAnswer
-from practice.errors import Invalid, InvalidTransition
+from clients.models import (
+    Client,
+    Complaint,
+    Consent,
+    Instrument,
+    MedicalClearance,
+    Outcome,
+    RedFlagAnswer,
+)
+from practice.errors import Invalid, InvalidTransition, PreconditionFailed
 from practice.models import Practice, User
+from practice.vocabulary import CLEARANCE_FLAGS
 from practice.webhooks import record_event
 
 
@@ -210,4 +220,41 @@ def announce_client(client: Client) -> None:
             "email": client.email,
             "phone": client.phone,
         },
+    )
+
+
+@transaction.atomic
+def record_medical_clearance(
+    *,
+    practice: Practice,
+    client: Client,
+    recorded_by: User,
+    flag: str,
+    cleared_on: date,
+    expires_on: date,
+    **fields: Any,
+) -> MedicalClearance:
+    """A medical clearance for a "clearance first" flag (DOMAIN.md 2b): who gave it, when, on which
+    document or note, until when. Plans for the client read it while it is current."""
+    if client.restricted_at is not None:  # kept after an erasure request (DOMAIN.md 8)
+        raise PreconditionFailed("This client's record is restricted: it cannot be changed.")
+    if flag not in CLEARANCE_FLAGS:
+        raise Invalid.on("flag", f"Clearances are for {', '.join(CLEARANCE_FLAGS)}.")
+    today = timezone.localdate(timezone=practice.tz)
+    if cleared_on > today:
+        raise Invalid.on("cleared_on", "A clearance cannot be given in the future.")
+    if expires_on < cleared_on:
+        raise Invalid.on("expires_on", "A clearance expires on or after the day it is given.")
+    if not (fields.get("document") or fields.get("note")):
+        raise Invalid.on(
+            "document", "Name the clearance document or write a note of it.", "required"
+        )
+    return MedicalClearance.objects.create(
+        practice=practice,
+        client=client,
+        recorded_by=recorded_by,
+        flag=flag,
+        cleared_on=cleared_on,
+        expires_on=expires_on,
+        **fields,
     )

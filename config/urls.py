@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from clients.api.clearance_views import ClientClearancesView
 from clients.api.views import ClientViewSet, ComplaintViewSet, ConsentViewSet, OutcomeViewSet
 from config.metrics import metrics_view
 from practice.api import integration_views
@@ -103,6 +104,11 @@ api: list = [
     ),
     path(
         "clients/<int:pk>/export/", clinical_views.ClientExportView.as_view(), name="client-export"
+    ),
+    path(
+        "clients/<int:pk>/clearances/",
+        ClientClearancesView.as_view(),
+        name="client-clearances",
     ),
     # Privacy duties (DOMAIN.md 8): sessions/api/privacy_views.py
     path("me/export/", privacy_views.OwnExportView.as_view(), name="me-export"),

@@ -13,6 +13,7 @@ HEALTH_FLAGS = (
     "skin_lesion",
     "varicose_veins",
     "pregnancy",
+    "pregnancy_high_risk",  # DOMAIN.md 2b "pregnancy (+ high_risk => clearance)"
     "cancer_active_treatment",
     "reduced_sensation",
     "uncontrolled_hypertension_cardiac",
@@ -20,3 +21,13 @@ HEALTH_FLAGS = (
 
 # DOMAIN.md 1: back regions a complaint or a plan item names.
 REGIONS = ("cervical", "thoracic", "lumbar", "sacral_si", "gluteal")
+
+# DOMAIN.md 2b "general" scope: "applies to all treatment", so to every technique.
+WHOLE_BODY_FLAGS = ("dvt", "fever_acute_illness", "red_flag_open")
+# DOMAIN.md 2b: flags whose rule is "clearance first" ("no massage until medically cleared").
+CLEARANCE_FLAGS = (
+    "dvt",
+    "uncontrolled_hypertension_cardiac",
+    "pregnancy_high_risk",
+    "cancer_active_treatment",
+)

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from clients.domain import ComplaintStatus
 from clients.models import Client
+from clients.selectors import has_open_red_flag
 from clients.services import announce_client
 from practice.auth import new_secret
 from practice.errors import Invalid, InvalidTransition, PreconditionFailed, SlotUnavailable
@@ -53,7 +53,7 @@ def _check_bookable(
     if actor.kind in SELF_SERVICE:
         if not (service.online_bookable and therapist.online_bookable):
             raise Invalid.on("service", "This service cannot be booked online.")
-        if client.complaints.filter(status=ComplaintStatus.REFERRAL_REQUIRED).exists():
+        if has_open_red_flag(client):
             # DOMAIN.md 0, rule 2: no online self-booking until a therapist records a clearance.
             raise PreconditionFailed("Please contact the practice to book your next session.")
 

@@ -3,6 +3,7 @@ that lock when signed, and amendments kept beside the original (API.md "Clinical
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -10,10 +11,19 @@ from django.utils import timezone
 
 from clients.domain import ComplaintStatus
 from clients.models import Client, Complaint, ConsentKind, Instrument
+from clients.selectors import current_clearance_flags, has_open_red_flag
 from clients.services import record_outcome
 from practice.errors import Invalid, NoteLocked, PermissionDenied, PreconditionFailed
 from practice.models import AuditAction, AuditEvent, Practice, User
-from sessions.models import Amendment, Appointment, Note, PlanItem, SessionPlan
+from sessions.models import (
+    Amendment,
+    Appointment,
+    Note,
+    PlanItem,
+    SessionPlan,
+    Status,
+    delivered_entry,
+)
 from techniques import rules
 from techniques.models import Technique
 
@@ -30,20 +40,56 @@ def _cells(techniques: list[Technique]) -> dict[int, list[rules.Cell]]:
     }
 
 
-def _check_items(*, client: Client | None, items: list[dict], practice: Practice) -> list[dict]:
-    """Contraindications (DOMAIN.md 2c) and sensitive-area consent (DOMAIN.md 4) per item.
+@dataclass(frozen=True)
+class ClientSafety:
+    """What a client's plan items are checked against, read once per request (DOMAIN.md 2b)."""
+
+    flags: list[str]
+    flag_regions: dict[str, list[str]]
+    cleared_flags: set[str]
+
+
+def client_safety(client: Client, practice: Practice) -> ClientSafety:
+    """The client's flags and current clearances; 409 `precondition_failed` while any complaint of
+    theirs is in `referral_required` (DOMAIN.md 0 rule 2: no plan, no delivery until cleared),
+    whichever complaint the plan names and however old the plan is."""
+    if has_open_red_flag(client):
+        raise PreconditionFailed(
+            "This client has a complaint in referral_required: no treatment is planned or "
+            "delivered until a therapist records the referral outcome (complaints/{id}/clear/)."
+        )
+    today = timezone.localdate(timezone=practice.tz)
+    return ClientSafety(
+        flags=list(client.health_flags),
+        flag_regions=dict(client.health_flag_regions),
+        cleared_flags=current_clearance_flags(client, today),
+    )
+
+
+def _check_items(
+    *,
+    client: Client | None,
+    items: list[dict],
+    practice: Practice,
+    safety: ClientSafety | None = None,
+    field: str = "items",
+) -> list[dict]:
+    """Clearances, whole-body flags, the contraindication matrix (techniques.rules; DOMAIN.md 2b,
+    2c) and sensitive-area consent (DOMAIN.md 4) per item.
 
     A refusal is a 400 naming technique, flag and rule, unless the item has `override_reason`;
     an override is kept on the item (what it overrode) for the audit trail.
     """
     if client is None:  # a template has no client to check against
         return [dict(item, overridden=[]) for item in items]
+    safety = safety or client_safety(client, practice)
     techniques = list(
         Technique.objects.filter(pk__in={item["technique"].pk for item in items}).prefetch_related(
             "contraindications"
         )
     )
     cells = _cells(techniques)
+    usual = {technique.pk: technique.usual_pressure_max for technique in techniques}
     has_sensitive_consent = None
     errors, checked = [], []
     for index, item in enumerate(items):
@@ -51,17 +97,19 @@ def _check_items(*, client: Client | None, items: list[dict], practice: Practice
         violations = rules.check_item(
             technique=technique.code,
             cells=cells.get(technique.pk, []),
-            client_flags=client.health_flags,
-            flag_regions=client.health_flag_regions,
+            client_flags=safety.flags,
+            flag_regions=safety.flag_regions,
             region=item["region"],
             pressure=item.get("pressure"),
+            usual_pressure=usual.get(technique.pk),
+            cleared_flags=safety.cleared_flags,
         )
         if violations and not item.get("override_reason"):
             errors += [
                 {
-                    "field": f"items.{index}.technique",
+                    "field": f"{field}.{index}.technique",
                     "code": f"contraindicated_{v.rule}",
-                    "detail": v.detail,
+                    "detail": f"{v.detail} {rules.OVERRIDE_HINT}",
                 }
                 for v in violations
             ]
@@ -76,7 +124,7 @@ def _check_items(*, client: Client | None, items: list[dict], practice: Practice
             if not has_sensitive_consent:
                 errors.append(
                     {
-                        "field": f"items.{index}.region",
+                        "field": f"{field}.{index}.region",
                         "code": "consent_required",
                         "detail": f"Work on the {item['region']} region needs an active "
                         "sensitive-area consent.",
@@ -89,10 +137,22 @@ def _check_items(*, client: Client | None, items: list[dict], practice: Practice
         raise Invalid(
             errors[0]["detail"]
             if len(errors) == 1
-            else "Some items are contraindicated for this client.",
+            else "Some items are contraindicated for this client. " + rules.OVERRIDE_HINT,
             errors=errors,
         )
     return checked
+
+
+def _as_item(item: PlanItem) -> dict:
+    return {
+        "technique": item.technique,
+        "region": item.region,
+        "side": item.side,
+        "minutes": item.minutes,
+        "pressure": item.pressure,
+        "notes": item.notes,
+        "override_reason": item.override_reason,
+    }
 
 
 def _write_items(plan: SessionPlan, items: list[dict]) -> None:
@@ -135,6 +195,9 @@ def save_plan(
     appointment = appointment if appointment is not None else getattr(plan, "appointment", None)
     complaint = complaint if complaint is not None else getattr(plan, "complaint", None)
     client = appointment.client if appointment is not None else None
+    # Every write to a client's plan (create, PATCH with or without items, a template applied)
+    # is refused while a red flag is open (DOMAIN.md 0 rule 2), whichever complaint it names.
+    safety = client_safety(client, practice) if client is not None else None
     if appointment is None and not (name or getattr(plan, "name", "")):
         raise Invalid.on("appointment", "A plan is for an appointment, or a template with a name.")
     if appointment is not None and name:
@@ -148,15 +211,9 @@ def save_plan(
                 "(complaints/{id}/clear/)."
             )
     if items is None and template is not None:
+        # A template's overrides were for no one: each item is checked for this client afresh.
         items = [
-            {
-                "technique": i.technique,
-                "region": i.region,
-                "side": i.side,
-                "minutes": i.minutes,
-                "pressure": i.pressure,
-                "notes": i.notes,
-            }
+            dict(_as_item(i), override_reason="")
             for i in template.items.select_related("technique")
         ]
         fields.setdefault("goals", template.goals)
@@ -170,7 +227,17 @@ def save_plan(
                 f"The items take {total} minutes; the appointment has {int(length)}.",
                 "too_long",
             )
-    checked = _check_items(client=client, items=items, practice=practice) if items else items
+    checked = (
+        _check_items(client=client, items=items, practice=practice, safety=safety)
+        if items
+        else items
+    )
+    if items is None and plan is not None and client is not None:
+        # A PATCH without items keeps them: they still meet today's flags and clearances, or
+        # carry their override (a flag recorded since the plan was made is not skipped).
+        kept = [_as_item(i) for i in plan.items.select_related("technique")]
+        if kept:
+            _check_items(client=client, items=kept, practice=practice, safety=safety)
     if (
         plan is not None
         and checked is not None
@@ -205,6 +272,8 @@ def save_plan(
                 action=AuditAction.UPDATE,
                 record_type="session_plan_override",
                 record_ids=AuditEvent.encode([plan.pk]),
+                client_id=client.pk if client is not None else None,
+                client_ids=AuditEvent.encode([client.pk]) if client is not None else "",
                 ip_address=ip,
             )
     return plan
@@ -265,7 +334,8 @@ def create_note(
             "appointment", "This appointment already has a note: edit or amend it.", "unique"
         )
     note = Note(practice=practice, author=author, client=client, appointment=appointment, **fields)
-    _check_delivered(note, delivered_items)
+    _check_pain_after(note, appointment)
+    _check_delivered(note, delivered_items, practice)
     _sync_pain(note, author)
     note.save()
     if delivered_items:
@@ -273,12 +343,37 @@ def create_note(
     return note
 
 
-def _check_delivered(note: Note, items: list[PlanItem] | None) -> None:
-    for index, item in enumerate(items or []):
+def _check_pain_after(note: Note, appointment: Appointment | None) -> None:
+    """`pain_after` is the pain after the session (DOMAIN.md 3): not before it has started."""
+    if (
+        note.pain_after is not None
+        and appointment is not None
+        and appointment.status == Status.BOOKED
+        and appointment.start > timezone.now()
+    ):
+        raise PreconditionFailed(
+            "pain_after is recorded once the session has started (check the client in first)."
+        )
+
+
+def _check_delivered(note: Note, items: list[PlanItem] | None, practice: Practice) -> None:
+    """Delivered items come from this appointment's plan, and delivering them is checked like
+    planning them, against today's facts: refused (409) while a red flag is open even for a plan
+    made before it, and each item still meets the client's flags and clearances or carries its
+    override (DOMAIN.md 0 rules 2, 3)."""
+    if not items:
+        return
+    for index, item in enumerate(items):
         if note.appointment_id is None or item.plan.appointment_id != note.appointment_id:
             raise Invalid.on(
                 f"delivered_items.{index}", "Delivered items come from this appointment's plan."
             )
+    _check_items(
+        client=note.client,
+        items=[_as_item(item) for item in items],
+        practice=practice,
+        field="delivered_items",
+    )
 
 
 @transaction.atomic
@@ -296,7 +391,9 @@ def update_note(
         raise Invalid.on("complaint", "This complaint belongs to another client.")
     for name, value in fields.items():
         setattr(note, name, value)
-    _check_delivered(note, delivered_items)
+    if fields.get("pain_after") is not None:
+        _check_pain_after(note, note.appointment)
+    _check_delivered(note, delivered_items, note.practice)
     _sync_pain(note, by)
     note.save()
     if delivered_items is not None:
@@ -312,7 +409,13 @@ def sign_note(*, note: Note, by: User) -> Note:
     if note.is_signed:
         raise NoteLocked("This note is already signed.")
     note.signed_at = timezone.now()
-    note.save(update_fields=["signed_at", "updated_at"])
+    # What was delivered is fixed at signing: a technique renamed later must not change what a
+    # signed note says (DOMAIN.md 0 rule 7). The API and the FHIR export read this snapshot.
+    note.delivered_snapshot = [
+        delivered_entry(item)
+        for item in note.delivered_items.select_related("technique").order_by("position", "id")
+    ]
+    note.save(update_fields=["signed_at", "delivered_snapshot", "updated_at"])
     return note
 
 

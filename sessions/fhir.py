@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from clients.models import Client, Complaint, Consent, Outcome
-from sessions.models import Appointment, Note, PlanItem, Status
+from sessions.models import Appointment, Note, Status
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -173,21 +173,22 @@ def appointment_resources(appointment: Appointment) -> list[dict]:
     return [booked, encounter]
 
 
-def procedure(item: PlanItem, note: Note) -> dict:
+def procedure(item: dict, note: Note) -> dict:
+    """One delivered item (`Note.delivered()`: a signed note's snapshot, fixed at signing)."""
     resource = {
         "resourceType": "Procedure",
-        "id": f"{note.pk}-{item.pk}",
+        "id": f"{note.pk}-{item['id']}",
         "status": "completed",
         "code": {
             "coding": [{"system": SNOMED, "code": "387854002", "display": "Massage"}],
-            "text": item.technique.name,
+            "text": item["technique_name"],
         },
         "subject": _ref("Patient", note.client_id),
-        "bodySite": [{"text": f"{item.region} {item.side}".strip()}],
+        "bodySite": [{"text": f"{item['region']} {item['side']}".strip()}],
         "note": [
             {
-                "text": f"{item.minutes} min"
-                + (f", pressure {item.pressure}/5" if item.pressure else "")
+                "text": f"{item['minutes']} min"
+                + (f", pressure {item['pressure']}/5" if item["pressure"] else "")
             }
         ],
     }
@@ -328,7 +329,9 @@ def bundle(
         resources += appointment_resources(appointment)
     for note in notes:
         resources += composition(note)
-        resources += [procedure(item, note) for item in note.delivered_items.all()]
+        resources += [
+            procedure(item, note) for item in note.delivered(list(note.delivered_items.all()))
+        ]
     resources += [observation(o) for o in outcomes]
     resources += [consent(c) for c in consents]
     return {

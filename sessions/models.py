@@ -207,6 +207,20 @@ class PlanItem(models.Model):
         ]
 
 
+def delivered_entry(item: PlanItem) -> dict:
+    """One delivered item as a note records it: what was done, where, how long, how hard."""
+    return {
+        "id": item.pk,
+        "technique": item.technique_id,
+        "technique_code": item.technique.code,
+        "technique_name": item.technique.name,
+        "region": item.region,
+        "side": item.side,
+        "minutes": item.minutes,
+        "pressure": item.pressure,
+    }
+
+
 class Note(models.Model):
     """A SOAP treatment note (DOMAIN.md 4). Signing locks it; corrections are amendments."""
 
@@ -242,6 +256,9 @@ class Note(models.Model):
         "clients.Outcome", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     signed_at = models.DateTimeField(null=True, blank=True)
+    # The delivered items as they were at signing (`delivered_entry` each): a signed note says what
+    # was delivered then, whatever a technique is renamed to later.
+    delivered_snapshot = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -262,6 +279,15 @@ class Note(models.Model):
     @property
     def is_signed(self) -> bool:
         return self.signed_at is not None
+
+    def delivered(self, items: list[PlanItem] | None = None) -> list[dict]:
+        """What was delivered: the snapshot of a signed note, else the linked items as they are
+        now (`items`, when the caller prefetched them with their techniques)."""
+        if self.delivered_snapshot is not None:
+            return self.delivered_snapshot
+        if items is None:
+            items = list(self.delivered_items.select_related("technique"))
+        return [delivered_entry(item) for item in sorted(items, key=lambda i: (i.position, i.pk))]
 
 
 class AmendmentKind(models.TextChoices):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -76,3 +77,25 @@ class Contraindication(models.Model):
                 name="contraindication_cap_has_pressure",
             ),
         ]
+
+
+class ContraindicationChange(models.Model):
+    """Each change of one technique's column of the matrix, with its rows before and after.
+
+    Only the owner changes the matrix (DOMAIN.md 0 rule 3; security finding 13.4); the access log
+    (AuditEvent) names this row, which keeps what changed.
+    """
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    technique = models.ForeignKey(
+        Technique, on_delete=models.CASCADE, related_name="contraindication_changes"
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    before = models.JSONField(default=list)
+    after = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]

@@ -1,13 +1,17 @@
-"""Writes of the techniques app: seeding a practice's catalog, adjusting its matrix."""
+"""Writes of the techniques app: seeding a practice's catalog, adding and adjusting techniques and
+their column of the contraindication matrix (DOMAIN.md 2c, 5)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
-from practice.errors import Invalid
-from practice.models import Practice
-from techniques import catalog
-from techniques.models import Contraindication, Rule, Technique
+from practice.errors import Invalid, PermissionDenied
+from practice.models import AuditAction, AuditEvent, Practice, Role, User
+from practice.vocabulary import HEALTH_FLAGS
+from techniques import catalog, rules
+from techniques.models import Contraindication, ContraindicationChange, Rule, Technique
 
 
 @transaction.atomic
@@ -44,9 +48,30 @@ def seed_catalog(*, practice: Practice) -> list[Technique]:
     return techniques
 
 
-@transaction.atomic
-def replace_contraindications(*, technique: Technique, rows: list[dict]) -> None:
-    """A practice adjusts one technique's column of the matrix: the given rows replace the old."""
+def cautious_rows() -> list[dict]:
+    """What a new technique starts with until the owner sets its rows: per flag, the most cautious
+    cell of the built-in matrix (DOMAIN.md 2c), the whole-body refusals included."""
+    return [
+        {
+            "flag": flag,
+            "rule": Rule.CAP if isinstance(cell, int) else cell,
+            "max_pressure": cell if isinstance(cell, int) else None,
+            "note": "",
+        }
+        for flag, cell in sorted(rules.most_cautious_rows(catalog.MATRIX, HEALTH_FLAGS).items())
+    ]
+
+
+def _rows_of(technique: Technique) -> list[dict]:
+    return [
+        {"flag": row.flag, "rule": row.rule, "max_pressure": row.max_pressure, "note": row.note}
+        for row in technique.contraindications.order_by("flag")
+    ]
+
+
+def _checked_rows(rows: list[dict]) -> list[dict]:
+    """Well-formed rows, with the whole-body refusals kept: they cannot be removed or weakened
+    (DOMAIN.md 2b "applies to all treatment")."""
     flags = [row["flag"] for row in rows]
     if len(set(flags)) != len(flags):
         raise Invalid.on("contraindications", "Each flag may appear once.")
@@ -56,8 +81,111 @@ def replace_contraindications(*, technique: Technique, rows: list[dict]) -> None
                 f"contraindications.{index}.max_pressure",
                 "A cap needs max_pressure; other rules take none.",
             )
+        if row["flag"] in rules.WHOLE_BODY_FLAGS and row["rule"] != Rule.REFUSE:
+            raise Invalid.on(
+                f"contraindications.{index}.rule",
+                f"{row['flag']} refuses every technique (DOMAIN.md 2b); this rule cannot be "
+                "removed or weakened.",
+                "whole_body_rule",
+            )
+    kept = [
+        {"flag": flag, "rule": Rule.REFUSE, "max_pressure": None, "note": ""}
+        for flag in rules.WHOLE_BODY_FLAGS
+        if flag not in flags
+    ]
+    normalised = [
+        {
+            "flag": row["flag"],
+            "rule": row["rule"],
+            "max_pressure": row.get("max_pressure"),
+            "note": row.get("note", ""),
+        }
+        for row in rows
+    ]
+    return sorted(normalised + kept, key=lambda row: row["flag"])
+
+
+def _write_rows(
+    *, technique: Technique, rows: list[dict], before: list[dict], by: User, ip: str | None
+) -> None:
+    """Replace the technique's column and keep the change: before/after, and the access log."""
     technique.contraindications.all().delete()
     Contraindication.objects.bulk_create(
         Contraindication(practice_id=technique.practice_id, technique=technique, **row)
         for row in rows
     )
+    if rows == before:
+        return
+    change = ContraindicationChange.objects.create(
+        practice_id=technique.practice_id,
+        technique=technique,
+        changed_by=by,
+        before=before,
+        after=rows,
+    )
+    AuditEvent.objects.create(
+        practice_id=technique.practice_id,
+        actor=by,
+        role=Role.OWNER,
+        action=AuditAction.UPDATE if before else AuditAction.CREATE,
+        record_type="contraindication_change",
+        record_ids=AuditEvent.encode([change.pk]),
+        ip_address=ip,
+    )
+
+
+def _only_the_owner(role: str) -> None:
+    if role != Role.OWNER:
+        raise PermissionDenied(
+            "Only the owner changes the contraindication matrix (contraindications)."
+        )
+
+
+@transaction.atomic
+def create_technique(
+    *,
+    practice: Practice,
+    by: User,
+    role: str,
+    ip: str | None,
+    contraindications: list[dict] | None = None,
+    **fields: Any,
+) -> Technique:
+    """A practice's own technique. Its rows are the owner's to set; without them it inherits the
+    most cautious defaults of the built-in matrix (DOMAIN.md 2c), never "allowed for all"."""
+    if contraindications is not None:
+        _only_the_owner(role)
+        rows = _checked_rows(contraindications)
+    else:
+        rows = cautious_rows()
+    technique = Technique.objects.create(practice=practice, **fields)
+    if contraindications is None:  # the defaults are no one's change: nothing to audit
+        Contraindication.objects.bulk_create(
+            Contraindication(practice=practice, technique=technique, **row) for row in rows
+        )
+    else:
+        _write_rows(technique=technique, rows=rows, before=[], by=by, ip=ip)
+    return technique
+
+
+@transaction.atomic
+def update_technique(
+    *,
+    technique: Technique,
+    by: User,
+    role: str,
+    ip: str | None,
+    contraindications: list[dict] | None = None,
+    **fields: Any,
+) -> Technique:
+    """Adjust a technique; its matrix column only by the owner, audited with before/after."""
+    if contraindications is not None:
+        _only_the_owner(role)
+    technique = Technique.objects.select_for_update().get(pk=technique.pk)
+    for name, value in fields.items():
+        setattr(technique, name, value)
+    technique.save()
+    if contraindications is not None:
+        rows = _checked_rows(contraindications)
+        _write_rows(technique=technique, rows=rows, before=_rows_of(technique), by=by, ip=ip)
+    return technique

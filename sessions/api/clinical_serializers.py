@@ -130,8 +130,22 @@ class AmendmentInSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
 
+class DeliveredItemSerializer(serializers.Serializer):
+    """A delivered item as the note records it, fixed at signing (models.delivered_entry)."""
+
+    id = serializers.IntegerField()
+    technique = serializers.IntegerField()
+    technique_code = serializers.CharField()
+    technique_name = serializers.CharField()
+    region = serializers.CharField()
+    side = serializers.CharField()
+    minutes = serializers.IntegerField()
+    pressure = serializers.IntegerField(allow_null=True)
+
+
 class NoteSerializer(serializers.ModelSerializer):
     amendments = AmendmentSerializer(many=True, read_only=True)
+    delivered = DeliveredItemSerializer(many=True, read_only=True)
     is_signed = serializers.BooleanField(read_only=True)
     signed_at = AwareDateTimeField(read_only=True, allow_null=True)
 
@@ -151,6 +165,7 @@ class NoteSerializer(serializers.ModelSerializer):
             "pain_after",
             "consent_confirmed",
             "delivered_items",
+            "delivered",
             "shared_with_client",
             "is_signed",
             "signed_at",
@@ -169,7 +184,7 @@ class NoteSerializer(serializers.ModelSerializer):
             amendments = list(note.amendments.order_by("created_at", "id"))
         delivered = getattr(note, "delivered_list", None)
         if delivered is None:
-            delivered = list(note.delivered_items.all())
+            delivered = list(note.delivered_items.select_related("technique"))
         return {
             "id": note.pk,
             "client": note.client_id,
@@ -184,6 +199,7 @@ class NoteSerializer(serializers.ModelSerializer):
             "pain_after": note.pain_after,
             "consent_confirmed": note.consent_confirmed,
             "delivered_items": [item.pk for item in delivered],
+            "delivered": note.delivered(delivered),
             "shared_with_client": note.shared_with_client,
             "is_signed": note.is_signed,
             "signed_at": utc_iso(note.signed_at),

@@ -123,7 +123,11 @@ class NoteViewSet(ClinicalViewSet):
             queryset=Amendment.objects.order_by("created_at", "id"),
             to_attr="amendment_list",
         ),
-        Prefetch("delivered_items", queryset=PlanItem.objects.only("id"), to_attr="delivered_list"),
+        Prefetch(
+            "delivered_items",
+            queryset=PlanItem.objects.select_related("technique"),
+            to_attr="delivered_list",
+        ),
     )
     serializer_class = NoteSerializer
     audit_as = "note"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from rest_framework import serializers
 
 from practice.api.base import StrictSerializer
 from practice.tenancy import PracticeModelSerializer
 from practice.vocabulary import HEALTH_FLAGS
 from techniques.models import Rule, Technique
-from techniques.services import replace_contraindications
 
 
 class RangeSerializer(StrictSerializer):
@@ -104,7 +102,10 @@ class TechniqueSerializer(PracticeModelSerializer):
             )
         return code
 
-    def _flatten(self, validated):
+    def service_kwargs(self) -> dict:
+        """The validated body as the techniques services take it: ranges flattened to columns,
+        `contraindications` only when the body names them. This serializer never writes."""
+        validated = dict(self.validated_data)
         pressure = validated.pop("usual_pressure", "absent")
         minutes = validated.pop("usual_minutes", None)
         if pressure is None:
@@ -119,21 +120,4 @@ class TechniqueSerializer(PracticeModelSerializer):
                 minutes["min"],
                 minutes["max"],
             )
-        return validated.pop("contraindications", None)
-
-    @transaction.atomic
-    def create(self, validated_data):
-        rows = self._flatten(validated_data)
-        technique = Technique.objects.create(**validated_data)
-        replace_contraindications(technique=technique, rows=rows or [])
-        return technique
-
-    @transaction.atomic
-    def update(self, instance, validated_data):
-        rows = self._flatten(validated_data)
-        for field, value in validated_data.items():
-            setattr(instance, field, value)
-        instance.save()
-        if rows is not None:
-            replace_contraindications(technique=instance, rows=rows)
-        return Technique.objects.prefetch_related("contraindications").get(pk=instance.pk)
+        return validated

@@ -1,10 +1,17 @@
-"""The technique catalog: every member reads it; clinicians add techniques and adjust the matrix."""
+"""The technique catalog: every member reads it; clinicians add techniques; only the owner changes
+the contraindication matrix (techniques.services)."""
 
 from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
 
 from practice.errors import Invalid
 from practice.models import Role
 from practice.tenancy import CLINICAL, READ, ModelViewSet
+from practice.throttling import caller_ip
+from techniques import services
 from techniques.api.serializers import TechniqueSerializer
 from techniques.models import Technique
 
@@ -15,6 +22,37 @@ class TechniqueViewSet(ModelViewSet):
     access = {**CLINICAL, Role.FRONT_DESK: READ, Role.CLIENT: READ}
     filterset_fields = ["code", "is_builtin"]
     ordering_fields = ["id", "code", "name"]
+
+    def _answer(self, technique: Technique, status_code: int) -> Response:
+        fresh = self.get_queryset().get(pk=technique.pk)
+        return Response(self.get_serializer(fresh).data, status=status_code)
+
+    @extend_schema(request=TechniqueSerializer, responses={201: TechniqueSerializer})
+    def create(self, request, *args, **kwargs):
+        incoming = self.get_serializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        technique = services.create_technique(
+            practice=request.practice,
+            by=request.user,
+            role=request.role,
+            ip=caller_ip(request),
+            **incoming.service_kwargs(),
+        )
+        return self._answer(technique, status.HTTP_201_CREATED)
+
+    @extend_schema(request=TechniqueSerializer, responses={200: TechniqueSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        technique = self.get_object()
+        incoming = self.get_serializer(technique, data=request.data, partial=True)
+        incoming.is_valid(raise_exception=True)
+        technique = services.update_technique(
+            technique=technique,
+            by=request.user,
+            role=request.role,
+            ip=caller_ip(request),
+            **incoming.service_kwargs(),
+        )
+        return self._answer(technique, status.HTTP_200_OK)
 
     def perform_destroy(self, instance):
         if instance.is_builtin:

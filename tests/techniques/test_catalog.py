@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from techniques.models import Contraindication, Technique
+from practice.models import AuditEvent
+from techniques.models import Contraindication, ContraindicationChange, Technique
 from tests.factories import TechniqueFactory
 
 TECHNIQUES = "/api/v1/techniques/"
@@ -226,11 +227,20 @@ def test_adjusting_the_matrix_in_one_practice_leaves_another_untouched(
     )
 
     assert response.status_code == 200, response.content
+    whole_body = [
+        {"flag": flag, "rule": "refuse", "max_pressure": None, "note": ""}
+        for flag in ("dvt", "fever_acute_illness")
+    ]
     assert response.json()["contraindications"] == [
-        {"flag": "osteoporosis", "rule": "refuse", "max_pressure": None, "note": ""}
+        *whole_body,
+        {"flag": "osteoporosis", "rule": "refuse", "max_pressure": None, "note": ""},
+        {"flag": "red_flag_open", "rule": "refuse", "max_pressure": None, "note": ""},
     ]
     assert list(kneading.contraindications.values_list("flag", "rule")) == [
-        ("osteoporosis", "refuse")
+        ("dvt", "refuse"),
+        ("fever_acute_illness", "refuse"),
+        ("osteoporosis", "refuse"),
+        ("red_flag_open", "refuse"),
     ]
     assert list(theirs.contraindications.values("flag", "rule", "max_pressure")) == (
         their_rows_before
@@ -267,9 +277,8 @@ def test_another_practice_technique_is_404(owner, other_practice):
 # --- a practice's own techniques ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", ["owner", "therapist"])
-def test_clinicians_add_a_practice_technique(members, practice, role):
-    response = members[role].api.post(TECHNIQUES, new_technique_body(), format="json")
+def test_the_owner_adds_a_practice_technique_with_its_rows(owner, practice):
+    response = owner.api.post(TECHNIQUES, new_technique_body(), format="json")
 
     assert response.status_code == 201, response.content
     body = response.json()
@@ -281,10 +290,52 @@ def test_clinicians_add_a_practice_technique(members, practice, role):
     assert technique.is_builtin is False
     assert (technique.usual_pressure_min, technique.usual_pressure_max) == (1, 2)
     assert (technique.usual_minutes_min, technique.usual_minutes_max) == (3, 8)
+    # The whole-body refusals come with every technique (DOMAIN.md 2b "applies to all treatment").
     assert set(technique.contraindications.values_list("flag", "rule", "max_pressure")) == {
         ("anticoagulant_or_bleeding_disorder", "refuse", None),
         ("osteoporosis", "cap", 2),
+        ("dvt", "refuse", None),
+        ("fever_acute_illness", "refuse", None),
+        ("red_flag_open", "refuse", None),
     }
+
+
+@pytest.mark.parametrize("role", ["owner", "therapist"])
+def test_a_new_technique_without_rows_inherits_the_most_cautious_defaults(members, role):
+    body = new_technique_body()
+    del body["contraindications"]
+
+    response = members[role].api.post(TECHNIQUES, body, format="json")
+
+    assert response.status_code == 201, response.content
+    cells = {row["flag"]: cell_of(row) for row in response.json()["contraindications"]}
+    # Per flag the most cautious cell of any built-in (DOMAIN.md 2c): never "allowed for all".
+    assert cells == {
+        "dvt": "✗",
+        "fever_acute_illness": "✗",
+        "red_flag_open": "✗",
+        "anticoagulant_or_bleeding_disorder": "✗",
+        "osteoporosis": "✗",
+        "acute_inflammation_or_injury": "L",
+        "fracture_unhealed": "L",
+        "recent_surgery": "L",
+        "skin_lesion": "L",
+        "varicose_veins": "L",
+        "pregnancy": "✗",
+        "cancer_active_treatment": "✗",
+        "reduced_sensation": "✗",
+    }
+    technique = Technique.objects.get(pk=response.json()["id"])
+    assert technique.contraindications.count() == len(cells)
+
+
+def test_a_therapist_cannot_set_a_new_techniques_rows(therapist, practice):
+    response = therapist.api.post(TECHNIQUES, new_technique_body(), format="json")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert "owner" in response.json()["detail"]
+    assert not Technique.objects.filter(practice=practice, code="cupping_therapy").exists()
 
 
 def test_technique_without_pressure_range_is_allowed(owner):
@@ -439,3 +490,90 @@ def test_front_desk_and_clients_cannot_write_the_catalog(members, practice, role
     assert kneading.contraindications.count() > 0
     custom.refresh_from_db()
     assert custom.name == "Ours"
+
+
+# --- the matrix is the owner's, and every change is kept (security finding 13.4) ---------------
+
+
+def matrix_of(technique: Technique) -> list[tuple]:
+    return list(technique.contraindications.order_by("flag").values_list("flag", "rule"))
+
+
+def test_a_therapist_cannot_empty_a_techniques_contraindications(therapist, practice):
+    effleurage = Technique.objects.get(practice=practice, code="effleurage")
+    before = matrix_of(effleurage)
+
+    response = therapist.api.patch(detail(effleurage), {"contraindications": []}, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert matrix_of(effleurage) == before
+    assert not ContraindicationChange.objects.exists()
+
+
+def test_a_therapist_still_edits_a_techniques_description(therapist, practice):
+    effleurage = Technique.objects.get(practice=practice, code="effleurage")
+
+    response = therapist.api.patch(
+        detail(effleurage), {"description": "Long strokes."}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    effleurage.refresh_from_db()
+    assert effleurage.description == "Long strokes."
+    assert not ContraindicationChange.objects.exists()
+
+
+def test_the_owners_matrix_change_is_audited_with_before_and_after(owner, practice):
+    vibration = Technique.objects.get(practice=practice, code="vibration")
+    before = matrix_of(vibration)
+    rows = [{"flag": "osteoporosis", "rule": "cap", "max_pressure": 1}]
+
+    response = owner.api.patch(detail(vibration), {"contraindications": rows}, format="json")
+
+    assert response.status_code == 200, response.content
+    (change,) = ContraindicationChange.objects.all()
+    assert change.technique == vibration
+    assert change.changed_by == owner.user
+    assert [(row["flag"], row["rule"]) for row in change.before] == before
+    assert [(row["flag"], row["rule"], row["max_pressure"]) for row in change.after] == [
+        ("dvt", "refuse", None),
+        ("fever_acute_illness", "refuse", None),
+        ("osteoporosis", "cap", 1),
+        ("red_flag_open", "refuse", None),
+    ]
+    event = AuditEvent.objects.get(record_type="contraindication_change")
+    assert event.ids == [change.pk]
+    assert event.actor == owner.user
+    assert event.action == "update"
+
+
+def test_the_whole_body_rules_survive_an_empty_matrix(owner, practice):
+    effleurage = Technique.objects.get(practice=practice, code="effleurage")
+
+    response = owner.api.patch(detail(effleurage), {"contraindications": []}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert matrix_of(effleurage) == [
+        ("dvt", "refuse"),
+        ("fever_acute_illness", "refuse"),
+        ("red_flag_open", "refuse"),
+    ]
+
+
+@pytest.mark.parametrize("flag", ["dvt", "fever_acute_illness", "red_flag_open"])
+@pytest.mark.parametrize(
+    "row", [{"rule": "cap", "max_pressure": 5}, {"rule": "local"}], ids=["cap", "local"]
+)
+def test_a_whole_body_rule_cannot_be_weakened_even_by_the_owner(owner, practice, flag, row):
+    kneading = Technique.objects.get(practice=practice, code="kneading")
+    before = matrix_of(kneading)
+
+    response = owner.api.patch(
+        detail(kneading), {"contraindications": [{"flag": flag, **row}]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "whole_body_rule"
+    assert matrix_of(kneading) == before
+    assert not ContraindicationChange.objects.exists()

@@ -8,7 +8,18 @@ from hypothesis import strategies as st
 
 from practice.vocabulary import HEALTH_FLAGS, REGIONS
 from techniques import catalog
-from techniques.rules import CAP, LOCAL, REFUSE, Cell, Violation, check_item
+from techniques.rules import (
+    CAP,
+    CLEARANCE_FLAGS,
+    CLEARANCE_REQUIRED,
+    LOCAL,
+    OVERRIDE_HINT,
+    REFUSE,
+    WHOLE_BODY_FLAGS,
+    Cell,
+    Violation,
+    check_item,
+)
 
 
 def check(
@@ -19,6 +30,8 @@ def check(
     pressure=3,
     flag_regions=None,
     technique="kneading",
+    usual_pressure=None,
+    cleared=(),
 ) -> list[Violation]:
     return check_item(
         technique=technique,
@@ -27,6 +40,8 @@ def check(
         flag_regions=flag_regions or {},
         region=region,
         pressure=pressure,
+        usual_pressure=usual_pressure,
+        cleared_flags=cleared,
     )
 
 
@@ -64,8 +79,102 @@ def test_unflagged_client_is_allowed_everything():
             assert check(cells=cells, flags=[], region=region, pressure=pressure) == []
 
 
-def test_technique_without_cells_is_allowed_for_a_flagged_client():
-    assert check(cells=[], flags=["dvt", "osteoporosis"], pressure=5) == []
+def test_technique_without_cells_is_allowed_for_technique_level_flags():
+    assert check(cells=[], flags=["osteoporosis", "pregnancy"], pressure=5) == []
+
+
+@pytest.mark.parametrize("flag", WHOLE_BODY_FLAGS)
+def test_whole_body_flags_refuse_a_technique_without_cells(flag):
+    """DOMAIN.md 2b "applies to all treatment": a practice's own technique is no way around it."""
+    violations = check(cells=[], flags=[flag], technique="hot_stones", pressure=1)
+
+    assert [(v.flag, v.rule) for v in violations] == [
+        (flag, CLEARANCE_REQUIRED if flag in CLEARANCE_FLAGS else REFUSE)
+    ]
+    assert "hot_stones" in violations[0].detail
+
+
+@pytest.mark.parametrize("flag", WHOLE_BODY_FLAGS)
+def test_whole_body_flags_refuse_whatever_the_cells_say(flag):
+    for cells in ([Cell(flag, CAP, 5)], [Cell(flag, LOCAL)], []):
+        violations = check(cells=cells, flags=[flag], flag_regions={flag: ["cervical"]})
+
+        assert len(violations) == 1, cells
+        assert violations[0].flag == flag
+
+
+@pytest.mark.parametrize("flag", CLEARANCE_FLAGS)
+def test_clearance_flags_refuse_every_technique_until_cleared(flag):
+    refused = check(cells=[], flags=[flag], pressure=1)
+    cleared = check(cells=[], flags=[flag], pressure=1, cleared=[flag])
+    cleared_for_another_flag = check(
+        cells=[], flags=[flag], pressure=1, cleared=[f for f in CLEARANCE_FLAGS if f != flag]
+    )
+
+    assert [(v.flag, v.rule) for v in refused] == [(flag, CLEARANCE_REQUIRED)]
+    assert "clearance" in refused[0].detail
+    assert cleared == []
+    assert [(v.flag, v.rule) for v in cleared_for_another_flag] == [(flag, CLEARANCE_REQUIRED)]
+
+
+def test_a_cleared_flag_still_has_its_caps():
+    cells = [Cell("cancer_active_treatment", CAP, 3)]
+
+    assert (
+        check(
+            cells=cells,
+            flags=["cancer_active_treatment"],
+            pressure=3,
+            cleared=["cancer_active_treatment"],
+        )
+        == []
+    )
+    violations = check(
+        cells=cells,
+        flags=["cancer_active_treatment"],
+        pressure=4,
+        cleared=["cancer_active_treatment"],
+    )
+    assert [(v.flag, v.rule) for v in violations] == [("cancer_active_treatment", CAP)]
+
+
+def test_a_high_risk_pregnancy_is_a_pregnancy_for_the_caps():
+    violations = check(
+        cells=[Cell("pregnancy", CAP, 3)],
+        flags=["pregnancy_high_risk"],
+        pressure=4,
+        cleared=["pregnancy_high_risk"],
+    )
+
+    assert [(v.flag, v.rule) for v in violations] == [("pregnancy", CAP)]
+
+
+# --- an item without a pressure ------------------------------------------------------------------
+
+
+def test_no_pressure_is_checked_at_the_usual_pressure():
+    cells = [Cell("osteoporosis", CAP, 2)]
+
+    refused = check(cells=cells, flags=["osteoporosis"], pressure=None, usual_pressure=4)
+    allowed = check(cells=cells, flags=["osteoporosis"], pressure=None, usual_pressure=2)
+
+    assert [(v.flag, v.rule) for v in refused] == [("osteoporosis", CAP)]
+    assert "4" in refused[0].detail
+    assert allowed == []
+
+
+def test_no_pressure_and_no_usual_pressure_is_refused_where_a_cap_applies():
+    cells = [Cell("osteoporosis", CAP, 2)]
+
+    violations = check(cells=cells, flags=["osteoporosis"], pressure=None, usual_pressure=None)
+
+    assert [(v.flag, v.rule) for v in violations] == [("osteoporosis", CAP)]
+    assert "give the item a pressure" in violations[0].detail
+    assert check(cells=cells, flags=[], pressure=None, usual_pressure=None) == []
+
+
+def test_the_override_hint_names_the_field():
+    assert "override_reason" in OVERRIDE_HINT
 
 
 def test_local_flag_without_recorded_regions_refuses_every_region():
@@ -144,7 +253,7 @@ def test_every_broken_cell_is_reported():
     violations = check(cells=cells, flags=["osteoporosis", "dvt", "pregnancy"], pressure=3)
 
     assert sorted((v.flag, v.rule) for v in violations) == [
-        ("dvt", "refuse"),
+        ("dvt", CLEARANCE_REQUIRED),
         ("osteoporosis", "cap"),
     ]
 
@@ -165,8 +274,23 @@ def matrix_cells(code: str) -> list[Cell]:
 def expected_rules(
     flag: str, code: str, region: str, pressure: int, recorded: list[str] | None
 ) -> set[tuple[str, str]]:
-    """What DOMAIN.md 2c means for one cell: ✗ always refused, L refused on the flagged region
+    """What DOMAIN.md 2b/2c mean for one flag: a clearance flag refuses until cleared, a
+    whole-body flag always; else its cell: ✗ always refused, L refused on the flagged region
     (every region while none is recorded), ≤n refused above n, ✓ (no cell) allowed."""
+    if flag in CLEARANCE_FLAGS:
+        implied = {"pregnancy_high_risk": "pregnancy"}.get(flag)
+        extra = expected_rules(implied, code, region, pressure, recorded) if implied else set()
+        if flag not in WHOLE_BODY_FLAGS:
+            extra |= cell_rules(flag, code, region, pressure, recorded)
+        return {(flag, CLEARANCE_REQUIRED)} | extra
+    if flag in WHOLE_BODY_FLAGS:
+        return {(flag, REFUSE)}
+    return cell_rules(flag, code, region, pressure, recorded)
+
+
+def cell_rules(
+    flag: str, code: str, region: str, pressure: int, recorded: list[str] | None
+) -> set[tuple[str, str]]:
     cell = catalog.MATRIX.get(flag, {}).get(code)
     if cell is None:
         return set()
@@ -221,8 +345,14 @@ def test_default_matrix_cell_matches_its_meaning(flag, code):
             1,
             {("anticoagulant_or_bleeding_disorder", "refuse")},
         ),
-        ("dvt", "vibration", 1, {("dvt", "refuse")}),
-        ("uncontrolled_hypertension_cardiac", "tapotement", 5, set()),
+        ("dvt", "vibration", 1, {("dvt", CLEARANCE_REQUIRED)}),
+        ("fever_acute_illness", "vibration", 1, {("fever_acute_illness", "refuse")}),
+        (
+            "uncontrolled_hypertension_cardiac",
+            "tapotement",
+            5,
+            {("uncontrolled_hypertension_cardiac", CLEARANCE_REQUIRED)},
+        ),
     ],
 )
 def test_default_matrix_spot_checks_against_domain_table(flag, code, pressure, expected):
