@@ -21,6 +21,7 @@ import pytest
 from django.urls import resolve
 from rest_framework.test import APIClient
 
+from techniques.models import Technique
 from tests.conftest import login_client
 from tests.contract.test_schema import _as_path, _url_patterns
 
@@ -92,6 +93,8 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/clients/{}/": SCHEDULING,
     "PATCH /api/v1/clients/{}/": SCHEDULING,
     "GET /api/v1/clients/{}/export/": CLINICAL_CLIENT_READS,
+    "GET /api/v1/clients/{}/clearances/": CLINICAL,
+    "POST /api/v1/clients/{}/clearances/": CLINICAL,
     "POST /api/v1/clients/{}/erasure/": OWNER,
     "POST /api/v1/clients/{}/legal-hold/": OWNER,
     "GET /api/v1/clients/{}/access-log/": OWNER,
@@ -249,3 +252,22 @@ def test_each_caller_gets_exactly_what_the_table_declares(operation, callers, se
         if expected == "-" and response.status_code < 400:
             wrong.append(f"{caller}: refused but answered {response.status_code}")
     assert not wrong, f"{operation}: {wrong}"
+
+
+# --- a function inside an operation: the contraindication matrix (security finding 13.4) --------
+
+
+def test_only_the_owner_changes_the_contraindication_matrix(members, practice):
+    """PATCH techniques/{id}/ is a clinician's operation, but its `contraindications` are the
+    owner's: a therapist who empties effleurage's column is refused and nothing changes."""
+    effleurage = Technique.objects.get(practice=practice, code="effleurage")
+    before = list(effleurage.contraindications.values_list("flag", "rule", "max_pressure"))
+    url = f"/api/v1/techniques/{effleurage.pk}/"
+
+    refused = members["therapist"].api.patch(url, {"contraindications": []}, format="json")
+
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "permission_denied"
+    assert list(effleurage.contraindications.values_list("flag", "rule", "max_pressure")) == before
+    allowed = members["owner"].api.patch(url, {"contraindications": []}, format="json")
+    assert allowed.status_code == 200
