@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from practice.api.base import StrictSerializer
+from practice.api.base import AwareDateTimeField, StrictSerializer
 from practice.tenancy import PracticeModelSerializer
 from practice.vocabulary import HEALTH_FLAGS
-from techniques.models import Rule, Technique
+from techniques.models import ContraindicationChange, Rule, Technique
 
 
 class RangeSerializer(StrictSerializer):
@@ -121,3 +121,16 @@ class TechniqueSerializer(PracticeModelSerializer):
                 minutes["max"],
             )
         return validated
+
+
+class ContraindicationChangeSerializer(serializers.ModelSerializer):
+    """One change of a technique's matrix column: who, when, the rows before and after."""
+
+    changed_at = AwareDateTimeField(read_only=True)
+    before = ContraindicationSerializer(many=True, read_only=True)
+    after = ContraindicationSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ContraindicationChange
+        fields = ["id", "changed_by", "changed_at", "before", "after"]
+        read_only_fields = fields

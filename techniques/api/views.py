@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from practice.errors import Invalid
 from practice.models import Role
-from practice.tenancy import CLINICAL, READ, ModelViewSet
+from practice.tenancy import CLINICAL, OWNER_ONLY, READ, ModelViewSet
 from practice.throttling import caller_ip
 from techniques import services
-from techniques.api.serializers import TechniqueSerializer
+from techniques.api.serializers import ContraindicationChangeSerializer, TechniqueSerializer
 from techniques.models import Technique
 
 
@@ -22,6 +23,7 @@ class TechniqueViewSet(ModelViewSet):
     access = {**CLINICAL, Role.FRONT_DESK: READ, Role.CLIENT: READ}
     filterset_fields = ["code", "is_builtin"]
     ordering_fields = ["id", "code", "name"]
+    action_access = {"contraindication_changes": OWNER_ONLY}
 
     def _answer(self, technique: Technique, status_code: int) -> Response:
         fresh = self.get_queryset().get(pk=technique.pk)
@@ -58,3 +60,17 @@ class TechniqueViewSet(ModelViewSet):
         if instance.is_builtin:
             raise Invalid("Built-in techniques cannot be deleted; adjust them instead.")
         super().perform_destroy(instance)
+
+    @extend_schema(responses={200: ContraindicationChangeSerializer(many=True)})
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="contraindication-changes",
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def contraindication_changes(self, request, pk=None):
+        """The owner reads each change of this technique's matrix column, with before/after."""
+        technique = self.get_object()
+        changes = technique.contraindication_changes.all()
+        return Response(ContraindicationChangeSerializer(changes, many=True).data)

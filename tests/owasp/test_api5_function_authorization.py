@@ -119,6 +119,7 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/techniques/{}/": MEMBERS,
     "PATCH /api/v1/techniques/{}/": CLINICAL,
     "DELETE /api/v1/techniques/{}/": CLINICAL,
+    "GET /api/v1/techniques/{}/contraindication-changes/": OWNER,
     # scheduling
     "GET /api/v1/availability/": SCHEDULING,
     "GET /api/v1/appointments/": SCHEDULING,

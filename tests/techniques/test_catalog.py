@@ -577,3 +577,27 @@ def test_a_whole_body_rule_cannot_be_weakened_even_by_the_owner(owner, practice,
     assert response.json()["errors"][0]["code"] == "whole_body_rule"
     assert matrix_of(kneading) == before
     assert not ContraindicationChange.objects.exists()
+
+
+def test_the_owner_reads_the_matrix_history_with_before_and_after(owner, therapist, practice):
+    kneading = Technique.objects.get(practice=practice, code="kneading")
+    rows = [{"flag": "pregnancy", "rule": "refuse"}]
+    patched = owner.api.patch(detail(kneading), {"contraindications": rows}, format="json")
+    assert patched.status_code == 200
+
+    history = owner.api.get(f"{detail(kneading)}contraindication-changes/")
+    refused = therapist.api.get(f"{detail(kneading)}contraindication-changes/")
+
+    assert history.status_code == 200, history.content
+    (change,) = history.json()
+    assert change["changed_by"] == owner.user.pk
+    assert {"flag": "osteoporosis", "rule": "cap", "max_pressure": 2, "note": ""} in change[
+        "before"
+    ]
+    assert [row["flag"] for row in change["after"]] == [
+        "dvt",
+        "fever_acute_illness",
+        "pregnancy",
+        "red_flag_open",
+    ]
+    assert refused.status_code == 403
