@@ -31,6 +31,7 @@ from clients.models import (
     ErasureOutcome,
     ErasureRequest,
     LegalHoldChange,
+    MedicalClearance,
     Outcome,
 )
 from practice.errors import PreconditionFailed
@@ -100,6 +101,7 @@ def _practice_of(instance: Any) -> Practice:
 @receiver(post_save, sender=Complaint)
 @receiver(post_save, sender=Outcome)
 @receiver(post_save, sender=Consent)
+@receiver(post_save, sender=MedicalClearance)
 @receiver(post_save, sender=SessionPlan)
 def _clinical_record_written(sender, instance, raw=False, **kwargs):
     if raw or getattr(instance, "client_id", None) is None:  # fixtures; plan templates
@@ -138,6 +140,7 @@ def last_entry_from_records(client: Client, practice: Practice) -> dt.date | Non
         .aggregate(m=Max("signed_at"), w=Max("withdrawn_at"))
         .values(),
         SessionPlan.objects.filter(client=client).aggregate(m=Max("updated_at"))["m"],
+        MedicalClearance.objects.filter(client=client).aggregate(m=Max("recorded_at"))["m"],
         Appointment.objects.filter(client=client, status__in=CLINICAL_CONTACT).aggregate(
             m=Max("updated_at")
         )["m"],
@@ -375,6 +378,7 @@ def file_erasure_request(
             "complaints": _count(Complaint.objects.filter(client=client)),
             "outcomes": _count(Outcome.objects.filter(client=client)),
             "consents": _count(Consent.objects.filter(client=client)),
+            "medical_clearances": _count(MedicalClearance.objects.filter(client=client)),
             "appointments": _count(
                 Appointment.objects.filter(client=client).exclude(status=Status.CANCELLED)
             ),

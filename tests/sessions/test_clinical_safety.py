@@ -360,6 +360,8 @@ def test_recording_a_clearance_is_audited(therapist, practice, other_practice):
     event = AuditEvent.objects.get(record_type="medical_clearance", action="create")
     assert event.ids == [clearance.pk]
     assert event.client_id == client.pk
+    client.refresh_from_db()  # a clinical entry: it moves the retention clock (DOMAIN.md 4)
+    assert client.last_clinical_entry == timezone.localdate(timezone=practice.tz)
 
 
 @pytest.mark.parametrize(
