@@ -141,17 +141,17 @@ RESOURCES: dict[str, Resource] = {
 
 STANDARD_ACTIONS = {
     "list": ("List {plural}", "Paginated; see the query parameters for filters and ordering."),
-    "create": ("Create a {singular}", "Unknown fields in the body are refused (400)."),
+    "create": ("Create {a} {singular}", "Unknown fields in the body are refused (400)."),
     "retrieve": (
-        "Get a {singular}",
+        "Get {a} {singular}",
         "Another practice's record, or one hidden from you, is a 404.",
     ),
     "partial_update": (
-        "Update a {singular}",
+        "Update {a} {singular}",
         "PATCH: send only the fields to change; unknown fields are refused (400).",
     ),
-    "update": ("Replace a {singular}", "PUT: send the whole object."),
-    "destroy": ("Delete a {singular}", "Answers 204 with no body."),
+    "update": ("Replace {a} {singular}", "PUT: send the whole object."),
+    "destroy": ("Delete {a} {singular}", "Answers 204 with no body."),
 }
 
 OPERATIONS: dict[str, Doc] = {
@@ -381,8 +381,9 @@ def operation_doc(operation_id: str) -> Doc | None:
         prefix = operation_id.removesuffix(f"_{action}")
         if prefix != operation_id and prefix in RESOURCES:
             resource = RESOURCES[prefix]
+            article = "an" if resource.singular[0] in "aeiouAEIOU" else "a"
             return Doc(
-                summary.format(singular=resource.singular, plural=resource.plural),
+                summary.format(a=article, singular=resource.singular, plural=resource.plural),
                 f"{resource.about}\n\n{note}",
             )
     return None

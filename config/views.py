@@ -77,7 +77,9 @@ class ApiRootView(APIView):
     throttle_classes = (PublicThrottle,)
     router: DefaultRouter | None = None  # set by `as_view(router=...)` in config/urls.py
 
-    @extend_schema(operation_id="api_root_retrieve", responses={200: ApiRootSerializer})
+    @extend_schema(
+        operation_id="api_root_retrieve", tags=["start"], responses={200: ApiRootSerializer}
+    )
     def get(self, request):
         def url(name: str) -> str:
             return request.build_absolute_uri(reverse(name))

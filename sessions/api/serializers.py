@@ -214,8 +214,8 @@ class PublicPracticeSerializer(serializers.ModelSerializer):
         help_text="Hours before the start inside which a cancellation is late."
     )
     online_booking = serializers.BooleanField(
-        help_text="Whether the practice takes bookings here; when false, the other `public/{slug}/` "
-        "routes answer 404."
+        help_text="Whether the practice takes bookings here; when false, the other "
+        "`public/{slug}/` routes answer 404."
     )
 
     class Meta:

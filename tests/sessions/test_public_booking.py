@@ -232,18 +232,14 @@ def _next_offset_change(practice: Practice) -> date:
     raise AssertionError(f"{practice.timezone} has no offset change within a year")
 
 
-def test_public_availability_gives_each_slot_in_local_time_with_its_offset_across_dst(
-    anon, setup
-):
+def test_public_availability_gives_each_slot_in_local_time_with_its_offset_across_dst(anon, setup):
     practice = setup.practice  # Europe/London: its offset changes twice a year
     practice.booking_horizon_days = 365
     practice.save(update_fields=["booking_horizon_days"])
     change = _next_offset_change(practice)
     before, after = change - timedelta(days=1), change + timedelta(days=1)
 
-    response = anon.get(
-        AVAILABILITY, {"service": setup.service.pk, "start": before, "end": after}
-    )
+    response = anon.get(AVAILABILITY, {"service": setup.service.pk, "start": before, "end": after})
 
     assert response.status_code == 200, response.content
     body = response.json()
