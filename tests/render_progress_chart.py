@@ -53,8 +53,15 @@ def series(instrument: str, points: list[Point], after: list[Point] | None = Non
 def main() -> int:
     nprs = series(
         "nprs",
-        [point(0, 10, 7), point(7, 10, 6), point(14, 10, 5), point(14, 18, 6), point(16, 9, 4)]
-        + [point(28, 10, 4), point(42, 10, 3)],
+        [
+            point(0, 10, 7),
+            point(7, 10, 6),
+            point(14, 10, 5),
+            point(14, 18, 6),  # two readings on one day
+            point(16, 9, 4),
+            point(28, 10, 4),
+            point(42, 10, 3),
+        ],
         after=[point(7, 11, 4), point(14, 11, 3), point(28, 11, 2), point(42, 11, 2)],
     )
     rmdq = series("rmdq", [point(0, 10, 12), point(28, 10, 9), point(42, 10, 6)])

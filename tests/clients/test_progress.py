@@ -8,6 +8,7 @@ the band within one MCID of it, and nothing that names the client.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
@@ -602,7 +603,7 @@ def test_several_readings_on_one_day_stay_apart_and_in_order(therapist, complain
 
     xs = dot_xs(root)
     same_day = xs[1:4]
-    assert all(later - earlier >= 10 for earlier, later in zip(same_day, same_day[1:]))
+    assert all(later - earlier >= 10 for earlier, later in itertools.pairwise(same_day))
     # Apart, yet still a cluster on its day: eight weeks later is much further on.
     assert xs[4] - xs[3] > 4 * (xs[3] - xs[1])
     labels = [dot.find(f"{SVG}title").text for dot in elements(root, "circle", "dot")]
