@@ -7,7 +7,10 @@ they also render is checked by hand in headless Chromium with `tests/render_docs
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,3 +131,27 @@ def test_the_webhook_snippet_of_the_guide_verifies_a_real_signature():
     assert verify(body, header, "whsec_test", now=1_700_000_010)
     assert not verify(body + b" ", header, "whsec_test", now=1_700_000_010)
     assert not verify(body, header, "whsec_test", now=1_700_000_000 + 3600)
+
+
+def test_base_url_follows_port_by_default_and_the_readme_says_so():
+    environment = {k: v for k, v in os.environ.items() if k != "BASE_URL"}
+    environment.update({"DJANGO_SETTINGS_MODULE": "config.settings", "PORT": "9123"})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.BASE_URL)",
+        ],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert out.stdout.strip() == "http://127.0.0.1:9123"
+    row = next(
+        line for line in (ROOT / "README.md").read_text().splitlines() if "`BASE_URL`" in line
+    )
+    assert "PORT" in row, row
