@@ -1,20 +1,27 @@
 """`progress.svg`: one small chart per instrument, drawn as plain SVG (no plotting dependency).
 
-Each panel shows the series as a line with dots, the baseline as a dashed line, and the band within
-one MCID of the baseline shaded: a point outside the band on the "better" side is a meaningful
-improvement (DOMAIN.md 3). Better is always drawn upwards, so every panel reads the same way.
+Each panel shows the series as a line with dots placed by date, the baseline as a dashed line, and
+the band within one MCID of the baseline shaded and labelled: a point outside the band on the
+"better" side is a meaningful improvement (clinical reference, section 3). Better is always drawn
+upwards, so every panel reads the same way. Pain after a session is drawn apart (hollow diamonds,
+not joined to the line): it is not compared with the before-session series. The heading names the
+client by initials and the complaint by its regions, nothing more: a chart gets printed and shared.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
 from clients import instruments
-from clients.selectors import Progress
+from clients.selectors import Point, Progress
 
-WIDTH, PANEL_HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 56, 24, 40, 36
+WIDTH, PANEL_HEIGHT = 640, 230
+LEFT, RIGHT, TOP, BOTTOM = 56, 24, 40, 40
+HEADER = 84  # title and legend above the first panel
+MIN_GAP = 14  # px between two readings, however close in time (several on one day stay apart)
+DATE_LABEL_GAP = 76  # px between two date labels on the time axis
 SCALES = {  # instrument -> (low, high, label)
     "nprs": (0, 10, "NPRS pain 0-10 (lower is better)"),
     "odi": (0, 100, "ODI disability % (lower is better)"),
@@ -22,10 +29,42 @@ SCALES = {  # instrument -> (low, high, label)
     "psfs": (0, 10, "PSFS function 0-10 (higher is better)"),
     "groc": (-7, 7, "GROC change -7..+7 (higher is better)"),
 }
+BAND_MEANING = "within one MCID of baseline"
 
 
 def _number(value: Decimal) -> str:
     return format(value.normalize(), "f")
+
+
+def _moment(point: Point) -> datetime:
+    return point.at or datetime.combine(point.date, datetime.min.time())
+
+
+def chart_title(*, first_name: str, last_name: str, regions: list[dict]) -> str:
+    """`Progress of A.B., lumbar (left)`: initials and regions only, never a name or a date."""
+    initials = "".join(f"{name.strip()[0].upper()}." for name in (first_name, last_name) if name)
+    places = ", ".join(
+        f"{entry.get('region', '?')} ({entry['side']})" if entry.get("side") else entry["region"]
+        for entry in regions
+        if entry.get("region")
+    )
+    return f"Progress of {initials or 'client'}, {places or 'back'}"
+
+
+def _x_positions(moments: list[datetime], plot_w: float) -> list[float]:
+    """x of each reading (sorted by time): by date, then pushed apart to at least MIN_GAP."""
+    if len(moments) == 1:
+        return [LEFT + plot_w / 2]
+    first, last = moments[0], moments[-1]
+    span = (last - first).total_seconds()
+    xs = [LEFT + (plot_w * (m - first).total_seconds() / span if span else 0.0) for m in moments]
+    gap = min(MIN_GAP, plot_w / (len(xs) - 1))
+    for i in range(1, len(xs)):  # forward: apart from the one before
+        xs[i] = max(xs[i], xs[i - 1] + gap)
+    xs[-1] = min(xs[-1], LEFT + plot_w)
+    for i in range(len(xs) - 2, -1, -1):  # backward: back inside the frame, still apart
+        xs[i] = min(xs[i], xs[i + 1] - gap)
+    return xs
 
 
 def _panel(progress: Progress, top: int) -> list[str]:
@@ -40,10 +79,12 @@ def _panel(progress: Progress, top: int) -> list[str]:
             fraction = 1 - fraction  # better is up
         return top + TOP + plot_h * (1 - fraction)
 
-    count = len(progress.series)
-
-    def x(index: int) -> float:
-        return LEFT + (plot_w * index / (count - 1) if count > 1 else plot_w / 2)
+    readings = sorted(
+        [(point, False) for point in progress.series]
+        + [(point, True) for point in progress.post_session],
+        key=lambda reading: _moment(reading[0]),
+    )
+    xs = _x_positions([_moment(point) for point, _after in readings], plot_w)
 
     change = progress.change
     assert change is not None  # noqa: S101 - selector always fills it
@@ -57,7 +98,12 @@ def _panel(progress: Progress, top: int) -> list[str]:
         y1, y2 = sorted((y(band_low), y(band_high)))
         parts.append(
             f'<rect x="{LEFT}" y="{y1:.1f}" width="{plot_w}" height="{y2 - y1:.1f}" class="band">'
-            f"<title>within one MCID ({rule.mcid}) of baseline</title></rect>"
+            f"<title>{BAND_MEANING} (MCID {_number(rule.mcid)}): change inside it is not "
+            "clinically meaningful</title></rect>"
+        )
+        parts.append(
+            f'<text x="{LEFT + 4}" y="{y1 + 12:.1f}" class="bandlabel">'
+            f"{BAND_MEANING} (±{_number(rule.mcid)})</text>"
         )
     base_y = y(change.baseline)
     parts.append(
@@ -70,20 +116,36 @@ def _panel(progress: Progress, top: int) -> list[str]:
         parts.append(
             f'<text x="{LEFT - 8}" y="{ty + 4:.1f}" class="axis" text-anchor="end">{tick:g}</text>'
         )
-    points = " ".join(f"{x(i):.1f},{y(p.score):.1f}" for i, p in enumerate(progress.series))
+    on_line = [(x, point) for x, (point, after) in zip(xs, readings, strict=True) if not after]
+    points = " ".join(f"{x:.1f},{y(point.score):.1f}" for x, point in on_line)
     parts.append(f'<polyline points="{points}" class="series"/>')
-    for i, point in enumerate(progress.series):
+    for x, (point, after) in zip(xs, readings, strict=True):
+        py = y(point.score)
+        if after:
+            parts.append(
+                f'<path d="M{x:.1f},{py - 5:.1f} l5,5 l-5,5 l-5,-5 z" class="post">'
+                f"<title>{point.date.isoformat()}: {_number(point.score)} after the session"
+                "</title></path>"
+            )
+        else:
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{py:.1f}" r="4" class="dot">'
+                f"<title>{point.date.isoformat()}: {_number(point.score)}</title></circle>"
+            )
+    bottom = top + TOP + plot_h + 16
+    labelled: list[float] = []
+    last_x = xs[-1]
+    for x, (point, _after) in zip(xs, readings, strict=True):
+        if any(abs(x - done) < DATE_LABEL_GAP for done in labelled):
+            continue
+        if labelled and x != last_x and last_x - x < DATE_LABEL_GAP:
+            continue  # keep room for the last date
+        labelled.append(x)
         parts.append(
-            f'<circle cx="{x(i):.1f}" cy="{y(point.score):.1f}" r="4" class="dot">'
-            f"<title>{point.date.isoformat()}: {_number(point.score)}</title></circle>"
-        )
-    first, last = progress.series[0].date, progress.series[-1].date
-    bottom = top + TOP + plot_h + 18
-    parts.append(f'<text x="{LEFT}" y="{bottom}" class="axis">{first.isoformat()}</text>')
-    if count > 1:
-        parts.append(
-            f'<text x="{LEFT + plot_w}" y="{bottom}" class="axis" text-anchor="end">'
-            f"{last.isoformat()}</text>"
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top + TOP + plot_h}" '
+            f'y2="{top + TOP + plot_h + 4}" class="tick"/>'
+            f'<text x="{x:.1f}" y="{bottom}" class="axis" text-anchor="middle">'
+            f"{point.date.strftime('%d %b')}</text>"
         )
     verdict_class = "good" if change.meaningful else ("bad" if change.worse else "flat")
     verdict = (
@@ -99,24 +161,47 @@ def _panel(progress: Progress, top: int) -> list[str]:
     return parts
 
 
+def _legend(top: int) -> list[str]:
+    x = LEFT
+    return [
+        f'<rect x="{x}" y="{top - 9}" width="18" height="10" class="key-band"/>',
+        f'<text x="{x + 24}" y="{top}" class="note">{BAND_MEANING}</text>',
+        f'<line x1="{x + 190}" x2="{x + 210}" y1="{top - 4}" y2="{top - 4}" class="key-baseline"/>',
+        f'<text x="{x + 216}" y="{top}" class="note">baseline (first score)</text>',
+        f'<circle cx="{x + 350}" cy="{top - 4}" r="4" class="key-dot"/>',
+        f'<text x="{x + 358}" y="{top}" class="note">score</text>',
+        f'<path d="M{x + 410},{top - 9} l5,5 l-5,5 l-5,-5 z" class="key-post"/>',
+        f'<text x="{x + 420}" y="{top}" class="note">pain after a session</text>',
+        f'<text x="{x}" y="{top + 18}" class="note">Band: less than one MCID (minimal clinically '
+        "important difference) from baseline.</text>",
+    ]
+
+
 def progress_svg(progress: dict[str, Progress], title: str) -> str:
     panels = [progress[name] for name in SCALES if name in progress]
-    height = max(1, len(panels)) * PANEL_HEIGHT + 40
+    height = max(1, len(panels)) * PANEL_HEIGHT + HEADER
     body = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif">',
         "<style>.title{font-size:14px;font-weight:bold;fill:#222}"
         ".axis{font-size:11px;fill:#555}.note{font-size:11px;fill:#666}"
+        ".bandlabel{font-size:10px;fill:#0d47a1}"
         ".verdict{font-size:12px}.good{fill:#1b5e20}.bad{fill:#b71c1c}.flat{fill:#555}"
-        ".frame{fill:#fff;stroke:#ccc}"
-        ".band{fill:#e3f2fd}.baseline{stroke:#777;stroke-dasharray:5 4}"
-        ".series{fill:none;stroke:#1565c0;stroke-width:2}.dot{fill:#1565c0}</style>",
+        ".frame{fill:#fff;stroke:#ccc}.tick{stroke:#999}"
+        # The legend's keys look like what they explain, under their own classes.
+        ".band,.key-band{fill:#e3f2fd}"
+        ".baseline,.key-baseline{stroke:#777;stroke-dasharray:5 4}"
+        ".series{fill:none;stroke:#1565c0;stroke-width:2}.dot,.key-dot{fill:#1565c0}"
+        ".post,.key-post{fill:#fff;stroke:#e65100;stroke-width:2}</style>",
         f'<rect width="{WIDTH}" height="{height}" fill="#fafafa"/>',
-        f'<text x="{LEFT}" y="26" font-size="16" fill="#111">{escape(title)}</text>',
+        f'<text x="{LEFT}" y="26" font-size="16" fill="#111" class="heading">'
+        f"{escape(title)}</text>",
     ]
     if not panels:
         body.append(f'<text x="{LEFT}" y="60" class="note">No outcome scores yet.</text>')
+    else:
+        body += _legend(50)
     for index, panel in enumerate(panels):
-        body += _panel(panel, 40 + index * PANEL_HEIGHT)
+        body += _panel(panel, HEADER + index * PANEL_HEIGHT)
     body.append("</svg>")
     return "\n".join(body)

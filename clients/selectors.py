@@ -4,7 +4,7 @@ the client-level safety facts plans are checked against (open red flags, medical
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -14,12 +14,15 @@ from clients.models import Client, Complaint, Instrument, MedicalClearance, Outc
 
 # Which NPRS readings form the series: like is compared with like (DOMAIN.md 3, NPRS context).
 SERIES_CONTEXT: dict[str, str] = {Instrument.NPRS: "now"}
+# Pain after a session (a note's `pain_after`): kept out of the series, drawn apart on the chart.
+POST_SESSION_CONTEXT = "post_session"
 
 
 @dataclass
 class Point:
     date: date
     score: Decimal
+    at: datetime | None = None  # the local time it was recorded: the chart spaces points by it
 
 
 @dataclass
@@ -27,21 +30,31 @@ class Progress:
     instrument: str
     series: list[Point] = field(default_factory=list)
     change: instruments.Change | None = None
+    # Scores outside the series drawn beside it (NPRS after a session); not part of the change.
+    post_session: list[Point] = field(default_factory=list)
 
 
 def complaint_progress(complaint: Complaint, tz: ZoneInfo) -> dict[str, Progress]:
     """Per instrument: series, baseline (first score), latest, and the change rules. One query."""
     progress: dict[str, Progress] = {}
+    after_sessions: dict[str, list[Point]] = {}
     for outcome in Outcome.objects.filter(complaint=complaint).order_by("recorded_at", "id"):
-        wanted = SERIES_CONTEXT.get(outcome.instrument)
-        if wanted is not None and outcome.context != wanted:
-            continue
         rule = instruments.RULES[outcome.instrument]
         value = outcome.score_percent if rule.uses_percent else outcome.score
         if value is None:
             continue
+        local = outcome.recorded_at.astimezone(tz)
+        point = Point(local.date(), Decimal(value), local)
+        wanted = SERIES_CONTEXT.get(outcome.instrument)
+        if wanted is not None and outcome.context != wanted:
+            if outcome.context == POST_SESSION_CONTEXT:
+                after_sessions.setdefault(outcome.instrument, []).append(point)
+            continue
         entry = progress.setdefault(outcome.instrument, Progress(outcome.instrument))
-        entry.series.append(Point(outcome.recorded_at.astimezone(tz).date(), Decimal(value)))
+        entry.series.append(point)
+    for instrument, points in after_sessions.items():
+        if instrument in progress:  # no baseline, no chart: never a panel of post-session alone
+            progress[instrument].post_session = points
     for instrument, entry in progress.items():
         # GROC already rates change since treatment began: its reference is "no change" (0).
         baseline = Decimal(0) if instrument == Instrument.GROC else entry.series[0].score

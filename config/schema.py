@@ -6,6 +6,11 @@ the schema fuzzer (tests/fuzz/), must also know the error statuses and their one
 `{"code", "detail", "errors"?}`; which ones an operation can answer follows from its view
 (authentication, permissions, throttles) and its inputs (body, query, path), so they are derived
 here once rather than written on each view. An explicit `extend_schema` response wins.
+
+Summaries and descriptions come from one table (`config/schema_docs.py`), applied by the
+postprocessing hook `document_operations`, never from docstrings: those are written for the code's
+maintainers. The hook also types what a serializer cannot say (outcome `answers` per instrument),
+describes query parameters (units, time zones) and adds examples of the main flows.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 from drf_spectacular import openapi
 from rest_framework import serializers
 
+from clients.instruments import ODI_MIN_ANSWERED, ODI_SECTIONS, PSFS_MAX_ACTIVITIES, RMDQ_ITEMS
+from config.schema_docs import operation_doc
 from practice.api.base import StrictModelSerializer, StrictSerializer
 from practice.schema import ErrorSerializer
 from practice.tenancy import PracticeModelSerializer
@@ -61,8 +68,13 @@ class AutoSchema(openapi.AutoSchema):
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 
+    def get_description(self):
+        """No docstring becomes a description: `config/schema_docs.py` writes them all."""
+        return ""
+
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        schema.pop("description", None)  # a serializer's docstring speaks to maintainers
         if direction == "request" and isinstance(
             serializer, StrictModelSerializer | StrictSerializer
         ):
@@ -116,3 +128,236 @@ class AutoSchema(openapi.AutoSchema):
         if view.get_throttles():
             statuses.append("429")
         return statuses
+
+
+# --- Postprocessing: descriptions, parameters, typed outcome answers, examples ------------------
+_OFFSET_TIME = (
+    "ISO 8601 date-time with a UTC offset, e.g. `2026-03-02T09:00:00-05:00` or `...Z`; "
+    "a time without an offset is a 400."
+)
+PARAMETERS = {
+    "start_after": f"Only those starting at or after this time. {_OFFSET_TIME}",
+    "start_before": f"Only those starting before this time. {_OFFSET_TIME}",
+    "start__gte": f"Only those starting at or after this time. {_OFFSET_TIME}",
+    "start__lte": f"Only those starting at or before this time. {_OFFSET_TIME}",
+    "end__gte": f"Only those ending at or after this time. {_OFFSET_TIME}",
+    "end__lte": f"Only those ending at or before this time. {_OFFSET_TIME}",
+    "updated_since": "Only rows changed at or after this time; send back the `Sync-Since` "
+    f"header of the previous answer to miss nothing. {_OFFSET_TIME}",
+    "page": "Page number, from 1; a page past the last is a 404.",
+    "page_size": "Results per page, 1 to 100.",
+    "cursor": "Opaque cursor: follow the `next` and `previous` links rather than building it.",
+    "ordering": "Field to sort by; prefix `-` for descending.",
+    "search": "Case-insensitive text to look for.",
+    "Idempotency-Key": "Any string of at most 200 characters, unique per booking attempt: the "
+    "same key with the same body answers the first response again; with another body, 409 "
+    "`idempotency_key_reused`.",
+    "slug": "The practice's public slug, as in its booking page address.",
+    "token": "The secret token of the link that was sent.",
+    "delivery_id": "Id of the delivery.",
+    "client": "Id of the client.",
+    "therapist": "Id of the therapist.",
+    "service": "Id of the service.",
+    "appointment": "Id of the appointment.",
+    "complaint": "Id of the complaint.",
+    "author": "Id of the user who wrote it.",
+    "actor": "Id of the user who acted.",
+}
+
+_INTEGER = "integer"
+
+
+def _scale(low: int, high: int, description: str) -> dict:
+    return {"type": _INTEGER, "minimum": low, "maximum": high, "description": description}
+
+
+ANSWERS: dict[str, dict] = {
+    "nprs": {
+        "type": "object",
+        "description": "Numeric Pain Rating Scale: pain now, 0 (none) to 10 (worst imaginable).",
+        "properties": {"pain": _scale(0, 10, "Pain, 0-10.")},
+        "required": ["pain"],
+        "additionalProperties": False,
+    },
+    "odi": {
+        "type": "object",
+        "description": "Oswestry Disability Index: each section 0-5 (the statement chosen, "
+        "0 = no disability). At least 8 of the 10 sections; `sex_life` may be left out. Only "
+        "when the practice has `odi_licensed`. Score: percent of the answered maximum.",
+        "properties": {name: _scale(0, 5, "0-5.") for name in ODI_SECTIONS},
+        "minProperties": ODI_MIN_ANSWERED,
+        "additionalProperties": False,
+    },
+    "rmdq": {
+        "type": "object",
+        "description": "Roland-Morris Disability Questionnaire: 24 statements, true when it "
+        "applies today. Score: how many apply, 0-24.",
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {"type": "boolean"},
+                "minItems": RMDQ_ITEMS,
+                "maxItems": RMDQ_ITEMS,
+            }
+        },
+        "required": ["items"],
+        "additionalProperties": False,
+    },
+    "psfs": {
+        "type": "object",
+        "description": "Patient-Specific Functional Scale: 1 to 5 activities the client names, "
+        "each rated 0 (unable) to 10 (as before). Score: their mean.",
+        "properties": {
+            "activities": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": PSFS_MAX_ACTIVITIES,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "activity": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 200,
+                            "pattern": r"\S",
+                        },
+                        "score": _scale(0, 10, "0-10."),
+                    },
+                    "required": ["activity", "score"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "required": ["activities"],
+        "additionalProperties": False,
+    },
+    "groc": {
+        "type": "object",
+        "description": "Global Rating of Change: -7 (a very great deal worse) to +7 (a very "
+        "great deal better), 0 = about the same.",
+        "properties": {"change": _scale(-7, 7, "-7 to 7.")},
+        "required": ["change"],
+        "additionalProperties": False,
+    },
+}
+
+EXAMPLE_ANSWERS = {
+    "nprs": {"pain": 6},
+    "odi": dict.fromkeys(ODI_SECTIONS[:7] + ODI_SECTIONS[8:], 2),
+    "rmdq": {"items": [True] * 8 + [False] * 16},
+    "psfs": {"activities": [{"activity": "Gardening", "score": 4}]},
+    "groc": {"change": 3},
+}
+
+REQUEST_EXAMPLES: dict[str, dict[str, dict]] = {
+    "auth_token_create": {
+        "owner": {"value": {"email": "owner@demo.test", "password": "backcare-demo"}}
+    },
+    "appointments_create": {
+        "staff booking": {
+            "value": {"service": 1, "therapist": 1, "client": 1, "start": "2026-03-02T14:00:00Z"}
+        },
+    },
+    "public_bookings_create": {
+        "new client": {
+            "value": {
+                "service": 1,
+                "therapist": 1,
+                "start": "2026-03-02T09:00:00-05:00",
+                "first_name": "Ana",
+                "last_name": "Silva",
+                "email": "ana@example.com",
+                "phone": "+14165550100",
+            }
+        }
+    },
+    "outcomes_create": {
+        instrument: {
+            "value": {"complaint": 1, "instrument": instrument, "answers": answers},
+            "summary": instrument.upper(),
+        }
+        for instrument, answers in EXAMPLE_ANSWERS.items()
+    },
+}
+
+_SLOT = {
+    "start": "2026-03-02T14:00:00Z",
+    "end": "2026-03-02T15:00:00Z",
+    "start_local": "2026-03-02T09:00:00-05:00",
+    "end_local": "2026-03-02T10:00:00-05:00",
+    "therapist": 1,
+}
+RESPONSE_EXAMPLES: dict[str, dict] = {
+    "availability_retrieve": {"timezone": "America/Toronto", "slots": [_SLOT]},
+    "public_availability_retrieve": {"timezone": "America/Toronto", "slots": [_SLOT]},
+    "auth_token_create": {
+        "token": "<token>",
+        "user": {
+            "id": 1,
+            "email": "owner@demo.test",
+            "first_name": "Olive",
+            "last_name": "Owner",
+            "email_verified_at": "2026-01-05T10:00:00Z",
+        },
+    },
+}
+
+
+def _outcome_bodies(components: dict) -> dict:
+    """One request shape per instrument, chosen by `instrument` (a discriminated `oneOf`)."""
+    base = components["OutcomeWriteRequest"]
+    variants = {}
+    for instrument, answers in ANSWERS.items():
+        name = instrument.capitalize()
+        components[f"{name}Answers"] = answers
+        variant = f"Outcome{name}Request"
+        components[variant] = {
+            **base,
+            "properties": {
+                **base["properties"],
+                "instrument": {"type": "string", "enum": [instrument]},
+                "answers": {"$ref": f"#/components/schemas/{name}Answers"},
+            },
+        }
+        variants[instrument] = f"#/components/schemas/{variant}"
+    components["OutcomeCreateRequest"] = {
+        "oneOf": [{"$ref": ref} for ref in variants.values()],
+        "discriminator": {"propertyName": "instrument", "mapping": variants},
+        "description": "An outcome: `answers` take the shape of the `instrument`.",
+    }
+    return {"$ref": "#/components/schemas/OutcomeCreateRequest"}
+
+
+def document_operations(result, generator, request, public):
+    """drf-spectacular postprocessing hook (settings `POSTPROCESSING_HOOKS`)."""
+    components = result.get("components", {}).get("schemas", {})
+    outcome_body = _outcome_bodies(components) if "OutcomeWriteRequest" in components else None
+    for methods in result["paths"].values():
+        for operation in methods.values():
+            if not isinstance(operation, dict) or "operationId" not in operation:
+                continue
+            operation_id = operation["operationId"]
+            doc = operation_doc(operation_id)
+            if doc is not None:
+                operation["summary"] = doc.summary
+                operation["description"] = doc.description
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] in PARAMETERS and (
+                    not parameter.get("description") or parameter["in"] != "path"
+                ):
+                    parameter["description"] = PARAMETERS[parameter["name"]]
+                elif not parameter.get("description"):
+                    parameter["description"] = f"Only those whose `{parameter['name']}` is this."
+            content = operation.get("requestBody", {}).get("content", {})
+            if operation_id == "outcomes_create" and outcome_body is not None:
+                for media in content.values():
+                    media["schema"] = outcome_body
+            for name, example in REQUEST_EXAMPLES.get(operation_id, {}).items():
+                for media in content.values():
+                    media.setdefault("examples", {})[name] = example
+            if operation_id in RESPONSE_EXAMPLES:
+                for status, response in operation["responses"].items():
+                    if status.startswith("2"):
+                        for media in response.get("content", {}).values():
+                            media["example"] = RESPONSE_EXAMPLES[operation_id]
+    return result

@@ -1,13 +1,18 @@
-"""URL map: `/api/v1/` (tenant resources, auth, me, practice, schema, docs), `/healthz` and
-`/metrics`."""
+"""URL map: `/api/v1/` (its root, tenant resources, auth, me, practice, schema, docs, redoc),
+`/healthz`, `/metrics` and `/static/` (the docs pages' assets)."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 from rest_framework.routers import DefaultRouter
 
 from clients.api.clearance_views import ClientClearancesView
 from clients.api.views import ClientViewSet, ComplaintViewSet, ConsentViewSet, OutcomeViewSet
 from config.metrics import metrics_view
+from config.views import ApiRootView, docs_asset
 from practice.api import integration_views
 from practice.api import views as practice_views
 from sessions.api import clinical_views, privacy_views, reminder_views, waitlist_views
@@ -77,6 +82,7 @@ api: list = [
         session_views.PublicCancelView.as_view(),
         name="public-booking-cancel",
     ),
+    path("public/<slug:slug>/", session_views.PublicPracticeView.as_view(), name="public-practice"),
     path(
         "public/<slug:slug>/services/",
         session_views.PublicServicesView.as_view(),
@@ -130,6 +136,12 @@ api: list = [
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(url_name="schema", template_name="docs/redoc.html"),
+        name="redoc",
+    ),
+    path("", ApiRootView.as_view(router=router), name="api-root"),
     path("", include(router.urls)),
 ]
 
@@ -137,6 +149,7 @@ urlpatterns = [
     path("api/v1/", include(api)),
     path("healthz", practice_views.HealthView.as_view(), name="healthz"),
     path("metrics", metrics_view, name="metrics"),  # Prometheus, behind METRICS_TOKEN
+    path("static/<path:path>", docs_asset, name="docs-asset"),  # the docs pages' scripts
 ]
 
 handler400 = "config.api.json_bad_request"

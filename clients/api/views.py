@@ -20,7 +20,7 @@ from clients.api.serializers import (
     OutcomeWriteSerializer,
     ProgressSerializer,
 )
-from clients.charts import progress_svg
+from clients.charts import chart_title, progress_svg
 from clients.models import Client, Complaint, Consent, Outcome, RedFlagAnswer
 from clients.selectors import complaint_progress
 from practice.models import API_KEY_ROLE, AuditAction, Role
@@ -124,6 +124,8 @@ class ComplaintViewSet(ModelViewSet):
         queryset = super().get_queryset()
         if self.action in ("progress", "progress_svg"):  # they read outcomes, not red flags
             queryset = queryset.prefetch_related(None)
+        if self.action == "progress_svg":  # the chart names the client by initials
+            queryset = queryset.select_related("client")
         return queryset
 
     @transaction.atomic
@@ -156,7 +158,12 @@ class ComplaintViewSet(ModelViewSet):
         """`complaints/{id}/progress.svg` (routed in config/urls.py: no trailing slash)."""
         complaint = self.get_object()
         progress = complaint_progress(complaint, request.practice.tz)
-        svg = progress_svg(progress, f"Progress of complaint {complaint.pk}")
+        title = chart_title(
+            first_name=complaint.client.first_name,
+            last_name=complaint.client.last_name,
+            regions=complaint.regions,
+        )
+        svg = progress_svg(progress, title)
         return HttpResponse(svg, content_type="image/svg+xml")
 
     @extend_schema(request=ClearSerializer, responses={200: ComplaintSerializer})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 from rest_framework import serializers
 
 from clients.models import Client
 from practice.api.base import AwareDateTimeField, StrictSerializer
-from practice.models import Service, Therapist
+from practice.models import Practice, Service, Therapist
 from practice.tenancy import ScopedPrimaryKeyRelatedField
 from sessions.models import Appointment, AppointmentEvent
 from sessions.selectors import MAX_RANGE_DAYS
@@ -17,10 +19,18 @@ def scoped(model):
 
 
 class AvailabilityQuerySerializer(StrictSerializer):
-    service = serializers.IntegerField(min_value=1)
-    start = serializers.DateField()
-    end = serializers.DateField()
-    therapist = serializers.IntegerField(min_value=1, required=False)
+    service = serializers.IntegerField(min_value=1, help_text="Id of the service to book.")
+    start = serializers.DateField(
+        help_text="First day (YYYY-MM-DD) of the range, a day in the practice's own time zone "
+        "(`timezone` of `public/{slug}/` or `practice/`), not UTC."
+    )
+    end = serializers.DateField(
+        help_text="Last day (YYYY-MM-DD) of the range, included, in the practice's time zone; "
+        f"at most {MAX_RANGE_DAYS} days after `start`."
+    )
+    therapist = serializers.IntegerField(
+        min_value=1, required=False, help_text="Only this therapist's slots (id)."
+    )
 
     def validate(self, attrs):
         if attrs["end"] < attrs["start"]:
@@ -32,13 +42,35 @@ class AvailabilityQuerySerializer(StrictSerializer):
         return attrs
 
 
+def _local_iso(value: datetime, tz: tzinfo) -> str:
+    return value.astimezone(tz).isoformat()
+
+
 class SlotSerializer(serializers.Serializer):
-    start = AwareDateTimeField()
-    end = AwareDateTimeField()
-    therapist = serializers.IntegerField()
+    """One slot; `context["tz"]` is the practice's time zone for the `*_local` fields."""
+
+    start = AwareDateTimeField(help_text="Start, in UTC.")
+    end = AwareDateTimeField(help_text="End, in UTC.")
+    start_local = serializers.SerializerMethodField(
+        help_text="The same start in the practice's local time, with its UTC offset "
+        "(e.g. `2026-03-02T09:00:00-05:00`): what a booking page shows."
+    )
+    end_local = serializers.SerializerMethodField(
+        help_text="The same end in the practice's local time, with its UTC offset."
+    )
+    therapist = serializers.IntegerField(help_text="Id of the therapist free at that time.")
+
+    def get_start_local(self, slot) -> str:
+        return _local_iso(slot.start, self.context["tz"])
+
+    def get_end_local(self, slot) -> str:
+        return _local_iso(slot.end, self.context["tz"])
 
 
 class AvailabilitySerializer(serializers.Serializer):
+    timezone = serializers.CharField(
+        help_text="The practice's IANA time zone: the `start`/`end` days and `*_local` times."
+    )
     slots = SlotSerializer(many=True)
 
 
@@ -164,6 +196,40 @@ class PublicBookingResultSerializer(PublicAppointmentSerializer):
 
     def get_manage_url(self, appointment) -> str:
         return self.context["manage_url"]
+
+
+class PublicPracticeSerializer(serializers.ModelSerializer):
+    """What a booking widget shows before anything is picked: who, where in time, which rules."""
+
+    timezone = serializers.CharField(
+        help_text="IANA time zone: availability days and local times are in it."
+    )
+    min_notice_minutes = serializers.IntegerField(
+        help_text="Minutes between now and the earliest bookable start."
+    )
+    booking_horizon_days = serializers.IntegerField(
+        help_text="Days ahead, from today, that can be booked."
+    )
+    cancellation_window_hours = serializers.IntegerField(
+        help_text="Hours before the start inside which a cancellation is late."
+    )
+    online_booking = serializers.BooleanField(
+        help_text="Whether the practice takes bookings here; when false, the other "
+        "`public/{slug}/` routes answer 404."
+    )
+
+    class Meta:
+        model = Practice
+        fields = [
+            "slug",
+            "name",
+            "timezone",
+            "online_booking",
+            "min_notice_minutes",
+            "booking_horizon_days",
+            "cancellation_window_hours",
+        ]
+        read_only_fields = fields
 
 
 class PublicServiceSerializer(serializers.ModelSerializer):

@@ -34,6 +34,7 @@ from sessions.api.serializers import (
     PublicAppointmentSerializer,
     PublicBookingResultSerializer,
     PublicBookingSerializer,
+    PublicPracticeSerializer,
     PublicServiceSerializer,
     PublicTherapistSerializer,
     RescheduleSerializer,
@@ -76,7 +77,8 @@ def slots_response(*, practice: Practice, query: dict, services, online_only: bo
         therapist_id=query.get("therapist"),
         online_only=online_only,
     )
-    return Response(AvailabilitySerializer({"slots": slots}).data)
+    answer = {"timezone": practice.timezone, "slots": slots}
+    return Response(AvailabilitySerializer(answer, context={"tz": practice.tz}).data)
 
 
 class AvailabilityView(APIView):
@@ -296,6 +298,19 @@ class PublicView(APIView):
         if practice is None:
             raise NotFound("This practice does not take bookings online.")
         return practice
+
+
+class PublicPracticeView(PublicView):
+    """`public/{slug}/`: answers whether or not online booking is on, and says which."""
+
+    @extend_schema(
+        operation_id="public_practice_retrieve", responses={200: PublicPracticeSerializer}
+    )
+    def get(self, request, slug):
+        practice = Practice.objects.filter(slug=slug).first()
+        if practice is None:
+            raise NotFound("No such practice.")
+        return Response(PublicPracticeSerializer(practice).data)
 
 
 def public_services(practice: Practice):

@@ -8,6 +8,7 @@ the band within one MCID of it, and nothing that names the client.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
@@ -567,3 +568,83 @@ def test_progress_svg_without_outcomes_is_still_a_valid_chart(therapist, client_
     root = parse_svg(response.content)
     assert elements(root, "line", "baseline") == []
     assert "No outcome scores yet." in response.content.decode()
+
+
+# --- a chart a therapist reads at a glance (issue 15) -----------------------------------------
+
+
+def dot_xs(root: ET.Element) -> list[float]:
+    return [float(dot.get("cx")) for dot in elements(root, "circle", "dot")]
+
+
+def test_progress_svg_spaces_points_by_date(therapist, complaint):
+    record(complaint, "nprs", {"pain": 6}, week(1))
+    record(complaint, "nprs", {"pain": 5}, week(2))
+    record(complaint, "nprs", {"pain": 3}, week(10))
+
+    root = parse_svg(therapist.api.get(svg_url(complaint)).content)
+
+    baseline, one, two, ten = dot_xs(root)
+    week_width = (ten - baseline) / 10
+    assert one - baseline == pytest.approx(week_width, abs=1)
+    assert ten - two == pytest.approx(8 * week_width, abs=1)
+    labels = [text.text for text in elements(root, "text", "axis")]
+    assert "05 Jan" in labels
+    assert "16 Mar" in labels  # week 10
+
+
+def test_several_readings_on_one_day_stay_apart_and_in_order(therapist, complaint):
+    record(complaint, "nprs", {"pain": 5}, week(4))
+    record(complaint, "nprs", {"pain": 4}, week(4) + dt.timedelta(minutes=30))
+    record(complaint, "nprs", {"pain": 6}, week(4) + dt.timedelta(hours=2))
+    record(complaint, "nprs", {"pain": 3}, week(12))
+
+    root = parse_svg(therapist.api.get(svg_url(complaint)).content)
+
+    xs = dot_xs(root)
+    same_day = xs[1:4]
+    assert all(later - earlier >= 10 for earlier, later in itertools.pairwise(same_day))
+    # Apart, yet still a cluster on its day: eight weeks later is much further on.
+    assert xs[4] - xs[3] > 4 * (xs[3] - xs[1])
+    labels = [dot.find(f"{SVG}title").text for dot in elements(root, "circle", "dot")]
+    assert labels[1:4] == ["2026-02-02: 5", "2026-02-02: 4", "2026-02-02: 6"]
+
+
+def test_progress_svg_says_in_the_picture_what_the_band_means(therapist, charted):
+    root = parse_svg(therapist.api.get(svg_url(charted)).content)
+
+    visible = [text.text or "" for text in root.iter(f"{SVG}text")]
+    assert sum("within one MCID of baseline" in text for text in visible) >= 3  # legend + panels
+    assert any("minimal clinically important difference" in text for text in visible)
+
+
+def test_progress_svg_names_the_client_by_initials_and_the_complaint_by_region(
+    therapist, charted, client_record
+):
+    client_record.date_of_birth = dt.date(1971, 4, 23)
+    client_record.save()
+
+    content = therapist.api.get(svg_url(charted)).content.decode()
+    root = parse_svg(content.encode())
+
+    heading = elements(root, "text", "heading")[0].text
+    assert heading == "Progress of Z.Q., lumbar (left)"
+    for private in ("Zebedee", "Quill", "1971", "@"):
+        assert private not in content
+
+
+def test_progress_svg_marks_post_session_scores_apart_from_the_series(therapist, complaint):
+    record(complaint, "nprs", {"pain": 6}, week(1))
+    record(complaint, "nprs", {"pain": 3}, week(1) + dt.timedelta(hours=1), context="post_session")
+    record(complaint, "nprs", {"pain": 5}, week(2))
+
+    root = parse_svg(therapist.api.get(svg_url(complaint)).content)
+
+    after = elements(root, "path", "post")
+    assert [mark.find(f"{SVG}title").text for mark in after] == ["2026-01-12: 3 after the session"]
+    assert len(elements(root, "circle", "dot")) == 3  # baseline, week 1, week 2
+    line = elements(root, "polyline", "series")[0].get("points").split()
+    assert len(line) == 3  # the post-session score is not joined to the before-session line
+    # ...nor does it change the verdict: latest is the week-2 score.
+    progress = therapist.api.get(progress_url(complaint)).json()["instruments"]["nprs"]
+    assert progress["latest"] == 5

@@ -14,10 +14,16 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 from openapi_spec_validator import validate
 
+from clients.instruments import SCORERS
+from clients.models import Outcome
+from practice.tenancy import PracticeScopedViewSet
+from tests.factories import ComplaintFactory
+
 pytestmark = pytest.mark.django_db
 
 API_PREFIX = "/api/v1/"
-NOT_IN_SCHEMA = {"/api/v1/schema/", "/api/v1/docs/"}  # the schema and its viewer describe the API
+# the schema and its viewers describe the API
+NOT_IN_SCHEMA = {"/api/v1/schema/", "/api/v1/docs/", "/api/v1/redoc/"}
 _PARAMETER = re.compile(r"\(\?P<\w+>[^)]*\)|<(?:\w+:)?\w+>|\{[^}]+\}")
 
 
@@ -130,3 +136,122 @@ def test_staff_patch_body_has_no_creation_only_fields(schema):
 
 def test_a_therapist_is_patched_never_put(schema):
     assert "put" not in schema["paths"]["/api/v1/therapists/{id}/"]
+
+
+# --- The schema is the reference an integrator reads (issue 15) ---------------------------------
+OPERATION_METHODS = {"get", "post", "put", "patch", "delete"}
+# A maintainer's identifier: a dotted module path (`config.schema.AutoSchema`), a source file, or
+# the base-class docstring that leaked into 22 operations before.
+_PYTHON_PATH = re.compile(
+    r"\b[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[A-Za-z_]\w*\b|\b\w+\.py\b|Base of every tenant"
+)
+
+
+def _operations(schema: dict):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if method in OPERATION_METHODS:
+                yield f"{method.upper()} {path}", operation
+
+
+def _descriptions(node, where: str = ""):
+    """Every `description` and `summary` string in the schema, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in {"description", "summary"} and isinstance(value, str):
+                yield where, value
+            else:
+                yield from _descriptions(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _descriptions(value, f"{where}/{index}")
+
+
+def test_every_operation_has_a_summary_and_a_description_for_integrators(schema):
+    missing = [
+        name
+        for name, operation in _operations(schema)
+        if not operation.get("summary") or not operation.get("description")
+    ]
+    assert not missing, f"describe these in config/schema_docs.py: {missing}"
+
+
+def test_no_description_in_the_schema_names_python_code_or_files_outside_the_repo(schema):
+    leaks = [
+        (where, text)
+        for where, text in _descriptions(schema)
+        if _PYTHON_PATH.search(text) or re.search(r"shared/|\b(?:API|DOMAIN)\.md\b", text)
+    ]
+    assert not leaks, leaks
+
+
+def test_outcome_answers_are_typed_per_instrument_with_a_discriminator(schema):
+    body = schema["paths"]["/api/v1/outcomes/"]["post"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    outcome = schema["components"]["schemas"][ref]
+    assert outcome["discriminator"]["propertyName"] == "instrument"
+    mapping = outcome["discriminator"]["mapping"]
+    assert set(mapping) == set(SCORERS)
+    assert [variant["$ref"] for variant in outcome["oneOf"]] == list(mapping.values())
+    components = schema["components"]["schemas"]
+    for instrument, variant_ref in mapping.items():
+        variant = components[variant_ref.split("/")[-1]]
+        assert variant["properties"]["instrument"]["enum"] == [instrument]
+        answers = components[variant["properties"]["answers"]["$ref"].split("/")[-1]]
+        assert answers["additionalProperties"] is False
+    rmdq = components["RmdqAnswers"]["properties"]["items"]
+    assert rmdq["minItems"] == rmdq["maxItems"] == 24
+    assert components["NprsAnswers"]["properties"]["pain"]["maximum"] == 10
+    assert components["GrocAnswers"]["properties"]["change"]["minimum"] == -7
+
+
+def test_the_outcome_examples_of_the_schema_are_accepted_by_the_api(schema, owner, practice):
+    practice.odi_licensed = True
+    practice.save(update_fields=["odi_licensed"])
+    complaint = ComplaintFactory(client__practice=practice)
+    examples = schema["paths"]["/api/v1/outcomes/"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["examples"]
+    assert set(examples) == {"nprs", "odi", "rmdq", "psfs", "groc"}
+    for name, example in examples.items():
+        body = {**example["value"], "complaint": complaint.pk, "client": complaint.client_id}
+        response = owner.api.post("/api/v1/outcomes/", body, format="json")
+        assert response.status_code == 201, (name, response.content)
+    assert Outcome.objects.filter(complaint=complaint, recorded_by=owner.user).count() == 5
+
+
+def test_every_parameter_is_described_and_times_say_their_offset_and_days_their_zone(schema):
+    undescribed = [
+        f"{name} {parameter['name']}"
+        for name, operation in _operations(schema)
+        for parameter in operation.get("parameters", [])
+        if not parameter.get("description")
+    ]
+    assert not undescribed, undescribed
+    appointments = schema["paths"]["/api/v1/appointments/"]["get"]["parameters"]
+    by_name = {parameter["name"]: parameter["description"] for parameter in appointments}
+    for name in ("start_after", "start_before", "updated_since"):
+        assert "offset" in by_name[name], by_name[name]
+    availability = schema["paths"]["/api/v1/availability/"]["get"]["parameters"]
+    for parameter in availability:
+        if parameter["name"] in {"start", "end"}:
+            assert "practice's" in parameter["description"]
+            assert "time zone" in parameter["description"]
+
+
+def test_the_main_flows_carry_examples(schema):
+    paths = schema["paths"]
+    login = paths["/api/v1/auth/token/"]["post"]
+    assert login["requestBody"]["content"]["application/json"]["examples"]
+    assert paths["/api/v1/appointments/"]["post"]["requestBody"]["content"]["application/json"][
+        "examples"
+    ]
+    slots = paths["/api/v1/availability/"]["get"]["responses"]["200"]["content"]
+    assert slots["application/json"]["example"]["slots"][0]["start_local"].endswith("-05:00")
+
+
+def test_a_view_docstring_never_becomes_an_operation_description(schema):
+    docstring = (PracticeScopedViewSet.__doc__ or "").strip()
+    assert docstring
+    texts = [text for _where, text in _descriptions(schema)]
+    assert not [text for text in texts if docstring.splitlines()[0] in text]

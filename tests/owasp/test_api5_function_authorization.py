@@ -151,6 +151,7 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/notes/{}/amendments/": CLINICAL,
     # without an account: the secret in the URL (or nothing) is the credential
     "GET /api/v1/calendar/{}.ics": EVERYONE,
+    "GET /api/v1/public/{}/": EVERYONE,
     "GET /api/v1/public/{}/services/": EVERYONE,
     "GET /api/v1/public/{}/therapists/": EVERYONE,
     "GET /api/v1/public/{}/availability/": EVERYONE,
@@ -166,6 +167,9 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/public/waitlist-offers/{}/claim/": EVERYONE,
     "GET /api/v1/schema/": EVERYONE,
     "GET /api/v1/docs/": EVERYONE,
+    "GET /api/v1/redoc/": EVERYONE,
+    "GET /api/v1/": EVERYONE,
+    "GET /static/{}": EVERYONE,  # the docs pages' scripts and styles
     # operations
     "GET /healthz": EVERYONE,
     "GET /metrics": "------",  # its own METRICS_TOKEN only (API8); no API credential opens it

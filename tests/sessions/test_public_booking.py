@@ -221,6 +221,92 @@ def test_public_availability_of_a_service_not_booked_online_is_a_400(
     assert_invalid(response, "service")
 
 
+def _next_offset_change(practice: Practice) -> date:
+    """The first local day, within a year, whose UTC offset differs from the day before's."""
+    day = local_day(practice, 1)
+    for _ in range(366):
+        noon = datetime.combine(day, time(12), tzinfo=practice.tz)
+        if noon.utcoffset() != (noon - timedelta(days=1)).utcoffset():
+            return day
+        day += timedelta(days=1)
+    raise AssertionError(f"{practice.timezone} has no offset change within a year")
+
+
+def test_public_availability_gives_each_slot_in_local_time_with_its_offset_across_dst(anon, setup):
+    practice = setup.practice  # Europe/London: its offset changes twice a year
+    practice.booking_horizon_days = 365
+    practice.save(update_fields=["booking_horizon_days"])
+    change = _next_offset_change(practice)
+    before, after = change - timedelta(days=1), change + timedelta(days=1)
+
+    response = anon.get(AVAILABILITY, {"service": setup.service.pk, "start": before, "end": after})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["timezone"] == "Europe/London"
+    first_of_day = {}
+    for slot in body["slots"]:
+        local_start = datetime.fromisoformat(slot["start_local"])
+        assert local_start.utcoffset() is not None, slot
+        assert local_start == datetime.fromisoformat(slot["start"]), slot  # the same instant
+        assert local_start.utcoffset() == local_start.astimezone(practice.tz).utcoffset()
+        assert datetime.fromisoformat(slot["end_local"]) == datetime.fromisoformat(slot["end"])
+        first_of_day.setdefault(local_start.date(), local_start)
+    # Working hours are local: each day's first slot is 09:00 on the wall clock, in two offsets.
+    assert [first.time() for first in first_of_day.values()] == [time(9)] * 3
+    assert first_of_day[before].utcoffset() != first_of_day[after].utcoffset()
+
+
+def test_the_availability_days_are_documented_as_the_practices_local_days(anon):
+    schema = anon.get("/api/v1/schema/", {"format": "json"}).json()
+    operation = schema["paths"]["/api/v1/public/{slug}/availability/"]["get"]
+    parameters = {p["name"]: p["description"] for p in operation["parameters"]}
+    for name in ("start", "end"):
+        assert "practice's" in parameters[name], parameters[name]
+        assert "time zone" in parameters[name], parameters[name]
+    slot = schema["components"]["schemas"]["Slot"]
+    assert {"start_local", "end_local"} <= set(slot["required"])
+
+
+# --- public/{slug}/: what a booking widget shows first ---------------------------------------
+
+
+def test_the_public_practice_page_answers_name_time_zone_and_booking_policy(anon, setup):
+    practice = setup.practice
+    practice.min_notice_minutes = 240
+    practice.booking_horizon_days = 60
+    practice.cancellation_window_hours = 48
+    practice.save()
+
+    response = anon.get(f"/api/v1/public/{SLUG}/")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "slug": SLUG,
+        "name": "North Back Clinic",
+        "timezone": "Europe/London",
+        "online_booking": True,
+        "min_notice_minutes": 240,
+        "booking_horizon_days": 60,
+        "cancellation_window_hours": 48,
+    }
+
+
+def test_the_public_practice_page_says_when_online_booking_is_off(anon, setup):
+    Practice.objects.filter(pk=setup.practice.pk).update(online_booking=False)
+
+    response = anon.get(f"/api/v1/public/{SLUG}/")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["online_booking"] is False
+    # ...and the booking routes themselves are closed.
+    assert_error(anon.get(SERVICES), 404, "not_found")
+
+
+def test_the_public_page_of_an_unknown_practice_is_a_json_404(anon, setup):
+    assert_error(anon.get("/api/v1/public/no-such-practice/"), 404, "not_found")
+
+
 def test_public_availability_rejects_a_range_over_62_days(anon, setup):
     day = local_day(setup.practice, 1)
 

@@ -1,0 +1,389 @@
+"""What the OpenAPI schema says about each operation, written for an integrator.
+
+One table for the whole API (applied by `config.schema.document_operations`), so that routes added
+in any app are described here, in one voice, and never by a view's docstring (those are for the
+people who maintain the code). An operation missing from these tables has no summary, and
+tests/contract/test_schema.py names it.
+
+`RESOURCES` covers the standard operations of a router resource (list, create, get, update,
+delete) by operationId prefix; `OPERATIONS` covers everything else, and overrides the former.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Resource(NamedTuple):
+    singular: str
+    plural: str
+    about: str  # one or two sentences: what it is, who may use it
+
+
+class Doc(NamedTuple):
+    summary: str
+    description: str
+
+
+RESOURCES: dict[str, Resource] = {
+    "api_keys": Resource(
+        "API key",
+        "API keys",
+        "Practice keys for integrations (owner only). A key is sent as `Authorization: Bearer "
+        "<key>` and acts in the scheduling scope: services, therapists, availability, "
+        "appointments and clients' contact details.",
+    ),
+    "appointments": Resource(
+        "appointment",
+        "appointments",
+        "Bookings. Staff see the practice's, a client their own, an API key the practice's. "
+        "Lists use cursor pagination in start order; times are UTC with an offset.",
+    ),
+    "audit_events": Resource(
+        "audit event",
+        "audit events",
+        "The practice's audit log: who read, wrote or exported which record, when and from "
+        "where (owner only, read-only).",
+    ),
+    "clients": Resource(
+        "client",
+        "clients",
+        "Client records: contact details, date of birth, health flags, reminder channels. "
+        "Front desk and API keys see contact details only; a client sees their own record. "
+        "Clients are never deleted (records follow a retention period); see erasure.",
+    ),
+    "complaints": Resource(
+        "complaint",
+        "complaints",
+        "Back-pain complaints with red-flag screening. Any `yes` answer makes the complaint "
+        "`referral_required` until a clinician clears it. Never visible to front desk or API "
+        "keys; a client reads their own.",
+    ),
+    "consents": Resource(
+        "consent",
+        "consents",
+        "Consent records (general treatment consent, consent for sensitive areas), recorded by "
+        "clinicians and withdrawable by them or the client.",
+    ),
+    "erasure_requests": Resource(
+        "erasure request",
+        "erasure requests",
+        "Requests to erase a client's personal data, with their due date and the answer: what "
+        "was erased, what was kept under which retention rule and until when (owner only).",
+    ),
+    "notes": Resource(
+        "note",
+        "notes",
+        "SOAP treatment notes with pain before and after (0-10). The author edits a note until "
+        "it is signed; afterwards it is locked and corrected by amendments.",
+    ),
+    "outcomes": Resource(
+        "outcome",
+        "outcomes",
+        "Outcome measures (NPRS, ODI, RMDQ, PSFS, GROC), scored by the server. Clinicians record "
+        "them for any client; a client records their own.",
+    ),
+    "reminders": Resource(
+        "reminder",
+        "reminders",
+        "Reminders, follow-ups and rebooking nudges with their delivery status (read-only). "
+        "They follow their appointment: a cancel or reschedule cancels or moves them.",
+    ),
+    "services": Resource(
+        "service",
+        "services",
+        "What can be booked: name, duration and buffer in minutes, price, whether it is "
+        "bookable online, and the therapists who offer it. Everyone reads; the owner writes.",
+    ),
+    "session_plans": Resource(
+        "session plan",
+        "session plans",
+        "Ordered technique items for one appointment, or reusable templates (`name` instead of "
+        "`appointment`). Each item is checked against the client's health flags.",
+    ),
+    "staff": Resource(
+        "staff member",
+        "staff members",
+        "Members of the practice with their role (`owner`, `therapist`, `front_desk`); owner "
+        "only. The last owner cannot be removed or demoted.",
+    ),
+    "techniques": Resource(
+        "technique",
+        "techniques",
+        "The practice's technique catalog with each technique's contraindications per health "
+        "flag. Built-in techniques cannot be deleted.",
+    ),
+    "therapists": Resource(
+        "therapist",
+        "therapists",
+        "Staff who see clients, with the services they offer. Everyone in the practice reads; "
+        "the owner changes them.",
+    ),
+    "time_off": Resource(
+        "time-off period",
+        "time-off periods",
+        "Periods a therapist is away: no slot is offered inside them. Start and end are "
+        "date-times with an offset.",
+    ),
+    "waitlist": Resource(
+        "waiting-list entry",
+        "waiting-list entries",
+        "Clients waiting for a slot: when one frees up, the first matching entry is offered it "
+        "by message and the first claim wins.",
+    ),
+    "webhooks": Resource(
+        "webhook subscription",
+        "webhook subscriptions",
+        "Webhook subscriptions (owner only): events POSTed to your URL, signed with "
+        "`Backcare-Signature`, retried with backoff for 24 hours. The secret is shown once.",
+    ),
+}
+
+STANDARD_ACTIONS = {
+    "list": ("List {plural}", "Paginated; see the query parameters for filters and ordering."),
+    "create": ("Create {a} {singular}", "Unknown fields in the body are refused (400)."),
+    "retrieve": (
+        "Get {a} {singular}",
+        "Another practice's record, or one hidden from you, is a 404.",
+    ),
+    "partial_update": (
+        "Update {a} {singular}",
+        "PATCH: send only the fields to change; unknown fields are refused (400).",
+    ),
+    "update": ("Replace {a} {singular}", "PUT: send the whole object."),
+    "destroy": ("Delete {a} {singular}", "Answers 204 with no body."),
+}
+
+OPERATIONS: dict[str, Doc] = {
+    "api_root_retrieve": Doc(
+        "Where to start",
+        "Links to the interactive docs, ReDoc, the OpenAPI schema, health, the guides and the "
+        "main resources. No login needed.",
+    ),
+    "auth_token_create": Doc(
+        "Log in",
+        "Exchange an email and password for a bearer token (and the user). Send it as "
+        "`Authorization: Bearer <token>`; it lasts 7 days by default. Rate limited per email "
+        "and per address (429 `throttled` with `Retry-After`).",
+    ),
+    "auth_logout_create": Doc("Log out", "Revoke the token this request carries. Answers 204."),
+    "auth_register_create": Doc(
+        "Sign up as a client",
+        "A client creates an account with a practice (by its `slug`). Answers a token at once; "
+        "`me.client` stays null until the email is verified through the link sent to it.",
+    ),
+    "auth_verify_email_retrieve": Doc(
+        "Verify an email (link)",
+        "The link sent after sign-up. Links the account to the client record with that email, "
+        "or creates one.",
+    ),
+    "auth_verify_email_create": Doc(
+        "Verify an email",
+        "The same as the link, for a front-end that reads the token from the link and posts it.",
+    ),
+    "me_retrieve": Doc(
+        "Who am I",
+        "The caller: user, role, practice, the `client` id for a client, and the `calendar_url` "
+        "of a therapist or client.",
+    ),
+    "me_calendar_rotate_create": Doc(
+        "New calendar URL",
+        "Issue a new secret calendar-feed URL; the old one stops working at once.",
+    ),
+    "me_export_retrieve": Doc(
+        "Export my record",
+        "A client's own record as a FHIR R4 Bundle (right of access). Every export is logged.",
+    ),
+    "me_erasure_request_create": Doc(
+        "Ask to erase my data",
+        "A client asks for their personal data to be erased. Contact details, logins and future "
+        "bookings go at once; clinical records are kept (restricted) while the law requires. "
+        "The answer lists what was erased and what was kept; the login ends with it.",
+    ),
+    "practice_retrieve": Doc(
+        "Get my practice",
+        "The caller's practice and its booking, reminder and privacy policies.",
+    ),
+    "practice_partial_update": Doc(
+        "Change practice policies",
+        "Owner only. Durations are in the units their names say (`_minutes`, `_hours`, "
+        "`_days`); `timezone` is an IANA name.",
+    ),
+    "availability_retrieve": Doc(
+        "Find free slots",
+        "The times at which a service can be booked between two days, inside working hours and "
+        "outside time off and other appointments (with buffers), respecting minimum notice and "
+        "the booking horizon. `start` and `end` are days in the practice's time zone; each slot "
+        "has its UTC times and the same times in local time with their offset. A range over 62 "
+        "days, an end before its start or an unknown service is a 400.",
+    ),
+    "appointments_create": Doc(
+        "Book an appointment",
+        "Book a free slot. A time that is not free answers 409 `slot_unavailable`; of "
+        "concurrent requests for one slot exactly one wins. A client booking for themselves "
+        "leaves out `client`. Send an `Idempotency-Key` to retry safely.",
+    ),
+    "appointments_series_create": Doc(
+        "Book a course of visits",
+        "Book a weekly (or every-N-days) series at the same local time, up to 12 visits: all "
+        "are booked or none.",
+    ),
+    "appointments_cancel_create": Doc(
+        "Cancel an appointment",
+        "`booked` to `cancelled`. Inside the practice's cancellation window the appointment is "
+        "marked `late_cancellation`. Its reminders are cancelled.",
+    ),
+    "appointments_reschedule_create": Doc(
+        "Move an appointment",
+        "Move to a new start (and optionally another therapist), following the booking rules; "
+        "409 `slot_unavailable` if the new time is not free. Reminders move with it.",
+    ),
+    "appointments_check_in_create": Doc(
+        "Check a client in", "Staff only: `booked` to `checked_in`. Not time-gated."
+    ),
+    "appointments_complete_create": Doc(
+        "Complete an appointment",
+        "Staff only: `checked_in` to `completed`. Schedules the follow-up question.",
+    ),
+    "appointments_no_show_create": Doc("Mark a no-show", "Staff only: `booked` to `no_show`."),
+    "calendar_.ics_retrieve": Doc(
+        "Calendar feed",
+        "A therapist's or client's appointments as iCalendar, by the secret URL in `me`. No "
+        "clinical content; cancelled visits carry `STATUS:CANCELLED`.",
+    ),
+    "clients_access_log_list": Doc(
+        "Who accessed a client's record",
+        "Owner only: reads, writes and exports of one client's records by anyone (user, role or "
+        "API key, address), newest first.",
+    ),
+    "clients_erasure_create": Doc(
+        "Erase a client's data",
+        "Owner only, on the client's behalf: the same as `me/erasure-request/`.",
+    ),
+    "clients_export_retrieve": Doc(
+        "Export a client's record",
+        "The client's whole record as a FHIR R4 Bundle. Every export is logged.",
+    ),
+    "clients_legal_hold_create": Doc(
+        "Set or clear a legal hold",
+        "Owner only. A record on hold is never purged; the reason is kept and audited.",
+    ),
+    "complaints_clear_create": Doc(
+        "Clear a referral",
+        "A clinician records the referral outcome with a note, lifting `referral_required`.",
+    ),
+    "complaints_progress_retrieve": Doc(
+        "Progress of a complaint",
+        "Per instrument: baseline, latest, improvement (positive when better), percent, whether "
+        "the change is clinically meaningful or beyond measurement error, and the dated series.",
+    ),
+    "complaints_progress.svg_retrieve": Doc(
+        "Progress chart (SVG)",
+        "The progress as an SVG chart: one line per instrument, points spaced by date, the band "
+        "within one MCID of baseline shaded, session scores marked apart from others.",
+    ),
+    "consents_withdraw_create": Doc(
+        "Withdraw a consent",
+        "By a clinician or the client. The record stays, with its withdrawal time.",
+    ),
+    "notes_sign_create": Doc(
+        "Sign a note", "Lock the note: any later change is a 409 `note_locked`."
+    ),
+    "notes_amendments_list": Doc(
+        "List a note's amendments", "Corrections of a signed note, with author and time."
+    ),
+    "notes_amendments_create": Doc(
+        "Amend a signed note", "Add a correction beside the original; the original is kept."
+    ),
+    "public_practice_retrieve": Doc(
+        "A practice's booking page",
+        "For a booking widget, no login: the practice's name, time zone, booking policy "
+        "(minimum notice, horizon, cancellation window) and whether it books online.",
+    ),
+    "public_services_list": Doc(
+        "Services bookable online", "Services of the practice that can be booked without login."
+    ),
+    "public_therapists_list": Doc(
+        "Therapists bookable online", "Therapists who take online bookings, with their services."
+    ),
+    "public_availability_retrieve": Doc(
+        "Free slots (public)",
+        "As `availability/`, for services and therapists bookable online. `start` and `end` are "
+        "days in the practice's time zone (see `public/{slug}/`).",
+    ),
+    "public_bookings_create": Doc(
+        "Book without an account",
+        "Books for a new or matching client and answers a `manage_url` (also emailed). The "
+        "answer is the same whether or not the email is known. Rate limited per address; send "
+        "an `Idempotency-Key` to retry safely.",
+    ),
+    "public_bookings_retrieve": Doc(
+        "A booking by its manage link", "The token in the link is the only credential."
+    ),
+    "public_bookings_cancel_retrieve": Doc(
+        "Preview a cancellation", "Whether cancelling now would be late."
+    ),
+    "public_bookings_cancel_create": Doc(
+        "Cancel by manage link", "Cancel the booking the link names."
+    ),
+    "public_follow_ups_retrieve": Doc(
+        "The follow-up question", "Sent after a session; the token in the message is the login."
+    ),
+    "public_follow_ups_create": Doc(
+        "Answer the follow-up", "Today's pain 0-10, stored as an NPRS outcome."
+    ),
+    "public_unsubscribe_retrieve": Doc(
+        "Unsubscribe (preview)", "What the unsubscribe link would turn off."
+    ),
+    "public_unsubscribe_create": Doc("Unsubscribe", "Turn off the messages the link names."),
+    "public_waitlist_offers_claim_retrieve": Doc(
+        "A waiting-list offer", "The slot offered, and until when it is held."
+    ),
+    "public_waitlist_offers_claim_create": Doc(
+        "Claim a waiting-list offer", "Book the offered slot: the first claim wins, others get 409."
+    ),
+    "therapists_working_hours_list": Doc(
+        "A therapist's weekly hours",
+        "Intervals per weekday (0 = Monday) in the practice's local time, `HH:MM`.",
+    ),
+    "therapists_working_hours_update": Doc(
+        "Set a therapist's weekly hours",
+        "Replaces the whole week. Several intervals a day are allowed; local times of the "
+        "practice, so daylight-saving changes keep the same wall-clock hours.",
+    ),
+    "waitlist_cancel_create": Doc("Leave the waiting list", "The entry stops receiving offers."),
+    "webhooks_deliveries_list": Doc(
+        "A webhook's delivery log", "Each delivery attempt with its status and answer snippet."
+    ),
+    "webhooks_deliveries_redeliver_create": Doc(
+        "Redeliver an event",
+        "Send a delivery again now: a new attempt with the same event id, for de-duplication.",
+    ),
+    "api_keys_create": Doc(
+        "Create an API key", "Answers the `key` once; later reads never show it."
+    ),
+    "api_keys_destroy": Doc(
+        "Revoke an API key", "The key stops working at once; the row stays for the record."
+    ),
+    "webhooks_create": Doc(
+        "Subscribe to events",
+        "`url` and `events`. Answers the signing `secret` once. URLs on private or loopback "
+        "addresses are refused unless the deployment allows them.",
+    ),
+}
+
+
+def operation_doc(operation_id: str) -> Doc | None:
+    """The summary and description of one operation, or None when the tables do not name it."""
+    if operation_id in OPERATIONS:
+        return OPERATIONS[operation_id]
+    for action, (summary, note) in STANDARD_ACTIONS.items():
+        prefix = operation_id.removesuffix(f"_{action}")
+        if prefix != operation_id and prefix in RESOURCES:
+            resource = RESOURCES[prefix]
+            article = "an" if resource.singular[0] in "aeiouAEIOU" else "a"
+            return Doc(
+                summary.format(a=article, singular=resource.singular, plural=resource.plural),
+                f"{resource.about}\n\n{note}",
+            )
+    return None
