@@ -256,6 +256,19 @@ OPERATIONS: dict[str, Doc] = {
         "Owner only: reads, writes and exports of one client's records by anyone (user, role or "
         "API key, address), newest first.",
     ),
+    "clients_clearances_list": Doc(
+        "A client's medical clearances",
+        "Clinicians only: the clearances recorded for flags that need a doctor's go-ahead "
+        "(`dvt`, `uncontrolled_hypertension_cardiac`, `pregnancy_high_risk`, "
+        "`cancer_active_treatment`), with who recorded them, the document or note, and the dates "
+        "they run from and to.",
+    ),
+    "clients_clearances_create": Doc(
+        "Record a medical clearance",
+        "Clinicians only: `{\"flag\", \"cleared_on\", \"expires_on\"?, \"note\"}`. While a "
+        "clearance is current, plans for that flag follow the matrix instead of being refused. "
+        "Audited.",
+    ),
     "clients_erasure_create": Doc(
         "Erase a client's data",
         "Owner only, on the client's behalf: the same as `me/erasure-request/`.",
@@ -267,6 +280,11 @@ OPERATIONS: dict[str, Doc] = {
     "clients_legal_hold_create": Doc(
         "Set or clear a legal hold",
         "Owner only. A record on hold is never purged; the reason is kept and audited.",
+    ),
+    "techniques_contraindication_changes_list": Doc(
+        "History of a technique's contraindications",
+        "Owner only: every change to this technique's rows of the safety matrix, newest first, "
+        "with who made it and the rows before and after.",
     ),
     "complaints_clear_create": Doc(
         "Clear a referral",
