@@ -260,14 +260,14 @@ OPERATIONS: dict[str, Doc] = {
         "A client's medical clearances",
         "Clinicians only: the clearances recorded for flags that need a doctor's go-ahead "
         "(`dvt`, `uncontrolled_hypertension_cardiac`, `pregnancy_high_risk`, "
-        "`cancer_active_treatment`), with who recorded them, the document or note, and the dates "
-        "they run from and to.",
+        "`cancer_active_treatment`), with who gave and who recorded each, the document or note, "
+        "and the dates it runs from and to.",
     ),
     "clients_clearances_create": Doc(
         "Record a medical clearance",
-        "Clinicians only: `{\"flag\", \"cleared_on\", \"expires_on\"?, \"note\"}`. While a "
-        "clearance is current, plans for that flag follow the matrix instead of being refused. "
-        "Audited.",
+        "Clinicians only: `flag`, `cleared_by_name` (the clinician who gave it), `cleared_on`, "
+        "`expires_on`, `document` (the letter's reference) and `note`. While a clearance is "
+        "current, plans for that flag follow the matrix instead of being refused. Audited.",
     ),
     "clients_erasure_create": Doc(
         "Erase a client's data",
