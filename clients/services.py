@@ -344,11 +344,9 @@ def record_outcome(
     """Score raw answers on the server (DOMAIN.md 3); out-of-range answers are a 400, never clipped.
 
     ODI only where the practice holds the licence; PSFS re-rates the baseline's activities.
-    `measured_at` is the time the score describes (default now; never in the future).
+    `measured_at` is the time the score describes (default now).
     """
     now = timezone.now()
-    if measured_at is not None and measured_at > now:
-        raise Invalid.on("measured_at", "A score cannot describe a time in the future.")
     if complaint.client_id != client.pk:
         raise Invalid.on("complaint", "This complaint belongs to another client.")
     if instrument == Instrument.ODI and not practice.odi_licensed:

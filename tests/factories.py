@@ -150,6 +150,7 @@ class OutcomeFactory(factory.django.DjangoModelFactory):
     answers = factory.LazyFunction(lambda: {"pain": 5})
     score = 5
     recorded_at = factory.LazyFunction(timezone.now)
+    measured_at = factory.SelfAttribute("recorded_at")
 
 
 class TechniqueFactory(factory.django.DjangoModelFactory):

@@ -447,6 +447,11 @@ class OutcomeWriteSerializer(StrictSerializer):
     # The time the score describes (DOMAIN.md 3), e.g. answers taken on paper last week.
     measured_at = AwareDateTimeField(required=False)
 
+    def validate_measured_at(self, value):
+        if value > timezone.now():
+            raise serializers.ValidationError("A score cannot describe a time in the future.")
+        return value
+
 
 class PointSerializer(serializers.Serializer):
     date = serializers.DateField()

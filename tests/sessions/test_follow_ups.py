@@ -255,7 +255,7 @@ def test_pain_two_above_pain_before_alerts_the_therapist(
     assert alert.appointment == follow_up.appointment
     assert alert.practice == follow_up.appointment.practice
     assert "6/10" in alert.message
-    assert alert.seen_at is None
+    assert alert.acknowledged_at is None
     (message,) = mail.outbox
     assert message.to == [follow_up.appointment.therapist.user.email]
     assert "wardrobe" not in message.body.lower()
