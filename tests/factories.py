@@ -256,6 +256,16 @@ class ReminderFactory(factory.django.DjangoModelFactory):
     scheduled_for = factory.LazyAttribute(lambda o: o.appointment.start - dt.timedelta(hours=24))
 
 
+class TherapistAlertFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "treatment.TherapistAlert"
+
+    client = factory.SubFactory(ClientFactory)
+    practice = factory.SelfAttribute("client.practice")
+    kind = "follow_up_pain"
+    message = "Follow-up pain 9/10."
+
+
 class ApiKeyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "practice.ApiKey"
