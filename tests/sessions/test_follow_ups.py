@@ -54,6 +54,10 @@ def send_follow_up(reminder: Reminder) -> str:
 
 @pytest.fixture
 def follow_up(owner, practice, therapist) -> FollowUp:
+    return make_follow_up(practice, therapist)
+
+
+def make_follow_up(practice, therapist) -> FollowUp:
     """A session completed two days ago with pain_before 4, whose follow-up has just been sent."""
     setup = make_bookable(practice, therapist.user.therapist)
     complaint = ComplaintFactory(client=setup.client, mechanism="Lifted a wardrobe")
