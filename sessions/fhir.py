@@ -94,7 +94,7 @@ def flags(client: Client) -> list[dict]:
     return [
         {
             "resourceType": "Flag",
-            "id": f"{client.pk}-{flag}",
+            "id": f"{client.pk}-{flag.replace('_', '-')}",  # ids allow no "_"
             "status": "active",
             "code": {"coding": [{"system": f"{LOCAL}/health-flag", "code": flag}], "text": flag},
             "subject": _ref("Patient", client.pk),
