@@ -131,11 +131,11 @@ def empty_strings(value, path="Bundle") -> list[str]:
 
 
 def test_the_bundle_validates_and_every_resource_too(exported):
-    Bundle.parse_obj(exported["bundle"])
+    Bundle.model_validate(exported["bundle"])
     for resource in resources(exported["bundle"]):
         kind = resource["resourceType"]
         module = importlib.import_module(f"fhir.resources.R4B.{kind.lower()}")
-        getattr(module, kind).parse_obj(resource)
+        getattr(module, kind).model_validate(resource)
 
 
 def test_no_empty_string_anywhere_in_the_bundle(exported):
