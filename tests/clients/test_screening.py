@@ -397,12 +397,6 @@ def test_thresholds_default_to_the_domain_values_and_refuse_nonsense(owner, prac
     assert Practice.objects.get(pk=practice.pk).mcid_nprs == 2
 
 
-def test_screening_alerts_are_not_raised_for_no_answers(therapist, client_record):
-    create(therapist, client_record, red_flags={"saddle_numbness": "no"})
-
-    assert not TherapistAlert.objects.exists()
-
-
 def test_complaint_factory_rows_keep_working_without_screening(therapist, client_record):
     """Rows made outside the services (imports, old data) read back without the new fields."""
     complaint = ComplaintFactory(client=client_record)
