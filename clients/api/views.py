@@ -77,6 +77,8 @@ class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.Update
     def perform_create(self, serializer):
         with transaction.atomic():
             super().perform_create(serializer)
+            services.sync_red_flag_open(client_id=serializer.instance.pk)
+            serializer.instance.refresh_from_db()
             services.announce_client(serializer.instance)
 
     def perform_update(self, serializer):

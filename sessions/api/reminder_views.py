@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 
 from practice.api.base import AwareDateTimeField, StrictSerializer
 from practice.errors import NotFound
-from practice.models import CLINICAL_ROLES, Role
-from practice.tenancy import CLINICAL, READ, ReadOnlyModelViewSet
+from practice.models import CLINICAL_ROLES, AuditAction, Role
+from practice.tenancy import CLINICAL, READ, ReadOnlyModelViewSet, log_access
 from sessions import reminders
 from sessions.api.views import PublicThrottle
 from sessions.models import Reminder, ReminderKind, ReminderStatus
@@ -128,7 +128,25 @@ class FollowUpView(APIView):
     def post(self, request, token):
         incoming = FollowUpAnswerSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        reminders.answer_follow_up(token=token, **incoming.validated_data)
+        answer = reminders.answer_follow_up(token=token, **incoming.validated_data)
+        # Audited like a staff write (DOMAIN.md 8): no user, the link's practice and client; a
+        # red-flag answer changed the complaint's screening too.
+        request.practice = answer.practice
+        log_access(
+            request,
+            AuditAction.CREATE,
+            "follow_up_answer",
+            [answer.pk],
+            client_ids=[answer.client_id],
+        )
+        if answer.complaint_id and (answer.red_flags or answer.text_red_flags):
+            log_access(
+                request,
+                AuditAction.UPDATE,
+                "complaint",
+                [answer.complaint_id],
+                client_ids=[answer.client_id],
+            )
         return Response({"detail": "Thank you."}, status=status.HTTP_201_CREATED)
 
 

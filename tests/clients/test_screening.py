@@ -93,9 +93,17 @@ def test_a_client_edit_cannot_invent_red_flag_open(therapist, client_record):
     response = therapist.api.patch(
         f"/api/v1/clients/{client_record.pk}/", {"health_flags": ["red_flag_open"]}, format="json"
     )
+    created = therapist.api.post(
+        "/api/v1/clients/",
+        {"first_name": "Bo", "last_name": "Day", "health_flags": ["red_flag_open", "dvt"]},
+        format="json",
+    )
 
     assert response.status_code == 200, response.content
     assert response.json()["health_flags"] == []
+    assert created.status_code == 201, created.content
+    assert created.json()["health_flags"] == ["dvt"]
+    assert Client.objects.get(pk=created.json()["id"]).health_flags == ["dvt"]
 
 
 # --- item 12: trauma question, urgency, unsure, age, resolve/reopen --------------------------

@@ -78,6 +78,14 @@ def test_a_comment_describing_saddle_numbness_and_retention_refers_and_alerts(
         ("saddle_numbness", "yes", "follow_up_text"),
         ("bladder_bowel_change", "yes", "follow_up_text"),
     }
+    assert AuditEvent.objects.filter(
+        AuditEvent.records_containing(complaint.pk),
+        record_type="complaint",
+        action="update",
+        actor=None,
+        client_id=complaint.client_id,
+    ).exists()
+    assert AuditEvent.objects.filter(record_type="follow_up_answer", action="create").exists()
 
 
 def test_a_ticked_red_flag_box_refers_and_alerts(
