@@ -52,13 +52,14 @@ def _record_red_flags(
     complaint.red_flags = {**complaint.red_flags, **answers}
 
 
-def _check_trauma_question(complaint: Complaint) -> None:
-    """DOMAIN.md 1: a fall or vehicle mechanism asks the trauma question; 400 until answered."""
-    if complaint.mechanism in TRAUMA_MECHANISMS and "major_trauma" not in complaint.red_flags:
+def _check_trauma_question(mechanism: str, answers: dict[str, str]) -> None:
+    """DOMAIN.md 1: a fall or vehicle mechanism asks the trauma question; 400 until answered.
+    `answers` are the complaint's answers as they will be after the write."""
+    if mechanism in TRAUMA_MECHANISMS and "major_trauma" not in answers:
         raise Invalid.on(
             "red_flags.major_trauma",
-            f"A {complaint.mechanism.replace('_', ' ')} mechanism needs the major_trauma "
-            "question answered (yes, no or unsure).",
+            f"A {mechanism.replace('_', ' ')} mechanism needs the major_trauma question "
+            "answered (yes, no or unsure).",
             "required",
         )
 
@@ -76,6 +77,12 @@ def _screen(
     `referral_required` with its urgency, reopening a cleared referral; `unsure` asks for a
     review; sessions raises the alerts (`screening_recorded`). The caller saves the complaint
     and then calls `sync_red_flag_open`."""
+    # A `yes` already standing on an open referral is a repeat, not news: no second alert.
+    standing = (
+        {q for q, a in complaint.red_flags.items() if a == "yes"}
+        if complaint.status == ComplaintStatus.REFERRAL_REQUIRED
+        else set()
+    )
     _record_red_flags(complaint=complaint, answers=answers, by=by, source=source)
     before = set(complaint.age_red_flags or [])
     complaint.age_red_flags = age_red_flags(
@@ -94,11 +101,12 @@ def _screen(
     if complaint.status == ComplaintStatus.REFERRAL_REQUIRED:
         current = [q for q, a in complaint.red_flags.items() if a == "yes"]
         complaint.referral_urgency = referral_urgency([*current, *complaint.age_red_flags])
-    if positive or unsure:
+    news = [q for q in positive if q not in standing]
+    if news or unsure:
         screening_recorded.send(
             sender=Complaint,
             complaint=complaint,
-            positive=positive,
+            positive=news,
             unsure=unsure,
             by=by,
             appointment_id=appointment_id,
@@ -136,9 +144,7 @@ def create_complaint(
     """
     _check_onset(fields.get("onset_date"), practice=practice)
     complaint = Complaint(practice=practice, client=client, created_by=created_by, **fields)
-    complaint.red_flags = dict(red_flags or {})
-    _check_trauma_question(complaint)
-    complaint.red_flags = {}
+    _check_trauma_question(complaint.mechanism, red_flags or {})
     complaint.save()
     _screen(complaint=complaint, answers=red_flags or {}, by=created_by)
     complaint.save()
@@ -174,11 +180,7 @@ def update_complaint(
     old_pain = complaint.pain_now
     for name, value in fields.items():
         setattr(complaint, name, value)
-    _check_trauma_question(
-        Complaint(
-            mechanism=complaint.mechanism, red_flags={**complaint.red_flags, **(red_flags or {})}
-        )
-    )
+    _check_trauma_question(complaint.mechanism, {**complaint.red_flags, **(red_flags or {})})
     _screen(complaint=complaint, answers=red_flags or {}, by=updated_by)
     complaint.save()
     if complaint.pain_now != old_pain:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from clients.models import Client, Complaint, Outcome, RedFlagAnswer
 from practice.models import AuditEvent, Practice
+from sessions.models import TherapistAlert
 from tests.factories import AppointmentFactory, ClientFactory, ComplaintFactory
 
 pytestmark = pytest.mark.django_db
@@ -411,3 +412,18 @@ def test_complaint_factory_rows_keep_working_without_screening(therapist, client
     data = therapist.api.get(detail(complaint)).json()
 
     assert (data["referral_urgency"], data["referral_advice"], data["clearances"]) == ("", None, [])
+
+
+def test_a_yes_repeated_on_an_open_referral_alerts_once_and_again_after_clearance(
+    therapist, client_record
+):
+    complaint = create(therapist, client_record, red_flags={"cancer_history": "yes"})
+    url = detail(complaint["id"])
+    therapist.api.patch(url, {"red_flags": {"cancer_history": "yes"}}, format="json")
+    assert TherapistAlert.objects.filter(kind="red_flag").count() == 1
+
+    therapist.api.post(f"{url}clear/", {"note": "Oncologist: no recurrence."})
+    therapist.api.patch(url, {"red_flags": {"cancer_history": "yes"}}, format="json")
+
+    alerts = therapist.api.get("/api/v1/alerts/", {"complaint": complaint["id"]}).json()
+    assert [a["questions"] for a in alerts["results"]] == [["cancer_history"], ["cancer_history"]]
