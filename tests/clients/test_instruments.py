@@ -401,7 +401,7 @@ def test_psfs_zero_baseline_has_no_percent_but_can_be_meaningful():
     [
         ("40.0", "32.0", False, False),  # 8 points, 20 %
         ("40.0", "30.0", True, True),  # 10 points = MCID and MDC
-        ("20.0", "14.0", True, False),  # 6 points but 30 %
+        ("20.0", "14.0", False, False),  # 30 %, but 6 points are inside the MDC (10)
         ("60.0", "44.4", True, True),  # 15.6 points, 26 %
     ],
 )
@@ -423,7 +423,7 @@ def test_odi_rise_of_ten_points_is_worse():
     ("baseline", "latest", "meaningful", "beyond_error", "worse"),
     [
         (20, 16, False, False, False),  # 4 points, 20 %
-        (12, 8, True, False, False),  # 4 points but 33.3 %
+        (12, 8, False, False, False),  # 33.3 %, but 4 points are inside the MDC (5)
         (20, 15, True, True, False),  # 5 points = MCID
         (10, 16, False, False, True),  # 6 points worse
     ],
