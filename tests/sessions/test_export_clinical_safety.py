@@ -16,6 +16,7 @@ from clients.services import record_outcome
 from practice.models import User
 from tests.factories import AppointmentFactory, ClientFactory, TherapistFactory
 from tests.sessions.test_export import export_url, resources
+from tests.sessions.test_follow_ups import make_follow_up, url
 
 pytestmark = pytest.mark.django_db
 
@@ -219,3 +220,16 @@ def test_one_value_type_per_instrument(exported):
     assert len(psfs) == 2
     assert all("valueQuantity" in o and "valueInteger" not in o for o in psfs)
     assert all("valueInteger" in o for o in pain_observations(exported["bundle"]))
+
+
+def test_a_follow_up_answer_is_linked_to_its_visit(therapist, practice, anon):
+    sent = make_follow_up(practice, therapist)
+    assert anon.post(url(sent.token), {"pain": 3}, format="json").status_code == 201
+
+    bundle = therapist.api.get(export_url(sent.appointment.client_id)).json()
+
+    (answer,) = [
+        o for o in pain_observations(bundle) if o["code"]["coding"][1]["code"] == "follow_up"
+    ]
+    assert answer["encounter"] == {"reference": f"Encounter/{sent.appointment.pk}"}
+    assert answer["valueInteger"] == 3
