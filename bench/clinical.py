@@ -153,6 +153,7 @@ def seed_clinical(seeded: SeededPractice, *, seed: int = SEED) -> Clinical:
                     score=pain,
                     context="now",
                     recorded_at=appointment.start,
+                    measured_at=appointment.start,
                     recorded_by=owner,
                 )
                 for appointment, pain in zip(appointments, pains, strict=True)

@@ -188,7 +188,9 @@ def _write_practice(*, rng: random.Random, clients: int, complaints: int) -> See
                 instrument=Instrument.NPRS,
                 answers={"pain": complaint.pain_now},
                 score=complaint.pain_now,
+                source="intake",
                 recorded_at=complaint.created_at,
+                measured_at=complaint.created_at,
                 recorded_by=owner,
             )
         )

@@ -168,9 +168,28 @@ class Change:
     worse: bool
 
 
-def change(instrument: str, baseline: Decimal, latest: Decimal) -> Change:
+@dataclass(frozen=True)
+class Thresholds:
+    """A practice's change thresholds (DOMAIN.md 3 defaults): MCID per instrument and the
+    percentage rule. Passed in as values, so this module stays pure."""
+
+    mcid: dict[str, Decimal | None]
+    meaningful_percent: Decimal = Decimal(30)
+
+
+DEFAULT_THRESHOLDS = Thresholds(mcid={name: rule.mcid for name, rule in RULES.items()})
+
+
+def change(
+    instrument: str,
+    baseline: Decimal,
+    latest: Decimal,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Change:
     """DOMAIN.md 3 "Change logic": improvement is positive when the client is better; percent is
-    null on a zero baseline; meaningful = MCID or 30 %; beyond_error = MDC; worse = -MCID."""
+    null on a zero baseline; meaningful = MCID, or the percentage rule when the change is at
+    least the measurement error (MDC: NPRS 1 -> 0 is 100 % but within error, not meaningful);
+    beyond_error = MDC; worse = -MCID."""
     rule = RULES[instrument]
     improvement = latest - baseline if rule.higher_is_better else baseline - latest
     percent = (
@@ -178,9 +197,12 @@ def change(instrument: str, baseline: Decimal, latest: Decimal) -> Change:
         if baseline == 0
         else (improvement / abs(baseline) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
     )
-    mcid = rule.mcid
+    mcid = thresholds.mcid.get(instrument, rule.mcid)
+    beyond_error = None if rule.mdc is None else improvement >= rule.mdc
     meaningful = (mcid is not None and improvement >= mcid) or (
-        percent is not None and percent >= 30
+        percent is not None
+        and percent >= thresholds.meaningful_percent
+        and beyond_error is not False
     )
     return Change(
         baseline=baseline,
@@ -188,6 +210,6 @@ def change(instrument: str, baseline: Decimal, latest: Decimal) -> Change:
         improvement=improvement,
         improvement_percent=percent,
         meaningful=bool(meaningful),
-        beyond_error=None if rule.mdc is None else improvement >= rule.mdc,
+        beyond_error=beyond_error,
         worse=mcid is not None and improvement <= -mcid,
     )

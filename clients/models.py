@@ -6,8 +6,16 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
-from clients.domain import ComplaintStatus, Episode, Mechanism, OnsetPrecision, OnsetType
+from clients.domain import (
+    ComplaintStatus,
+    Episode,
+    Mechanism,
+    OnsetPrecision,
+    OnsetType,
+    ReferralUrgency,
+)
 from practice.models import Practice
 
 
@@ -125,6 +133,13 @@ class Complaint(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     clearance_note = models.TextField(blank=True, max_length=5000)
+    # DOMAIN.md 2a: the most urgent action the positive answers call for ("" when none), and the
+    # age-based flags computed from the client's date of birth at the onset date.
+    referral_urgency = models.CharField(
+        max_length=24, choices=ReferralUrgency.choices, blank=True, default=""
+    )
+    age_red_flags = models.JSONField(default=list, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -147,6 +162,9 @@ class RedFlagAnswer(models.Model):
     )
     question = models.CharField(max_length=40)
     answer = models.CharField(max_length=6)
+    # Where the answer came from: staff at intake or a visit, a follow-up checkbox, or a
+    # follow-up comment whose words suggested it (DOMAIN.md 6).
+    source = models.CharField(max_length=20, default="staff")
     asked_at = models.DateTimeField()
     asked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -156,12 +174,35 @@ class RedFlagAnswer(models.Model):
         ordering = ["asked_at", "id"]
 
 
+class ComplaintClearance(models.Model):
+    """Every clearance of a referral is kept: a second never overwrites the first (DOMAIN.md 2a)."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="clearances")
+    note = models.TextField(max_length=5000)
+    referral_urgency = models.CharField(max_length=24, blank=True, default="")
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cleared_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["cleared_at", "id"]
+
+
 class Instrument(models.TextChoices):
     NPRS = "nprs"
     ODI = "odi"
     RMDQ = "rmdq"
     PSFS = "psfs"
     GROC = "groc"
+
+
+class OutcomeSource(models.TextChoices):
+    INTAKE = "intake"  # the complaint's pain_now: the baseline
+    SESSION_BEFORE = "session_before"  # a note's pain_before
+    SESSION_AFTER = "session_after"  # a note's pain_after
+    FOLLOW_UP = "follow_up"  # the follow-up link's answer
+    RECORDED = "recorded"  # answers recorded through outcomes/
 
 
 class Outcome(models.Model):
@@ -177,14 +218,28 @@ class Outcome(models.Model):
     score = models.DecimalField(max_digits=6, decimal_places=2)
     score_percent = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
     context = models.CharField(max_length=20, default="now")
+    # What produced it: the intake's pain_now, a note's pain before/after the session, a
+    # follow-up answer, or answers recorded directly.
+    source = models.CharField(
+        max_length=20, choices=OutcomeSource.choices, default=OutcomeSource.RECORDED
+    )
+    # The time the score describes (the session, the intake), not when it was written: the
+    # series is ordered by it, so a late note does not reorder it (DOMAIN.md 3).
+    measured_at = models.DateTimeField(default=timezone.now)
     recorded_at = models.DateTimeField()
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A correction replaces a score without erasing it: the old row stays, marked superseded,
+    # and the new one points at it (DOMAIN.md 4: never overwrite).
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="corrections"
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["recorded_at", "id"]
-        indexes = [models.Index(fields=["complaint", "instrument", "recorded_at"])]
+        ordering = ["measured_at", "id"]
+        indexes = [models.Index(fields=["complaint", "instrument", "measured_at"])]
 
 
 class LegalHoldChange(models.Model):

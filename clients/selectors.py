@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from clients import instruments
 from clients.domain import ComplaintStatus
 from clients.models import Client, Complaint, Instrument, MedicalClearance, Outcome
+from practice.models import Practice
 
 # Which NPRS readings form the series: like is compared with like (DOMAIN.md 3, NPRS context).
 SERIES_CONTEXT: dict[str, str] = {Instrument.NPRS: "now"}
@@ -34,16 +34,35 @@ class Progress:
     post_session: list[Point] = field(default_factory=list)
 
 
-def complaint_progress(complaint: Complaint, tz: ZoneInfo) -> dict[str, Progress]:
-    """Per instrument: series, baseline (first score), latest, and the change rules. One query."""
+def practice_thresholds(practice: Practice) -> instruments.Thresholds:
+    """The practice's MCIDs and percentage rule (DOMAIN.md 3 defaults, set per practice)."""
+    return instruments.Thresholds(
+        mcid={
+            Instrument.NPRS: Decimal(practice.mcid_nprs),
+            Instrument.ODI: Decimal(practice.mcid_odi),
+            Instrument.RMDQ: Decimal(practice.mcid_rmdq),
+            Instrument.PSFS: Decimal(practice.mcid_psfs),
+            Instrument.GROC: Decimal(practice.mcid_groc),
+        },
+        meaningful_percent=Decimal(practice.meaningful_percent),
+    )
+
+
+def complaint_progress(complaint: Complaint, practice: Practice) -> dict[str, Progress]:
+    """Per instrument: series in the order of the times the scores describe (`measured_at`, so a
+    late note does not reorder it), baseline (first score), latest, and the change rules under
+    the practice's thresholds. Superseded (corrected) scores are left out. One query."""
     progress: dict[str, Progress] = {}
     after_sessions: dict[str, list[Point]] = {}
-    for outcome in Outcome.objects.filter(complaint=complaint).order_by("recorded_at", "id"):
+    thresholds = practice_thresholds(practice)
+    tz = practice.tz
+    outcomes = Outcome.objects.filter(complaint=complaint, superseded_at__isnull=True)
+    for outcome in outcomes.order_by("measured_at", "id"):
         rule = instruments.RULES[outcome.instrument]
         value = outcome.score_percent if rule.uses_percent else outcome.score
         if value is None:
             continue
-        local = outcome.recorded_at.astimezone(tz)
+        local = outcome.measured_at.astimezone(tz)
         point = Point(local.date(), Decimal(value), local)
         wanted = SERIES_CONTEXT.get(outcome.instrument)
         if wanted is not None and outcome.context != wanted:
@@ -58,7 +77,7 @@ def complaint_progress(complaint: Complaint, tz: ZoneInfo) -> dict[str, Progress
     for instrument, entry in progress.items():
         # GROC already rates change since treatment began: its reference is "no change" (0).
         baseline = Decimal(0) if instrument == Instrument.GROC else entry.series[0].score
-        entry.change = instruments.change(instrument, baseline, entry.series[-1].score)
+        entry.change = instruments.change(instrument, baseline, entry.series[-1].score, thresholds)
     return progress
 
 

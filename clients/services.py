@@ -10,14 +10,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients import instruments
-from clients.domain import ComplaintStatus
+from clients.domain import (
+    TRAUMA_MECHANISMS,
+    ComplaintStatus,
+    age_red_flags,
+    referral_urgency,
+)
+from clients.events import screening_recorded
 from clients.models import (
     Client,
     Complaint,
+    ComplaintClearance,
     Consent,
     Instrument,
     MedicalClearance,
     Outcome,
+    OutcomeSource,
     RedFlagAnswer,
 )
 from practice.errors import Invalid, InvalidTransition, PreconditionFailed
@@ -25,20 +33,103 @@ from practice.models import Practice, User
 from practice.vocabulary import CLEARANCE_FLAGS
 from practice.webhooks import record_event
 
+RED_FLAG_OPEN = "red_flag_open"  # DOMAIN.md 2b: the health flag an open referral keeps set
 
-def _record_red_flags(*, complaint: Complaint, answers: dict[str, str], by: User | None) -> bool:
-    """Keep each answer with time and asker (DOMAIN.md 2a); True when any answer is `yes`.
+
+def _record_red_flags(
+    *, complaint: Complaint, answers: dict[str, str], by: User | None, source: str = "staff"
+) -> None:
+    """Keep each answer with time, asker and source (DOMAIN.md 2a); the latest per question on
+    the complaint.
 
     Every answer is kept, a repeat included: questions are re-asked at each visit, and a `yes`
     given again after a clearance is new information that reopens the referral.
     """
     now = timezone.now()
     RedFlagAnswer.objects.bulk_create(
-        RedFlagAnswer(complaint=complaint, question=q, answer=a, asked_at=now, asked_by=by)
+        RedFlagAnswer(
+            complaint=complaint, question=q, answer=a, asked_at=now, asked_by=by, source=source
+        )
         for q, a in answers.items()
     )
     complaint.red_flags = {**complaint.red_flags, **answers}
-    return any(answer == "yes" for answer in answers.values())
+
+
+def _check_trauma_question(mechanism: str, answers: dict[str, str]) -> None:
+    """DOMAIN.md 1: a fall or vehicle mechanism asks the trauma question; 400 until answered.
+    `answers` are the complaint's answers as they will be after the write."""
+    if mechanism in TRAUMA_MECHANISMS and "major_trauma" not in answers:
+        raise Invalid.on(
+            "red_flags.major_trauma",
+            f"A {mechanism.replace('_', ' ')} mechanism needs the major_trauma question "
+            "answered (yes, no or unsure).",
+            "required",
+        )
+
+
+def _screen(
+    *,
+    complaint: Complaint,
+    answers: dict[str, str],
+    by: User | None,
+    source: str = "staff",
+    appointment_id: int | None = None,
+) -> None:
+    """The red-flag rules on one write, whatever its path (DOMAIN.md 0 rule 2, 2a; API.md
+    "Complaints"): answers kept; any new `yes` (or newly computed age flag) puts the complaint in
+    `referral_required` with its urgency, reopening a cleared referral; `unsure` asks for a
+    review; sessions raises the alerts (`screening_recorded`). The caller saves the complaint
+    and then calls `sync_red_flag_open`."""
+    # A `yes` already standing on an open referral is a repeat, not news: no second alert.
+    standing = (
+        {q for q, a in complaint.red_flags.items() if a == "yes"}
+        if complaint.status == ComplaintStatus.REFERRAL_REQUIRED
+        else set()
+    )
+    _record_red_flags(complaint=complaint, answers=answers, by=by, source=source)
+    before = set(complaint.age_red_flags or [])
+    complaint.age_red_flags = age_red_flags(
+        complaint.client.date_of_birth, complaint.onset_date, complaint.episode
+    )
+    positive = [q for q, a in answers.items() if a == "yes"]
+    positive += [flag for flag in complaint.age_red_flags if flag not in before]
+    unsure = [q for q, a in answers.items() if a == "unsure"]
+    if positive:
+        complaint.status = ComplaintStatus.REFERRAL_REQUIRED
+        complaint.resolved_at = None
+        # A new referral: the last clearance is history (ComplaintClearance), not current.
+        complaint.cleared_at = None
+        complaint.cleared_by = None
+        complaint.clearance_note = ""
+    if complaint.status == ComplaintStatus.REFERRAL_REQUIRED:
+        current = [q for q, a in complaint.red_flags.items() if a == "yes"]
+        complaint.referral_urgency = referral_urgency([*current, *complaint.age_red_flags])
+    news = [q for q in positive if q not in standing]
+    if news or unsure:
+        screening_recorded.send(
+            sender=Complaint,
+            complaint=complaint,
+            positive=news,
+            unsure=unsure,
+            by=by,
+            appointment_id=appointment_id,
+        )
+
+
+def sync_red_flag_open(*, client_id: int) -> None:
+    """DOMAIN.md 2b: the client's `red_flag_open` health flag is set while any of their complaints
+    is `referral_required` and removed when none is. Called by every write that can change a
+    complaint's status, and after a client's own edit (the flag is not typed in)."""
+    client = Client.objects.select_for_update().get(pk=client_id)
+    is_open = Complaint.objects.filter(
+        client_id=client_id, status=ComplaintStatus.REFERRAL_REQUIRED
+    ).exists()
+    flags = [f for f in client.health_flags if f != RED_FLAG_OPEN]
+    if is_open:
+        flags.append(RED_FLAG_OPEN)
+    if flags != client.health_flags:
+        client.health_flags = flags
+        client.save(update_fields=["health_flags", "updated_at"])
 
 
 @transaction.atomic
@@ -56,10 +147,10 @@ def create_complaint(
     """
     _check_onset(fields.get("onset_date"), practice=practice)
     complaint = Complaint(practice=practice, client=client, created_by=created_by, **fields)
+    _check_trauma_question(complaint.mechanism, red_flags or {})
     complaint.save()
-    if _record_red_flags(complaint=complaint, answers=red_flags or {}, by=created_by):
-        complaint.status = ComplaintStatus.REFERRAL_REQUIRED
-    complaint.save(update_fields=["red_flags", "status"])
+    _screen(complaint=complaint, answers=red_flags or {}, by=created_by)
+    complaint.save()
     Outcome.objects.create(
         practice=practice,
         client=client,
@@ -67,9 +158,12 @@ def create_complaint(
         instrument=Instrument.NPRS,
         answers={"pain": complaint.pain_now},
         score=complaint.pain_now,
+        source=OutcomeSource.INTAKE,
+        measured_at=complaint.created_at,
         recorded_at=complaint.created_at,
         recorded_by=created_by,
     )
+    sync_red_flag_open(client_id=client.pk)
     return complaint
 
 
@@ -81,21 +175,58 @@ def update_complaint(
     red_flags: dict[str, str] | None = None,
     **fields: Any,
 ) -> Complaint:
-    """Edit intake fields; a red flag answered `yes` reopens referral even after clearance."""
+    """Edit intake fields; a red flag answered `yes` reopens referral even after clearance;
+    a changed `pain_now` corrects the baseline it recorded (DOMAIN.md 3, 4)."""
     if "onset_date" in fields:
         _check_onset(fields["onset_date"], practice=complaint.practice)
+    complaint = Complaint.objects.select_for_update().select_related("client").get(pk=complaint.pk)
+    old_pain = complaint.pain_now
     for name, value in fields.items():
         setattr(complaint, name, value)
-    if red_flags and _record_red_flags(complaint=complaint, answers=red_flags, by=updated_by):
-        complaint.status = ComplaintStatus.REFERRAL_REQUIRED
-        complaint.cleared_at = None
+    _check_trauma_question(complaint.mechanism, {**complaint.red_flags, **(red_flags or {})})
+    _screen(complaint=complaint, answers=red_flags or {}, by=updated_by)
     complaint.save()
+    if complaint.pain_now != old_pain:
+        _correct_baseline(complaint=complaint, by=updated_by)
+    sync_red_flag_open(client_id=complaint.client_id)
     return complaint
+
+
+def _correct_baseline(*, complaint: Complaint, by: User | None) -> None:
+    """The intake's NPRS follows `pain_now` as a correction: the old score stays, superseded."""
+    now = timezone.now()
+    old = (
+        Outcome.objects.select_for_update()
+        .filter(
+            complaint=complaint,
+            instrument=Instrument.NPRS,
+            source=OutcomeSource.INTAKE,
+            superseded_at__isnull=True,
+        )
+        .first()
+    )
+    Outcome.objects.create(
+        practice_id=complaint.practice_id,
+        client_id=complaint.client_id,
+        complaint=complaint,
+        instrument=Instrument.NPRS,
+        answers={"pain": complaint.pain_now},
+        score=complaint.pain_now,
+        source=OutcomeSource.INTAKE,
+        measured_at=old.measured_at if old else complaint.created_at,
+        recorded_at=now,
+        recorded_by=by,
+        corrects=old,
+    )
+    if old is not None:
+        old.superseded_at = now
+        old.save(update_fields=["superseded_at"])
 
 
 @transaction.atomic
 def clear_complaint(*, complaint: Complaint, note: str, cleared_by: User) -> Complaint:
-    """A therapist records the referral outcome, lifting `referral_required` (DOMAIN.md 2a)."""
+    """A therapist records the referral outcome, lifting `referral_required` (DOMAIN.md 2a);
+    every clearance is kept as history."""
     locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
     if locked.status != ComplaintStatus.REFERRAL_REQUIRED:
         raise InvalidTransition("Only a complaint in referral_required can be cleared.")
@@ -106,6 +237,57 @@ def clear_complaint(*, complaint: Complaint, note: str, cleared_by: User) -> Com
     locked.save(
         update_fields=["status", "cleared_at", "cleared_by", "clearance_note", "updated_at"]
     )
+    ComplaintClearance.objects.create(
+        complaint=locked,
+        note=note,
+        referral_urgency=locked.referral_urgency,
+        cleared_by=cleared_by,
+        cleared_at=locked.cleared_at,
+    )
+    sync_red_flag_open(client_id=locked.client_id)
+    return locked
+
+
+@transaction.atomic
+def resolve_complaint(*, complaint: Complaint) -> Complaint:
+    """`active` -> `resolved`. An open referral is cleared first: resolving must not hide it."""
+    locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+    if locked.status != ComplaintStatus.ACTIVE:
+        raise InvalidTransition(
+            "Only an active complaint can be resolved (clear a referral first)."
+        )
+    locked.status = ComplaintStatus.RESOLVED
+    locked.resolved_at = timezone.now()
+    locked.save(update_fields=["status", "resolved_at", "updated_at"])
+    sync_red_flag_open(client_id=locked.client_id)
+    return locked
+
+
+@transaction.atomic
+def reopen_complaint(*, complaint: Complaint) -> Complaint:
+    """`resolved` -> `active` (a recurrence); screening answers given later still apply."""
+    locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+    if locked.status != ComplaintStatus.RESOLVED:
+        raise InvalidTransition("Only a resolved complaint can be reopened.")
+    locked.status = ComplaintStatus.ACTIVE
+    locked.resolved_at = None
+    locked.save(update_fields=["status", "resolved_at", "updated_at"])
+    sync_red_flag_open(client_id=locked.client_id)
+    return locked
+
+
+@transaction.atomic
+def screen_follow_up(
+    *, complaint: Complaint, answers: dict[str, str], source: str, appointment_id: int | None
+) -> Complaint:
+    """A client's follow-up answer reports red-flag symptoms (DOMAIN.md 6): the same rules as a
+    therapist's screening, asked by nobody."""
+    locked = Complaint.objects.select_for_update().select_related("client").get(pk=complaint.pk)
+    _screen(
+        complaint=locked, answers=answers, by=None, source=source, appointment_id=appointment_id
+    )
+    locked.save()
+    sync_red_flag_open(client_id=locked.client_id)
     return locked
 
 
@@ -161,12 +343,15 @@ def record_outcome(
     answers: Any,
     recorded_by: User | None,
     context: str = "now",
-    recorded_at: datetime | None = None,
+    measured_at: datetime | None = None,
+    source: str = OutcomeSource.RECORDED,
 ) -> Outcome:
     """Score raw answers on the server (DOMAIN.md 3); out-of-range answers are a 400, never clipped.
 
     ODI only where the practice holds the licence; PSFS re-rates the baseline's activities.
+    `measured_at` is the time the score describes (default now).
     """
+    now = timezone.now()
     if complaint.client_id != client.pk:
         raise Invalid.on("complaint", "This complaint belongs to another client.")
     if instrument == Instrument.ODI and not practice.odi_licensed:
@@ -179,8 +364,10 @@ def record_outcome(
         raise Invalid.on(f"answers.{error.field}", error.detail) from None
     if instrument == Instrument.PSFS:
         baseline = (
-            Outcome.objects.filter(complaint=complaint, instrument=Instrument.PSFS)
-            .order_by("recorded_at", "id")
+            Outcome.objects.filter(
+                complaint=complaint, instrument=Instrument.PSFS, superseded_at__isnull=True
+            )
+            .order_by("measured_at", "id")
             .first()
         )
         if baseline is not None:
@@ -203,7 +390,9 @@ def record_outcome(
         score=result.score,
         score_percent=result.percent,
         context=context,
-        recorded_at=recorded_at or timezone.now(),
+        source=source,
+        measured_at=measured_at or now,
+        recorded_at=now,
         recorded_by=recorded_by,
     )
 

@@ -15,7 +15,13 @@ from config.metrics import metrics_view
 from config.views import ApiRootView, docs_asset
 from practice.api import integration_views
 from practice.api import views as practice_views
-from sessions.api import clinical_views, privacy_views, reminder_views, waitlist_views
+from sessions.api import (
+    alert_views,
+    clinical_views,
+    privacy_views,
+    reminder_views,
+    waitlist_views,
+)
 from sessions.api import views as session_views
 from techniques.api.views import TechniqueViewSet
 
@@ -37,6 +43,7 @@ router.register("appointments", session_views.AppointmentViewSet, basename="appo
 router.register("session-plans", clinical_views.SessionPlanViewSet, basename="session-plan")
 router.register("notes", clinical_views.NoteViewSet, basename="note")
 router.register("reminders", reminder_views.ReminderViewSet, basename="reminder")
+router.register("alerts", alert_views.AlertViewSet, basename="alert")
 router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
 router.register("erasure-requests", privacy_views.ErasureRequestViewSet, basename="erasure-request")

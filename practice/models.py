@@ -105,6 +105,34 @@ class Practice(models.Model):
     )
     # DOMAIN.md 8: a covered entity when it sends standard electronic transactions (claims).
     hipaa_covered = models.BooleanField(default=False)
+    # DOMAIN.md 3: minimal clinically important differences per instrument (score units; ODI in
+    # %-points) and Ostelo's 30 % rule; sources disagree, so each practice may set its own.
+    mcid_nprs = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    mcid_odi = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    mcid_rmdq = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(24)]
+    )
+    mcid_psfs = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    mcid_groc = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(7)]
+    )
+    meaningful_percent = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    # DOMAIN.md 6 escalation: a follow-up pain at or above this alerts the therapist, and so does
+    # a rise of `alert_pain_rise` or more over pain before the session (or the last pain recorded).
+    alert_follow_up_pain = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    alert_pain_rise = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

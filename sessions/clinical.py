@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.domain import ComplaintStatus
-from clients.models import Client, Complaint, ConsentKind, Instrument
+from clients.models import Client, Complaint, ConsentKind, Instrument, OutcomeSource
 from clients.selectors import current_clearance_flags, has_open_red_flag
 from clients.services import record_outcome
 from practice.errors import Invalid, NoteLocked, PermissionDenied, PreconditionFailed
@@ -279,10 +279,20 @@ def save_plan(
     return plan
 
 
-def _pain_outcome(note: Note, value: int | None, context: str, by: User):
+def _pain_outcome(note: Note, value: int | None, context: str, source: str, by: User):
     complaint = note.complaint
     if value is None or complaint is None:
         return None
+    # The time the score describes is the session's (its start, or end for pain after), not
+    # the note's writing: a note written days later keeps the series in order (DOMAIN.md 3).
+    appointment = note.appointment
+    if appointment is not None:
+        measured_at = (
+            appointment.start if source == OutcomeSource.SESSION_BEFORE else appointment.end
+        )
+        measured_at = min(measured_at, timezone.now())
+    else:
+        measured_at = note.created_at or timezone.now()
     return record_outcome(
         practice=note.practice,
         client=note.client,
@@ -291,12 +301,17 @@ def _pain_outcome(note: Note, value: int | None, context: str, by: User):
         answers={"pain": value},
         recorded_by=by,
         context=context,
+        source=source,
+        measured_at=measured_at,
     )
 
 
 def _sync_pain(note: Note, by: User) -> None:
     """pain_before / pain_after are NPRS outcomes too: replaced whenever the draft changes."""
-    for attr, context in (("pain_before", "now"), ("pain_after", "post_session")):
+    for attr, context, source in (
+        ("pain_before", "now", OutcomeSource.SESSION_BEFORE),
+        ("pain_after", "post_session", OutcomeSource.SESSION_AFTER),
+    ):
         link = f"{attr}_outcome"
         old = getattr(note, link)
         if (
@@ -305,7 +320,7 @@ def _sync_pain(note: Note, by: User) -> None:
             and (old.complaint_id == note.complaint_id)
         ):
             continue
-        setattr(note, link, _pain_outcome(note, getattr(note, attr), context, by))
+        setattr(note, link, _pain_outcome(note, getattr(note, attr), context, source, by))
         if old is not None:
             old.delete()
 

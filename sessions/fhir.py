@@ -14,8 +14,9 @@ from typing import Any
 
 from django.conf import settings
 
-from clients.models import Client, Complaint, Consent, Outcome
-from sessions.models import Appointment, Note, Status
+from clients.domain import REFERRAL_ADVICE, ComplaintStatus
+from clients.models import Client, Complaint, Consent, Outcome, OutcomeSource, RedFlagAnswer
+from sessions.models import Appointment, FollowUpAnswer, Note, Status
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -93,13 +94,38 @@ def flags(client: Client) -> list[dict]:
     return [
         {
             "resourceType": "Flag",
-            "id": f"{client.pk}-{flag}",
+            "id": f"{client.pk}-{flag.replace('_', '-')}",  # ids allow no "_"
             "status": "active",
             "code": {"coding": [{"system": f"{LOCAL}/health-flag", "code": flag}], "text": flag},
             "subject": _ref("Patient", client.pk),
         }
         for flag in client.health_flags
     ]
+
+
+# DOMAIN.md 7: a complaint is coded by where it is. Low back (lumbar, sacral/SI, gluteal) is low
+# back pain, cervical only is neck pain; anything else (thoracic, or neck and low back together)
+# is pain (finding) with its finding sites in bodySite.
+LOW_BACK = {"lumbar", "sacral_si", "gluteal"}
+LOW_BACK_PAIN = {"system": SNOMED, "code": "279039007", "display": "Low back pain"}
+NECK_PAIN = {"system": SNOMED, "code": "81680005", "display": "Neck pain"}
+PAIN = {"system": SNOMED, "code": "22253000", "display": "Pain"}
+REFERRAL_PRIORITY = {  # ServiceRequest.priority (R4 request-priority)
+    "emergency_same_day": "stat",
+    "urgent_referral": "urgent",
+    "refer_before_treating": "routine",
+}
+ANSWER_DISPLAY = {"yes": "Yes", "no": "No", "unsure": "Unsure"}
+
+
+def condition_code(regions: list[dict]) -> dict:
+    names = {region["region"] for region in regions}
+    if names and names <= LOW_BACK:
+        return {"coding": [LOW_BACK_PAIN], "text": "Low back pain"}
+    if names == {"cervical"}:
+        return {"coding": [NECK_PAIN], "text": "Neck pain"}
+    where = ", ".join(sorted(names))
+    return {"coding": [PAIN], "text": f"Pain ({where})"}
 
 
 def condition(complaint: Complaint) -> dict:
@@ -111,7 +137,7 @@ def condition(complaint: Complaint) -> dict:
             side_code, side_display = LATERALITY[region["side"]]
             codings.append({"system": SNOMED, "code": side_code, "display": side_display})
         sites.append({"coding": codings, "text": f"{region['region']} ({region.get('side')})"})
-    return {
+    resource: dict[str, Any] = {
         "resourceType": "Condition",
         "id": str(complaint.pk),
         "clinicalStatus": {
@@ -132,21 +158,118 @@ def condition(complaint: Complaint) -> dict:
                 ]
             }
         ],
-        "code": {
-            "coding": [{"system": SNOMED, "code": "279039007", "display": "Low back pain"}],
-            "text": "Back pain",
-        },
+        "code": condition_code(complaint.regions),
         "bodySite": sites,
         "subject": _ref("Patient", complaint.client_id),
         "onsetDateTime": complaint.onset_date.isoformat(),
         "recordedDate": _instant(complaint.created_at),
+        # The referral status travels with the condition (its resources below carry the detail).
+        "extension": [
+            {
+                "url": f"{LOCAL}/StructureDefinition/referral-status",
+                "valueCode": complaint.status,
+            }
+        ],
     }
+    if complaint.resolved_at:
+        resource["abatementDateTime"] = _instant(complaint.resolved_at)
+    if complaint.notes:
+        resource["note"] = [{"text": complaint.notes}]
+    return resource
+
+
+def referral(complaint: Complaint) -> dict | None:
+    """A complaint's referral (DOMAIN.md 2a) as a ServiceRequest: its urgency as priority and
+    code, `active` while open, `completed` once cleared (the clearance note as its note)."""
+    clearances = list(complaint.clearances.all())
+    if complaint.status != ComplaintStatus.REFERRAL_REQUIRED and not clearances:
+        return None
+    urgency = complaint.referral_urgency or (clearances[-1].referral_urgency if clearances else "")
+    resource: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "id": f"referral-{complaint.pk}",
+        "status": "active"
+        if complaint.status == ComplaintStatus.REFERRAL_REQUIRED
+        else "completed",
+        "intent": "proposal",
+        "priority": REFERRAL_PRIORITY.get(urgency, "routine"),
+        "code": {
+            "coding": [{"system": f"{LOCAL}/referral-urgency", "code": urgency or "referral"}],
+            "text": f"Referral: {urgency.replace('_', ' ')}" if urgency else "Referral",
+        },
+        "subject": _ref("Patient", complaint.client_id),
+        "reasonReference": [_ref("Condition", complaint.pk)],
+        "authoredOn": _instant(complaint.updated_at),
+        "note": [{"text": c.note, "time": _instant(c.cleared_at)} for c in clearances if c.note],
+    }
+    advice = REFERRAL_ADVICE.get(urgency)
+    if advice and complaint.status == ComplaintStatus.REFERRAL_REQUIRED:
+        resource["patientInstruction"] = advice
+    return resource
+
+
+def screening_answers(complaint: Complaint) -> list[dict]:
+    """Each screening question's latest answer as an Observation (DOMAIN.md 2a)."""
+    latest: dict[str, RedFlagAnswer] = {}
+    for answer in complaint.red_flag_answers.all():
+        latest[answer.question] = answer  # ordered by time: the last one wins
+    return [
+        {
+            "resourceType": "Observation",
+            "id": f"screening-{answer.pk}",
+            "status": "final",
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                            "code": "survey",
+                        }
+                    ]
+                }
+            ],
+            "code": {
+                "coding": [{"system": f"{LOCAL}/red-flag-question", "code": question}],
+                "text": question.replace("_", " "),
+            },
+            "subject": _ref("Patient", complaint.client_id),
+            "focus": [_ref("Condition", complaint.pk)],
+            "effectiveDateTime": _instant(answer.asked_at),
+            "valueCodeableConcept": {
+                "coding": [
+                    {
+                        "system": f"{LOCAL}/red-flag-answer",
+                        "code": answer.answer,
+                        "display": ANSWER_DISPLAY.get(answer.answer, answer.answer),
+                    }
+                ]
+            },
+        }
+        for question, answer in latest.items()
+    ]
 
 
 def appointment_resources(appointment: Appointment) -> list[dict]:
+    name = appointment.therapist.user.full_name
+    # An unnamed therapist is a performer without a display, never a display of "".
+    therapist: dict[str, Any] = {
+        "type": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                        "code": "PPRF",
+                    }
+                ]
+            }
+        ],
+        "status": "accepted",
+    }
+    if name:
+        therapist["actor"] = {"display": name}
     participant = [
         {"actor": _ref("Patient", appointment.client_id), "status": "accepted"},
-        {"actor": {"display": appointment.therapist.user.full_name}, "status": "accepted"},
+        therapist,
     ]
     booked = {
         "resourceType": "Appointment",
@@ -199,12 +322,43 @@ def procedure(item: dict, note: Note) -> dict:
     return resource
 
 
-def observation(outcome: Outcome) -> dict:
+# NPRS contexts told apart (DOMAIN.md 3 "compare like with like"): a second, local coding beside
+# LOINC 72514-3 says which pain it is.
+PAIN_CONTEXTS = {
+    "now": "Pain now",
+    "worst_24h": "Worst pain in the last 24 hours",
+    "best_24h": "Least pain in the last 24 hours",
+    "average_24h": "Average pain in the last 24 hours",
+    "pre_session": "Pain before the session",
+    "post_session": "Pain after the session",
+    "follow_up": "Pain at follow-up",
+}
+# One value type per instrument: whole-number scores are integers, ODI and PSFS quantities.
+INTEGER_INSTRUMENTS = {"nprs", "rmdq", "groc"}
+
+
+def pain_context(outcome: Outcome) -> str:
+    if outcome.source == OutcomeSource.SESSION_BEFORE:
+        return "pre_session"
+    if outcome.source == OutcomeSource.SESSION_AFTER or outcome.context == "post_session":
+        return "post_session"
+    if outcome.source == OutcomeSource.FOLLOW_UP:
+        return "follow_up"
+    return outcome.context if outcome.context in PAIN_CONTEXTS else "now"
+
+
+def observation(outcome: Outcome, encounter_id: int | None = None) -> dict:
     system, code, display = OBSERVATION_CODES[outcome.instrument]
+    codings = [{"system": system, "code": code, "display": display}]
+    text = display
+    if outcome.instrument == "nprs":
+        context = pain_context(outcome)
+        text = PAIN_CONTEXTS[context]
+        codings.append({"system": f"{LOCAL}/pain-context", "code": context, "display": text})
     resource: dict[str, Any] = {
         "resourceType": "Observation",
         "id": str(outcome.pk),
-        "status": "final",
+        "status": "amended" if outcome.corrects_id else "final",
         "category": [
             {
                 "coding": [
@@ -215,11 +369,18 @@ def observation(outcome: Outcome) -> dict:
                 ]
             }
         ],
-        "code": {"coding": [{"system": system, "code": code, "display": display}]},
+        "code": {"coding": codings, "text": text},
         "subject": _ref("Patient", outcome.client_id),
         "focus": [_ref("Condition", outcome.complaint_id)],
-        "effectiveDateTime": _instant(outcome.recorded_at),
+        "effectiveDateTime": _instant(outcome.measured_at),
+        "issued": _instant(outcome.recorded_at),
     }
+    if outcome.superseded_at:  # corrected later: kept, marked as replaced
+        resource["status"] = "entered-in-error"
+    if encounter_id is not None:
+        resource["encounter"] = _ref("Encounter", encounter_id)
+    if outcome.corrects_id:
+        resource["derivedFrom"] = [_ref("Observation", outcome.corrects_id)]
     if outcome.instrument == "odi":
         resource["valueQuantity"] = {
             "value": float(outcome.score_percent or 0),
@@ -227,10 +388,15 @@ def observation(outcome: Outcome) -> dict:
             "system": "http://unitsofmeasure.org",
             "code": "%",
         }
-    elif outcome.score == int(outcome.score):
+    elif outcome.instrument in INTEGER_INSTRUMENTS:
         resource["valueInteger"] = int(outcome.score)
     else:
-        resource["valueQuantity"] = {"value": float(outcome.score)}
+        resource["valueQuantity"] = {
+            "value": float(outcome.score),
+            "unit": "score",
+            "system": "http://unitsofmeasure.org",
+            "code": "{score}",
+        }
     return resource
 
 
@@ -314,6 +480,20 @@ def consent(record: Consent) -> dict:
     }
 
 
+def prune(value: Any) -> Any:
+    """Drop empty strings, nulls, empty lists and objects, at every depth: FHIR forbids empty
+    elements (issue 14.3), and a field with nothing to say is left out."""
+    if isinstance(value, dict):
+        pruned = {k: prune(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v not in ("", None, [], {})}
+    if isinstance(value, list):
+        items = [prune(v) for v in value]
+        return [v for v in items if v not in ("", None, [], {})]
+    if isinstance(value, str):
+        return value.strip() and value
+    return value
+
+
 def bundle(
     *,
     client: Client,
@@ -322,21 +502,38 @@ def bundle(
     notes: Iterable[Note],
     outcomes: Iterable[Outcome],
     consents: Iterable[Consent],
+    follow_up_answers: Iterable[FollowUpAnswer] = (),
 ) -> dict:
     resources = [patient(client), *flags(client)]
-    resources += [condition(c) for c in complaints]
+    for complaint in complaints:
+        resources.append(condition(complaint))
+        request = referral(complaint)
+        if request is not None:
+            resources.append(request)
+        resources += screening_answers(complaint)
     for appointment in appointments:
         resources += appointment_resources(appointment)
+    # The visit each score was taken at: a note's pain before/after, a follow-up's answer.
+    encounters: dict[int, int] = {}
+    for answer in follow_up_answers:
+        if answer.outcome_id:
+            encounters[answer.outcome_id] = answer.appointment_id
     for note in notes:
         resources += composition(note)
         resources += [
             procedure(item, note) for item in note.delivered(list(note.delivered_items.all()))
         ]
-    resources += [observation(o) for o in outcomes]
+        if note.appointment_id:
+            for outcome_id in (note.pain_before_outcome_id, note.pain_after_outcome_id):
+                if outcome_id:
+                    encounters[outcome_id] = note.appointment_id
+    resources += [observation(o, encounters.get(o.pk)) for o in outcomes]
     resources += [consent(c) for c in consents]
-    return {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "timestamp": _instant(datetime.now(tz=UTC)),
-        "entry": [_entry(r) for r in resources],
-    }
+    return prune(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "timestamp": _instant(datetime.now(tz=UTC)),
+            "entry": [_entry(r) for r in resources],
+        }
+    )

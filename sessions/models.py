@@ -317,6 +317,7 @@ class ReminderKind(models.TextChoices):
     REMINDER = "reminder"
     FOLLOW_UP = "follow_up"
     REBOOK_NUDGE = "rebook_nudge"
+    ALERT = "alert"  # a TherapistAlert, to its therapist (or the owners), never to the client
 
 
 class ReminderStatus(models.TextChoices):
@@ -352,6 +353,9 @@ class Reminder(models.Model):
     # Follow-ups: the answer link's token (hash only) and when it was answered.
     token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     answered_at = models.DateTimeField(null=True, blank=True)
+    alert = models.OneToOneField(
+        "TherapistAlert", null=True, blank=True, on_delete=models.CASCADE, related_name="delivery"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -378,15 +382,84 @@ class Reminder(models.Model):
         ]
 
 
+class AlertKind(models.TextChoices):
+    RED_FLAG = "red_flag"  # a positive red-flag answer, at intake, a visit or a follow-up
+    SCREENING_REVIEW = "screening_review"  # a screening question answered `unsure`
+    FOLLOW_UP_PAIN = "follow_up_pain"  # DOMAIN.md 6: follow-up pain high or risen
+
+
 class TherapistAlert(models.Model):
-    """A follow-up answer that needs the therapist's attention (DOMAIN.md 6 escalation rule)."""
+    """Something in a client's record that needs a clinician's attention (DOMAIN.md 6 escalation,
+    2a screening). Listed at `alerts/` until acknowledged; each is also sent once by email
+    through the reminders outbox (a `Reminder` of kind `alert`)."""
+
+    client_path = "client"
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
-    therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="alerts")
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="alerts")
+    # The treating therapist when one is known; else the practice's owners are told.
+    therapist = models.ForeignKey(
+        Therapist, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    complaint = models.ForeignKey(
+        "clients.Complaint", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    follow_up_answer = models.ForeignKey(
+        "FollowUpAnswer", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    kind = models.CharField(max_length=20, choices=AlertKind.choices)
+    urgency = models.CharField(max_length=24, blank=True, default="")
+    questions = models.JSONField(default=list, blank=True)
     message = models.CharField(max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)
-    seen_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledgement_note = models.TextField(blank=True, max_length=2000)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["practice", "created_at"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="alert_open_idx",
+            )
+        ]
+
+
+class FollowUpAnswer(models.Model):
+    """The client's answer to a follow-up, kept whole: pain, comment and red-flag checkboxes
+    (DOMAIN.md 6), whatever else it led to (an NPRS outcome, alerts)."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="follow_up_answers")
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="follow_up_answers"
+    )
+    complaint = models.ForeignKey(
+        "clients.Complaint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pain = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True, max_length=1000)
+    red_flags = models.JSONField(default=list, blank=True)  # questions the client ticked
+    text_red_flags = models.JSONField(default=list, blank=True)  # questions the comment suggests
+    outcome = models.OneToOneField(
+        "clients.Outcome", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["answered_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(pain__lte=10), name="follow_up_pain_range"),
+        ]
 
 
 # --- waitlist ---------------------------------------------------------------------------------

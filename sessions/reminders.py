@@ -18,13 +18,19 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from clients.domain import ComplaintStatus
-from clients.models import Client, Complaint
-from practice.auth import new_secret
+from clients.domain import RED_FLAG_QUESTIONS, ComplaintStatus, screen_text
+from clients.models import Client, Complaint, Instrument, Outcome, OutcomeSource
+from clients.services import record_outcome, screen_follow_up
+from practice.auth import hash_secret, new_secret
+from practice.errors import InvalidTransition, NotFound
 from practice.queueing import claim_batch, commits_not_waiting_for_disk
+from sessions import alerts
 from sessions.messaging import Outbox, PermanentError, TransientError
 from sessions.models import (
+    AlertKind,
     Appointment,
+    FollowUpAnswer,
+    Note,
     Reminder,
     ReminderKind,
     ReminderStatus,
@@ -205,7 +211,11 @@ def send_reminders(ids: list[int]) -> dict[int, str]:
     if not mine:
         return results
     rows = Reminder.objects.select_related(
-        "client", "practice", "appointment__service", "appointment__therapist__user"
+        "client",
+        "practice",
+        "appointment__service",
+        "appointment__therapist__user",
+        "alert__therapist__user",
     ).filter(pk__in=mine)
     with Outbox() as outbox, commits_not_waiting_for_disk():
         for reminder in rows:
@@ -216,6 +226,8 @@ def send_reminders(ids: list[int]) -> dict[int, str]:
 def _send(reminder: Reminder, outbox: Outbox) -> str:
     appointment = reminder.appointment
     mark = Reminder.objects.filter(pk=reminder.pk).update
+    if reminder.kind == ReminderKind.ALERT:
+        return _send_alert(reminder, outbox)
     # Unsubscribed after the dispatcher handed this row to a worker: the opt-out still wins.
     if reminder.client.reminders_opt_out or (
         appointment is not None
@@ -231,8 +243,37 @@ def _send(reminder: Reminder, outbox: Outbox) -> str:
         token, token_hash = new_secret("fu_" if reminder.kind == ReminderKind.FOLLOW_UP else "bk_")
     subject, body = compose(reminder, token=token)
     address = reminder.client.phone if reminder.channel == "sms" else reminder.client.email
+    return _deliver(reminder, outbox, [address], subject, body, token_hash)
+
+
+def _send_alert(reminder: Reminder, outbox: Outbox) -> str:
+    """An alert goes to clinicians, whatever the client's own message preferences; it names the
+    client by first name and says where to look, never what the record says."""
+    alert = reminder.alert
+    if alert is None:  # an `alert` row is written with its alert; nothing to say without it
+        return _deliver(reminder, outbox, [], "", "", None)
+    subject = f"A client needs your attention ({reminder.practice.name})"
+    body = (
+        f"An alert ({alert.kind.replace('_', ' ')}) about {reminder.client.first_name} needs "
+        f"your attention. Open Backcare: {_link('alerts/')}"
+    )
+    return _deliver(reminder, outbox, alerts.recipients(alert), subject, body, None)
+
+
+def _deliver(
+    reminder: Reminder,
+    outbox: Outbox,
+    addresses: list[str],
+    subject: str,
+    body: str,
+    token_hash: str | None,
+) -> str:
+    mark = Reminder.objects.filter(pk=reminder.pk).update
     try:
-        outbox.deliver(channel=reminder.channel, to=address, subject=subject, body=body)
+        if not addresses:
+            raise PermanentError("Nobody to send this to.")
+        for address in addresses:
+            outbox.deliver(channel=reminder.channel, to=address, subject=subject, body=body)
     except TransientError as error:
         retry = reminder.attempts < MAX_ATTEMPTS
         status = ReminderStatus.SCHEDULED if retry else ReminderStatus.FAILED
@@ -318,8 +359,6 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
 
 def appointment_for_reminder_link(token: str) -> Appointment | None:
     """The appointment whose reminder carried this manage link (`public/bookings/{token}/`)."""
-    from practice.auth import hash_secret
-
     reminder = (
         Reminder.objects.select_related(
             "appointment__service", "appointment__therapist__user", "appointment__practice"
@@ -331,8 +370,6 @@ def appointment_for_reminder_link(token: str) -> Appointment | None:
 
 
 def follow_up_for_token(token: str) -> Reminder | None:
-    from practice.auth import hash_secret
-
     return (
         Reminder.objects.select_related("practice", "client", "appointment__therapist__user")
         .filter(token_hash=hash_secret(token), kind=ReminderKind.FOLLOW_UP)
@@ -346,27 +383,29 @@ def follow_up_is_open(reminder: Reminder, now: datetime | None = None) -> bool:
 
 
 @transaction.atomic
-def answer_follow_up(*, token: str, pain: int, comment: str = ""):
-    """Store the client's pain as an NPRS outcome once (a second answer is 409), and alert the
-    therapist when it is at least 2 above that session's pain_before (DOMAIN.md 6)."""
-    from clients.models import Instrument
-    from clients.services import record_outcome
-    from practice.errors import InvalidTransition, NotFound
-    from sessions.models import Note, TherapistAlert
-
+def answer_follow_up(
+    *, token: str, pain: int, comment: str = "", red_flags: dict[str, bool] | None = None
+) -> FollowUpAnswer:
+    """Store the client's answer once (a second is 409): pain as an NPRS outcome, the comment
+    and the red-flag checkboxes kept with it (DOMAIN.md 6). Any ticked box, or a symptom the
+    comment names, is a positive screening answer of the complaint (referral, alert); pain at
+    or above `alert_follow_up_pain`, or `alert_pain_rise` above pain before the session (or,
+    without one, above the last pain recorded), alerts the therapist."""
     found = follow_up_for_token(token)
     if found is None or found.appointment is None or not follow_up_is_open(found):
         raise NotFound("This link is invalid or has expired.")
     reminder = Reminder.objects.select_for_update().get(pk=found.pk)
     if reminder.answered_at is not None:
         raise InvalidTransition("This question has already been answered.")
+    now = timezone.now()
     # All follow-up rows of the visit (one per channel) share the one answer.
     Reminder.objects.filter(appointment=found.appointment, kind=ReminderKind.FOLLOW_UP).update(
-        answered_at=timezone.now()
+        answered_at=now
     )
     appointment = found.appointment
+    practice = found.practice
     note = Note.objects.filter(appointment=appointment).first()
-    plan = getattr(appointment, "plan", None) if appointment else None
+    plan = getattr(appointment, "plan", None)
     complaint = (
         (note.complaint if note and note.complaint_id else None)
         or (plan.complaint if plan and plan.complaint_id else None)
@@ -374,41 +413,82 @@ def answer_follow_up(*, token: str, pain: int, comment: str = ""):
         .order_by("-created_at")
         .first()
     )
+    ticked = [q for q in RED_FLAG_QUESTIONS if (red_flags or {}).get(q)]
+    suggested = [q for q in screen_text(comment) if q not in ticked]
+    # The pain it is compared with: before that session, else the last pain recorded.
+    previous = note.pain_before if note is not None else None
+    if previous is None and complaint is not None:
+        last = (
+            Outcome.objects.filter(
+                complaint=complaint,
+                instrument=Instrument.NPRS,
+                context="now",
+                superseded_at__isnull=True,
+            )
+            .order_by("-measured_at", "-id")
+            .first()
+        )
+        previous = int(last.score) if last is not None else None
     outcome = None
     if complaint is not None:
         outcome = record_outcome(
-            practice=found.practice,
+            practice=practice,
             client=found.client,
             complaint=complaint,
             instrument=Instrument.NPRS,
             answers={"pain": pain},
             recorded_by=None,
+            source=OutcomeSource.FOLLOW_UP,
+            measured_at=now,
         )
-    if note is not None and note.pain_before is not None and pain >= note.pain_before + 2:
-        therapist = appointment.therapist
-        TherapistAlert.objects.create(
-            practice=found.practice,
-            therapist=therapist,
-            appointment=appointment,
-            message=(
-                f"Follow-up pain {pain}/10 is {pain - note.pain_before} above "
-                f"pain before the session ({note.pain_before}). {comment}"
-            )[:500],
-        )
-        transaction.on_commit(lambda: _email_alert(therapist.user.email, found.client.first_name))
-    return outcome
-
-
-def _email_alert(to: str, client_first_name: str) -> None:
-    from django.core.mail import send_mail
-
-    send_mail(
-        subject="A follow-up needs your attention",
-        message=(
-            f"{client_first_name}'s follow-up pain score is well above their pain before "
-            "the session. Open Backcare for details."
-        ),
-        from_email=None,
-        recipient_list=[to],
-        fail_silently=True,
+    answer = FollowUpAnswer.objects.create(
+        practice=practice,
+        client=found.client,
+        appointment=appointment,
+        complaint=complaint,
+        pain=pain,
+        comment=comment,
+        red_flags=ticked,
+        text_red_flags=suggested,
+        outcome=outcome,
+        answered_at=now,
     )
+    positive = {**dict.fromkeys(ticked, "follow_up"), **dict.fromkeys(suggested, "follow_up_text")}
+    if complaint is not None:
+        for source in ("follow_up", "follow_up_text"):
+            questions = {q: "yes" for q, s in positive.items() if s == source}
+            if questions:
+                screen_follow_up(
+                    complaint=complaint,
+                    answers=questions,
+                    source=source,
+                    appointment_id=appointment.pk,
+                )
+    elif positive:  # nothing to refer: the therapist still hears at once
+        alerts.raise_alert(
+            practice=practice,
+            client=found.client,
+            kind=AlertKind.RED_FLAG,
+            therapist=appointment.therapist,
+            appointment=appointment,
+            follow_up_answer=answer,
+            questions=list(positive),
+            message=f"Follow-up reports red-flag symptoms: {', '.join(positive)}.",
+        )
+    reasons = []
+    if pain >= practice.alert_follow_up_pain:
+        reasons.append(f"Follow-up pain {pain}/10.")
+    if previous is not None and pain >= previous + practice.alert_pain_rise:
+        reasons.append(f"Follow-up pain {pain}/10 is {pain - previous} above {previous}/10.")
+    if reasons:
+        alerts.raise_alert(
+            practice=practice,
+            client=found.client,
+            kind=AlertKind.FOLLOW_UP_PAIN,
+            therapist=appointment.therapist,
+            appointment=appointment,
+            complaint=complaint,
+            follow_up_answer=answer,
+            message=" ".join(reasons),
+        )
+    return answer

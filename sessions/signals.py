@@ -3,7 +3,9 @@
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from clients.events import screening_recorded
 from practice.models import TimeOff
+from sessions import alerts
 from sessions.tasks import offer_freed_time_soon
 
 
@@ -11,3 +13,15 @@ from sessions.tasks import offer_freed_time_soon
 def _time_off_removed(sender, instance: TimeOff, **kwargs):
     """Removed time off frees working time: offer it to the waitlist."""
     offer_freed_time_soon(instance.therapist_id, instance.start, instance.end)
+
+
+@receiver(screening_recorded)
+def _screening_recorded(sender, *, complaint, positive, unsure, by, appointment_id, **kwargs):
+    """Positive and unsure screening answers alert a clinician, on every path that records them."""
+    alerts.alert_on_screening(
+        complaint=complaint,
+        positive=positive,
+        unsure=unsure,
+        by=by,
+        appointment_id=appointment_id,
+    )

@@ -150,6 +150,7 @@ class OutcomeFactory(factory.django.DjangoModelFactory):
     answers = factory.LazyFunction(lambda: {"pain": 5})
     score = 5
     recorded_at = factory.LazyFunction(timezone.now)
+    measured_at = factory.SelfAttribute("recorded_at")
 
 
 class TechniqueFactory(factory.django.DjangoModelFactory):
@@ -253,6 +254,16 @@ class ReminderFactory(factory.django.DjangoModelFactory):
     kind = "reminder"
     channel = "email"
     scheduled_for = factory.LazyAttribute(lambda o: o.appointment.start - dt.timedelta(hours=24))
+
+
+class TherapistAlertFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "treatment.TherapistAlert"
+
+    client = factory.SubFactory(ClientFactory)
+    practice = factory.SelfAttribute("client.practice")
+    kind = "follow_up_pain"
+    message = "Follow-up pain 9/10."
 
 
 class ApiKeyFactory(factory.django.DjangoModelFactory):

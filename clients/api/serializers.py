@@ -11,12 +11,22 @@ from clients.domain import (
     HEALTH_FLAGS,
     RED_FLAG_ANSWERS,
     RED_FLAG_QUESTIONS,
+    REFERRAL_ADVICE,
     REGIONS,
     REMINDER_CHANNELS,
     SIDES,
+    ComplaintStatus,
     duration_category,
 )
-from clients.models import Client, Complaint, Consent, Instrument, Outcome, RedFlagAnswer
+from clients.models import (
+    Client,
+    Complaint,
+    ComplaintClearance,
+    Consent,
+    Instrument,
+    Outcome,
+    RedFlagAnswer,
+)
 from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
 from practice.models import API_KEY_ROLE, Role
 from practice.retention import retain_until, rule_for
@@ -224,7 +234,16 @@ class RedFlagAnswerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RedFlagAnswer
-        fields = ["question", "answer", "asked_at", "asked_by"]
+        fields = ["question", "answer", "source", "asked_at", "asked_by"]
+        read_only_fields = fields
+
+
+class ClearanceSerializer(serializers.ModelSerializer):
+    cleared_at = AwareDateTimeField()
+
+    class Meta:
+        model = ComplaintClearance
+        fields = ["note", "referral_urgency", "cleared_by", "cleared_at"]
         read_only_fields = fields
 
 
@@ -247,6 +266,12 @@ class ComplaintSerializer(PracticeModelSerializer):
     red_flags = RedFlagsField(required=False)
     duration_category = serializers.SerializerMethodField()
     red_flag_history = RedFlagAnswerSerializer(source="red_flag_answers", many=True, read_only=True)
+    # DOMAIN.md 2a: what the referral calls for and what to tell the client; history of every
+    # clearance (read-only: written by `clear/`).
+    referral_advice = serializers.SerializerMethodField()
+    age_red_flags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    clearances = ClearanceSerializer(many=True, read_only=True)
+    resolved_at = AwareDateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Complaint
@@ -266,10 +291,15 @@ class ComplaintSerializer(PracticeModelSerializer):
             "red_flags",
             "duration_category",
             "status",
+            "referral_urgency",
+            "referral_advice",
+            "age_red_flags",
             "red_flag_history",
             "cleared_at",
             "cleared_by",
             "clearance_note",
+            "clearances",
+            "resolved_at",
             "created_by",
             "created_at",
             "updated_at",
@@ -277,6 +307,7 @@ class ComplaintSerializer(PracticeModelSerializer):
         read_only_fields = [
             "id",
             "status",
+            "referral_urgency",
             "cleared_at",
             "cleared_by",
             "clearance_note",
@@ -290,6 +321,11 @@ class ComplaintSerializer(PracticeModelSerializer):
         if self.instance is not None and "client" in fields:
             fields["client"].read_only = True  # a complaint never moves to another client
         return fields
+
+    def get_referral_advice(self, complaint: Complaint) -> str | None:
+        if complaint.status != ComplaintStatus.REFERRAL_REQUIRED:
+            return None
+        return REFERRAL_ADVICE.get(complaint.referral_urgency)
 
     def get_duration_category(self, complaint: Complaint) -> str:
         return duration_category(complaint.onset_date, self.today)
@@ -307,6 +343,9 @@ class ComplaintSerializer(PracticeModelSerializer):
         answers = getattr(complaint, "red_flag_list", None)
         if answers is None:
             answers = list(complaint.red_flag_answers.order_by("asked_at", "id"))
+        clearances = getattr(complaint, "clearance_list", None)
+        if clearances is None:
+            clearances = list(complaint.clearances.order_by("cleared_at", "id"))
         return {
             "id": complaint.pk,
             "client": complaint.client_id,
@@ -323,10 +362,14 @@ class ComplaintSerializer(PracticeModelSerializer):
             "red_flags": complaint.red_flags,
             "duration_category": self.get_duration_category(complaint),
             "status": complaint.status,
+            "referral_urgency": complaint.referral_urgency,
+            "referral_advice": self.get_referral_advice(complaint),
+            "age_red_flags": complaint.age_red_flags,
             "red_flag_history": [
                 {
                     "question": answer.question,
                     "answer": answer.answer,
+                    "source": answer.source,
                     "asked_at": utc_iso(answer.asked_at),
                     "asked_by": answer.asked_by_id,
                 }
@@ -335,6 +378,16 @@ class ComplaintSerializer(PracticeModelSerializer):
             "cleared_at": utc_iso(complaint.cleared_at),
             "cleared_by": complaint.cleared_by_id,
             "clearance_note": complaint.clearance_note,
+            "clearances": [
+                {
+                    "note": clearance.note,
+                    "referral_urgency": clearance.referral_urgency,
+                    "cleared_by": clearance.cleared_by_id,
+                    "cleared_at": utc_iso(clearance.cleared_at),
+                }
+                for clearance in clearances
+            ],
+            "resolved_at": utc_iso(complaint.resolved_at),
             "created_by": complaint.created_by_id,
             "created_at": utc_iso(complaint.created_at),
             "updated_at": utc_iso(complaint.updated_at),
@@ -347,6 +400,8 @@ class ClearSerializer(StrictSerializer):
 
 class OutcomeSerializer(PracticeModelSerializer):
     recorded_at = AwareDateTimeField(read_only=True)
+    measured_at = AwareDateTimeField(read_only=True)
+    superseded_at = AwareDateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Outcome
@@ -359,8 +414,12 @@ class OutcomeSerializer(PracticeModelSerializer):
             "score",
             "score_percent",
             "context",
+            "source",
+            "measured_at",
             "recorded_at",
             "recorded_by",
+            "corrects",
+            "superseded_at",
         ]
         read_only_fields = fields
 
@@ -385,6 +444,13 @@ class OutcomeWriteSerializer(StrictSerializer):
     context = serializers.ChoiceField(  # type: ignore[assignment]  # a field, not the context
         choices=["now", "worst_24h", "best_24h", "average_24h"], default="now"
     )
+    # The time the score describes (DOMAIN.md 3), e.g. answers taken on paper last week.
+    measured_at = AwareDateTimeField(required=False)
+
+    def validate_measured_at(self, value):
+        if value > timezone.now():
+            raise serializers.ValidationError("A score cannot describe a time in the future.")
+        return value
 
 
 class PointSerializer(serializers.Serializer):

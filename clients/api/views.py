@@ -21,7 +21,7 @@ from clients.api.serializers import (
     ProgressSerializer,
 )
 from clients.charts import chart_title, progress_svg
-from clients.models import Client, Complaint, Consent, Outcome, RedFlagAnswer
+from clients.models import Client, Complaint, ComplaintClearance, Consent, Outcome, RedFlagAnswer
 from clients.selectors import complaint_progress
 from practice.models import API_KEY_ROLE, AuditAction, Role
 from practice.tenancy import (
@@ -77,7 +77,17 @@ class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.Update
     def perform_create(self, serializer):
         with transaction.atomic():
             super().perform_create(serializer)
+            services.sync_red_flag_open(client_id=serializer.instance.pk)
+            serializer.instance.refresh_from_db()
             services.announce_client(serializer.instance)
+
+    def perform_update(self, serializer):
+        # `red_flag_open` follows the client's complaints (DOMAIN.md 2b), not what an edit of
+        # health_flags sends: an edit cannot drop it while a referral is open, nor invent one.
+        with transaction.atomic():
+            super().perform_update(serializer)
+            services.sync_red_flag_open(client_id=serializer.instance.pk)
+            serializer.instance.refresh_from_db()
 
 
 class ConsentViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin):
@@ -111,7 +121,12 @@ class ComplaintViewSet(ModelViewSet):
             "red_flag_answers",
             queryset=RedFlagAnswer.objects.order_by("asked_at", "id"),
             to_attr="red_flag_list",  # a plain list: no related manager per complaint
-        )
+        ),
+        Prefetch(
+            "clearances",
+            queryset=ComplaintClearance.objects.order_by("cleared_at", "id"),
+            to_attr="clearance_list",
+        ),
     )
     serializer_class = ComplaintSerializer
     access = CLINICAL_CLIENT_READS
@@ -150,14 +165,14 @@ class ComplaintViewSet(ModelViewSet):
     def progress(self, request, pk=None):
         """Per instrument: series, baseline, latest and the change rules of DOMAIN.md 3."""
         complaint = self.get_object()
-        progress = complaint_progress(complaint, request.practice.tz)
+        progress = complaint_progress(complaint, request.practice)
         return Response(ProgressSerializer({"instruments": progress}).data)
 
     @extend_schema(responses={(200, "image/svg+xml"): str})
     def progress_svg(self, request, pk=None):
         """`complaints/{id}/progress.svg` (routed in config/urls.py: no trailing slash)."""
         complaint = self.get_object()
-        progress = complaint_progress(complaint, request.practice.tz)
+        progress = complaint_progress(complaint, request.practice)
         title = chart_title(
             first_name=complaint.client.first_name,
             last_name=complaint.client.last_name,
@@ -180,6 +195,22 @@ class ComplaintViewSet(ModelViewSet):
         self.audit(AuditAction.UPDATE, [complaint])
         return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)
 
+    @extend_schema(request=None, responses={200: ComplaintSerializer})
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        """`active` -> `resolved` (409 `invalid_transition` otherwise: clear a referral first)."""
+        complaint = services.resolve_complaint(complaint=self.get_object())
+        self.audit(AuditAction.UPDATE, [complaint])
+        return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)
+
+    @extend_schema(request=None, responses={200: ComplaintSerializer})
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        """`resolved` -> `active`: the complaint recurs."""
+        complaint = services.reopen_complaint(complaint=self.get_object())
+        self.audit(AuditAction.UPDATE, [complaint])
+        return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)
+
 
 class OutcomeViewSet(ReadOnlyModelViewSet):
     """Outcome measures scored by the server (DOMAIN.md 3); a client submits their own answers."""
@@ -190,7 +221,7 @@ class OutcomeViewSet(ReadOnlyModelViewSet):
     http_method_names = ["get", "post", "head", "options"]
     audit_as = "outcome"
     filterset_fields = ["client", "complaint", "instrument", "context"]
-    ordering_fields = ["recorded_at", "id"]
+    ordering_fields = ["measured_at", "recorded_at", "id"]
 
     @extend_schema(request=OutcomeWriteSerializer, responses={201: OutcomeSerializer})
     def create(self, request):

@@ -91,6 +91,14 @@ class PracticeSerializer(PracticeModelSerializer):
             "waitlist_offer_minutes",
             "jurisdiction",
             "hipaa_covered",
+            "mcid_nprs",
+            "mcid_odi",
+            "mcid_rmdq",
+            "mcid_psfs",
+            "mcid_groc",
+            "meaningful_percent",
+            "alert_follow_up_pain",
+            "alert_pain_rise",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]

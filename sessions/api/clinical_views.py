@@ -202,11 +202,12 @@ class ClientExportView(APIView):
             notes = notes.filter(shared_with_client=True, signed_at__isnull=False)
         document = fhir.bundle(
             client=client,
-            complaints=client.complaints.all(),
+            complaints=client.complaints.prefetch_related("red_flag_answers", "clearances"),
             appointments=client.appointments.select_related("service", "therapist__user"),
             notes=notes,
             outcomes=client.outcomes.all(),
             consents=client.consents.all(),
+            follow_up_answers=client.follow_up_answers.all(),
         )
         log_access(request, AuditAction.EXPORT, "client", [client.pk])
         return Response(document)

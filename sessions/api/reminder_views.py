@@ -10,11 +10,11 @@ from rest_framework.views import APIView
 
 from practice.api.base import AwareDateTimeField, StrictSerializer
 from practice.errors import NotFound
-from practice.models import Role
-from practice.tenancy import CLINICAL, READ, ReadOnlyModelViewSet
+from practice.models import CLINICAL_ROLES, AuditAction, Role
+from practice.tenancy import CLINICAL, READ, ReadOnlyModelViewSet, log_access
 from sessions import reminders
 from sessions.api.views import PublicThrottle
-from sessions.models import Reminder, ReminderStatus
+from sessions.models import Reminder, ReminderKind, ReminderStatus
 
 # Internal hand-over states read as "scheduled" in the API (API.md "Reminders" statuses).
 PUBLIC_STATUS: dict[str, str] = {
@@ -55,16 +55,52 @@ class ReminderViewSet(ReadOnlyModelViewSet):
     filterset_fields = ["appointment", "client", "kind", "channel", "status"]
     ordering_fields = ["scheduled_for", "id"]
 
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        # An alert's message is clinical and addressed to clinicians: not the client's nor the
+        # front desk's to see, even as a delivery row.
+        if self.request.role not in CLINICAL_ROLES:
+            queryset = queryset.exclude(kind=ReminderKind.ALERT)
+        return queryset
+
+
+# DOMAIN.md 2a/6: the nine screening questions as optional checkboxes, in plain words.
+FOLLOW_UP_RED_FLAG_WORDING = {
+    "saddle_numbness": "Numbness around your bottom, genitals or inner thighs",
+    "bladder_bowel_change": "New trouble starting or stopping urine, leaking, or bowel accidents",
+    "bilateral_leg_symptoms": "Pain, numbness or tingling in both legs",
+    "progressive_weakness": "Leg weakness or numbness that is getting worse",
+    "major_trauma": "A fall or accident since your visit",
+    "cancer_history": "A new diagnosis of cancer",
+    "unexplained_weight_loss": "Weight loss you cannot explain",
+    "fever_or_infection": "Fever, chills or an infection",
+    "unremitting_night_pain": "Pain at night that does not ease whatever you do",
+}
+
+
+class FollowUpRedFlagsSerializer(StrictSerializer):
+    saddle_numbness = serializers.BooleanField(required=False)
+    bladder_bowel_change = serializers.BooleanField(required=False)
+    bilateral_leg_symptoms = serializers.BooleanField(required=False)
+    progressive_weakness = serializers.BooleanField(required=False)
+    major_trauma = serializers.BooleanField(required=False)
+    cancer_history = serializers.BooleanField(required=False)
+    unexplained_weight_loss = serializers.BooleanField(required=False)
+    fever_or_infection = serializers.BooleanField(required=False)
+    unremitting_night_pain = serializers.BooleanField(required=False)
+
 
 class FollowUpAnswerSerializer(StrictSerializer):
     pain = serializers.IntegerField(min_value=0, max_value=10)
     comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    red_flags = FollowUpRedFlagsSerializer(required=False)
 
 
 class FollowUpQuestionSerializer(serializers.Serializer):
     question = serializers.CharField()
     practice = serializers.CharField()
     answered = serializers.BooleanField()
+    red_flags = serializers.DictField(child=serializers.CharField())
 
 
 class FollowUpView(APIView):
@@ -84,6 +120,7 @@ class FollowUpView(APIView):
                 "question": "How is your back today, from 0 (no pain) to 10 (worst imaginable)?",
                 "practice": reminder.practice.name,
                 "answered": reminder.answered_at is not None,
+                "red_flags": FOLLOW_UP_RED_FLAG_WORDING,
             }
         )
 
@@ -91,7 +128,25 @@ class FollowUpView(APIView):
     def post(self, request, token):
         incoming = FollowUpAnswerSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        reminders.answer_follow_up(token=token, **incoming.validated_data)
+        answer = reminders.answer_follow_up(token=token, **incoming.validated_data)
+        # Audited like a staff write (DOMAIN.md 8): no user, the link's practice and client; a
+        # red-flag answer changed the complaint's screening too.
+        request.practice = answer.practice
+        log_access(
+            request,
+            AuditAction.CREATE,
+            "follow_up_answer",
+            [answer.pk],
+            client_ids=[answer.client_id],
+        )
+        if answer.complaint_id and (answer.red_flags or answer.text_red_flags):
+            log_access(
+                request,
+                AuditAction.UPDATE,
+                "complaint",
+                [answer.complaint_id],
+                client_ids=[answer.client_id],
+            )
         return Response({"detail": "Thank you."}, status=status.HTTP_201_CREATED)
 
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from clients.instruments import AnswerError, change, score
+from clients.instruments import AnswerError, Thresholds, change, score
 
 # DOMAIN.md 3, "ODI": the ten sections, in the questionnaire's order.
 ODI_SECTIONS = (
@@ -305,14 +305,33 @@ def test_nprs_small_drop_is_not_meaningful():
     assert (result.meaningful, result.beyond_error, result.worse) == (False, False, False)
 
 
-def test_nprs_thirty_percent_is_meaningful_even_below_the_mcid_but_not_beyond_error():
-    # 3 -> 2: one point (< MCID 2, < MDC 2) but 33.3 % (>= 30 %, Ostelo's rule).
-    result = change("nprs", Decimal(3), Decimal(2))
+@pytest.mark.parametrize(("baseline", "latest"), [(3, 2), (1, 0)])
+def test_thirty_percent_within_the_measurement_error_is_not_meaningful(baseline, latest):
+    # 3 -> 2 is 33 %, 1 -> 0 is 100 %, but one point is inside NPRS's MDC of 2 (issue 12.13).
+    result = change("nprs", Decimal(baseline), Decimal(latest))
 
     assert result.improvement == Decimal(1)
-    assert result.improvement_percent == Decimal("33.3")
-    assert result.meaningful is True
+    assert result.improvement_percent >= 30
+    assert result.meaningful is False
     assert result.beyond_error is False
+
+
+def test_thirty_percent_beyond_the_error_is_meaningful_below_a_practice_mcid():
+    # ODI 40 % -> 28 %: 12 points (>= MDC 10), 30 %; a practice MCID of 15 is not reached.
+    thresholds = Thresholds(mcid={"odi": Decimal(15)})
+
+    result = change("odi", Decimal(40), Decimal(28), thresholds)
+
+    assert result.meaningful is True
+    assert (
+        change(
+            "odi",
+            Decimal(40),
+            Decimal(28),
+            Thresholds(mcid={"odi": Decimal(15)}, meaningful_percent=Decimal(50)),
+        ).meaningful
+        is False
+    )
 
 
 def test_nprs_improvement_of_exactly_the_mcid_counts():
@@ -382,7 +401,7 @@ def test_psfs_zero_baseline_has_no_percent_but_can_be_meaningful():
     [
         ("40.0", "32.0", False, False),  # 8 points, 20 %
         ("40.0", "30.0", True, True),  # 10 points = MCID and MDC
-        ("20.0", "14.0", True, False),  # 6 points but 30 %
+        ("20.0", "14.0", False, False),  # 30 %, but 6 points are inside the MDC (10)
         ("60.0", "44.4", True, True),  # 15.6 points, 26 %
     ],
 )
@@ -404,7 +423,7 @@ def test_odi_rise_of_ten_points_is_worse():
     ("baseline", "latest", "meaningful", "beyond_error", "worse"),
     [
         (20, 16, False, False, False),  # 4 points, 20 %
-        (12, 8, True, False, False),  # 4 points but 33.3 %
+        (12, 8, False, False, False),  # 33.3 %, but 4 points are inside the MDC (5)
         (20, 15, True, True, False),  # 5 points = MCID
         (10, 16, False, False, True),  # 6 points worse
     ],

@@ -31,7 +31,14 @@ from practice.models import (
     WebhookSubscription,
 )
 from practice.permissions import WRITE
-from sessions.models import Appointment, Note, Reminder, SessionPlan, WaitlistEntry
+from sessions.models import (
+    Appointment,
+    Note,
+    Reminder,
+    SessionPlan,
+    TherapistAlert,
+    WaitlistEntry,
+)
 from techniques.models import Technique
 from tests.factories import (
     ApiKeyFactory,
@@ -48,6 +55,7 @@ from tests.factories import (
     ServiceFactory,
     SessionPlanFactory,
     TechniqueFactory,
+    TherapistAlertFactory,
     TherapistFactory,
     TimeOffFactory,
     WaitlistEntryFactory,
@@ -150,6 +158,7 @@ RECIPES: dict[type[models.Model], Recipe] = {
     Note: _notes,
     Outcome: _outcomes,
     Reminder: _reminders,
+    TherapistAlert: _for_client(TherapistAlertFactory),
     ApiKey: _in_practice(ApiKeyFactory),
     WebhookSubscription: _in_practice(WebhookSubscriptionFactory),
     WaitlistEntry: _for_client(WaitlistEntryFactory),

@@ -109,6 +109,8 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/complaints/{}/": CLINICAL_CLIENT_READS,
     "PATCH /api/v1/complaints/{}/": CLINICAL,
     "POST /api/v1/complaints/{}/clear/": CLINICAL,
+    "POST /api/v1/complaints/{}/resolve/": CLINICAL,
+    "POST /api/v1/complaints/{}/reopen/": CLINICAL,
     "GET /api/v1/complaints/{}/progress/": CLINICAL_CLIENT_READS,
     "GET /api/v1/complaints/{}/progress.svg": CLINICAL_CLIENT_READS,
     "GET /api/v1/outcomes/": CLINICAL_CLIENT_READS,
@@ -137,6 +139,9 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/waitlist/{}/cancel/": MEMBERS,
     "GET /api/v1/reminders/": MEMBERS,
     "GET /api/v1/reminders/{}/": MEMBERS,
+    "GET /api/v1/alerts/": CLINICAL,
+    "GET /api/v1/alerts/{}/": CLINICAL,
+    "POST /api/v1/alerts/{}/acknowledge/": CLINICAL,
     # clinical records
     "GET /api/v1/session-plans/": CLINICAL_CLIENT_READS,
     "POST /api/v1/session-plans/": CLINICAL,

@@ -54,6 +54,10 @@ def send_follow_up(reminder: Reminder) -> str:
 
 @pytest.fixture
 def follow_up(owner, practice, therapist) -> FollowUp:
+    return make_follow_up(practice, therapist)
+
+
+def make_follow_up(practice, therapist) -> FollowUp:
     """A session completed two days ago with pain_before 4, whose follow-up has just been sent."""
     setup = make_bookable(practice, therapist.user.therapist)
     complaint = ComplaintFactory(client=setup.client, mechanism="Lifted a wardrobe")
@@ -255,7 +259,7 @@ def test_pain_two_above_pain_before_alerts_the_therapist(
     assert alert.appointment == follow_up.appointment
     assert alert.practice == follow_up.appointment.practice
     assert "6/10" in alert.message
-    assert alert.seen_at is None
+    assert alert.acknowledged_at is None
     (message,) = mail.outbox
     assert message.to == [follow_up.appointment.therapist.user.email]
     assert "wardrobe" not in message.body.lower()

@@ -1,0 +1,9 @@
+"""Signals this app sends, so that apps built on it (sessions: alerts) react without being
+imported here (STYLE.md: a lower app never imports a higher one)."""
+
+from django.dispatch import Signal
+
+# Sent inside the screening transaction with `complaint`, `positive` (questions newly answered
+# `yes`, or newly computed age flags), `unsure` (questions answered `unsure`), `by` (a user or
+# None) and `appointment_id` (the visit a follow-up answer is about, else None).
+screening_recorded = Signal()

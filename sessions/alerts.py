@@ -1,0 +1,149 @@
+"""Alerts for clinicians (DOMAIN.md 6 escalation, 2a screening): raised in the transaction of
+the answer that causes them, listed at `alerts/` until acknowledged, and sent once by email
+through the reminders outbox (a `Reminder` of kind `alert`: claimed, sent, marked, never twice).
+"""
+
+from __future__ import annotations
+
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from clients.domain import REFERRAL_ADVICE, referral_urgency
+from clients.models import Client, Complaint
+from practice.errors import InvalidTransition
+from practice.models import Membership, Practice, Role, Therapist, User
+from practice.queueing import publish_after_commit
+from sessions.models import (
+    AlertKind,
+    Appointment,
+    FollowUpAnswer,
+    Reminder,
+    ReminderKind,
+    TherapistAlert,
+)
+
+
+def raise_alert(
+    *,
+    practice: Practice | int,
+    client: Client | int,
+    kind: str,
+    message: str,
+    therapist: Therapist | None = None,
+    appointment: Appointment | None = None,
+    complaint: Complaint | None = None,
+    follow_up_answer: FollowUpAnswer | None = None,
+    questions: list[str] | None = None,
+) -> TherapistAlert:
+    """One alert and its one outgoing message, dispatched after commit (a rolled-back answer
+    alerts nobody)."""
+    practice_id = practice if isinstance(practice, int) else practice.pk
+    client_id = client if isinstance(client, int) else client.pk
+    alert = TherapistAlert.objects.create(
+        practice_id=practice_id,
+        client_id=client_id,
+        therapist=therapist,
+        appointment=appointment,
+        complaint=complaint,
+        follow_up_answer=follow_up_answer,
+        kind=kind,
+        urgency=referral_urgency(questions or []) if kind == AlertKind.RED_FLAG else "",
+        questions=questions or [],
+        message=message[:500],
+    )
+    Reminder.objects.create(
+        practice_id=practice_id,
+        client_id=client_id,
+        appointment=None,
+        kind=ReminderKind.ALERT,
+        channel="email",
+        scheduled_for=timezone.now(),
+        alert=alert,
+    )
+    # Looked up by name: sessions.tasks imports this app's reminders, which import this module.
+    publish_after_commit(current_app.tasks["sessions.tasks.dispatch_reminders"])
+    return alert
+
+
+def recipients(alert: TherapistAlert) -> list[str]:
+    """The treating therapist, else the practice's owners (someone clinical always hears)."""
+    if alert.therapist_id is not None and alert.therapist is not None:
+        return [alert.therapist.user.email]
+    return list(
+        Membership.objects.filter(practice_id=alert.practice_id, role=Role.OWNER)
+        .order_by("id")
+        .values_list("user__email", flat=True)
+    )
+
+
+@transaction.atomic
+def acknowledge_alert(*, alert: TherapistAlert, by: User, note: str) -> TherapistAlert:
+    """A clinician has seen and acted on the alert; a second acknowledgement is a 409."""
+    locked = TherapistAlert.objects.select_for_update().get(pk=alert.pk)
+    if locked.acknowledged_at is not None:
+        raise InvalidTransition("This alert is already acknowledged.")
+    locked.acknowledged_at = timezone.now()
+    locked.acknowledged_by = by
+    locked.acknowledgement_note = note
+    locked.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
+    return locked
+
+
+def alert_on_screening(
+    *,
+    complaint: Complaint,
+    positive: list[str],
+    unsure: list[str],
+    by: User | None,
+    appointment_id: int | None,
+) -> list[TherapistAlert]:
+    """A positive screening answer alerts with its urgency and the advice to give; `unsure` asks
+    for a review (DOMAIN.md 2a). The visit's therapist hears, else the one who screened."""
+    appointment = (
+        Appointment.objects.select_related("therapist").get(pk=appointment_id)
+        if appointment_id
+        else None
+    )
+    therapist = appointment.therapist if appointment else None
+    if therapist is None and by is not None:
+        therapist = Therapist.objects.filter(user=by).first()
+    follow_up = (
+        FollowUpAnswer.objects.filter(appointment_id=appointment_id).order_by("-id").first()
+        if appointment_id
+        else None
+    )
+    alerts = []
+    if positive:
+        urgency = referral_urgency(positive)
+        alerts.append(
+            raise_alert(
+                practice=complaint.practice_id,
+                client=complaint.client_id,
+                kind=AlertKind.RED_FLAG,
+                therapist=therapist,
+                appointment=appointment,
+                complaint=complaint,
+                follow_up_answer=follow_up,
+                questions=positive,
+                message=(
+                    f"Red flag: {', '.join(positive)} ({urgency}). "
+                    f"{REFERRAL_ADVICE.get(urgency, '')}"
+                ),
+            )
+        )
+    if unsure:
+        alerts.append(
+            raise_alert(
+                practice=complaint.practice_id,
+                client=complaint.client_id,
+                kind=AlertKind.SCREENING_REVIEW,
+                therapist=therapist,
+                appointment=appointment,
+                complaint=complaint,
+                follow_up_answer=follow_up,
+                questions=unsure,
+                message=f"Screening answered unsure, review: {', '.join(unsure)}.",
+            )
+        )
+    return alerts
