@@ -26,6 +26,14 @@ class Doc(NamedTuple):
 
 
 RESOURCES: dict[str, Resource] = {
+    "alerts": Resource(
+        "alert",
+        "alerts",
+        "What needs a clinician's attention: a positive or `unsure` red-flag answer (at intake, "
+        "on a complaint edit or in a follow-up) and a follow-up pain that is high or has risen. "
+        "Owner and therapists only; each alert is also emailed once. Filter with "
+        "`?acknowledged=false`.",
+    ),
     "api_keys": Resource(
         "API key",
         "API keys",
@@ -285,6 +293,21 @@ OPERATIONS: dict[str, Doc] = {
         "History of a technique's contraindications",
         "Owner only: every change to this technique's rows of the safety matrix, newest first, "
         "with who made it and the rows before and after.",
+    ),
+    "alerts_acknowledge_create": Doc(
+        "Acknowledge an alert",
+        "A clinician records what was done about it, `{\"note\"}`. Audited; a second "
+        "acknowledgement is a 409.",
+    ),
+    "complaints_resolve_create": Doc(
+        "Resolve a complaint",
+        "Marks an `active` complaint `resolved`; any other status (an open referral included: "
+        "clear it first) is a 409 `invalid_transition`.",
+    ),
+    "complaints_reopen_create": Doc(
+        "Reopen a complaint",
+        "Brings a `resolved` complaint back to `active`, for a new episode of the same problem; "
+        "any other status is a 409 `invalid_transition`.",
     ),
     "complaints_clear_create": Doc(
         "Clear a referral",
