@@ -133,12 +133,15 @@ else:
         }
     }
     # Embedded broker: messages are files under var/, shared by the web process and the worker.
+    # Its exchange tables go there too (kombu's default is `control/` in the working directory),
+    # and the URL names a host so that kombu does not warn "No hostname was supplied".
     _broker_dir = VAR_DIR / "broker"
     _broker_dir.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
+        "control_folder": str(_broker_dir / "control"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
