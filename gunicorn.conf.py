@@ -1,6 +1,6 @@
-"""gunicorn reads this file from the working directory wherever it is started here (`make run`, the
-image, compose, the load test): its control socket goes under var/, one per master process, instead
-of the shared ~/.gunicorn/gunicorn.ctl where a second instance on the machine clashes with the first.
+"""gunicorn reads this file from the working directory wherever it is started here (`make run`,
+the image, compose, the load test): its control socket goes under var/, one per master process,
+instead of the shared ~/.gunicorn/gunicorn.ctl where a second instance clashes with the first.
 """
 
 import os
