@@ -245,6 +245,13 @@ class TherapistViewSet(ReadOnlyModelViewSet):
     def may_change(self, request, therapist: Therapist) -> bool:
         return request.role == Role.OWNER or therapist.user_id == request.user.pk
 
+    def perform_update(self, serializer):
+        fields = dict(serializer.validated_data)
+        offered = fields.pop("services", None)
+        serializer.instance = services.update_therapist(
+            therapist=serializer.instance, fields=fields, services=offered
+        )
+
     @extend_schema(
         request=WorkingHoursSerializer(many=True),
         responses={200: WorkingHoursSerializer(many=True)},
@@ -302,7 +309,7 @@ class TimeOffViewSet(ModelViewSet):
 
 
 class ServiceViewSet(ModelViewSet):
-    queryset = Service.objects.all()
+    queryset = Service.objects.prefetch_related("therapists")
     serializer_class = ServiceSerializer
     access = ALL_READ_OWNER_WRITE
     filterset_fields = ["online_bookable", "active"]
@@ -313,6 +320,20 @@ class ServiceViewSet(ModelViewSet):
         if self.request.role == Role.CLIENT:
             queryset = queryset.filter(active=True)
         return queryset
+
+    def perform_create(self, serializer):
+        fields = dict(serializer.validated_data)
+        therapists = fields.pop("therapists", None)
+        serializer.instance = services.create_service(
+            practice=self.request.practice, fields=fields, therapists=therapists
+        )
+
+    def perform_update(self, serializer):
+        fields = dict(serializer.validated_data)
+        therapists = fields.pop("therapists", None)
+        serializer.instance = services.update_service(
+            service=serializer.instance, fields=fields, therapists=therapists
+        )
 
     def perform_destroy(self, instance):
         # Past bookings keep pointing at a service: retire it instead of deleting it.
