@@ -11,7 +11,6 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import pagination, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +20,7 @@ from practice.auth import hash_secret, user_for_calendar_token
 from practice.errors import Invalid, NotFound
 from practice.filters import FilterBackend, IsoDateTimeFilter
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
+from practice.paging import page_size_from
 from practice.sync import UpdatedSinceFilter
 from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
 from practice.throttling import AddressRateThrottle, client_address, client_ip
@@ -121,14 +121,12 @@ class AppointmentCursorPagination(pagination.CursorPagination):
 
     def get_page_size(self, request) -> int:
         # DRF would quietly clamp `?page_size=0`/`101`; the contract answers 400 like every list.
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
-            raise ValidationError(
-                {self.page_size_query_param: [f"Must be between 1 and {self.max_page_size}."]}
-            )
-        return int(raw)
+        return page_size_from(
+            request,
+            param=self.page_size_query_param,
+            default=self.page_size,
+            maximum=self.max_page_size,
+        )
 
 
 class AppointmentViewSet(ReadOnlyModelViewSet):
