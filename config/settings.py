@@ -220,6 +220,7 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "public": env.str("THROTTLE_PUBLIC", default="300/min"),
         "public_booking": env.str("THROTTLE_PUBLIC_BOOKING", default="10/hour"),
+        "public_idempotency_keys": env.str("THROTTLE_PUBLIC_IDEMPOTENCY_KEYS", default="20/hour"),
         "api_key": env.str("THROTTLE_API_KEY", default="600/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": [

@@ -7,8 +7,10 @@ in one shared bucket, so one busy integration would throttle all the others.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
+from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle, UserRateThrottle
 
 from practice.models import ApiKey
@@ -73,3 +75,29 @@ class AddressRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+
+
+class IdempotencyKeyRateThrottle(AddressRateThrottle):
+    """New `Idempotency-Key`s per caller address (`public_idempotency_keys`).
+
+    A public booking's key is not tied to the address (a phone moving from Wi-Fi to mobile
+    retries from another one and must get its first answer back), so guessing keys is slowed
+    here instead: each address may bring only so many keys it has not sent before per period.
+    A retry with a key the address already used does not count again.
+    """
+
+    scope = "public_idempotency_keys"
+
+    def allow_request(self, request, view):
+        key = request.META.get("HTTP_IDEMPOTENCY_KEY")
+        if request.method != "POST" or not key or self.rate is None:
+            return True
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        ident = client_address(request)
+        seen = self.cache_format % {"scope": self.scope, "ident": f"{ident}:{digest}"}
+        if cache.get(seen):
+            return True
+        if not super().allow_request(request, view):
+            return False
+        cache.set(seen, True, self.duration)
+        return True

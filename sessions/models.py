@@ -111,7 +111,7 @@ class IdempotencyRecord(models.Model):
     """The first answer to a create request, replayed for a retry with the same Idempotency-Key."""
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
-    principal = models.CharField(max_length=80)  # "user:<id>", "public:<ip>", "key:<id>"
+    principal = models.CharField(max_length=80)  # "user:<id>", "public", "key:<id>"
     key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()

@@ -23,7 +23,7 @@ from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
 from practice.paging import page_size_from
 from practice.sync import UpdatedSinceFilter
 from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
-from practice.throttling import AddressRateThrottle, client_address, client_ip
+from practice.throttling import AddressRateThrottle, IdempotencyKeyRateThrottle, client_ip
 from sessions import booking, calendar, reminders
 from sessions.api.serializers import (
     AppointmentCreateSerializer,
@@ -336,7 +336,7 @@ class PublicAvailabilityView(PublicView):
 
 
 class PublicBookingsView(PublicView):
-    throttle_classes = (PublicThrottle, PublicBookingThrottle)
+    throttle_classes = (PublicThrottle, PublicBookingThrottle, IdempotencyKeyRateThrottle)
 
     @extend_schema(
         request=PublicBookingSerializer,
@@ -346,7 +346,6 @@ class PublicBookingsView(PublicView):
     def post(self, request, slug):
         """Book without an account; the same answer whether or not the email is already known."""
         practice = self.practice(slug)
-        address = client_address(request)  # the idempotency principal
 
         def book() -> Response:
             incoming = PublicBookingSerializer(data=request.data)
@@ -377,8 +376,9 @@ class PublicBookingsView(PublicView):
                 status=status.HTTP_201_CREATED,
             )
 
-        principal = f"public:{address}"
-        return idempotent(request, practice=practice, principal=principal, create=book)
+        # The key and the body, not the caller's address: a retry from another network gets the
+        # first answer back. Keys per address are rate-limited (IdempotencyKeyRateThrottle).
+        return idempotent(request, practice=practice, principal="public", create=book)
 
 
 class PublicManageView(PublicView):

@@ -22,6 +22,7 @@ from clients.models import Client
 from practice.auth import hash_secret
 from practice.models import Practice, Service, Therapist
 from practice.services import set_working_hours
+from practice.throttling import IdempotencyKeyRateThrottle
 from sessions.api.views import PublicBookingThrottle
 from sessions.models import Appointment, Source, Status
 from tests.factories import (
@@ -548,3 +549,55 @@ def test_a_bad_or_tampered_token_is_404(anon, setup, booked):
         assert_error(anon.get(f"/api/v1/public/bookings/{bad}/"), 404, "not_found")
         assert_error(anon.post(f"/api/v1/public/bookings/{bad}/cancel/", {}), 404, "not_found")
     assert set(Appointment.objects.values_list("status", flat=True)) == {Status.BOOKED}
+
+
+# --- idempotency keys are not tied to the caller's address (issue 14.7) --------------------------
+
+
+def test_a_retry_from_another_network_replays_the_first_answer(anon, setup):
+    body = booking(setup, at(setup.practice, 5, 10))
+
+    on_wifi = book(anon, body, ip="203.0.113.10", HTTP_IDEMPOTENCY_KEY="phone-attempt-1")
+    on_mobile = book(anon, body, ip="198.51.100.99", HTTP_IDEMPOTENCY_KEY="phone-attempt-1")
+
+    assert on_wifi.status_code == 201, on_wifi.content
+    assert on_mobile.status_code == 201, on_mobile.content
+    assert on_mobile["Idempotent-Replayed"] == "true"
+    assert on_mobile.json() == on_wifi.json()
+    assert counts() == (1, 1)
+
+
+def test_the_same_key_with_another_body_from_another_address_is_409(anon, setup):
+    first = book(anon, booking(setup, at(setup.practice, 5, 10)), HTTP_IDEMPOTENCY_KEY="k-1")
+    other = book(
+        anon,
+        booking(setup, at(setup.practice, 5, 14), email="someone.else@example.com"),
+        ip="198.51.100.99",
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
+
+    assert first.status_code == 201
+    assert_error(other, 409, "idempotency_key_reused")
+    assert "manage_url" not in other.content.decode()
+    assert counts() == (1, 1)
+
+
+def test_new_idempotency_keys_per_address_are_rate_limited(anon, setup, monkeypatch):
+    monkeypatch.setattr(IdempotencyKeyRateThrottle, "rate", "3/hour", raising=False)
+    monkeypatch.setattr(PublicBookingThrottle, "rate", "100/hour", raising=False)
+    for n in range(3):
+        spent = book(anon, {}, ip="198.51.100.7", HTTP_IDEMPOTENCY_KEY=f"guess-{n}")
+        assert spent.status_code == 400
+    # A key this address already sent is a retry, not a new guess.
+    assert book(anon, {}, ip="198.51.100.7", HTTP_IDEMPOTENCY_KEY="guess-0").status_code == 400
+
+    refused = book(
+        anon, booking(setup, at(setup.practice, 5, 10)), ip="198.51.100.7", HTTP_IDEMPOTENCY_KEY="x"
+    )
+
+    assert_error(refused, 429, "throttled")
+    assert counts() == (0, 0)
+    other = book(
+        anon, booking(setup, at(setup.practice, 5, 10)), ip="198.51.100.8", HTTP_IDEMPOTENCY_KEY="x"
+    )
+    assert other.status_code == 201, other.content
