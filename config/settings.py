@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: the request id, the access line and the request metrics cover everything below.
     "config.observability.RequestMiddleware",
+    # RateLimit-* headers of the throttles a request met (practice.throttling), on every answer.
+    "practice.throttling.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before CommonMiddleware, so a redirect or an error answer carries the CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
@@ -296,7 +298,16 @@ CORS_ALLOW_HEADERS = (
     "if-none-match",
     "x-request-id",
 )
-CORS_EXPOSE_HEADERS = ("ETag", "Retry-After", "Sync-Since", "Idempotent-Replayed", "X-Request-ID")
+CORS_EXPOSE_HEADERS = (
+    "ETag",
+    "Retry-After",
+    "Sync-Since",
+    "Idempotent-Replayed",
+    "X-Request-ID",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+)
 
 # --- Logs and metrics (README "Deploying") -------------------------------------------------------
 # `json`: one JSON object a line (timestamp, level, logger, message, request_id, task_id in Celery

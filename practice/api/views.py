@@ -12,7 +12,6 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from practice import services
@@ -54,7 +53,7 @@ from practice.tenancy import (
     ModelViewSet,
     ReadOnlyModelViewSet,
 )
-from practice.throttling import AddressRateThrottle
+from practice.throttling import AddressRateThrottle, RateLimited
 
 ALL_READ_OWNER_WRITE: dict[str, str] = {
     API_KEY_ROLE: READ,
@@ -69,7 +68,7 @@ class LoginIPThrottle(AddressRateThrottle):
     scope = "login_ip"
 
 
-class LoginEmailThrottle(SimpleRateThrottle):
+class LoginEmailThrottle(RateLimited):
     """Per account, so spreading a password guess over many addresses does not help."""
 
     scope = "login_email"
