@@ -77,6 +77,11 @@ api: list = [
         name="public-booking-cancel",
     ),
     path(
+        "public/bookings/<str:token>/reschedule/",
+        session_views.PublicRescheduleView.as_view(),
+        name="public-booking-reschedule",
+    ),
+    path(
         "public/<slug:slug>/services/",
         session_views.PublicServicesView.as_view(),
         name="public-services",

@@ -34,6 +34,7 @@ from sessions.api.serializers import (
     PublicAppointmentSerializer,
     PublicBookingResultSerializer,
     PublicBookingSerializer,
+    PublicRescheduleSerializer,
     PublicServiceSerializer,
     PublicTherapistSerializer,
     RescheduleSerializer,
@@ -409,6 +410,19 @@ class PublicCancelView(PublicManageView):
             appointment=self.appointment(token),
             reason=incoming.validated_data["reason"],
             actor=Actor(kind=Source.PUBLIC),
+        )
+        return Response(PublicAppointmentSerializer(appointment).data)
+
+
+class PublicRescheduleView(PublicManageView):
+    @extend_schema(request=PublicRescheduleSerializer, responses={200: PublicAppointmentSerializer})
+    def post(self, request, token):
+        incoming = PublicRescheduleSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        appointment = booking.reschedule_public_appointment(
+            appointment=self.appointment(token),
+            start=incoming.validated_data["start"],
+            therapist_id=incoming.validated_data.get("therapist"),
         )
         return Response(PublicAppointmentSerializer(appointment).data)
 

@@ -154,6 +154,8 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/public/bookings/{}/": EVERYONE,
     "GET /api/v1/public/bookings/{}/cancel/": EVERYONE,
     "POST /api/v1/public/bookings/{}/cancel/": EVERYONE,
+    "GET /api/v1/public/bookings/{}/reschedule/": EVERYONE,
+    "POST /api/v1/public/bookings/{}/reschedule/": EVERYONE,
     "GET /api/v1/public/follow-ups/{}/": EVERYONE,
     "POST /api/v1/public/follow-ups/{}/": EVERYONE,
     "GET /api/v1/public/unsubscribe/{}/": EVERYONE,
