@@ -291,6 +291,7 @@ class ReminderKind(models.TextChoices):
     REMINDER = "reminder"
     FOLLOW_UP = "follow_up"
     REBOOK_NUDGE = "rebook_nudge"
+    WAITLIST_OFFER = "waitlist_offer"  # a freed slot offered to a waitlisted client
 
 
 class ReminderStatus(models.TextChoices):
@@ -312,6 +313,10 @@ class Reminder(models.Model):
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="reminders")
     appointment = models.ForeignKey(
         Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
+    # A waitlist offer's message: sent once and retried like a reminder; its token is the claim's.
+    waitlist_offer = models.ForeignKey(
+        "WaitlistOffer", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )
     kind = models.CharField(max_length=14, choices=ReminderKind.choices)
     channel = models.CharField(max_length=8)
@@ -413,7 +418,9 @@ class WaitlistOffer(models.Model):
     entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
     therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="+")
     start = models.DateTimeField()
-    token_hash = models.CharField(max_length=64, unique=True)
+    # Offers made before their messages went through the reminder outbox carry their claim
+    # token here; newer ones carry one per message sent (Reminder.token_hash).
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
     expires_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

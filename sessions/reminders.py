@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from clients.domain import ComplaintStatus
 from clients.models import Client, Complaint
-from practice.auth import new_secret
+from practice.auth import hash_secret, new_secret
 from practice.queueing import claim_batch, commits_not_waiting_for_disk
 from sessions.messaging import Outbox, PermanentError, TransientError
 from sessions.models import (
@@ -29,6 +29,8 @@ from sessions.models import (
     ReminderKind,
     ReminderStatus,
     Status,
+    WaitlistOffer,
+    WaitlistStatus,
 )
 
 BATCH = 200  # rows per claim (one dispatcher transaction)
@@ -103,6 +105,26 @@ def on_completed(appointment: Appointment) -> None:
     )
 
 
+def on_waitlist_offers(offers: list[WaitlistOffer]) -> bool:
+    """One message per channel of each offer's client (opt-out and SMS preference respected),
+    due now and queued in the order the offers were made, i.e. the order of the waitlist. True
+    when something was scheduled, so the caller asks for a dispatch."""
+    now = timezone.now()
+    created = Reminder.objects.bulk_create(
+        Reminder(
+            practice_id=offer.entry.practice_id,
+            client_id=offer.entry.client_id,
+            waitlist_offer=offer,
+            kind=ReminderKind.WAITLIST_OFFER,
+            channel=channel,
+            scheduled_for=now,
+        )
+        for offer in offers
+        for channel in _channels(offer.entry.client)
+    )
+    return bool(created)
+
+
 def schedule_rebook_nudges(now: datetime | None = None) -> int:
     """One nudge for a client with an active complaint and nothing booked, `rebook_nudge_days`
     after their last session (API.md, DOMAIN.md 6)."""
@@ -155,7 +177,8 @@ def claim_due(now: datetime | None = None, batch: int = BATCH) -> list[int]:
     return claim_batch(
         model=Reminder,
         due=Q(status=ReminderStatus.SCHEDULED, scheduled_for__lte=now),
-        order_by="scheduled_for",
+        # Ties (a waitlist's offers, due at once) go in the order they were written.
+        order_by=("scheduled_for", "id"),
         claimed={"status": ReminderStatus.QUEUED, "lease_until": now + LEASE},
         lapsed=Q(status__in=(ReminderStatus.QUEUED, ReminderStatus.SENDING), lease_until__lt=now),
         released={"status": ReminderStatus.SCHEDULED, "lease_until": None},
@@ -205,7 +228,12 @@ def send_reminders(ids: list[int]) -> dict[int, str]:
     if not mine:
         return results
     rows = Reminder.objects.select_related(
-        "client", "practice", "appointment__service", "appointment__therapist__user"
+        "client",
+        "practice",
+        "appointment__service",
+        "appointment__therapist__user",
+        "waitlist_offer__entry__service",
+        "waitlist_offer__therapist__user",
     ).filter(pk__in=mine)
     with Outbox() as outbox, commits_not_waiting_for_disk():
         for reminder in rows:
@@ -213,22 +241,46 @@ def send_reminders(ids: list[int]) -> dict[int, str]:
     return results
 
 
+LINK_PREFIX = {
+    ReminderKind.FOLLOW_UP: "fu_",
+    ReminderKind.REMINDER: "bk_",
+    ReminderKind.WAITLIST_OFFER: "wl_",
+}
+
+
+def waitlist_offer_is_open(offer: WaitlistOffer, now: datetime) -> bool:
+    """Worth a message: not claimed, not past its claim window, its entry still waiting."""
+    return (
+        offer.claimed_at is None
+        and offer.expires_at > now
+        and offer.entry.status == WaitlistStatus.WAITING
+    )
+
+
 def _send(reminder: Reminder, outbox: Outbox) -> str:
     appointment = reminder.appointment
     mark = Reminder.objects.filter(pk=reminder.pk).update
     # Unsubscribed after the dispatcher handed this row to a worker: the opt-out still wins.
-    if reminder.client.reminders_opt_out or (
-        appointment is not None
-        and reminder.kind == ReminderKind.REMINDER
-        and (appointment.status != Status.BOOKED)
+    if (
+        reminder.client.reminders_opt_out
+        or (
+            appointment is not None
+            and reminder.kind == ReminderKind.REMINDER
+            and (appointment.status != Status.BOOKED)
+        )
+        or (
+            reminder.waitlist_offer is not None
+            and not waitlist_offer_is_open(reminder.waitlist_offer, timezone.now())
+        )
     ):
         mark(status=ReminderStatus.CANCELLED, lease_until=None)
         return ReminderStatus.CANCELLED
     # A link of its own in each message (stored hashed, like every secret): the follow-up's
-    # question, or the reminder's manage link (GET and cancel/ it, as a public booking's).
+    # question, the reminder's manage link (GET and cancel/ it, as a public booking's), or the
+    # waitlist offer's claim link.
     token, token_hash = (None, None)
-    if reminder.kind in (ReminderKind.FOLLOW_UP, ReminderKind.REMINDER):
-        token, token_hash = new_secret("fu_" if reminder.kind == ReminderKind.FOLLOW_UP else "bk_")
+    if reminder.kind in LINK_PREFIX:
+        token, token_hash = new_secret(LINK_PREFIX[reminder.kind])
     subject, body = compose(reminder, token=token)
     address = reminder.client.phone if reminder.channel == "sms" else reminder.client.email
     try:
@@ -297,6 +349,17 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
                 else f"To cancel or change it, contact {practice.name}."
             )
         )
+    elif reminder.kind == ReminderKind.WAITLIST_OFFER and reminder.waitlist_offer is not None:
+        offer = reminder.waitlist_offer
+        local = offer.start.astimezone(practice.tz).strftime("%A %d %B at %H:%M")
+        subject = f"A time came free at {practice.name}"
+        body = (
+            f"Hello {name},\n\nA {offer.entry.service.name} on {local} ({practice.timezone}) is "
+            f"free. The first to claim it gets it:\n"
+            f"{_link(f'public/waitlist-offers/{token}/claim/')}\n"
+            f"(POST to the link, or open it in the practice's booking page.) The offer ends at "
+            f"{offer.expires_at.astimezone(practice.tz):%H:%M}."
+        )
     elif reminder.kind == ReminderKind.FOLLOW_UP:
         subject = f"How is your back today? ({practice.name})"
         body = (
@@ -318,8 +381,6 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
 
 def appointment_for_reminder_link(token: str) -> Appointment | None:
     """The appointment whose reminder carried this manage link (`public/bookings/{token}/`)."""
-    from practice.auth import hash_secret
-
     reminder = (
         Reminder.objects.select_related(
             "appointment__service", "appointment__therapist__user", "appointment__practice"
@@ -330,9 +391,22 @@ def appointment_for_reminder_link(token: str) -> Appointment | None:
     return reminder.appointment if reminder else None
 
 
-def follow_up_for_token(token: str) -> Reminder | None:
-    from practice.auth import hash_secret
+def waitlist_offer_for_message_link(token: str) -> WaitlistOffer | None:
+    """The waitlist offer whose message carried this claim link."""
+    message = (
+        Reminder.objects.select_related(
+            "waitlist_offer__entry__client",
+            "waitlist_offer__entry__service",
+            "waitlist_offer__entry__practice",
+            "waitlist_offer__therapist__user",
+        )
+        .filter(token_hash=hash_secret(token), kind=ReminderKind.WAITLIST_OFFER)
+        .first()
+    )
+    return message.waitlist_offer if message else None
 
+
+def follow_up_for_token(token: str) -> Reminder | None:
     return (
         Reminder.objects.select_related("practice", "client", "appointment__therapist__user")
         .filter(token_hash=hash_secret(token), kind=ReminderKind.FOLLOW_UP)
