@@ -2,8 +2,14 @@
 
 from django.dispatch import receiver
 
+from clients.models import Client, Complaint
 from clients.services import link_client_on_verification
 from practice.signals import email_verified
+from practice.tombstones import track_deletions
+
+# Hard deletions (erasure, purge) stay visible to `?updated_since=` sync (practice.tombstones).
+track_deletions(Client, "client")
+track_deletions(Complaint, "complaint")
 
 
 @receiver(email_verified)

@@ -89,6 +89,7 @@ class PracticeSerializer(PracticeModelSerializer):
             "clients_may_cancel_late",
             "sensitive_area_consent_required",
             "waitlist_offer_minutes",
+            "sync_horizon_days",
             "jurisdiction",
             "hipaa_covered",
             "created_at",

@@ -28,6 +28,7 @@ from practice.models import (
     Service,
     Therapist,
     TimeOff,
+    Tombstone,
     WebhookSubscription,
 )
 from practice.permissions import WRITE
@@ -50,6 +51,7 @@ from tests.factories import (
     TechniqueFactory,
     TherapistFactory,
     TimeOffFactory,
+    TombstoneFactory,
     WaitlistEntryFactory,
     WebhookSubscriptionFactory,
 )
@@ -154,6 +156,7 @@ RECIPES: dict[type[models.Model], Recipe] = {
     WebhookSubscription: _in_practice(WebhookSubscriptionFactory),
     WaitlistEntry: _for_client(WaitlistEntryFactory),
     ErasureRequest: _in_practice(ErasureRequestFactory),
+    Tombstone: _in_practice(TombstoneFactory),
 }
 
 
