@@ -277,7 +277,10 @@ def create_service(
     service = Service.objects.create(practice=practice, **fields)
     if therapists is None:
         therapists = list(Therapist.objects.filter(practice=practice, active=True))
-    service.therapists.set(therapists)
+    Therapist.services.through.objects.bulk_create(
+        Therapist.services.through(therapist_id=therapist.pk, service_id=service.pk)
+        for therapist in therapists
+    )
     _touch(Therapist, {therapist.pk for therapist in therapists})
     return service
 
@@ -291,8 +294,9 @@ def update_service(
         setattr(service, name, value)
     service.save()
     if therapists is not None:
-        before = set(service.therapists.values_list("pk", flat=True))
-        service.therapists.set(therapists)
+        offering = service.therapists  # type: ignore[attr-defined]  # reverse side of the M2M
+        before = set(offering.values_list("pk", flat=True))
+        offering.set(therapists)
         _touch(Therapist, before ^ {therapist.pk for therapist in therapists})
     return service
 

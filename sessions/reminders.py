@@ -241,7 +241,7 @@ def send_reminders(ids: list[int]) -> dict[int, str]:
     return results
 
 
-LINK_PREFIX = {
+LINK_PREFIX: dict[str, str] = {
     ReminderKind.FOLLOW_UP: "fu_",
     ReminderKind.REMINDER: "bk_",
     ReminderKind.WAITLIST_OFFER: "wl_",
@@ -351,11 +351,11 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
         )
     elif reminder.kind == ReminderKind.WAITLIST_OFFER and reminder.waitlist_offer is not None:
         offer = reminder.waitlist_offer
-        local = offer.start.astimezone(practice.tz).strftime("%A %d %B at %H:%M")
+        offered_at = offer.start.astimezone(practice.tz).strftime("%A %d %B at %H:%M")
         subject = f"A time came free at {practice.name}"
         body = (
-            f"Hello {name},\n\nA {offer.entry.service.name} on {local} ({practice.timezone}) is "
-            f"free. The first to claim it gets it:\n"
+            f"Hello {name},\n\nA {offer.entry.service.name} on {offered_at} "
+            f"({practice.timezone}) is free. The first to claim it gets it:\n"
             f"{_link(f'public/waitlist-offers/{token}/claim/')}\n"
             f"(POST to the link, or open it in the practice's booking page.) The offer ends at "
             f"{offer.expires_at.astimezone(practice.tz):%H:%M}."

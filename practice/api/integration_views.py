@@ -261,7 +261,7 @@ class DeletedViewSet(PracticeScopedViewSet, mixins.ListModelMixin):
     def check_updated_since(self, when) -> None:
         """Deletions older than the horizon are gone: a client that last synced before it must
         sync from scratch, and is told so rather than shown an incomplete feed."""
-        horizon = self.request.practice.sync_horizon_days
+        horizon = self.request.practice.sync_horizon_days  # type: ignore[attr-defined]
         if when < timezone.now() - timedelta(days=horizon):
             raise serializers.ValidationError(
                 {
