@@ -369,6 +369,7 @@ TOMBSTONE_TYPES = (
     "client",
     "complaint",
     "note",
+    "outcome",
     "session_plan",
     "time_off",
     "waitlist_entry",

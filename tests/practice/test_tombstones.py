@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from clients.models import Complaint
+from clients.models import Complaint, Outcome
 from practice.models import Practice, TimeOff, Tombstone, WebhookEvent
 from practice.tombstones import purge_tombstones
 from sessions import privacy
@@ -83,11 +83,12 @@ def test_a_purge_leaves_tombstones_and_clinical_ones_only_clinicians_see(
     client = record(practice, last_entry=dt.date(2020, 6, 14))  # kept until 2030-06-14
     complaint = Complaint.objects.get(client=client)
     note = Note.objects.get(client=client)
+    outcome = Outcome.objects.get(client=client)
 
     report = privacy.purge_expired_records(today=TODAY)
 
     assert report.purged == [client.pk]
-    clinical = {("complaint", complaint.pk), ("note", note.pk)}
+    clinical = {("complaint", complaint.pk), ("note", note.pk), ("outcome", outcome.pk)}
     everything = feed(owner)
     assert clinical | {("client", client.pk), ("appointment", note.appointment_id)} <= everything
     assert feed(therapist) == everything
