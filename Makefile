@@ -45,11 +45,14 @@ run: demo
 worker: $(VENV)/.synced
 	$(BIN)/celery -A config worker --beat --pool=solo --loglevel=INFO --schedule=var/celerybeat-schedule
 
+# Also validates docker-compose.yml against the Compose specification's JSON schema (the copy
+# check-jsonschema ships, so no network).
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(BIN)/mypy .
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 test: lint
 	$(BIN)/pytest

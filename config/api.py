@@ -23,6 +23,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from practice.errors import DomainError
+from practice.paging import MAX_OFFSET, page_size_from, whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +180,8 @@ class PageNumberPagination(pagination.PageNumberPagination):
     """`{"next", "previous", "results"}` with `?page_size=` up to 100.
 
     No COUNT(*): one extra row tells whether there is a next page, so a page costs one query.
+    A `page` that is not a whole number from 1, too deep to be one, or past the last page (other
+    than page 1 of an empty list) is a 404 (API.md "Paging limits").
     """
 
     page_size_query_param = "page_size"
@@ -187,32 +190,25 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         size = self.get_page_size(request)
-        try:
-            self.number = int(request.query_params.get(self.page_query_param, 1))
-        except (TypeError, ValueError):
-            raise exceptions.NotFound("Invalid page.") from None
-        if self.number < 1:
+        raw = request.query_params.get(self.page_query_param)
+        number = 1 if raw is None else whole_number(raw)
+        if number is None or (number - 1) * size > MAX_OFFSET:
             raise exceptions.NotFound("Invalid page.")
-        offset = (self.number - 1) * size
+        self.number = number
+        offset = (number - 1) * size
         rows = list(queryset[offset : offset + size + 1])
+        if not rows and number > 1:
+            raise exceptions.NotFound("Invalid page: past the last one.")
         self.has_next = len(rows) > size
         return rows[:size]
 
     def get_page_size(self, request) -> int:  # type: ignore[override]
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return int(self.page_size or 25)
-        try:
-            size = int(raw)
-        except ValueError:
-            raise exceptions.ValidationError(
-                {"page_size": ["A whole number is required."]}
-            ) from None
-        if not 1 <= size <= self.max_page_size:
-            raise exceptions.ValidationError(
-                {"page_size": [f"Must be between 1 and {self.max_page_size}."]}
-            )
-        return size
+        return page_size_from(
+            request,
+            param=self.page_size_query_param,
+            default=int(self.page_size or 25),
+            maximum=self.max_page_size,
+        )
 
     def _page_url(self, number: int) -> str:
         from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -246,7 +242,13 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     def get_schema_operation_parameters(self, view):
         return [
-            {"name": "page", "in": "query", "required": False, "schema": {"type": "integer"}},
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "description": "From 1; past the last page (or not a whole number) is a 404.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
             {
                 "name": "page_size",
                 "in": "query",

@@ -41,6 +41,23 @@ _DESCRIPTIONS = {
 }
 
 
+# Sent on every answer a rate limit counted (practice.throttling), of the tightest such limit.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {
+        "description": "Requests allowed in the window of the limit closest to running out.",
+        "schema": {"type": "integer"},
+    },
+    "RateLimit-Remaining": {
+        "description": "Requests left in that window.",
+        "schema": {"type": "integer"},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until a request is counted off that window again.",
+        "schema": {"type": "integer"},
+    },
+}
+
+
 class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's AutoSchema, plus the error responses an operation can answer."""
 
@@ -62,7 +79,8 @@ class AutoSchema(openapi.AutoSchema):
                     "Retry-After": {
                         "description": "Seconds to wait before retrying.",
                         "schema": {"type": "integer"},
-                    }
+                    },
+                    **RATE_LIMIT_HEADERS,
                 }
             responses[status] = response
         operation["responses"] = dict(sorted(responses.items()))

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: the request id, the access line and the request metrics cover everything below.
     "config.observability.RequestMiddleware",
+    # RateLimit-* headers of the throttles a request met (practice.throttling), on every answer.
+    "practice.throttling.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before CommonMiddleware, so a redirect or an error answer carries the CORS headers too.
     "corsheaders.middleware.CorsMiddleware",
@@ -135,12 +137,15 @@ else:
         }
     }
     # Embedded broker: messages are files under var/, shared by the web process and the worker.
+    # Its exchange tables go there too (kombu's default is `control/` in the working directory),
+    # and the URL names a host so that kombu does not warn "No hostname was supplied".
     _broker_dir = VAR_DIR / "broker"
     _broker_dir.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
+        "control_folder": str(_broker_dir / "control"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
@@ -162,6 +167,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # DOMAIN.md 4: clinical records past `retain_until` and not on legal hold (sessions.privacy).
     "purge-expired-records": {"task": "sessions.tasks.purge_expired_records", "schedule": 86400.0},
+    # Tombstones past each practice's sync horizon (practice.tombstones).
+    "purge-tombstones": {"task": "practice.tasks.purge_tombstones", "schedule": 86400.0},
 }
 
 # --- Email ----------------------------------------------------------------------------------
@@ -219,6 +226,7 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "public": env.str("THROTTLE_PUBLIC", default="300/min"),
         "public_booking": env.str("THROTTLE_PUBLIC_BOOKING", default="10/hour"),
+        "public_idempotency_keys": env.str("THROTTLE_PUBLIC_IDEMPOTENCY_KEYS", default="20/hour"),
         "api_key": env.str("THROTTLE_API_KEY", default="600/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": [
@@ -304,7 +312,16 @@ CORS_ALLOW_HEADERS = (
     "if-none-match",
     "x-request-id",
 )
-CORS_EXPOSE_HEADERS = ("ETag", "Retry-After", "Sync-Since", "Idempotent-Replayed", "X-Request-ID")
+CORS_EXPOSE_HEADERS = (
+    "ETag",
+    "Retry-After",
+    "Sync-Since",
+    "Idempotent-Replayed",
+    "X-Request-ID",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+)
 
 # --- Logs and metrics (README "Deploying") -------------------------------------------------------
 # `json`: one JSON object a line (timestamp, level, logger, message, request_id, task_id in Celery

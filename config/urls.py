@@ -35,6 +35,7 @@ router.register("services", practice_views.ServiceViewSet, basename="service")
 router.register("audit-events", practice_views.AuditEventViewSet, basename="audit-event")
 router.register("api-keys", integration_views.ApiKeyViewSet, basename="api-key")
 router.register("webhooks", integration_views.WebhookViewSet, basename="webhook")
+router.register("deleted", integration_views.DeletedViewSet, basename="deleted")
 router.register("clients", ClientViewSet, basename="client")
 router.register("consents", ConsentViewSet, basename="consent")
 router.register("complaints", ComplaintViewSet, basename="complaint")
@@ -90,6 +91,11 @@ api: list = [
         name="public-booking-cancel",
     ),
     path("public/<slug:slug>/", session_views.PublicPracticeView.as_view(), name="public-practice"),
+    path(
+        "public/bookings/<str:token>/reschedule/",
+        session_views.PublicRescheduleView.as_view(),
+        name="public-booking-reschedule",
+    ),
     path(
         "public/<slug:slug>/services/",
         session_views.PublicServicesView.as_view(),

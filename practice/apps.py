@@ -7,3 +7,9 @@ class PracticeConfig(AppConfig):
 
     def ready(self) -> None:
         from practice import schema  # noqa: F401 - registers the schema extension
+
+        # Models and what builds on them load only once the app registry is ready.
+        from practice.models import TimeOff
+        from practice.tombstones import track_deletions
+
+        track_deletions(TimeOff, "time_off")

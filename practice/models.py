@@ -99,6 +99,11 @@ class Practice(models.Model):
     waitlist_offer_minutes = models.PositiveSmallIntegerField(
         default=120, validators=[MinValueValidator(5), MaxValueValidator(60 * 24 * 7)]
     )
+    # How long deletions stay in the `deleted/` feed for `?updated_since=` sync (a client that
+    # last synced longer ago than this must sync from scratch).
+    sync_horizon_days = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
     # DOMAIN.md 4 "Retention": the clock of clinical records follows the practice's jurisdiction.
     jurisdiction = models.CharField(
         max_length=20, choices=Jurisdiction.choices, default=Jurisdiction.UNSPECIFIED
@@ -385,13 +390,44 @@ class ApiKey(models.Model):
         ordering = ["-created_at", "-id"]
 
 
+# Record types whose hard deletions are kept as tombstones (`deleted/`); the scheduling ones also
+# send a `<type>.deleted` webhook event.
+TOMBSTONE_TYPES = (
+    "appointment",
+    "client",
+    "complaint",
+    "note",
+    "outcome",
+    "session_plan",
+    "time_off",
+    "waitlist_entry",
+)
+SCHEDULING_TOMBSTONE_TYPES = ("appointment", "client", "time_off", "waitlist_entry")
+
 WEBHOOK_EVENTS = (
     "appointment.created",
     "appointment.updated",
     "appointment.cancelled",
     "client.created",
     "waitlist.offered",
+    *(f"{record_type}.deleted" for record_type in SCHEDULING_TOMBSTONE_TYPES),
 )
+
+
+class Tombstone(models.Model):
+    """A hard-deleted record, by type and id only, so that `?updated_since=` sync sees removals
+    (erasure, purge, removed time off) too; kept for the practice's `sync_horizon_days`."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    record_type = models.CharField(max_length=20, choices=[(t, t) for t in TOMBSTONE_TYPES])
+    record_id = models.BigIntegerField()
+    deleted_at = models.DateTimeField(default=timezone.now)
+
+    sync_field = "deleted_at"  # what `?updated_since=` filters on (practice.sync)
+
+    class Meta:
+        ordering = ["deleted_at", "id"]
+        indexes = [models.Index(fields=["practice", "deleted_at"])]
 
 
 class WebhookSubscription(models.Model):

@@ -33,7 +33,7 @@ def claim_batch(
     *,
     model: type[models.Model],
     due: models.Q,
-    order_by: str,
+    order_by: str | tuple[str, ...],
     claimed: dict[str, Any],
     lapsed: models.Q,
     released: dict[str, Any],
@@ -50,7 +50,7 @@ def claim_batch(
         ids = list(
             model._default_manager.select_for_update(skip_locked=True)
             .filter(due)
-            .order_by(order_by)
+            .order_by(*((order_by,) if isinstance(order_by, str) else order_by))
             .values_list("pk", flat=True)[:batch]
         )
         model._default_manager.filter(pk__in=ids).update(**claimed)

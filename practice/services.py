@@ -18,6 +18,7 @@ from practice.models import (
     Membership,
     Practice,
     Role,
+    Service,
     Therapist,
     User,
     WorkingHours,
@@ -257,3 +258,60 @@ def remove_staff(*, membership: Membership) -> None:
     user.auth_tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
     Therapist.objects.filter(user=user).update(active=False)
     membership.delete()
+
+
+def _touch(model: type[Service] | type[Therapist], ids: set[int]) -> None:
+    """Both ends of a changed offer link show it (`services` / `therapists`), so both move for
+    `?updated_since=` sync."""
+    if ids:
+        model.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+
+
+@transaction.atomic
+def create_service(
+    *, practice: Practice, fields: dict, therapists: list[Therapist] | None
+) -> Service:
+    """A bookable service (API.md "Who offers a service"): created without `therapists`, it is
+    offered by every active therapist of the practice at that moment, so that a solo practice
+    can book it at once."""
+    service = Service.objects.create(practice=practice, **fields)
+    if therapists is None:
+        therapists = list(Therapist.objects.filter(practice=practice, active=True))
+    Therapist.services.through.objects.bulk_create(
+        Therapist.services.through(therapist_id=therapist.pk, service_id=service.pk)
+        for therapist in therapists
+    )
+    _touch(Therapist, {therapist.pk for therapist in therapists})
+    return service
+
+
+@transaction.atomic
+def update_service(
+    *, service: Service, fields: dict, therapists: list[Therapist] | None
+) -> Service:
+    """Change a service; `therapists`, when given, replaces who offers it (left out: unchanged)."""
+    for name, value in fields.items():
+        setattr(service, name, value)
+    service.save()
+    if therapists is not None:
+        offering = service.therapists  # type: ignore[attr-defined]  # reverse side of the M2M
+        before = set(offering.values_list("pk", flat=True))
+        offering.set(therapists)
+        _touch(Therapist, before ^ {therapist.pk for therapist in therapists})
+    return service
+
+
+@transaction.atomic
+def update_therapist(
+    *, therapist: Therapist, fields: dict, services: list[Service] | None
+) -> Therapist:
+    """Change a therapist's profile; `services`, when given, replaces what they offer (the same
+    link as a service's `therapists`, API.md "Who offers a service")."""
+    for name, value in fields.items():
+        setattr(therapist, name, value)
+    therapist.save()
+    if services is not None:
+        before = set(therapist.services.values_list("pk", flat=True))
+        therapist.services.set(services)
+        _touch(Service, before ^ {service.pk for service in services})
+    return therapist

@@ -1,9 +1,11 @@
 """Cheap sync for integrations: `?updated_since=` on lists and `ETag`/`If-None-Match` on details.
 
-Removals are soft here (a cancelled appointment, an inactive service or therapist): they carry a
-new `updated_at`, so `updated_since` returns them too and a front-end sees every change. Every list
-answers a `Sync-Since` header: send it back as the next `updated_since` and no change is missed,
-even one whose transaction committed after this answer (the overlap may repeat a row; upsert).
+Most removals are soft (a cancelled appointment, an inactive service or therapist): they carry a
+new `updated_at`, so `updated_since` returns them too and a front-end sees every change. Hard
+deletions (erasure, purge, removed time off) leave a tombstone in `deleted/` (practice.tombstones).
+Every list answers a `Sync-Since` header: send it back as the next `updated_since` and no change is
+missed, even one whose transaction committed after this answer (the overlap may repeat a row;
+upsert).
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ def next_sync_since() -> str:
     return (timezone.now() - SYNC_OVERLAP).isoformat()
 
 
+def sync_field(model) -> str | None:
+    """The time a row last changed (`updated_at`, or the model's `sync_field`), if it has one."""
+    name = getattr(model, "sync_field", "updated_at")
+    return name if any(f.name == name for f in model._meta.get_fields()) else None
+
+
 class UpdatedSinceFilter(filters.BaseFilterBackend):
     param = "updated_since"
 
@@ -35,7 +43,8 @@ class UpdatedSinceFilter(filters.BaseFilterBackend):
         raw = request.query_params.get(self.param)
         if raw is None:
             return queryset
-        if not any(f.name == "updated_at" for f in queryset.model._meta.get_fields()):
+        field = sync_field(queryset.model)
+        if field is None:
             raise exceptions.ValidationError({self.param: ["Not offered on this list."]})
         try:
             when = parse_datetime(raw.replace(" ", "+"))
@@ -48,11 +57,14 @@ class UpdatedSinceFilter(filters.BaseFilterBackend):
             raise exceptions.ValidationError(
                 {self.param: ["An ISO 8601 time with an offset, e.g. 2026-11-28T10:00:00Z."]}
             )
-        return queryset.filter(updated_at__gte=when)
+        check = getattr(view, "check_updated_since", None)
+        if check is not None:
+            check(when)
+        return queryset.filter(**{f"{field}__gte": when})
 
     def get_schema_operation_parameters(self, view):
         model = getattr(getattr(view, "queryset", None), "model", None)
-        if model is None or not any(f.name == "updated_at" for f in model._meta.get_fields()):
+        if model is None or sync_field(model) is None:
             return []
         return [
             {

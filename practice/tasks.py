@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.core.mail import send_mail
 
+from practice import tombstones
 from practice.models import User
 from practice.services import start_email_verification, verification_link
 
@@ -47,3 +48,9 @@ def deliver_webhook(delivery_id: int) -> str:
     from practice import webhooks
 
     return webhooks.deliver(delivery_id)
+
+
+@shared_task
+def purge_tombstones() -> int:
+    """Daily: deletions older than their practice's sync horizon leave the `deleted/` feed."""
+    return tombstones.purge_tombstones()

@@ -1,4 +1,8 @@
-"""Rate limits of authenticated callers (API.md "Conventions": 429 `throttled` with Retry-After).
+"""Rate limits (API.md "Conventions": 429 `throttled` with Retry-After) and their headers.
+
+Every limit is a `RateLimited` throttle: the answer carries `RateLimit-Limit`,
+`RateLimit-Remaining` and `RateLimit-Reset` (the IETF httpapi draft's names) of the limit closest
+to running out, so that integrations can pace themselves instead of meeting a 429.
 
 A member is limited per user, an API key per key. DRF's UserRateThrottle keys on `request.user.pk`,
 which an API key's principal lacks (it is None): alone, it would put every key of every practice
@@ -7,14 +11,65 @@ in one shared bucket, so one busy integration would throttle all the others.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import math
+from dataclasses import dataclass
 
+from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle, UserRateThrottle
 
 from practice.models import ApiKey
 
+LIMITS_ATTRIBUTE = "backcare_rate_limits"
 
-class MemberRateThrottle(UserRateThrottle):
+
+@dataclass(frozen=True)
+class LimitState:
+    scope: str
+    limit: int
+    remaining: int
+    reset: int  # seconds until a request is counted off again (the oldest one in the window)
+
+
+class RateLimited(SimpleRateThrottle):
+    """A DRF rate throttle that notes how much of its limit the request left, for the headers."""
+
+    def allow_request(self, request, view):
+        allowed = super().allow_request(request, view)
+        if getattr(self, "key", None) is not None and self.num_requests:
+            history = self.history
+            reset = self.duration - (self.now - history[-1]) if history else self.duration
+            state = LimitState(
+                scope=str(self.scope),
+                limit=self.num_requests,
+                remaining=max(0, self.num_requests - len(history)),
+                reset=max(1, math.ceil(reset)),
+            )
+            django_request = getattr(request, "_request", request)
+            states = getattr(django_request, LIMITS_ATTRIBUTE, [])
+            setattr(django_request, LIMITS_ATTRIBUTE, [*states, state])
+        return allowed
+
+
+class RateLimitHeadersMiddleware:
+    """Writes the RateLimit-* headers of the tightest limit a request met (none met: none)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        states = getattr(request, LIMITS_ATTRIBUTE, None)
+        if states:
+            tightest = min(states, key=lambda state: (state.remaining, -state.reset))
+            response["RateLimit-Limit"] = str(tightest.limit)
+            response["RateLimit-Remaining"] = str(tightest.remaining)
+            response["RateLimit-Reset"] = str(tightest.reset)
+        return response
+
+
+class MemberRateThrottle(RateLimited, UserRateThrottle):
     """DRF's per-user (or, anonymous, per-address) limit; API keys have their own below."""
 
     def get_cache_key(self, request, view):
@@ -23,7 +78,7 @@ class MemberRateThrottle(UserRateThrottle):
         return super().get_cache_key(request, view)
 
 
-class ApiKeyRateThrottle(SimpleRateThrottle):
+class ApiKeyRateThrottle(RateLimited):
     """The `api_key` rate, counted per key; requests made without a key are not its concern."""
 
     scope = "api_key"
@@ -68,8 +123,34 @@ def client_address(request) -> str:
     return client_ip(request) or BaseThrottle().get_ident(request) or ""
 
 
-class AddressRateThrottle(SimpleRateThrottle):
+class AddressRateThrottle(RateLimited):
     """A `scope` rate counted per caller address (`client_address`), for endpoints without login."""
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+
+
+class IdempotencyKeyRateThrottle(AddressRateThrottle):
+    """New `Idempotency-Key`s per caller address (`public_idempotency_keys`).
+
+    A public booking's key is not tied to the address (a phone moving from Wi-Fi to mobile
+    retries from another one and must get its first answer back), so guessing keys is slowed
+    here instead: each address may bring only so many keys it has not sent before per period.
+    A retry with a key the address already used does not count again.
+    """
+
+    scope = "public_idempotency_keys"
+
+    def allow_request(self, request, view):
+        key = request.META.get("HTTP_IDEMPOTENCY_KEY")
+        if request.method != "POST" or not key or self.rate is None:
+            return True
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        ident = client_address(request)
+        seen = self.cache_format % {"scope": self.scope, "ident": f"{ident}:{digest}"}
+        if cache.get(seen):
+            return True
+        if not super().allow_request(request, view):
+            return False
+        cache.set(seen, True, self.duration)
+        return True

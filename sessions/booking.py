@@ -312,6 +312,24 @@ def reschedule_appointment(
     return appointment
 
 
+def reschedule_public_appointment(
+    *, appointment: Appointment, start: datetime, therapist_id: int | None
+) -> Appointment:
+    """The manage link's `reschedule/` (API.md "Public booking"): the booking rules of the public
+    page (an online-bookable therapist of the practice, the notice, horizon and slot grid) and
+    its cancellation window, as a client moving their own booking."""
+    therapist = None
+    if therapist_id is not None:
+        therapist = Therapist.objects.filter(
+            practice_id=appointment.practice_id, pk=therapist_id, active=True, online_bookable=True
+        ).first()
+        if therapist is None:
+            raise Invalid.on("therapist", "Unknown therapist.", "does_not_exist")
+    return reschedule_appointment(
+        appointment=appointment, start=start, therapist=therapist, actor=Actor(kind=Source.PUBLIC)
+    )
+
+
 @dataclass
 class Occurrence:
     start: datetime

@@ -111,7 +111,7 @@ class IdempotencyRecord(models.Model):
     """The first answer to a create request, replayed for a retry with the same Idempotency-Key."""
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
-    principal = models.CharField(max_length=80)  # "user:<id>", "public:<ip>", "key:<id>"
+    principal = models.CharField(max_length=80)  # "user:<id>", "public", "key:<id>"
     key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
@@ -318,6 +318,7 @@ class ReminderKind(models.TextChoices):
     FOLLOW_UP = "follow_up"
     REBOOK_NUDGE = "rebook_nudge"
     ALERT = "alert"  # a TherapistAlert, to its therapist (or the owners), never to the client
+    WAITLIST_OFFER = "waitlist_offer"  # a freed slot offered to a waitlisted client
 
 
 class ReminderStatus(models.TextChoices):
@@ -339,6 +340,10 @@ class Reminder(models.Model):
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="reminders")
     appointment = models.ForeignKey(
         Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
+    # A waitlist offer's message: sent once and retried like a reminder; its token is the claim's.
+    waitlist_offer = models.ForeignKey(
+        "WaitlistOffer", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )
     kind = models.CharField(max_length=14, choices=ReminderKind.choices)
     channel = models.CharField(max_length=8)
@@ -512,7 +517,9 @@ class WaitlistOffer(models.Model):
     entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
     therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="+")
     start = models.DateTimeField()
-    token_hash = models.CharField(max_length=64, unique=True)
+    # Offers made before their messages went through the reminder outbox carry their claim
+    # token here; newer ones carry one per message sent (Reminder.token_hash).
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
     expires_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -35,6 +35,8 @@ from sessions.models import (
     ReminderKind,
     ReminderStatus,
     Status,
+    WaitlistOffer,
+    WaitlistStatus,
 )
 
 BATCH = 200  # rows per claim (one dispatcher transaction)
@@ -109,6 +111,26 @@ def on_completed(appointment: Appointment) -> None:
     )
 
 
+def on_waitlist_offers(offers: list[WaitlistOffer]) -> bool:
+    """One message per channel of each offer's client (opt-out and SMS preference respected),
+    due now and queued in the order the offers were made, i.e. the order of the waitlist. True
+    when something was scheduled, so the caller asks for a dispatch."""
+    now = timezone.now()
+    created = Reminder.objects.bulk_create(
+        Reminder(
+            practice_id=offer.entry.practice_id,
+            client_id=offer.entry.client_id,
+            waitlist_offer=offer,
+            kind=ReminderKind.WAITLIST_OFFER,
+            channel=channel,
+            scheduled_for=now,
+        )
+        for offer in offers
+        for channel in _channels(offer.entry.client)
+    )
+    return bool(created)
+
+
 def schedule_rebook_nudges(now: datetime | None = None) -> int:
     """One nudge for a client with an active complaint and nothing booked, `rebook_nudge_days`
     after their last session (API.md, DOMAIN.md 6)."""
@@ -161,7 +183,8 @@ def claim_due(now: datetime | None = None, batch: int = BATCH) -> list[int]:
     return claim_batch(
         model=Reminder,
         due=Q(status=ReminderStatus.SCHEDULED, scheduled_for__lte=now),
-        order_by="scheduled_for",
+        # Ties (a waitlist's offers, due at once) go in the order they were written.
+        order_by=("scheduled_for", "id"),
         claimed={"status": ReminderStatus.QUEUED, "lease_until": now + LEASE},
         lapsed=Q(status__in=(ReminderStatus.QUEUED, ReminderStatus.SENDING), lease_until__lt=now),
         released={"status": ReminderStatus.SCHEDULED, "lease_until": None},
@@ -216,11 +239,29 @@ def send_reminders(ids: list[int]) -> dict[int, str]:
         "appointment__service",
         "appointment__therapist__user",
         "alert__therapist__user",
+        "waitlist_offer__entry__service",
+        "waitlist_offer__therapist__user",
     ).filter(pk__in=mine)
     with Outbox() as outbox, commits_not_waiting_for_disk():
         for reminder in rows:
             results[reminder.pk] = _send(reminder, outbox)
     return results
+
+
+LINK_PREFIX: dict[str, str] = {
+    ReminderKind.FOLLOW_UP: "fu_",
+    ReminderKind.REMINDER: "bk_",
+    ReminderKind.WAITLIST_OFFER: "wl_",
+}
+
+
+def waitlist_offer_is_open(offer: WaitlistOffer, now: datetime) -> bool:
+    """Worth a message: not claimed, not past its claim window, its entry still waiting."""
+    return (
+        offer.claimed_at is None
+        and offer.expires_at > now
+        and offer.entry.status == WaitlistStatus.WAITING
+    )
 
 
 def _send(reminder: Reminder, outbox: Outbox) -> str:
@@ -229,18 +270,26 @@ def _send(reminder: Reminder, outbox: Outbox) -> str:
     if reminder.kind == ReminderKind.ALERT:
         return _send_alert(reminder, outbox)
     # Unsubscribed after the dispatcher handed this row to a worker: the opt-out still wins.
-    if reminder.client.reminders_opt_out or (
-        appointment is not None
-        and reminder.kind == ReminderKind.REMINDER
-        and (appointment.status != Status.BOOKED)
+    if (
+        reminder.client.reminders_opt_out
+        or (
+            appointment is not None
+            and reminder.kind == ReminderKind.REMINDER
+            and (appointment.status != Status.BOOKED)
+        )
+        or (
+            reminder.waitlist_offer is not None
+            and not waitlist_offer_is_open(reminder.waitlist_offer, timezone.now())
+        )
     ):
         mark(status=ReminderStatus.CANCELLED, lease_until=None)
         return ReminderStatus.CANCELLED
     # A link of its own in each message (stored hashed, like every secret): the follow-up's
-    # question, or the reminder's manage link (GET and cancel/ it, as a public booking's).
+    # question, the reminder's manage link (GET and cancel/ it, as a public booking's), or the
+    # waitlist offer's claim link.
     token, token_hash = (None, None)
-    if reminder.kind in (ReminderKind.FOLLOW_UP, ReminderKind.REMINDER):
-        token, token_hash = new_secret("fu_" if reminder.kind == ReminderKind.FOLLOW_UP else "bk_")
+    if reminder.kind in LINK_PREFIX:
+        token, token_hash = new_secret(LINK_PREFIX[reminder.kind])
     subject, body = compose(reminder, token=token)
     address = reminder.client.phone if reminder.channel == "sms" else reminder.client.email
     return _deliver(reminder, outbox, [address], subject, body, token_hash)
@@ -338,6 +387,17 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
                 else f"To cancel or change it, contact {practice.name}."
             )
         )
+    elif reminder.kind == ReminderKind.WAITLIST_OFFER and reminder.waitlist_offer is not None:
+        offer = reminder.waitlist_offer
+        offered_at = offer.start.astimezone(practice.tz).strftime("%A %d %B at %H:%M")
+        subject = f"A time came free at {practice.name}"
+        body = (
+            f"Hello {name},\n\nA {offer.entry.service.name} on {offered_at} "
+            f"({practice.timezone}) is free. The first to claim it gets it:\n"
+            f"{_link(f'public/waitlist-offers/{token}/claim/')}\n"
+            f"(POST to the link, or open it in the practice's booking page.) The offer ends at "
+            f"{offer.expires_at.astimezone(practice.tz):%H:%M}."
+        )
     elif reminder.kind == ReminderKind.FOLLOW_UP:
         subject = f"How is your back today? ({practice.name})"
         body = (
@@ -367,6 +427,21 @@ def appointment_for_reminder_link(token: str) -> Appointment | None:
         .first()
     )
     return reminder.appointment if reminder else None
+
+
+def waitlist_offer_for_message_link(token: str) -> WaitlistOffer | None:
+    """The waitlist offer whose message carried this claim link."""
+    message = (
+        Reminder.objects.select_related(
+            "waitlist_offer__entry__client",
+            "waitlist_offer__entry__service",
+            "waitlist_offer__entry__practice",
+            "waitlist_offer__therapist__user",
+        )
+        .filter(token_hash=hash_secret(token), kind=ReminderKind.WAITLIST_OFFER)
+        .first()
+    )
+    return message.waitlist_offer if message else None
 
 
 def follow_up_for_token(token: str) -> Reminder | None:

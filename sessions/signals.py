@@ -5,8 +5,16 @@ from django.dispatch import receiver
 
 from clients.events import screening_recorded
 from practice.models import TimeOff
+from practice.tombstones import track_deletions
 from sessions import alerts
+from sessions.models import Appointment, Note, SessionPlan, WaitlistEntry
 from sessions.tasks import offer_freed_time_soon
+
+# Hard deletions (erasure, purge) stay visible to `?updated_since=` sync (practice.tombstones).
+track_deletions(Appointment, "appointment")
+track_deletions(Note, "note")
+track_deletions(SessionPlan, "session_plan")
+track_deletions(WaitlistEntry, "waitlist_entry")
 
 
 @receiver(post_delete, sender=TimeOff)

@@ -1,24 +1,27 @@
 """The waitlist (issue: "Waitlist"): when a slot frees up, waiting clients whose request matches
 are offered it by message, in order of request, with a claim link valid for the practice's
 `waitlist_offer_minutes`; the first claim books it through the normal booking rules (so the
-exclusion constraint settles racing claims) and later claims get 409 `slot_unavailable`."""
+exclusion constraint settles racing claims) and later claims get 409 `slot_unavailable`.
+
+The messages are reminder-outbox rows (`sessions.reminders`, kind `waitlist_offer`): written in
+the transaction of the offer, sent once by the dispatcher, retried, on the client's channels and
+never to a client who opted out; one whose offer was claimed or expired meanwhile is cancelled."""
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from practice.auth import hash_secret, new_secret
+from practice.auth import hash_secret
 from practice.errors import NotFound, SlotUnavailable
 from practice.models import Therapist
 from practice.webhooks import record_event
+from sessions import reminders
 from sessions.models import Source, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from sessions.selectors import free_slots
+from sessions.tasks import dispatch_soon
 
 
 def expire_entries(now: datetime | None = None) -> int:
@@ -73,13 +76,8 @@ def offer_freed_time(*, therapist_id: int, start: datetime, end: datetime) -> li
         slots = [s for s in slots_of[entry.service_id] if _fits(entry, s.start.astimezone(tz))]
         if not slots:
             continue
-        token, token_hash = new_secret("wl_")
         offer = WaitlistOffer.objects.create(
-            entry=entry,
-            therapist=therapist,
-            start=slots[0].start,
-            token_hash=token_hash,
-            expires_at=expires,
+            entry=entry, therapist=therapist, start=slots[0].start, expires_at=expires
         )
         offers.append(offer)
         record_event(
@@ -93,29 +91,9 @@ def offer_freed_time(*, therapist_id: int, start: datetime, end: datetime) -> li
                 "start": offer.start,
             },
         )
-        transaction.on_commit(functools.partial(_send_offer, entry, offer, token), robust=True)
+    if reminders.on_waitlist_offers(offers):
+        dispatch_soon()
     return offers
-
-
-def claim_url(token: str) -> str:
-    return f"{settings.BASE_URL}/api/v1/public/waitlist-offers/{token}/claim/"
-
-
-def _send_offer(entry: WaitlistEntry, offer: WaitlistOffer, token: str) -> None:
-    practice = entry.practice
-    local = offer.start.astimezone(practice.tz).strftime("%A %d %B at %H:%M")
-    send_mail(
-        subject=f"A time came free at {practice.name}",
-        message=(
-            f"Hello {entry.client.first_name},\n\nA {entry.service.name} on {local} "
-            f"({practice.timezone}) is free. The first to claim it gets it:\n{claim_url(token)}\n"
-            f"(POST to the link, or open it in the practice's booking page.) The offer ends at "
-            f"{offer.expires_at.astimezone(practice.tz):%H:%M}."
-        ),
-        from_email=None,
-        recipient_list=[entry.client.email] if entry.client.email else [],
-        fail_silently=True,
-    )
 
 
 def offer_for_token(token: str) -> WaitlistOffer:
@@ -125,7 +103,7 @@ def offer_for_token(token: str) -> WaitlistOffer:
         )
         .filter(token_hash=hash_secret(token))
         .first()
-    )
+    ) or reminders.waitlist_offer_for_message_link(token)
     if offer is None:
         raise NotFound("Unknown offer.")
     return offer

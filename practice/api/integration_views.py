@@ -3,6 +3,8 @@ are shown once, in the answer to the POST that creates them."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -15,15 +17,20 @@ from practice import webhooks
 from practice.api.base import AwareDateTimeField, StrictSerializer
 from practice.auth import API_KEY_PREFIX, new_secret
 from practice.models import (
+    API_KEY_ROLE,
+    SCHEDULING_TOMBSTONE_TYPES,
+    TOMBSTONE_TYPES,
     WEBHOOK_EVENTS,
     ApiKey,
     DeliveryStatus,
+    Role,
+    Tombstone,
     WebhookDelivery,
     WebhookSubscription,
 )
 from practice.queueing import publish_after_commit
 from practice.tasks import dispatch_webhooks
-from practice.tenancy import OWNER_ONLY, ReadOnlyModelViewSet
+from practice.tenancy import OWNER_ONLY, READ, PracticeScopedViewSet, ReadOnlyModelViewSet
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -216,3 +223,51 @@ class WebhookViewSet(ReadOnlyModelViewSet, mixins.DestroyModelMixin):
             publish_after_commit(dispatch_webhooks)
         delivery.refresh_from_db()
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- deletions, for `?updated_since=` sync (practice.tombstones) ---------------------------------
+
+
+class TombstoneSerializer(serializers.ModelSerializer):
+    type = serializers.ChoiceField(
+        source="record_type", choices=TOMBSTONE_TYPES, help_text="What was deleted."
+    )
+    id = serializers.IntegerField(source="record_id", help_text="The deleted record's id.")
+    deleted_at = AwareDateTimeField()
+
+    class Meta:
+        model = Tombstone
+        fields = ["type", "id", "deleted_at"]
+
+
+class DeletedViewSet(PracticeScopedViewSet, mixins.ListModelMixin):
+    """`deleted/`: records hard-deleted (erasure, purge, removed time off), by type and id, kept
+    for the practice's `sync_horizon_days`. Sync with the lists' own `Sync-Since`/`updated_since`:
+    rows changed there, rows gone here. Front desk and API keys see the scheduling types only."""
+
+    queryset = Tombstone.objects.all()
+    serializer_class = TombstoneSerializer
+    access = {Role.OWNER: READ, Role.THERAPIST: READ, Role.FRONT_DESK: READ, API_KEY_ROLE: READ}
+    filterset_fields = {"record_type": ["exact"]}
+    ordering_fields = ["deleted_at", "id"]
+    ordering = ["deleted_at", "id"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.request.role not in (Role.OWNER, Role.THERAPIST):
+            queryset = queryset.filter(record_type__in=SCHEDULING_TOMBSTONE_TYPES)
+        return queryset
+
+    def check_updated_since(self, when) -> None:
+        """Deletions older than the horizon are gone: a client that last synced before it must
+        sync from scratch, and is told so rather than shown an incomplete feed."""
+        horizon = self.request.practice.sync_horizon_days  # type: ignore[attr-defined]
+        if when < timezone.now() - timedelta(days=horizon):
+            raise serializers.ValidationError(
+                {
+                    "updated_since": [
+                        f"Older than this practice's sync horizon ({horizon} days): "
+                        "sync the lists from scratch."
+                    ]
+                }
+            )

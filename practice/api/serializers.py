@@ -19,7 +19,7 @@ from practice.models import (
     User,
     Weekday,
 )
-from practice.tenancy import PracticeModelSerializer
+from practice.tenancy import PracticeModelSerializer, ScopedPrimaryKeyRelatedField
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -89,6 +89,7 @@ class PracticeSerializer(PracticeModelSerializer):
             "clients_may_cancel_late",
             "sensitive_area_consent_required",
             "waitlist_offer_minutes",
+            "sync_horizon_days",
             "jurisdiction",
             "hipaa_covered",
             "mcid_nprs",
@@ -175,6 +176,12 @@ class TherapistSerializer(PracticeModelSerializer):
     last_name = serializers.CharField(source="user.last_name", read_only=True)
     email = serializers.EmailField(source="user.email", read_only=True)
 
+    services = ScopedPrimaryKeyRelatedField(
+        many=True,
+        queryset=Service.objects.all(),
+        required=False,
+        help_text="Services this therapist offers (the other view of a service's `therapists`).",
+    )
     hidden_fields = {Role.CLIENT: {"email", "active"}}
 
     class Meta:
@@ -239,6 +246,12 @@ class TimeOffSerializer(PracticeModelSerializer):
 
 
 class ServiceSerializer(PracticeModelSerializer):
+    therapists = ScopedPrimaryKeyRelatedField(
+        many=True,
+        queryset=Therapist.objects.all(),
+        required=False,
+        help_text="Therapists who offer it; left out on create: every active therapist.",
+    )
     hidden_fields = {Role.CLIENT: {"active"}}
 
     class Meta:
@@ -252,6 +265,7 @@ class ServiceSerializer(PracticeModelSerializer):
             "price",
             "online_bookable",
             "active",
+            "therapists",
         ]
         read_only_fields = ["id"]
 

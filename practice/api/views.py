@@ -12,7 +12,6 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from practice import services
@@ -54,7 +53,7 @@ from practice.tenancy import (
     ModelViewSet,
     ReadOnlyModelViewSet,
 )
-from practice.throttling import AddressRateThrottle
+from practice.throttling import AddressRateThrottle, RateLimited
 
 ALL_READ_OWNER_WRITE: dict[str, str] = {
     API_KEY_ROLE: READ,
@@ -69,7 +68,7 @@ class LoginIPThrottle(AddressRateThrottle):
     scope = "login_ip"
 
 
-class LoginEmailThrottle(SimpleRateThrottle):
+class LoginEmailThrottle(RateLimited):
     """Per account, so spreading a password guess over many addresses does not help."""
 
     scope = "login_email"
@@ -245,6 +244,13 @@ class TherapistViewSet(ReadOnlyModelViewSet):
     def may_change(self, request, therapist: Therapist) -> bool:
         return request.role == Role.OWNER or therapist.user_id == request.user.pk
 
+    def perform_update(self, serializer):
+        fields = dict(serializer.validated_data)
+        offered = fields.pop("services", None)
+        serializer.instance = services.update_therapist(
+            therapist=serializer.instance, fields=fields, services=offered
+        )
+
     @extend_schema(
         request=WorkingHoursSerializer(many=True),
         responses={200: WorkingHoursSerializer(many=True)},
@@ -302,7 +308,7 @@ class TimeOffViewSet(ModelViewSet):
 
 
 class ServiceViewSet(ModelViewSet):
-    queryset = Service.objects.all()
+    queryset = Service.objects.prefetch_related("therapists")
     serializer_class = ServiceSerializer
     access = ALL_READ_OWNER_WRITE
     filterset_fields = ["online_bookable", "active"]
@@ -313,6 +319,20 @@ class ServiceViewSet(ModelViewSet):
         if self.request.role == Role.CLIENT:
             queryset = queryset.filter(active=True)
         return queryset
+
+    def perform_create(self, serializer):
+        fields = dict(serializer.validated_data)
+        therapists = fields.pop("therapists", None)
+        serializer.instance = services.create_service(
+            practice=self.request.practice, fields=fields, therapists=therapists
+        )
+
+    def perform_update(self, serializer):
+        fields = dict(serializer.validated_data)
+        therapists = fields.pop("therapists", None)
+        serializer.instance = services.update_service(
+            service=serializer.instance, fields=fields, therapists=therapists
+        )
 
     def perform_destroy(self, instance):
         # Past bookings keep pointing at a service: retire it instead of deleting it.

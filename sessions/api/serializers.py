@@ -163,6 +163,13 @@ class RescheduleSerializer(StrictSerializer):
     therapist = ScopedPrimaryKeyRelatedField(queryset=Therapist.objects.all(), required=False)
 
 
+class PublicRescheduleSerializer(StrictSerializer):
+    start = AwareDateTimeField()
+    therapist = serializers.IntegerField(
+        min_value=1, required=False, help_text="Another online-bookable therapist (optional)."
+    )
+
+
 class PublicBookingSerializer(StrictSerializer):
     service = serializers.IntegerField(min_value=1)
     therapist = serializers.IntegerField(min_value=1)

@@ -11,7 +11,6 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import pagination, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,9 +20,10 @@ from practice.auth import hash_secret, user_for_calendar_token
 from practice.errors import Invalid, NotFound
 from practice.filters import FilterBackend, IsoDateTimeFilter
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
+from practice.paging import page_size_from
 from practice.sync import UpdatedSinceFilter
 from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
-from practice.throttling import AddressRateThrottle, client_address, client_ip
+from practice.throttling import AddressRateThrottle, IdempotencyKeyRateThrottle, client_ip
 from sessions import booking, calendar, reminders
 from sessions.api.serializers import (
     AppointmentCreateSerializer,
@@ -35,6 +35,7 @@ from sessions.api.serializers import (
     PublicBookingResultSerializer,
     PublicBookingSerializer,
     PublicPracticeSerializer,
+    PublicRescheduleSerializer,
     PublicServiceSerializer,
     PublicTherapistSerializer,
     RescheduleSerializer,
@@ -123,14 +124,12 @@ class AppointmentCursorPagination(pagination.CursorPagination):
 
     def get_page_size(self, request) -> int:
         # DRF would quietly clamp `?page_size=0`/`101`; the contract answers 400 like every list.
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
-            raise ValidationError(
-                {self.page_size_query_param: [f"Must be between 1 and {self.max_page_size}."]}
-            )
-        return int(raw)
+        return page_size_from(
+            request,
+            param=self.page_size_query_param,
+            default=self.page_size,
+            maximum=self.max_page_size,
+        )
 
 
 class AppointmentViewSet(ReadOnlyModelViewSet):
@@ -353,7 +352,7 @@ class PublicAvailabilityView(PublicView):
 
 
 class PublicBookingsView(PublicView):
-    throttle_classes = (PublicThrottle, PublicBookingThrottle)
+    throttle_classes = (PublicThrottle, PublicBookingThrottle, IdempotencyKeyRateThrottle)
 
     @extend_schema(
         request=PublicBookingSerializer,
@@ -363,7 +362,6 @@ class PublicBookingsView(PublicView):
     def post(self, request, slug):
         """Book without an account; the same answer whether or not the email is already known."""
         practice = self.practice(slug)
-        address = client_address(request)  # the idempotency principal
 
         def book() -> Response:
             incoming = PublicBookingSerializer(data=request.data)
@@ -394,8 +392,9 @@ class PublicBookingsView(PublicView):
                 status=status.HTTP_201_CREATED,
             )
 
-        principal = f"public:{address}"
-        return idempotent(request, practice=practice, principal=principal, create=book)
+        # The key and the body, not the caller's address: a retry from another network gets the
+        # first answer back. Keys per address are rate-limited (IdempotencyKeyRateThrottle).
+        return idempotent(request, practice=practice, principal="public", create=book)
 
 
 class PublicManageView(PublicView):
@@ -426,6 +425,19 @@ class PublicCancelView(PublicManageView):
             appointment=self.appointment(token),
             reason=incoming.validated_data["reason"],
             actor=Actor(kind=Source.PUBLIC),
+        )
+        return Response(PublicAppointmentSerializer(appointment).data)
+
+
+class PublicRescheduleView(PublicManageView):
+    @extend_schema(request=PublicRescheduleSerializer, responses={200: PublicAppointmentSerializer})
+    def post(self, request, token):
+        incoming = PublicRescheduleSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        appointment = booking.reschedule_public_appointment(
+            appointment=self.appointment(token),
+            start=incoming.validated_data["start"],
+            therapist_id=incoming.validated_data.get("therapist"),
         )
         return Response(PublicAppointmentSerializer(appointment).data)
 

@@ -28,6 +28,7 @@ from practice.models import (
     Service,
     Therapist,
     TimeOff,
+    Tombstone,
     WebhookSubscription,
 )
 from practice.permissions import WRITE
@@ -58,6 +59,7 @@ from tests.factories import (
     TherapistAlertFactory,
     TherapistFactory,
     TimeOffFactory,
+    TombstoneFactory,
     WaitlistEntryFactory,
     WebhookSubscriptionFactory,
 )
@@ -163,6 +165,7 @@ RECIPES: dict[type[models.Model], Recipe] = {
     WebhookSubscription: _in_practice(WebhookSubscriptionFactory),
     WaitlistEntry: _for_client(WaitlistEntryFactory),
     ErasureRequest: _in_practice(ErasureRequestFactory),
+    Tombstone: _in_practice(TombstoneFactory),
 }
 
 

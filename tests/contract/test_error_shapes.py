@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from practice.auth import issue_token
 from practice.models import AuthToken
 from tests.contract.routes import ROUTES, route_params
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, WebhookSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -349,3 +349,92 @@ def test_page_size_at_the_bounds_is_accepted(page_size, owner, practice):
     response = owner.api.get("/api/v1/clients/", {"page_size": page_size})
     assert response.status_code == 200
     assert len(response.json()["results"]) == min(int(page_size), 3)
+
+
+# --- paging limits (API.md "Paging limits", issue 14.2) ------------------------------------------
+
+LISTS = [r for r in ROUTES if r.offers("list")]
+HUGE = "9" * 30  # beyond a 64-bit integer: was "bigint out of range" (500) on PostgreSQL
+PAGE_SIZES = ["0", "-1", "101", "ten", "1.5", HUGE, "9" * 5000, "1e3", ""]
+
+
+def _is_cursor_paged(route) -> bool:
+    paginator = getattr(route.viewset, "pagination_class", None)
+    return paginator is not None and hasattr(paginator, "cursor_query_param")
+
+
+def _assert_refused(response) -> None:
+    """400 or 404 in the error shape, never a 500 nor a 409."""
+    assert response.status_code in (400, 404), (response.status_code, response.content[:300])
+    body = response.json()
+    assert body["code"] == ("invalid" if response.status_code == 400 else "not_found")
+    assert body["detail"]
+
+
+@pytest.mark.parametrize("page_size", PAGE_SIZES, ids=lambda v: v[:12] or "empty")
+@pytest.mark.parametrize("route", route_params(LISTS))
+def test_every_list_refuses_an_invalid_or_huge_page_size_in_the_error_shape(
+    route, page_size, owner
+):
+    _assert_refused(owner.api.get(route.list_url(), {"page_size": page_size}))
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["0", "-1", "two", "1.5", HUGE, "9" * 5000, str(2**63), str(2**62), "99999", ""],
+    ids=lambda v: v[:12] or "empty",
+)
+@pytest.mark.parametrize("route", route_params([r for r in LISTS if not _is_cursor_paged(r)]))
+def test_every_paged_list_refuses_an_invalid_huge_or_past_the_end_page(
+    route, page, owner, practice, members
+):
+    route.make(practice, members)
+
+    _assert_refused(owner.api.get(route.list_url(), {"page": page, "page_size": "100"}))
+
+
+@pytest.mark.parametrize("route", route_params([r for r in LISTS if not _is_cursor_paged(r)]))
+def test_page_one_of_an_empty_list_is_an_empty_page_not_a_404(route, owner, practice):
+    response = owner.api.get(route.list_url(), {"page": "1"})
+
+    assert response.status_code in (200, 403), response.content  # 403: not the owner's list
+
+
+CURSORS = [
+    "garbage",
+    "%%%",
+    "cD05OTk5LTk5LTk5",  # p=9999-99-99
+    "bz05OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5JnA9MjAyNi0wMS0wMQ==",  # o=huge&p=2026-01-01
+    "cj0xJnA9MjAyNi0wMS0wMVQwMDowMDowMCUyQjAwOjAw",  # r=1&p=2026-01-01T00:00:00+00:00
+    "bz0tMSZwPTA=",  # o=-1&p=0
+    "cD0lMDA=",  # p=NUL
+    "A" * 5000,
+]
+
+
+@pytest.mark.parametrize("cursor", CURSORS, ids=lambda v: v[:12])
+@pytest.mark.parametrize("route", route_params([r for r in LISTS if _is_cursor_paged(r)]))
+def test_every_cursor_list_refuses_an_invalid_or_huge_cursor(
+    route, cursor, owner, practice, members
+):
+    route.make(practice, members)
+
+    response = owner.api.get(route.list_url(), {"cursor": cursor})
+
+    if response.status_code == 200:  # a cursor that decodes to a real position is a fine page
+        assert "results" in response.json()
+    else:
+        _assert_refused(response)
+
+
+@pytest.mark.parametrize("page", [HUGE, "99999", "0"], ids=["huge", "past-the-end", "zero"])
+def test_lists_outside_the_router_refuse_a_huge_or_past_the_end_page(page, owner, practice):
+    client = ClientFactory(practice=practice)
+    subscription = WebhookSubscriptionFactory(practice=practice)
+
+    for url in (
+        f"/api/v1/webhooks/{subscription.pk}/deliveries/",
+        f"/api/v1/clients/{client.pk}/access-log/",
+    ):
+        _assert_refused(owner.api.get(url, {"page": page}))
+        assert owner.api.get(url).status_code == 200

@@ -237,43 +237,67 @@ def test_the_request_id_travels_to_the_worker_in_a_message_header(json_logs):
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_logs_the_request_id_that_enqueued_its_task(settings, practice, json_logs):
-    """Through Redis and a worker thread (a fresh context): only the message header carries it."""
+    """Through Redis and a worker thread (a fresh context): only the message header carries it.
+
+    Only the tasks this request published are counted: a task from elsewhere (here one queued
+    before the request, with no request id) finishing meanwhile must not throw the count off."""
     import time
 
     from celery.contrib.testing.worker import start_worker
+    from celery.signals import after_task_publish
     from rest_framework.test import APIClient
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    published: list[str] = []
+
+    def remember(sender=None, headers=None, **kwargs) -> None:
+        published.append(headers["id"])
+
     app.conf.task_always_eager = False
     try:
         with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False):
             json_logs.attach()
-            response = APIClient().post(
-                "/api/v1/auth/register/",
-                {
-                    "practice": "north",
-                    "email": "dana@example.com",
-                    "password": "lumbar-support-42",
-                    "first_name": "Dana",
-                    "last_name": "Reyes",
-                },
-                HTTP_X_REQUEST_ID="signup-1",
-            )
+            unrelated = log_something.delay()
+            after_task_publish.connect(remember, weak=False)
+            try:
+                response = APIClient().post(
+                    "/api/v1/auth/register/",
+                    {
+                        "practice": "north",
+                        "email": "dana@example.com",
+                        "password": "lumbar-support-42",
+                        "first_name": "Dana",
+                        "last_name": "Reyes",
+                    },
+                    HTTP_X_REQUEST_ID="signup-1",
+                )
+            finally:
+                after_task_publish.disconnect(remember)
             assert response.status_code == 201
+            assert published
+            assert unrelated.id not in published
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and not _succeeded(json_logs):
+            while time.monotonic() < deadline and (
+                len(_succeeded(json_logs, published)) < len(published)
+                or not _succeeded(json_logs, [unrelated.id])
+            ):
                 time.sleep(0.05)
     finally:
         app.conf.task_always_eager = True
 
-    [line] = _succeeded(json_logs)
-    assert line["request_id"] == "signup-1"
-    assert line["task_id"] == line["data"]["id"]
+    lines = _succeeded(json_logs, published)
+    assert len(lines) == len(published)
+    for line in lines:
+        assert line["request_id"] == "signup-1"
+        assert line["task_id"] == line["data"]["id"]
 
 
-def _succeeded(json_logs) -> list[dict]:
+def _succeeded(json_logs, task_ids: list[str]) -> list[dict]:
+    """The 'succeeded' lines of the given tasks only, whatever else the worker ran."""
     return [
         line
         for line in json_logs.records()
-        if line["logger"] == "celery.app.trace" and "succeeded" in line["message"]
+        if line["logger"] == "celery.app.trace"
+        and "succeeded" in line["message"]
+        and line["data"]["id"] in task_ids
     ]

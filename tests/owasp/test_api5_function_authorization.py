@@ -38,6 +38,7 @@ CLINICAL_CLIENT_READS = "YY-Y--"
 STAFF = "YYY---"
 SCHEDULING = "YYYYY-"
 CLIENT_ONLY = "---Y--"
+STAFF_AND_API_KEYS = "YYY-Y-"
 
 EXPECTED: dict[str, str] = {
     # auth and the caller
@@ -87,6 +88,7 @@ EXPECTED: dict[str, str] = {
     "DELETE /api/v1/webhooks/{}/": OWNER,
     "GET /api/v1/webhooks/{}/deliveries/": OWNER,
     "POST /api/v1/webhooks/{}/deliveries/{}/redeliver/": OWNER,
+    "GET /api/v1/deleted/": STAFF_AND_API_KEYS,
     # clients and their records
     "GET /api/v1/clients/": SCHEDULING,
     "POST /api/v1/clients/": "YYY-Y-",  # a client signs up through auth/register/
@@ -164,6 +166,8 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/public/bookings/{}/": EVERYONE,
     "GET /api/v1/public/bookings/{}/cancel/": EVERYONE,
     "POST /api/v1/public/bookings/{}/cancel/": EVERYONE,
+    "GET /api/v1/public/bookings/{}/reschedule/": EVERYONE,
+    "POST /api/v1/public/bookings/{}/reschedule/": EVERYONE,
     "GET /api/v1/public/follow-ups/{}/": EVERYONE,
     "POST /api/v1/public/follow-ups/{}/": EVERYONE,
     "GET /api/v1/public/unsubscribe/{}/": EVERYONE,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
-from practice.models import Service
-from tests.factories import ServiceFactory
+from practice.models import Service, Therapist
+from practice.services import set_working_hours
+from tests.factories import ClientFactory, ServiceFactory, TherapistFactory
 
 SERVICES = "/api/v1/services/"
 
@@ -192,3 +195,125 @@ def test_a_filter_value_that_is_not_true_or_false_is_400(owner, massage, value):
 
     assert response.status_code == 400, response.content
     assert response.json()["errors"][0]["field"] == "active"
+
+
+# --- Who offers a service (API.md "Who offers a service", issue 14.1) --------------------------
+
+
+def test_a_service_created_without_therapists_is_offered_by_every_active_therapist(
+    owner, therapist, practice
+):
+    retired = TherapistFactory(practice=practice, active=False)
+
+    response = owner.api.post(SERVICES, new_service())
+
+    assert response.status_code == 201, response.content
+    active = {owner.user.therapist.pk, therapist.user.therapist.pk}
+    assert set(response.json()["therapists"]) == active
+    service = Service.objects.get(pk=response.json()["id"])
+    assert set(service.therapists.values_list("pk", flat=True)) == active
+    assert retired.services.count() == 0
+    mine = owner.api.get(f"/api/v1/therapists/{therapist.user.therapist.pk}/").json()
+    assert mine["services"] == [service.pk]
+
+
+def test_a_new_service_can_be_booked_at_once_by_a_solo_owner(owner, practice):
+    me = owner.user.therapist
+    set_working_hours(
+        therapist=me,
+        intervals=[{"weekday": day, "start": time(9), "end": time(17)} for day in range(7)],
+    )
+    client = ClientFactory(practice=practice)
+    service_id = owner.api.post(SERVICES, new_service()).json()["id"]
+    day = (timezone.localdate() + timedelta(days=3)).isoformat()
+
+    slots = owner.api.get(
+        "/api/v1/availability/", {"service": service_id, "start": day, "end": day}
+    ).json()["slots"]
+    assert slots
+    assert {slot["therapist"] for slot in slots} == {me.pk}
+    booked = owner.api.post(
+        "/api/v1/appointments/",
+        {
+            "service": service_id,
+            "therapist": me.pk,
+            "start": slots[0]["start"],
+            "client": client.pk,
+        },
+    )
+
+    assert booked.status_code == 201, booked.content
+    assert booked.json()["service"] == service_id
+
+
+def test_a_service_created_with_therapists_is_offered_by_those_only(owner, therapist):
+    response = owner.api.post(
+        SERVICES, new_service(therapists=[therapist.user.therapist.pk]), format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["therapists"] == [therapist.user.therapist.pk]
+    service = Service.objects.get(pk=response.json()["id"])
+    assert list(service.therapists.all()) == [therapist.user.therapist]
+
+
+def test_a_service_created_with_an_empty_list_is_offered_by_nobody(owner, therapist):
+    response = owner.api.post(SERVICES, new_service(therapists=[]), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["therapists"] == []
+
+
+def test_patch_without_therapists_keeps_who_offers_a_service(owner, therapist, massage):
+    massage.therapists.set([therapist.user.therapist])
+
+    response = owner.api.patch(f"{SERVICES}{massage.pk}/", {"price": "70.00"}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["therapists"] == [therapist.user.therapist.pk]
+
+
+def test_patch_with_therapists_replaces_who_offers_it_and_moves_both_for_sync(
+    owner, therapist, massage
+):
+    theirs = therapist.user.therapist
+    massage.therapists.set([theirs])
+    before = Therapist.objects.get(pk=theirs.pk).updated_at
+    mine = owner.user.therapist
+
+    response = owner.api.patch(f"{SERVICES}{massage.pk}/", {"therapists": [mine.pk]}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["therapists"] == [mine.pk]
+    assert list(massage.therapists.all()) == [mine]
+    assert Therapist.objects.get(pk=theirs.pk).updated_at > before  # it lost `services` entry
+    assert owner.api.get(f"/api/v1/therapists/{mine.pk}/").json()["services"] == [massage.pk]
+
+
+def test_a_therapist_of_another_practice_cannot_be_named(owner, other_practice, massage):
+    stranger = TherapistFactory(practice=other_practice)
+
+    created = owner.api.post(SERVICES, new_service(therapists=[stranger.pk]), format="json")
+    changed = owner.api.patch(
+        f"{SERVICES}{massage.pk}/", {"therapists": [stranger.pk]}, format="json"
+    )
+
+    for response in (created, changed):
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == "therapists"
+    assert not Service.objects.filter(name="Lower back, 45 min").exists()
+    assert massage.therapists.count() == 0
+
+
+def test_patching_a_therapists_services_moves_the_services_for_sync(owner, therapist, massage):
+    theirs = therapist.user.therapist
+    before = Service.objects.get(pk=massage.pk).updated_at
+
+    response = owner.api.patch(
+        f"/api/v1/therapists/{theirs.pk}/", {"services": [massage.pk]}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["services"] == [massage.pk]
+    assert Service.objects.get(pk=massage.pk).updated_at > before
+    assert owner.api.get(f"{SERVICES}{massage.pk}/").json()["therapists"] == [theirs.pk]

@@ -217,7 +217,7 @@ def test_each_subscription_has_its_own_secret(owner):
 @pytest.mark.parametrize(
     "body",
     [
-        {"url": PUBLIC_URL, "events": ["appointment.deleted"]},
+        {"url": PUBLIC_URL, "events": ["appointment.exploded"]},
         {"url": PUBLIC_URL, "events": []},
         {"url": PUBLIC_URL},
         {"events": ["client.created"]},

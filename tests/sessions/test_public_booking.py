@@ -22,6 +22,7 @@ from clients.models import Client
 from practice.auth import hash_secret
 from practice.models import Practice, Service, Therapist
 from practice.services import set_working_hours
+from practice.throttling import IdempotencyKeyRateThrottle
 from sessions.api.views import PublicBookingThrottle
 from sessions.models import Appointment, Source, Status
 from tests.factories import (
@@ -634,3 +635,189 @@ def test_a_bad_or_tampered_token_is_404(anon, setup, booked):
         assert_error(anon.get(f"/api/v1/public/bookings/{bad}/"), 404, "not_found")
         assert_error(anon.post(f"/api/v1/public/bookings/{bad}/cancel/", {}), 404, "not_found")
     assert set(Appointment.objects.values_list("status", flat=True)) == {Status.BOOKED}
+
+
+# --- idempotency keys are not tied to the caller's address (issue 14.7) --------------------------
+
+
+def test_a_retry_from_another_network_replays_the_first_answer(anon, setup):
+    body = booking(setup, at(setup.practice, 5, 10))
+
+    on_wifi = book(anon, body, ip="203.0.113.10", HTTP_IDEMPOTENCY_KEY="phone-attempt-1")
+    on_mobile = book(anon, body, ip="198.51.100.99", HTTP_IDEMPOTENCY_KEY="phone-attempt-1")
+
+    assert on_wifi.status_code == 201, on_wifi.content
+    assert on_mobile.status_code == 201, on_mobile.content
+    assert on_mobile["Idempotent-Replayed"] == "true"
+    assert on_mobile.json() == on_wifi.json()
+    assert counts() == (1, 1)
+
+
+def test_the_same_key_with_another_body_from_another_address_is_409(anon, setup):
+    first = book(anon, booking(setup, at(setup.practice, 5, 10)), HTTP_IDEMPOTENCY_KEY="k-1")
+    other = book(
+        anon,
+        booking(setup, at(setup.practice, 5, 14), email="someone.else@example.com"),
+        ip="198.51.100.99",
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
+
+    assert first.status_code == 201
+    assert_error(other, 409, "idempotency_key_reused")
+    assert "manage_url" not in other.content.decode()
+    assert counts() == (1, 1)
+
+
+def test_new_idempotency_keys_per_address_are_rate_limited(anon, setup, monkeypatch):
+    monkeypatch.setattr(IdempotencyKeyRateThrottle, "rate", "3/hour", raising=False)
+    monkeypatch.setattr(PublicBookingThrottle, "rate", "100/hour", raising=False)
+    for n in range(3):
+        spent = book(anon, {}, ip="198.51.100.7", HTTP_IDEMPOTENCY_KEY=f"guess-{n}")
+        assert spent.status_code == 400
+    # A key this address already sent is a retry, not a new guess.
+    assert book(anon, {}, ip="198.51.100.7", HTTP_IDEMPOTENCY_KEY="guess-0").status_code == 400
+
+    refused = book(
+        anon, booking(setup, at(setup.practice, 5, 10)), ip="198.51.100.7", HTTP_IDEMPOTENCY_KEY="x"
+    )
+
+    assert_error(refused, 429, "throttled")
+    assert counts() == (0, 0)
+    other = book(
+        anon, booking(setup, at(setup.practice, 5, 10)), ip="198.51.100.8", HTTP_IDEMPOTENCY_KEY="x"
+    )
+    assert other.status_code == 201, other.content
+
+
+# --- the manage link reschedules (issue 14.6) ---------------------------------------------------
+
+
+def test_rescheduling_outside_the_window_moves_the_booking(anon, setup, booked):
+    new_start = at(setup.practice, 6, 14)
+
+    response = anon.post(f"{booked}reschedule/", {"start": new_start.isoformat()}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert datetime.fromisoformat(response.json()["start"]) == new_start
+    assert response.json()["status"] == "booked"
+    appointment = Appointment.objects.get()
+    assert appointment.start == new_start
+    assert appointment.end == new_start + timedelta(minutes=60)
+    assert datetime.fromisoformat(anon.get(booked).json()["start"]) == new_start
+    # The old time is free again on the public page.
+    day = local_day(setup.practice, 5).isoformat()
+    slots = anon.get(AVAILABILITY, {"service": setup.service.pk, "start": day, "end": day}).json()[
+        "slots"
+    ]
+    assert at(setup.practice, 5, 10) in {datetime.fromisoformat(s["start"]) for s in slots}
+
+
+def test_rescheduling_to_another_online_therapist(anon, setup, booked):
+    other = TherapistFactory(practice=setup.practice)
+    other.services.add(setup.service)
+    set_working_hours(
+        therapist=other,
+        intervals=[{"weekday": day, "start": time(9), "end": time(17)} for day in range(7)],
+    )
+
+    response = anon.post(
+        f"{booked}reschedule/",
+        {"start": at(setup.practice, 5, 10).isoformat(), "therapist": other.pk},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    assert Appointment.objects.get().therapist == other
+
+
+def test_rescheduling_inside_the_window_is_refused_unless_policy_allows(anon, setup, booked):
+    setup.practice.cancellation_window_hours = 14 * 24
+    setup.practice.save(update_fields=["cancellation_window_hours"])
+    body = {"start": at(setup.practice, 7, 11).isoformat()}
+
+    refused = anon.post(f"{booked}reschedule/", body, format="json")
+
+    assert_error(refused, 409, "precondition_failed")
+    assert Appointment.objects.get().start == at(setup.practice, 5, 10)
+
+    setup.practice.clients_may_cancel_late = True
+    setup.practice.save(update_fields=["clients_may_cancel_late"])
+    allowed = anon.post(f"{booked}reschedule/", body, format="json")
+
+    assert allowed.status_code == 200, allowed.content
+    assert Appointment.objects.get().start == at(setup.practice, 7, 11)
+
+
+def test_rescheduling_onto_a_taken_slot_is_409_and_keeps_the_booking(anon, setup, booked):
+    AppointmentFactory(
+        practice=setup.practice,
+        client=ClientFactory(practice=setup.practice),
+        therapist=setup.therapist,
+        service=setup.service,
+        start=at(setup.practice, 6, 14),
+    )
+
+    response = anon.post(
+        f"{booked}reschedule/", {"start": at(setup.practice, 6, 14).isoformat()}, format="json"
+    )
+
+    assert_error(response, 409, "slot_unavailable")
+    assert Appointment.objects.get(manage_token_hash__isnull=False).start == at(
+        setup.practice, 5, 10
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "start"),
+        ({"start": "2030-01-01T10:00:00"}, "start"),  # naive
+        ({"start": "AT_OFF_GRID"}, "start"),
+        ({"start": "AT_TOMORROW_EARLY", "status": "completed"}, "status"),
+        ({"start": "AT_OK", "therapist": "OTHER_PRACTICE"}, "therapist"),
+        ({"start": "AT_OK", "therapist": "NOT_ONLINE"}, "therapist"),
+        ({"start": "AT_OK", "therapist": 0}, "therapist"),
+    ],
+)
+def test_bad_reschedules_are_400_and_change_nothing(
+    anon, setup, booked, other_practice, body, field
+):
+    values = {
+        "AT_OFF_GRID": at(setup.practice, 6, 14, 7).isoformat(),
+        "AT_TOMORROW_EARLY": at(setup.practice, 6, 9).isoformat(),
+        "AT_OK": at(setup.practice, 6, 14).isoformat(),
+        "OTHER_PRACTICE": TherapistFactory(practice=other_practice).pk,
+        "NOT_ONLINE": TherapistFactory(practice=setup.practice, online_bookable=False).pk,
+    }
+    body = {key: values.get(value, value) for key, value in body.items()}
+
+    response = anon.post(f"{booked}reschedule/", body, format="json")
+
+    assert_invalid(response, field)
+    appointment = Appointment.objects.get()
+    assert (appointment.start, appointment.therapist) == (
+        at(setup.practice, 5, 10),
+        setup.therapist,
+    )
+
+
+def test_a_cancelled_booking_cannot_be_rescheduled(anon, setup, booked):
+    assert anon.post(f"{booked}cancel/", {}, format="json").status_code == 200
+
+    response = anon.post(
+        f"{booked}reschedule/", {"start": at(setup.practice, 6, 14).isoformat()}, format="json"
+    )
+
+    assert_error(response, 409, "invalid_transition")
+    assert Appointment.objects.get().start == at(setup.practice, 5, 10)
+
+
+def test_a_bad_token_cannot_reschedule(anon, setup, booked):
+    response = anon.post(
+        "/api/v1/public/bookings/bk_nothing/reschedule/",
+        {"start": at(setup.practice, 6, 14).isoformat()},
+        format="json",
+    )
+
+    assert_error(response, 404, "not_found")
+    assert Appointment.objects.get().start == at(setup.practice, 5, 10)

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
+from django.utils import timezone
 
-from sessions.models import Appointment, Status, WaitlistEntry, WaitlistOffer
-from tests.factories import ClientFactory
+from clients.models import Client
+from sessions import reminders, waitlist
+from sessions.models import (
+    Appointment,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+    Status,
+    WaitlistEntry,
+    WaitlistOffer,
+)
+from tests.factories import ClientFactory, WaitlistEntryFactory
 from tests.sessions.booking_setup import local
 
 pytestmark = pytest.mark.django_db
@@ -208,3 +221,169 @@ def test_racing_claims_of_one_freed_slot_book_it_once(bookable, settings):
     assert Counter(answers) == Counter({(201, None): 1, (409, "slot_unavailable"): 9})
     assert Appointment.objects.exclude(status=Status.CANCELLED).count() == 1
     assert WaitlistEntry.objects.filter(status="booked").count() == 1
+
+
+# --- offers go through the reminder outbox (issue 14.4) -----------------------------------------
+
+
+def cancel(owner, appointment, capture) -> None:
+    with capture(execute=True):
+        response = owner.api.post(
+            f"/api/v1/appointments/{appointment['id']}/cancel/", {}, format="json"
+        )
+    assert response.status_code == 200, response.content
+
+
+def offer_mails() -> list:
+    return [m for m in mail.outbox if "came free" in m.subject]
+
+
+@pytest.fixture(autouse=True)
+def _locmem_email(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def test_offers_are_outbox_messages_sent_once_in_waitlist_order(
+    owner, taken, django_capture_on_commit_callbacks
+):
+    appointment, waiting = taken
+    mail.outbox.clear()
+
+    cancel(owner, appointment, django_capture_on_commit_callbacks)
+
+    rows = list(Reminder.objects.filter(kind=ReminderKind.WAITLIST_OFFER).order_by("id"))
+    assert [(r.client, r.channel, r.status) for r in rows] == [
+        (client, "email", ReminderStatus.SENT) for client in waiting
+    ]
+    assert [r.waitlist_offer.entry.client for r in rows] == waiting
+    assert all(r.token_hash for r in rows)  # the claim link is stored hashed with `sent`
+    assert [m.to for m in offer_mails()] == [[c.email] for c in waiting]
+
+    assert set(reminders.send_reminders([r.pk for r in rows]).values()) == {"skipped"}
+    assert len(offer_mails()) == 2
+    # Staff see them with the other messages.
+    kinds = [r["kind"] for r in owner.api.get("/api/v1/reminders/").json()["results"]]
+    assert kinds.count("waitlist_offer") == 2
+
+
+def test_a_client_who_opted_out_gets_no_offer_message(
+    owner, taken, django_capture_on_commit_callbacks
+):
+    appointment, waiting = taken
+    Client.objects.filter(pk=waiting[0].pk).update(reminders_opt_out=True)
+    mail.outbox.clear()
+
+    cancel(owner, appointment, django_capture_on_commit_callbacks)
+
+    assert [m.to for m in offer_mails()] == [[waiting[1].email]]
+    assert not Reminder.objects.filter(client=waiting[0]).exists()
+
+
+def test_an_offer_goes_by_sms_too_where_the_client_asked_for_it(
+    owner, taken, django_capture_on_commit_callbacks, capsys
+):
+    appointment, waiting = taken
+    Client.objects.filter(pk=waiting[1].pk).update(
+        reminder_channels=["email", "sms"], phone="+44 7700 900123"
+    )
+    Client.objects.filter(pk=waiting[0].pk).update(reminder_channels=["sms"], phone="")
+
+    cancel(owner, appointment, django_capture_on_commit_callbacks)
+
+    sent = Reminder.objects.filter(kind=ReminderKind.WAITLIST_OFFER, status=ReminderStatus.SENT)
+    assert sorted(sent.values_list("client", "channel")) == [
+        (waiting[1].pk, "email"),
+        (waiting[1].pk, "sms"),
+    ]  # no phone: no SMS, and email was not asked for
+    assert "[sms] to +44 7700 900123" in capsys.readouterr().out
+
+
+def test_a_failed_offer_message_is_retried_and_its_link_then_claims(
+    owner, anon, taken, settings, django_capture_on_commit_callbacks
+):
+    appointment, waiting = taken
+    settings.EMAIL_BACKEND = "tests.sessions.test_reminders_delivery.RefusingEmailBackend"
+
+    cancel(owner, appointment, django_capture_on_commit_callbacks)
+
+    rows = Reminder.objects.filter(kind=ReminderKind.WAITLIST_OFFER)
+    assert set(rows.values_list("status", "attempts")) == {(ReminderStatus.SCHEDULED, 1)}
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox.clear()
+    later = max(rows.values_list("scheduled_for", flat=True))
+    reminders.send_reminders(reminders.claim_due(now=later))
+
+    assert set(rows.values_list("status", flat=True)) == {ReminderStatus.SENT}
+    claimed = anon.post(claim_link(offer_mails()[0]))
+    assert claimed.status_code == 201, claimed.content
+    assert Appointment.objects.get(pk=claimed.json()["id"]).client == waiting[0]
+
+
+def test_an_offer_message_whose_offer_expired_before_it_went_out_is_not_sent(
+    owner, taken, django_capture_on_commit_callbacks
+):
+    appointment, _ = taken
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=False):  # the dispatch does not run yet
+        owner.api.post(f"/api/v1/appointments/{appointment['id']}/cancel/", {}, format="json")
+    # The offer task runs after commit; run it here, then let the claim window pass.
+    offers = waitlist.offer_freed_time(
+        therapist_id=Appointment.objects.get(pk=appointment["id"]).therapist_id,
+        start=Appointment.objects.get(pk=appointment["id"]).start,
+        end=Appointment.objects.get(pk=appointment["id"]).blocked_until,
+    )
+    assert len(offers) == 2
+    WaitlistOffer.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+
+    results = reminders.send_reminders(reminders.claim_due())
+
+    assert set(results.values()) == {ReminderStatus.CANCELLED}
+    assert offer_mails() == []
+
+
+def test_the_claim_window_is_the_practices_and_an_expired_offer_is_409(
+    owner, anon, taken, django_capture_on_commit_callbacks
+):
+    appointment, waiting = taken
+    practice = waiting[0].practice
+    practice.waitlist_offer_minutes = 30
+    practice.save(update_fields=["waitlist_offer_minutes"])
+    mail.outbox.clear()
+    before = timezone.now()
+
+    cancel(owner, appointment, django_capture_on_commit_callbacks)
+
+    offer = WaitlistOffer.objects.order_by("id").first()
+    assert before + timedelta(minutes=30) <= offer.expires_at
+    assert offer.expires_at <= timezone.now() + timedelta(minutes=30)
+    link = claim_link(offer_mails()[0])
+    WaitlistOffer.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    refused = anon.post(link)
+
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "slot_unavailable"
+    assert "expired" in refused.json()["detail"]
+    assert not Appointment.objects.exclude(status=Status.CANCELLED).exists()
+    assert WaitlistEntry.objects.get(client=waiting[0]).status == "waiting"
+
+
+def test_entries_past_their_last_day_expire_and_are_offered_nothing(owner, bookable):
+    today = timezone.localdate()
+    past = WaitlistEntryFactory(
+        client=bookable.client,
+        service=bookable.service,
+        first_day=today - timedelta(days=10),
+        last_day=today - timedelta(days=2),
+    )
+    current = WaitlistEntryFactory(
+        client=bookable.client, service=bookable.service, first_day=today, last_day=today
+    )
+
+    assert waitlist.expire_entries() == 1
+
+    past.refresh_from_db()
+    current.refresh_from_db()
+    assert (past.status, current.status) == ("expired", "waiting")
+    listed = {row["id"]: row["status"] for row in owner.api.get(URL).json()["results"]}
+    assert listed == {past.pk: "expired", current.pk: "waiting"}

@@ -8,8 +8,13 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.services import create_complaint
-from practice.models import Practice, Service, Therapist
-from practice.services import create_practice, create_user_in_practice, set_working_hours
+from practice.models import Practice, Therapist
+from practice.services import (
+    create_practice,
+    create_service,
+    create_user_in_practice,
+    set_working_hours,
+)
 
 SLUG = "demo"
 OWNER_EMAIL = "owner@demo.test"
@@ -37,20 +42,6 @@ class Command(BaseCommand):
                 owner_first_name="Olivia",
                 owner_last_name="Owner",
             )
-            massage = Service.objects.create(
-                practice=practice,
-                name="Back massage (60 min)",
-                duration_minutes=60,
-                buffer_minutes=15,
-                price=65,
-            )
-            intake = Service.objects.create(
-                practice=practice,
-                name="First visit (90 min)",
-                duration_minutes=90,
-                buffer_minutes=15,
-                price=85,
-            )
             create_user_in_practice(
                 practice=practice,
                 email="therapist@demo.test",
@@ -67,10 +58,31 @@ class Command(BaseCommand):
                 first_name="Fran",
                 last_name="Desk",
             )
+            # Created after the staff and without `therapists`: every active therapist offers
+            # them (API.md "Who offers a service"), as for an owner creating one through the API.
+            create_service(
+                practice=practice,
+                fields={
+                    "name": "Back massage (60 min)",
+                    "duration_minutes": 60,
+                    "buffer_minutes": 15,
+                    "price": 65,
+                },
+                therapists=None,
+            )
+            create_service(
+                practice=practice,
+                fields={
+                    "name": "First visit (90 min)",
+                    "duration_minutes": 90,
+                    "buffer_minutes": 15,
+                    "price": 85,
+                },
+                therapists=None,
+            )
             week = [{"weekday": day, "start": time(9), "end": time(12, 30)} for day in range(5)]
             week += [{"weekday": day, "start": time(13, 30), "end": time(17)} for day in range(5)]
             for therapist in Therapist.objects.filter(practice=practice):
-                therapist.services.set([massage, intake])
                 set_working_hours(therapist=therapist, intervals=week)
             owner = practice.memberships.get(role="owner").user
             for index, (first, last, email, flags) in enumerate(CLIENTS):

@@ -1,0 +1,170 @@
+"""Hard deletions are visible to sync (issue 14.5): erasure, purge and removed time off leave a
+tombstone (type and id only) in `deleted/` for the practice's sync horizon, and scheduling
+deletions send `<type>.deleted` webhook events."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from clients.models import Complaint, Outcome
+from practice.models import Practice, TimeOff, Tombstone, WebhookEvent
+from practice.tombstones import purge_tombstones
+from sessions import privacy
+from sessions.models import Note
+from tests.factories import (
+    AppointmentFactory,
+    ClientFactory,
+    TherapistFactory,
+    TimeOffFactory,
+    TombstoneFactory,
+    WebhookSubscriptionFactory,
+)
+from tests.privacy.test_purge import TODAY, record
+
+pytestmark = pytest.mark.django_db
+
+DELETED = "/api/v1/deleted/"
+
+
+def feed(member, **params) -> set[tuple[str, int]]:
+    api = getattr(member, "api", member)  # a Member, or a bare APIClient (an API key)
+    response = api.get(DELETED, {"page_size": 100, **params})
+    assert response.status_code == 200, response.content
+    assert "Sync-Since" in response
+    for row in response.json()["results"]:
+        assert set(row) == {"type", "id", "deleted_at"}
+    return {(row["type"], row["id"]) for row in response.json()["results"]}
+
+
+def test_removed_time_off_is_in_the_feed_since_the_last_sync_and_sent_to_webhooks(
+    owner, therapist, practice
+):
+    WebhookSubscriptionFactory(practice=practice, events=["time_off.deleted"])
+    time_off = TimeOffFactory(therapist=therapist.user.therapist)
+    sync_since = owner.api.get(DELETED)["Sync-Since"]
+
+    response = therapist.api.delete(f"/api/v1/time-off/{time_off.pk}/")
+
+    assert response.status_code == 204
+    assert not TimeOff.objects.filter(pk=time_off.pk).exists()
+    assert feed(owner, updated_since=sync_since) == {("time_off", time_off.pk)}
+    event = WebhookEvent.objects.get(type="time_off.deleted")
+    assert event.data == {"id": time_off.pk, "type": "time_off"}
+    assert event.deliveries.count() == 1
+
+
+def test_an_erased_client_leaves_only_the_type_and_id_of_what_was_deleted(
+    owner, front_desk, practice
+):
+    WebhookSubscriptionFactory(practice=practice, events=["client.deleted", "appointment.deleted"])
+    client = ClientFactory(practice=practice, email="erase.me@example.com", first_name="Zed")
+    future = AppointmentFactory(client=client, start=timezone.now() + dt.timedelta(days=5))
+
+    response = owner.api.post(f"/api/v1/clients/{client.pk}/erasure/", {}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["outcome"] == "erased"
+    assert feed(owner) == {("client", client.pk), ("appointment", future.pk)}
+    assert feed(front_desk) == {("client", client.pk), ("appointment", future.pk)}
+    assert {e.type for e in WebhookEvent.objects.all()} >= {"client.deleted", "appointment.deleted"}
+    text = str(list(Tombstone.objects.values())) + str(
+        list(WebhookEvent.objects.values_list("data", flat=True))
+    )
+    assert "erase.me" not in text
+    assert "Zed" not in text
+
+
+def test_a_purge_leaves_tombstones_and_clinical_ones_only_clinicians_see(
+    owner, therapist, front_desk, practice, anon
+):
+    client = record(practice, last_entry=dt.date(2020, 6, 14))  # kept until 2030-06-14
+    complaint = Complaint.objects.get(client=client)
+    note = Note.objects.get(client=client)
+    outcome = Outcome.objects.get(client=client)
+
+    report = privacy.purge_expired_records(today=TODAY)
+
+    assert report.purged == [client.pk]
+    clinical = {("complaint", complaint.pk), ("note", note.pk), ("outcome", outcome.pk)}
+    everything = feed(owner)
+    assert clinical | {("client", client.pk), ("appointment", note.appointment_id)} <= everything
+    assert feed(therapist) == everything
+    assert not feed(front_desk) & clinical
+    assert ("client", client.pk) in feed(front_desk)
+    created = owner.api.post("/api/v1/api-keys/", {"name": "Sync"}).json()
+    anon.credentials(HTTP_AUTHORIZATION=f"Bearer {created['key']}")
+    assert not feed(anon) & clinical
+
+
+def test_a_client_cannot_read_the_feed(client_member):
+    response = client_member.api.get(DELETED)
+
+    assert response.status_code == 403
+
+
+def test_another_practices_deletions_are_not_shown(owner, other_practice):
+    theirs = TombstoneFactory(practice=other_practice)
+
+    assert ("appointment", theirs.record_id) not in feed(owner)
+
+
+def test_the_feed_filters_by_type_and_time(owner, practice):
+    old = TombstoneFactory(practice=practice, record_type="client")
+    Tombstone.objects.filter(pk=old.pk).update(deleted_at=timezone.now() - dt.timedelta(days=2))
+    new = TombstoneFactory(practice=practice, record_type="appointment")
+    yesterday = (timezone.now() - dt.timedelta(days=1)).isoformat()
+
+    assert feed(owner, updated_since=yesterday) == {("appointment", new.record_id)}
+    assert feed(owner, record_type="client") == {("client", old.record_id)}
+
+
+def test_a_sync_older_than_the_horizon_is_told_to_start_over(owner, practice):
+    practice.sync_horizon_days = 7
+    practice.save(update_fields=["sync_horizon_days"])
+    too_old = (timezone.now() - dt.timedelta(days=8)).isoformat()
+
+    response = owner.api.get(DELETED, {"updated_since": too_old})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "updated_since"
+    assert "horizon" in response.json()["detail"]
+
+
+def test_tombstones_are_kept_for_the_practices_horizon_then_purged(practice, other_practice):
+    practice.sync_horizon_days = 7
+    practice.save(update_fields=["sync_horizon_days"])
+    now = timezone.now()
+    rows = {
+        name: TombstoneFactory(practice=where)
+        for name, where in (("old", practice), ("recent", practice), ("theirs", other_practice))
+    }
+    for name, age in (("old", 8), ("recent", 6), ("theirs", 8)):  # theirs: default 30 days
+        Tombstone.objects.filter(pk=rows[name].pk).update(deleted_at=now - dt.timedelta(days=age))
+
+    assert purge_tombstones(now=now) == 1
+
+    assert set(Tombstone.objects.values_list("pk", flat=True)) == {
+        rows["recent"].pk,
+        rows["theirs"].pk,
+    }
+
+
+def test_the_owner_sets_the_sync_horizon(owner, practice):
+    response = owner.api.patch("/api/v1/practice/", {"sync_horizon_days": 90}, format="json")
+
+    assert response.status_code == 200, response.content
+    practice.refresh_from_db()
+    assert practice.sync_horizon_days == 90
+    refused = owner.api.patch("/api/v1/practice/", {"sync_horizon_days": 0}, format="json")
+    assert refused.status_code == 400
+
+
+def test_deleting_a_whole_practice_leaves_no_tombstones(other_practice):
+    TimeOffFactory(therapist=TherapistFactory(practice=other_practice))
+
+    Practice.objects.filter(pk=other_practice.pk).delete()
+
+    assert not Tombstone.objects.exists()
