@@ -34,6 +34,14 @@ RESOURCES: dict[str, Resource] = {
         "Owner and therapists only; each alert is also emailed once. Filter with "
         "`?acknowledged=false`.",
     ),
+    "deleted": Resource(
+        "deletion",
+        "deletions",
+        "Tombstones of hard-deleted records (erasure, purge, removed time off): only `type`, `id` "
+        "and `deleted_at`, kept for the practice's `sync_horizon_days`. Sync with "
+        "`?updated_since=`; an `updated_since` older than the horizon is a 400 (sync from "
+        "scratch). Front desk and API keys see scheduling types only.",
+    ),
     "api_keys": Resource(
         "API key",
         "API keys",
@@ -366,6 +374,16 @@ OPERATIONS: dict[str, Doc] = {
     ),
     "public_bookings_cancel_create": Doc(
         "Cancel by manage link", "Cancel the booking the link names."
+    ),
+    "public_bookings_reschedule_retrieve": Doc(
+        "The booking to move", "The booking the manage link names, as before a reschedule."
+    ),
+    "public_bookings_reschedule_create": Doc(
+        "Reschedule by manage link",
+        "Moves the booking to `start` (UTC with an offset; a slot of `public/{slug}/availability/`), "
+        "optionally with another `therapist`. Follows the public booking rules (notice, horizon, "
+        "free slot: 409 `slot_unavailable` otherwise) and the cancellation window: inside it a "
+        "move is a 409 `precondition_failed` unless the practice lets clients change late.",
     ),
     "public_follow_ups_retrieve": Doc(
         "The follow-up question", "Sent after a session; the token in the message is the login."
