@@ -380,7 +380,7 @@ OPERATIONS: dict[str, Doc] = {
     ),
     "public_bookings_reschedule_create": Doc(
         "Reschedule by manage link",
-        "Moves the booking to `start` (UTC with an offset; a slot of `public/{slug}/availability/`), "
+        "Moves the booking to `start` (UTC with an offset; a slot of public availability), "
         "optionally with another `therapist`. Follows the public booking rules (notice, horizon, "
         "free slot: 409 `slot_unavailable` otherwise) and the cancellation window: inside it a "
         "move is a 409 `precondition_failed` unless the practice lets clients change late.",
