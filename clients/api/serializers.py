@@ -16,6 +16,7 @@ from clients.domain import (
     REMINDER_CHANNELS,
     SIDES,
     ComplaintStatus,
+    ReferralUrgency,
     duration_category,
 )
 from clients.models import (
@@ -268,6 +269,7 @@ class ComplaintSerializer(PracticeModelSerializer):
     red_flag_history = RedFlagAnswerSerializer(source="red_flag_answers", many=True, read_only=True)
     # DOMAIN.md 2a: what the referral calls for and what to tell the client; history of every
     # clearance (read-only: written by `clear/`).
+    referral_urgency = serializers.SerializerMethodField()
     referral_advice = serializers.SerializerMethodField()
     age_red_flags = serializers.ListField(child=serializers.CharField(), read_only=True)
     clearances = ClearanceSerializer(many=True, read_only=True)
@@ -322,6 +324,12 @@ class ComplaintSerializer(PracticeModelSerializer):
             fields["client"].read_only = True  # a complaint never moves to another client
         return fields
 
+    @extend_schema_field(
+        {"type": "string", "enum": [*ReferralUrgency.values, None], "nullable": True}
+    )
+    def get_referral_urgency(self, complaint: Complaint) -> str | None:
+        return complaint.referral_urgency or None
+
     def get_referral_advice(self, complaint: Complaint) -> str | None:
         if complaint.status != ComplaintStatus.REFERRAL_REQUIRED:
             return None
@@ -362,7 +370,7 @@ class ComplaintSerializer(PracticeModelSerializer):
             "red_flags": complaint.red_flags,
             "duration_category": self.get_duration_category(complaint),
             "status": complaint.status,
-            "referral_urgency": complaint.referral_urgency,
+            "referral_urgency": complaint.referral_urgency or None,
             "referral_advice": self.get_referral_advice(complaint),
             "age_red_flags": complaint.age_red_flags,
             "red_flag_history": [
