@@ -212,7 +212,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",  # + the error responses
     "DEFAULT_THROTTLE_RATES": {
         "login_ip": env.str("THROTTLE_LOGIN_IP", default="30/min"),
+        # Failed logins only: per email and address, and per email from every address.
         "login_email": env.str("THROTTLE_LOGIN_EMAIL", default="5/min"),
+        "login_email_all": env.str("THROTTLE_LOGIN_EMAIL_ALL", default="50/hour"),
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "public": env.str("THROTTLE_PUBLIC", default="300/min"),

@@ -97,8 +97,8 @@ def test_a_course_of_care_books_at_most_12_sessions(owner, bookable):
     assert Appointment.objects.count() == 0
 
 
-def test_login_is_rate_limited_per_email(anon, owner, rates):
-    rates(login_email="3/min", login_ip="1000/min")
+def test_login_failures_are_rate_limited_per_email(anon, owner, rates):
+    rates(login_email_all="3/hour", login_ip="1000/min")
     for n in range(3):
         anon.post(
             "/api/v1/auth/token/",
