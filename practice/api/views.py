@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import django_filters
-from django import forms
 from django.db import connection
 from django.db.models import F
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -33,6 +30,7 @@ from practice.api.serializers import (
 )
 from practice.auth import calendar_url, revoke_token
 from practice.errors import InvalidCredentials
+from practice.filters import IdFilter, PracticeFilterSet
 from practice.models import (
     API_KEY_ROLE,
     STAFF_ROLES,
@@ -316,14 +314,7 @@ class ServiceViewSet(ModelViewSet):
         instance.save(update_fields=["active"])
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class IdFilter(django_filters.NumberFilter):
-    """A row id: a whole number (NumberFilter alone takes and documents any decimal)."""
-
-    field_class = forms.IntegerField
-
-
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(PracticeFilterSet):
     record_id = IdFilter(method="filter_record", label="Events naming this record")
 
     class Meta:

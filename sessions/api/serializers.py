@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from clients.models import Client
-from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.models import Service, Therapist
 from practice.tenancy import ScopedPrimaryKeyRelatedField
 from sessions.models import Appointment, AppointmentEvent
@@ -18,8 +18,8 @@ def scoped(model):
 
 class AvailabilityQuerySerializer(StrictSerializer):
     service = serializers.IntegerField(min_value=1)
-    start = serializers.DateField()
-    end = serializers.DateField()
+    start = BoundedDateField()
+    end = BoundedDateField()
     therapist = serializers.IntegerField(min_value=1, required=False)
 
     def validate(self, attrs):

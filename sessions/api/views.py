@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import django_filters
 from django.db.models import prefetch_related_objects
 from django.http import HttpResponse
 from django.utils import timezone
@@ -19,7 +18,7 @@ from rest_framework.views import APIView
 from clients.models import Client
 from practice.auth import hash_secret, user_for_calendar_token
 from practice.errors import Invalid, NotFound
-from practice.filters import FilterBackend, IsoDateTimeFilter
+from practice.filters import FilterBackend, IsoDateTimeFilter, PracticeFilterSet
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
 from practice.sync import UpdatedSinceFilter
 from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
@@ -102,7 +101,7 @@ class AvailabilityView(APIView):
         )
 
 
-class AppointmentFilter(django_filters.FilterSet):
+class AppointmentFilter(PracticeFilterSet):
     start_after = IsoDateTimeFilter(field_name="start", lookup_expr="gte")
     start_before = IsoDateTimeFilter(field_name="start", lookup_expr="lt")
 

@@ -153,7 +153,9 @@ def test_strangers_wrong_passwords_do_not_lock_the_owner_out(anon, owner):
 
 def test_sixth_failed_login_from_one_address_in_a_minute_is_throttled(anon, owner):
     for _ in range(5):
-        assert log_in(anon, "owner@north.test", "wrong-password", ip="203.0.113.7").status_code == 400
+        assert (
+            log_in(anon, "owner@north.test", "wrong-password", ip="203.0.113.7").status_code == 400
+        )
 
     response = log_in(anon, "owner@north.test", PASSWORD, ip="203.0.113.7")
 
@@ -188,6 +190,7 @@ def test_login_limit_cache_keys_hold_no_raw_email(anon, owner):
     keys = [str(key) for key in getattr(cache, "_cache", {})]
     assert keys, "the failure was counted"
     assert not any("owner@north.test" in key for key in keys)
+
 
 def test_email_throttle_ignores_the_case_of_the_address(anon, owner):
     for _ in range(5):
