@@ -2,10 +2,17 @@
 
 from django.dispatch import receiver
 
-from clients.services import link_client_on_verification
-from practice.signals import email_verified
+from clients.services import follow_account_email, link_client_on_verification
+from practice.signals import email_changed, email_verified
 
 
 @receiver(email_verified)
-def _link_client(sender, *, user, practice, phone="", **kwargs):
-    link_client_on_verification(user=user, practice=practice, phone=phone)
+def _link_client(sender, *, user, practice, phone="", date_of_birth=None, **kwargs):
+    link_client_on_verification(
+        user=user, practice=practice, phone=phone, date_of_birth=date_of_birth
+    )
+
+
+@receiver(email_changed)
+def _follow_email(sender, *, user, previous, **kwargs):
+    follow_account_email(user=user, previous=previous)

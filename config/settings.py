@@ -154,6 +154,10 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-webhooks": {"task": "practice.tasks.dispatch_webhooks", "schedule": 60.0},
     "expire-waitlist": {"task": "sessions.tasks.expire_waitlist", "schedule": 3600.0},
     "schedule-rebook-nudges": {"task": "sessions.tasks.schedule_rebook_nudges", "schedule": 3600.0},
+    "expire-unverified-accounts": {
+        "task": "practice.tasks.expire_unverified_accounts",
+        "schedule": 3600.0,
+    },
     "purge-idempotency-records": {
         "task": "sessions.tasks.purge_idempotency_records",
         "schedule": 3600.0,
@@ -181,6 +185,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTH_TOKEN_TTL_HOURS = env.int("AUTH_TOKEN_TTL_HOURS", default=24 * 7)
 EMAIL_VERIFICATION_TTL_HOURS = 48
+# A client account whose email is not proven in this time is deleted (issue 13.7: no squatting).
+UNVERIFIED_ACCOUNT_TTL_HOURS = env.int("UNVERIFIED_ACCOUNT_TTL_HOURS", default=72)
+PASSWORD_RESET_TTL_HOURS = 1
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
