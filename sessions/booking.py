@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clients.domain import ComplaintStatus
@@ -39,23 +40,37 @@ class Actor:
     user: User | None = None
 
 
+def online_block(client: Client) -> str | None:
+    """Why this client may not book themselves online, or None (DOMAIN.md 0 rule 2, DOMAIN.md 8)."""
+    if client.restricted_at is not None:  # kept after an erasure request (DOMAIN.md 8)
+        return "This client's record is restricted: it cannot be booked."
+    if client.complaints.filter(status=ComplaintStatus.REFERRAL_REQUIRED).exists():
+        # DOMAIN.md 0, rule 2: no online self-booking until a therapist records a clearance.
+        return "Please contact the practice to book your next session."
+    return None
+
+
 def _check_bookable(
     *, practice: Practice, service: Service, therapist: Therapist, client: Client, actor: Actor
 ) -> None:
     if client.restricted_at is not None:  # kept after an erasure request (DOMAIN.md 8)
         raise PreconditionFailed("This client's record is restricted: it cannot be booked.")
+    _check_offered_online(service=service, therapist=therapist, actor=actor)
+    if actor.kind in SELF_SERVICE:
+        blocked = online_block(client)
+        if blocked is not None:
+            raise PreconditionFailed(blocked)
+
+
+def _check_offered_online(*, service: Service, therapist: Therapist, actor: Actor) -> None:
     if not service.active:
         raise Invalid.on("service", "This service is no longer offered.")
     if not therapist.active:
         raise Invalid.on("therapist", "This therapist is not taking bookings.")
     # Whether the therapist offers the service is asked only when the slot is not found
     # (`_check_slot`): the slot query joins it already, and a booking saves a round trip.
-    if actor.kind in SELF_SERVICE:
-        if not (service.online_bookable and therapist.online_bookable):
-            raise Invalid.on("service", "This service cannot be booked online.")
-        if client.complaints.filter(status=ComplaintStatus.REFERRAL_REQUIRED).exists():
-            # DOMAIN.md 0, rule 2: no online self-booking until a therapist records a clearance.
-            raise PreconditionFailed("Please contact the practice to book your next session.")
+    if actor.kind in SELF_SERVICE and not (service.online_bookable and therapist.online_bookable):
+        raise Invalid.on("service", "This service cannot be booked online.")
 
 
 def _check_slot(
@@ -376,6 +391,32 @@ def book_series(
     return occurrences
 
 
+def _refuse_quietly(
+    *, practice: Practice, service: Service, therapist: Therapist, client: Client, start: datetime
+) -> tuple[Appointment, str]:
+    """A client who may not book online, answered by the public page like anyone (issue 13.3).
+
+    The answer must not depend on whom the email belongs to: the same checks in the same order as
+    a booking (a taken slot is 409 `slot_unavailable`, as for anyone), then the same 201 shape.
+    Nothing is booked; the reason goes to the client by email (sessions/reminders.py), and the
+    manage link answers 404 like any link whose booking is gone."""
+    _check_offered_online(service=service, therapist=therapist, actor=Actor(kind=Source.PUBLIC))
+    _check_slot(practice=practice, service=service, therapist=therapist, start=start)
+    if reminders.on_online_booking_refused(client):
+        dispatch_soon()
+    token, _ = new_secret("bk_")  # kept nowhere: it opens nothing
+    unsaved = Appointment(
+        practice=practice,
+        client=client,
+        therapist=therapist,
+        service=service,
+        start=start,
+        end=start + timedelta(minutes=service.duration_minutes),
+        status=Status.BOOKED,
+    )
+    return unsaved, token
+
+
 def manage_url(token: str) -> str:
     return f"{settings.BASE_URL}/api/v1/public/bookings/{token}/"
 
@@ -385,8 +426,15 @@ def client_for_public_booking(
 ) -> Client:
     """The practice's client with this email, or a new one. The caller never learns which:
     nothing about an existing record is changed or shown (API.md "Public booking")."""
+    # A record whose email came from staff, or from an account that proved it; never one whose
+    # email an account holder typed without proof (issue 13.2).
+    proven = Q(user__isnull=True) | Q(
+        user__email_verified_at__isnull=False, user__email__iexact=email.strip()
+    )
     existing = (
-        Client.objects.filter(practice=practice, email__iexact=email.strip()).order_by("id").first()
+        Client.objects.filter(proven, practice=practice, email__iexact=email.strip())
+        .order_by("id")
+        .first()
     )
     if existing is not None:
         return existing
@@ -422,6 +470,10 @@ def book_public_appointment(
     client = client_for_public_booking(
         practice=practice, first_name=first_name, last_name=last_name, email=email, phone=phone
     )
+    if online_block(client) is not None:
+        return _refuse_quietly(
+            practice=practice, service=service, therapist=therapist, client=client, start=start
+        )
     appointment, token = book_appointment(
         practice=practice,
         service=service,

@@ -291,6 +291,9 @@ class ReminderKind(models.TextChoices):
     REMINDER = "reminder"
     FOLLOW_UP = "follow_up"
     REBOOK_NUDGE = "rebook_nudge"
+    # The public page answers a client who may not book online like anyone else; this message
+    # tells them why nothing was booked (issue 13.3; DOMAIN.md 0, rule 2).
+    ONLINE_BLOCKED = "online_blocked"
 
 
 class ReminderStatus(models.TextChoices):

@@ -70,6 +70,21 @@ def on_booked(appointment: Appointment) -> bool:
     return bool(created) and due == now
 
 
+def on_online_booking_refused(client: Client) -> bool:
+    """Tell a client the public page did not book them (issue 13.3). By email only: the address
+    the request named is the one place the answer may go. True when a message is due now."""
+    if not client.email or client.reminders_opt_out:
+        return False
+    Reminder.objects.create(
+        practice_id=client.practice_id,
+        client=client,
+        kind=ReminderKind.ONLINE_BLOCKED,
+        channel="email",
+        scheduled_for=timezone.now(),
+    )
+    return True
+
+
 def on_rescheduled(appointment: Appointment) -> bool:
     """Moved with the appointment: a reminder already sent for the old time is sent again."""
     Reminder.objects.filter(appointment=appointment, kind=ReminderKind.REMINDER).delete()
@@ -296,6 +311,13 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
                 if token
                 else f"To cancel or change it, contact {practice.name}."
             )
+        )
+    elif reminder.kind == ReminderKind.ONLINE_BLOCKED:
+        subject = f"Your online booking at {practice.name}"
+        body = (
+            f"Hello {name},\n\nWe received an online booking request with this email address, "
+            f"but nothing was booked: please contact {practice.name} to book your next session."
+            "\nIf you did not make this request, you can ignore this message."
         )
     elif reminder.kind == ReminderKind.FOLLOW_UP:
         subject = f"How is your back today? ({practice.name})"

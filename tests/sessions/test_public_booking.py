@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlparse
 
 import pytest
+from django.core import mail
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
@@ -387,19 +388,58 @@ def test_what_is_not_bookable_online_is_refused(anon, setup, other_practice, whi
     assert counts() == (0, 0)
 
 
-def test_a_client_whose_complaint_needs_referral_cannot_book_online(anon, setup):
+def test_a_client_whose_complaint_needs_referral_cannot_book_online(
+    anon, setup, settings, django_capture_on_commit_callbacks
+):
+    # Issue 13.3: the public page answers as for anyone; the block reaches the client by email.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     flagged = ClientFactory(practice=setup.practice, email="flagged@example.com")
     ComplaintFactory(
         client=flagged, status=ComplaintStatus.REFERRAL_REQUIRED, notes="Saddle numbness."
     )
     before = counts()
 
-    response = book(anon, booking(setup, at(setup.practice, 5, 10), email="Flagged@example.com"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = book(
+            anon, booking(setup, at(setup.practice, 5, 10), email="Flagged@example.com")
+        )
 
-    assert_error(response, 409, "precondition_failed")
+    assert response.status_code == 201, response.content
+    assert set(response.json()) == {
+        "status",
+        "start",
+        "end",
+        "service",
+        "therapist",
+        "late_cancellation",
+        "manage_url",
+    }
     assert "Saddle" not in response.content.decode()
     assert counts() == before
     assert not Appointment.objects.filter(client=flagged).exists()
+    assert anon.get(manage_path(response)).status_code == 404
+    [message] = [m for m in mail.outbox if m.to == ["flagged@example.com"]]
+    assert "contact" in message.body
+    assert "Saddle" not in message.body
+
+
+def test_public_answers_do_not_depend_on_whom_the_email_belongs_to(anon, setup):
+    # Issue 13.3: a taken slot answered `precondition_failed` for a client awaiting referral and
+    # `slot_unavailable` for anyone else, which told a stranger about a health record.
+    flagged = ClientFactory(practice=setup.practice, email="flagged@example.com")
+    ComplaintFactory(client=flagged, status=ComplaintStatus.REFERRAL_REQUIRED)
+    slot = at(setup.practice, 5, 10)
+    assert book(anon, booking(setup, slot, email="first@example.com")).status_code == 201
+
+    answers = [
+        book(anon, booking(setup, slot, email=email), ip="203.0.113.50")
+        for email in ("flagged@example.com", "stranger@example.com")
+    ]
+
+    assert answers[0].status_code == answers[1].status_code == 409
+    assert answers[0].json() == answers[1].json()
+    assert answers[0].json()["code"] == "slot_unavailable"
+    assert Appointment.objects.count() == 1
 
 
 def test_a_resolved_complaint_does_not_stop_online_booking(anon, setup):
