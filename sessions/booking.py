@@ -417,6 +417,18 @@ def _refuse_quietly(
     return unsaved, token
 
 
+@transaction.atomic
+def reissue_manage_link(*, appointment_id: int | None) -> str:
+    """A fresh manage token for a public booking (its idempotent replay, issue 13.10); the old
+    one stops working. With no appointment (a quiet refusal) the token opens nothing, as before."""
+    token, token_hash = new_secret("bk_")
+    if appointment_id is not None:
+        Appointment.objects.filter(pk=appointment_id, source=Source.PUBLIC).update(
+            manage_token_hash=token_hash
+        )
+    return token
+
+
 def manage_url(token: str) -> str:
     return f"{settings.BASE_URL}/api/v1/public/bookings/{token}/"
 

@@ -373,13 +373,34 @@ class PublicBookingsView(PublicView):
                 client_ip=client_ip(request),
             )
             context = {"manage_url": booking.manage_url(str(token))}
-            return Response(
+            response = Response(
                 PublicBookingResultSerializer(appointment, context=context).data,
                 status=status.HTTP_201_CREATED,
             )
+            response.appointment_id = appointment.pk  # type: ignore[attr-defined]
+            return response
 
         principal = f"public:{address}"
-        return idempotent(request, practice=practice, principal=principal, create=book)
+        return idempotent(
+            request,
+            practice=practice,
+            principal=principal,
+            create=book,
+            redact=_without_manage_link,
+            restore=_with_new_manage_link,
+        )
+
+
+def _without_manage_link(response: Response) -> dict:
+    """What an idempotency record keeps of a public booking: no manage link (issue 13.10)."""
+    return {**response.data, "manage_url": None, "appointment_id": response.appointment_id}
+
+
+def _with_new_manage_link(stored: dict) -> dict:
+    """A replay answers a new manage link; the first one stops working (a link is shown once)."""
+    appointment_id = stored.pop("appointment_id", None)
+    token = booking.reissue_manage_link(appointment_id=appointment_id)
+    return {**stored, "manage_url": booking.manage_url(token)}
 
 
 class PublicManageView(PublicView):

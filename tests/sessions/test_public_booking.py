@@ -7,13 +7,14 @@ itself. Every refusal is checked in the database too: nothing booked, no client 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlparse
 
 import pytest
-from django.core import mail
 from django.conf import settings
+from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -24,7 +25,7 @@ from practice.auth import hash_secret
 from practice.models import Practice, Service, Therapist
 from practice.services import set_working_hours
 from sessions.api.views import PublicBookingThrottle
-from sessions.models import Appointment, Source, Status
+from sessions.models import Appointment, IdempotencyRecord, Source, Status
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,
@@ -479,17 +480,26 @@ def test_booking_posts_are_rate_limited_per_ip(anon, setup):
     assert other.status_code == 201, other.content
 
 
-def test_the_same_idempotency_key_and_body_replays_the_same_manage_url(anon, setup):
+def test_the_same_idempotency_key_and_body_replays_the_booking_with_a_new_manage_url(anon, setup):
+    # Issue 13.10: the manage link was kept in clear in the idempotency record for 48 hours. The
+    # record keeps no secret; a replay answers the same booking with a freshly issued link.
     body = booking(setup, at(setup.practice, 5, 10))
 
     first = book(anon, body, HTTP_IDEMPOTENCY_KEY="attempt-1")
     again = book(anon, body, HTTP_IDEMPOTENCY_KEY="attempt-1")
 
     assert first.status_code == again.status_code == 201, again.content
-    assert again.json() == first.json()
-    assert again.json()["manage_url"] == first.json()["manage_url"]
+    assert {k: v for k, v in again.json().items() if k != "manage_url"} == {
+        k: v for k, v in first.json().items() if k != "manage_url"
+    }
+    assert again["Idempotent-Replayed"] == "true"
     assert counts() == (1, 1)
     assert anon.get(manage_path(again)).status_code == 200
+    assert anon.get(manage_path(first)).status_code == 404  # a link is shown once
+    stored = json.dumps(list(IdempotencyRecord.objects.values_list("response", flat=True)))
+    assert token_of(manage_path(first)) not in stored
+    assert token_of(manage_path(again)) not in stored
+    assert "bk_" not in stored
 
 
 def test_the_same_idempotency_key_with_another_body_is_409(anon, setup):
