@@ -177,6 +177,10 @@ def book_appointment(
     _check_bookable(
         practice=practice, service=service, therapist=therapist, client=client, actor=actor
     )
+    if actor.kind == Source.CLIENT:  # the public page checks its caps before finding the client
+        check_public_booking_caps(
+            practice=practice, email=client.email, client_ip=client_ip, client=client
+        )
     _check_slot(practice=practice, service=service, therapist=therapist, start=start)
     end = start + timedelta(minutes=service.duration_minutes)
     token, token_hash = new_secret("bk_") if with_manage_link else (None, None)

@@ -4,7 +4,9 @@ The public page books without an account, so a rate limit alone does not stop a 
 holding every free slot: what it may *hold* is capped too. A booking made through
 `public/{slug}/bookings/` is refused while the same email, or the same caller address, already holds
 PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL / _PER_IP live public bookings (future, not cancelled) in that
-practice. Staff, client-account and API-key bookings are not counted and never refused here.
+practice. A client account booking for itself (issue 13.9: a series plus singles gave one
+account 12) meets the same caps, counted over the bookings the person made themselves, online or
+through the account. Staff and API-key bookings are not counted and never refused here.
 
 The answer is 429 `throttled` (API.md "Rate limits") with Retry-After the seconds until the
 earliest held booking starts, when one slot of the caller's allowance comes back by itself.
@@ -20,14 +22,17 @@ from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
+from clients.models import Client
 from practice.errors import Throttled
 from practice.models import Practice
 from sessions.models import Appointment, Source, Status
 
+SELF_BOOKED = (Source.PUBLIC, Source.CLIENT)
 
-def live_public_bookings(practice: Practice, now: datetime) -> QuerySet[Appointment]:
+
+def live_self_bookings(practice: Practice, now: datetime) -> QuerySet[Appointment]:
     return Appointment.objects.filter(
-        practice=practice, source=Source.PUBLIC, start__gt=now
+        practice=practice, source__in=SELF_BOOKED, start__gt=now
     ).exclude(status=Status.CANCELLED)
 
 
@@ -49,16 +54,23 @@ def _lock(*keys: str) -> None:
             )
 
 
-def check_public_booking_caps(*, practice: Practice, email: str, client_ip: str | None) -> None:
-    """Raise 429 `throttled` if this email or address already holds its live public bookings.
+def check_public_booking_caps(
+    *, practice: Practice, email: str, client_ip: str | None, client: Client | None = None
+) -> None:
+    """Raise 429 `throttled` if this person (email, or client account) or address already holds
+    its live self-made bookings.
 
     Call inside the booking's transaction, before anything is written."""
     if not connection.in_atomic_block:
         raise RuntimeError("check_public_booking_caps must run inside the booking transaction")
     email = email.strip().lower()
-    _lock(f"{practice.pk}:email:{email}", f"{practice.pk}:ip:{client_ip}")
+    person = f"client:{client.pk}" if client is not None else f"email:{email}"
+    _lock(f"{practice.pk}:{person}", f"{practice.pk}:ip:{client_ip}")
     now = timezone.now()
-    caps = [(settings.PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL, Q(client__email__iexact=email), "email")]
+    held_by_person = Q(client=client) if client is not None else Q(pk__in=[])
+    if email:  # a blank email would match every client without one
+        held_by_person |= Q(client__email__iexact=email)
+    caps = [(settings.PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL, held_by_person, "email")]
     if client_ip is not None:
         caps.append(
             (settings.PUBLIC_BOOKING_MAX_LIVE_PER_IP, Q(booked_from_ip=client_ip), "address")
@@ -66,7 +78,7 @@ def check_public_booking_caps(*, practice: Practice, email: str, client_ip: str 
     for cap, held_by, what in caps:
         if not cap:  # 0 turns a cap off
             continue
-        held = live_public_bookings(practice, now).filter(held_by)
+        held = live_self_bookings(practice, now).filter(held_by)
         found = held.aggregate(count=Count("id"), first=Min("start"))
         if found["count"] >= cap:
             raise Throttled(
