@@ -225,7 +225,9 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "public": env.str("THROTTLE_PUBLIC", default="300/min"),
+        # Bookings made per address (a 400 or 409 uses none), and failed attempts per address.
         "public_booking": env.str("THROTTLE_PUBLIC_BOOKING", default="10/hour"),
+        "public_booking_failed": env.str("THROTTLE_PUBLIC_BOOKING_FAILED", default="60/hour"),
         "api_key": env.str("THROTTLE_API_KEY", default="600/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": [

@@ -88,11 +88,11 @@ def hashed_ident(value: str) -> str:
     return hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
 
 
-class FailureLimit:
-    """Counts failed attempts only (a success never uses up an allowance).
+class AttemptCounter:
+    """Counts the attempts a caller chooses to count (failed logins, bookings made), not requests.
 
     `limits` are (scope, rate) pairs, each counted in a fixed window per its own key; `check`
-    raises 429 `throttled` once any count reached its rate, `record_failure` adds one to each.
+    raises 429 `throttled` once any count reached its rate, `record` adds one to each.
     """
 
     def __init__(self, *limits: tuple[str, str]):
@@ -107,7 +107,7 @@ class FailureLimit:
             if allowed is None or seconds is None:
                 continue
             window = int(now // seconds)
-            yield f"failures:{scope}:{idents[scope]}:{window}", allowed, (window + 1) * seconds
+            yield f"attempts:{scope}:{idents[scope]}:{window}", allowed, (window + 1) * seconds
 
     def check(self, idents: dict[str, str]) -> None:
         now = time.time()
@@ -115,7 +115,7 @@ class FailureLimit:
             if (cache.get(key) or 0) >= allowed:
                 raise exceptions.Throttled(wait=max(1, math.ceil(window_end - now)))
 
-    def record_failure(self, idents: dict[str, str]) -> None:
+    def record(self, idents: dict[str, str]) -> None:
         now = time.time()
         for key, _allowed, window_end in self._windows(idents, now):
             cache.add(key, 0, timeout=max(1, math.ceil(window_end - now)))
@@ -128,7 +128,9 @@ class FailureLimit:
 # Login: five failures per (email, address) a minute; a slower cap per email from everywhere, so
 # a password guess spread over many addresses still stops, while a stranger's five wrong passwords
 # no longer lock the owner out (issue 13.6).
-LOGIN_FAILURES = FailureLimit(("login_email_ip", "login_email"), ("login_email", "login_email_all"))
+LOGIN_FAILURES = AttemptCounter(
+    ("login_email_ip", "login_email"), ("login_email", "login_email_all")
+)
 
 
 def login_idents(request, email: str) -> dict[str, str]:

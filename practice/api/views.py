@@ -94,7 +94,7 @@ class LoginView(APIView):
         try:
             user, token = services.log_in(**incoming.validated_data)
         except InvalidCredentials:
-            LOGIN_FAILURES.record_failure(idents)
+            LOGIN_FAILURES.record(idents)
             raise
         return Response({"token": token, "user": UserSerializer(user).data})
 

@@ -22,7 +22,12 @@ from practice.filters import FilterBackend, IsoDateTimeFilter, PracticeFilterSet
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
 from practice.sync import UpdatedSinceFilter
 from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
-from practice.throttling import AddressRateThrottle, client_address, client_ip
+from practice.throttling import (
+    AddressRateThrottle,
+    AttemptCounter,
+    client_address,
+    client_ip,
+)
 from sessions import booking, calendar, reminders
 from sessions.api.serializers import (
     AppointmentCreateSerializer,
@@ -278,11 +283,29 @@ class PublicThrottle(AddressRateThrottle):
     scope = "public"
 
 
+# Issue 15: the hour's allowance counts bookings made, not attempts (a 400 or 409 uses none of
+# it); failed attempts have a separate, higher cap, so probing slots still stops.
+BOOKINGS_MADE = AttemptCounter(("public_booking", "public_booking"))
+BOOKINGS_FAILED = AttemptCounter(("public_booking_failed", "public_booking_failed"))
+
+
+def _booking_idents(request) -> dict[str, str]:
+    address = client_address(request)
+    return {"public_booking": address, "public_booking_failed": address}
+
+
 class PublicBookingThrottle(PublicThrottle):
+    """Refuses a booking POST once the address made its allowance of bookings, or of failures;
+    `PublicBookingsView.finalize_response` counts each answer."""
+
     scope = "public_booking"
 
     def allow_request(self, request, view):
-        return request.method != "POST" or super().allow_request(request, view)
+        if request.method == "POST":
+            idents = _booking_idents(request)
+            BOOKINGS_MADE.check(idents)
+            BOOKINGS_FAILED.check(idents)
+        return True
 
 
 class PublicView(APIView):
@@ -338,6 +361,12 @@ class PublicAvailabilityView(PublicView):
 
 class PublicBookingsView(PublicView):
     throttle_classes = (PublicThrottle, PublicBookingThrottle)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if request.method == "POST" and response.status_code != 429:
+            made = 200 <= response.status_code < 300
+            (BOOKINGS_MADE if made else BOOKINGS_FAILED).record(_booking_idents(request))
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(
         request=PublicBookingSerializer,

@@ -3,9 +3,11 @@
 Backcare's credentials are bearer tokens issued at login (stored as SHA-256, expiring after
 AUTH_TOKEN_TTL_HOURS, revoked by logout) and practice API keys (stored as SHA-256, revocable at
 once). Login answers the same 400 `invalid_credentials` for an unknown email, a wrong password and a
-disabled account, so it cannot be used to find accounts; guessing is rate limited per email (5/min)
-and per address (30/min; IPv6 per /64; a forged X-Forwarded-For is ignored unless NUM_PROXIES says
-a proxy sets it), answering 429 `throttled` with Retry-After even for the right password.
+disabled account, so it cannot be used to find accounts; guessing is rate limited: failed logins
+per email and address (5/min), failed logins per email from every address (50/hour), and requests
+per address (30/min; IPv6 per /64; a forged X-Forwarded-For is ignored unless NUM_PROXIES says a
+proxy sets it), answering 429 `throttled` with Retry-After even for the right password. Only
+failures count per email, so a stranger's wrong passwords do not lock the owner out (issue 13.6).
 
 Hole found and fixed here: the per-address login limit counted each IPv6 address alone, so a
 caller with a /64 (the usual assignment) could rotate addresses and never meet it.
@@ -76,14 +78,33 @@ def test_unknown_email_wrong_password_and_disabled_account_get_one_answer(anon, 
 
 def test_brute_force_on_one_email_is_429_even_with_the_right_password(anon, owner):
     for n in range(5):
-        login(anon, "owner@north.test", f"guess-{n}", ip=f"198.51.100.{n}")
+        login(anon, "owner@north.test", f"guess-{n}", ip="198.51.100.9")
 
-    refused = login(anon, "OWNER@north.test", PASSWORD, ip="198.51.100.99")
+    refused = login(anon, "OWNER@north.test", PASSWORD, ip="198.51.100.9")
 
     assert refused.status_code == 429
     assert refused.json()["code"] == "throttled"
     assert int(refused["Retry-After"]) > 0
     assert AuthToken.objects.filter(user=owner.user).count() == 1  # only the fixture's
+
+
+def test_a_strangers_failures_do_not_lock_the_owner_out(anon, owner):
+    # Issue 13.6: five wrong passwords from any address blocked the right one for a minute.
+    for n in range(10):
+        login(anon, "owner@north.test", f"guess-{n}", ip="198.51.100.9")
+
+    assert login(anon, "owner@north.test", PASSWORD, ip="192.0.2.200").status_code == 200
+
+
+def test_guesses_spread_over_addresses_meet_the_per_email_cap(anon, owner, rates):
+    rates(login_email_all="6/hour")
+    for n in range(6):
+        login(anon, "owner@north.test", f"guess-{n}", ip=f"198.51.100.{n}")
+
+    refused = login(anon, "owner@north.test", PASSWORD, ip="198.51.100.99")
+
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
 
 
 def test_brute_force_from_one_address_is_429_across_emails(anon, owner):

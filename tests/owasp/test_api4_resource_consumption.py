@@ -115,8 +115,8 @@ def test_login_failures_are_rate_limited_per_email(anon, owner, rates):
     )
 
 
-def test_public_booking_posts_are_rate_limited_per_address(anon, practice, rates):
-    rates(public_booking="2/hour")
+def test_failed_public_booking_posts_are_rate_limited_per_address(anon, practice, rates):
+    rates(public_booking_failed="2/hour")
     for _ in range(2):
         anon.post("/api/v1/public/north/bookings/", {}, format="json", REMOTE_ADDR="192.0.2.8")
 

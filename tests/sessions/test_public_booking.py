@@ -456,13 +456,13 @@ def test_a_resolved_complaint_does_not_stop_online_booking(anon, setup):
 # --- rate limits and retries --------------------------------------------------------------------
 
 
-def booking_limit() -> int:
+def rate(scope: str) -> int:
     throttle = PublicBookingThrottle()
-    return throttle.parse_rate(throttle.get_rate())[0]
+    return throttle.parse_rate(throttle.THROTTLE_RATES[scope])[0]
 
 
-def test_booking_posts_are_rate_limited_per_ip(anon, setup):
-    limit = booking_limit()
+def test_failed_booking_posts_are_capped_per_ip(anon, setup):
+    limit = rate("public_booking_failed")
     for n in range(limit):
         # A forged X-Forwarded-For must not count as a new caller (NUM_PROXIES is 0).
         spent = book(anon, {}, ip="198.51.100.7", HTTP_X_FORWARDED_FOR=f"10.0.{n // 250}.{n % 250}")
@@ -478,6 +478,32 @@ def test_booking_posts_are_rate_limited_per_ip(anon, setup):
     # Another address is not affected.
     other = book(anon, booking(setup, at(setup.practice, 5, 10)), ip="198.51.100.8")
     assert other.status_code == 201, other.content
+
+
+def test_failed_attempts_do_not_use_up_the_hours_bookings(anon, setup):
+    # Issue 15: a 400 or 409 used up the hour's allowance of bookings.
+    for _ in range(rate("public_booking") + 2):
+        assert book(anon, {}, ip="198.51.100.7").status_code == 400
+
+    response = book(anon, booking(setup, at(setup.practice, 5, 10)), ip="198.51.100.7")
+
+    assert response.status_code == 201, response.content
+
+
+def test_bookings_made_are_capped_per_ip(anon, setup, settings):
+    settings.PUBLIC_BOOKING_MAX_LIVE_PER_IP = 0
+    settings.PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL = 0
+    limit = rate("public_booking")
+    for n in range(limit):
+        made = book(
+            anon, booking(setup, at(setup.practice, 3 + n // 3, 9 + 2 * (n % 3))), ip="198.51.100.7"
+        )
+        assert made.status_code == 201, made.content
+
+    refused = book(anon, booking(setup, at(setup.practice, 20, 10)), ip="198.51.100.7")
+
+    assert_error(refused, 429, "throttled")
+    assert Appointment.objects.count() == limit
 
 
 def test_the_same_idempotency_key_and_body_replays_the_booking_with_a_new_manage_url(anon, setup):
