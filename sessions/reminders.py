@@ -21,6 +21,7 @@ from django.utils import timezone
 from clients.domain import ComplaintStatus
 from clients.models import Client, Complaint
 from practice.auth import new_secret
+from practice.errors import NotFound
 from practice.queueing import claim_batch, commits_not_waiting_for_disk
 from sessions.messaging import Outbox, PermanentError, TransientError
 from sessions.models import (
@@ -286,6 +287,20 @@ def client_for_unsubscribe(token: str) -> Client | None:
     except (signing.BadSignature, ValueError):
         return None
     return Client.objects.filter(pk=pk).first()
+
+
+@transaction.atomic
+def unsubscribe(*, token: str) -> Client:
+    """The client of an unsubscribe link stops getting reminders; what is scheduled is cancelled
+    (a row already handed to a worker is cancelled when it sees the opt-out)."""
+    client = client_for_unsubscribe(token)
+    if client is None:
+        raise NotFound("Unknown link.")
+    Client.objects.filter(pk=client.pk).update(reminders_opt_out=True)
+    Reminder.objects.filter(client=client, status=ReminderStatus.SCHEDULED).update(
+        status=ReminderStatus.CANCELLED
+    )
+    return client
 
 
 def _link(path: str) -> str:

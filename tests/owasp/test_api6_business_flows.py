@@ -357,7 +357,7 @@ def test_racing_bookings_of_one_email_never_exceed_the_cap(practice, public_setu
     assert Client.objects.filter(email="robin@example.com").count() == 1
 
 
-# --- client accounts meet the same caps (issue 13.9) -----------------------------------------------
+# --- client accounts meet the same caps (issue 13.9) ----------------------------------------------
 
 
 def account_body(public_setup, start: datetime, **extra) -> dict:
