@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -325,3 +326,38 @@ def test_no_get_changes_state(path, live_links, members, owner):
     # The route reached something: at least one caller got past authentication and lookups
     # (`/metrics` answers only its own METRICS_TOKEN, API8).
     assert answered & {200, 302} or path == "/metrics", (url, answered)
+
+
+# --- Identity is never linked on an email alone (issue 13.1) --------------------------------------
+
+
+def test_registering_a_clients_email_does_not_take_over_their_record(
+    anon, practice, django_capture_on_commit_callbacks, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    victim = ClientFactory(
+        practice=practice, email="victim@example.com", health_flags=["pregnancy"]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        registered = anon.post(
+            "/api/v1/auth/register/",
+            {
+                "practice": "north",
+                "email": "victim@example.com",
+                "password": "attacker-password-1",
+                "first_name": "A",
+                "last_name": "B",
+            },
+        )
+    attacker = APIClient()
+    attacker.credentials(HTTP_AUTHORIZATION=f"Bearer {registered.json()['token']}")
+    token = mail.outbox[0].body.split("token=", 1)[1].split()[0]
+
+    prefetched = anon.get("/api/v1/auth/verify-email/", {"token": token})  # a mail scanner
+    confirmed = anon.post("/api/v1/auth/verify-email/", {"token": token})  # a careless click
+
+    assert prefetched.status_code == 200
+    assert confirmed.status_code == 400
+    assert attacker.get("/api/v1/me/").json()["client"] is None
+    victim.refresh_from_db()
+    assert victim.user is None

@@ -27,10 +27,16 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from clients.domain import ComplaintStatus
 from clients.models import Client
 from practice.models import WebhookEvent
 from sessions.models import Appointment, AppointmentEvent, IdempotencyRecord, Source, Status
-from tests.factories import AppointmentFactory, ClientFactory, WebhookSubscriptionFactory
+from tests.factories import (
+    AppointmentFactory,
+    ClientFactory,
+    ComplaintFactory,
+    WebhookSubscriptionFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -417,3 +423,57 @@ def test_staff_may_still_book_a_client_past_the_cap(practice, public_setup, clie
             account_body(public_setup, at(practice, day, 10), client=client.pk),
         )
         assert response.status_code == 201, response.content
+
+
+# --- Public answers never differ by whom the email belongs to (issue 13.3) ------------------------
+# The answer of the public page is a function of the request and the diary, never of the record an
+# email matches: for each kind of person behind an email (unknown, known, awaiting a red-flag
+# referral, restricted after erasure), a taken slot answers the same 409 and a free slot the same
+# 201 shape.
+
+
+def _person(practice, kind: str) -> str:
+    email = f"{kind}@example.com"
+    if kind == "unknown":
+        return email
+    client = ClientFactory(practice=practice, email=email)
+    if kind == "referral":
+        ComplaintFactory(client=client, status=ComplaintStatus.REFERRAL_REQUIRED)
+    if kind == "restricted":
+        Client.objects.filter(pk=client.pk).update(restricted_at=timezone.now())
+    return email
+
+
+PEOPLE = ["unknown", "known", "referral", "restricted"]
+
+
+def test_a_taken_slot_answers_alike_for_every_kind_of_person(anon, practice, public_setup):
+    slot = at(practice, 2, 10)
+    assert book(anon, body(public_setup, slot, email="first@example.com")).status_code == 201
+    emails = {kind: _person(practice, kind) for kind in PEOPLE}
+
+    answers = {
+        kind: book(anon, body(public_setup, slot, email=email), ip=f"192.0.2.{n}")
+        for n, (kind, email) in enumerate(emails.items())
+    }
+
+    assert {a.status_code for a in answers.values()} == {409}
+    assert len({a.content for a in answers.values()}) == 1
+
+
+def test_a_free_slot_answers_alike_for_every_kind_of_person(anon, practice, public_setup):
+    emails = {kind: _person(practice, kind) for kind in PEOPLE}
+
+    answers = {
+        kind: book(
+            anon, body(public_setup, at(practice, 3 + n, 10), email=email), ip=f"192.0.2.{n}"
+        )
+        for n, (kind, email) in enumerate(emails.items())
+    }
+
+    assert {a.status_code for a in answers.values()} == {201}
+    shapes = {tuple(sorted(a.json())) for a in answers.values()}
+    assert len(shapes) == 1
+    # Only people who may book online hold an appointment; the others were told by email.
+    booked = set(Appointment.objects.values_list("client__email", flat=True))
+    assert booked == {"unknown@example.com", "known@example.com"}
