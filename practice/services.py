@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from practice.auth import hash_secret, issue_token, new_secret
@@ -62,7 +63,7 @@ def _email_unavailable() -> Invalid:
     )
 
 
-def _expired_signups():
+def _expired_signups() -> QuerySet[User]:
     """Client accounts whose email was never proven within UNVERIFIED_ACCOUNT_TTL_HOURS."""
     cutoff = timezone.now() - timedelta(hours=settings.UNVERIFIED_ACCOUNT_TTL_HOURS)
     return User.objects.filter(

@@ -152,7 +152,6 @@ def scrub_client_events(*, practice_id: int, client_id: int, names: bool) -> int
     return len(scrubbed)
 
 
-
 def record_event(*, practice: Practice | int, type: str, data: dict[str, Any]) -> None:
     """Write the event and its deliveries in the current transaction (no network here)."""
     practice_id = practice if isinstance(practice, int) else practice.pk

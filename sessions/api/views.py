@@ -422,7 +422,8 @@ class PublicBookingsView(PublicView):
 
 def _without_manage_link(response: Response) -> dict:
     """What an idempotency record keeps of a public booking: no manage link (issue 13.10)."""
-    return {**response.data, "manage_url": None, "appointment_id": response.appointment_id}
+    appointment_id = getattr(response, "appointment_id", None)
+    return {**response.data, "manage_url": None, "appointment_id": appointment_id}
 
 
 def _with_new_manage_link(stored: dict) -> dict:
