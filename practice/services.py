@@ -263,8 +263,8 @@ def verification_link(token: str) -> str:
 
 def _live_link(token: str, purpose: str, *, lock: bool) -> EmailVerification:
     links = EmailVerification.objects.select_related("user__membership", "practice")
-    if lock:
-        links = links.select_for_update()
+    if lock:  # the link row only: its user's membership is an outer join Postgres cannot lock
+        links = links.select_for_update(of=("self",))
     link = links.filter(token_hash=hash_secret(token[:200]), purpose=purpose).first()
     if link is None or link.used_at or link.expires_at <= timezone.now():
         raise NotFound("This link is invalid or has expired.")
