@@ -223,6 +223,7 @@ REST_FRAMEWORK = {
         "login_email": env.str("THROTTLE_LOGIN_EMAIL", default="5/min"),
         "login_email_all": env.str("THROTTLE_LOGIN_EMAIL_ALL", default="50/hour"),
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
+        "password_reset_email": env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="3/hour"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "public": env.str("THROTTLE_PUBLIC", default="300/min"),
         # Bookings made per address (a 400 or 409 uses none), and failed attempts per address.

@@ -139,3 +139,12 @@ def login_idents(request, email: str) -> dict[str, str]:
         "login_email_ip": f"{account}:{client_address(request)}",
         "login_email": account,
     }
+
+
+# Reset links mailed to one address: a few an hour, counted for unknown emails too (so the 429
+# tells nothing about the account), keeping a stranger from flooding someone's mailbox.
+PASSWORD_RESETS = AttemptCounter(("password_reset_email", "password_reset_email"))
+
+
+def reset_idents(email: str) -> dict[str, str]:
+    return {"password_reset_email": hashed_ident(email)}

@@ -59,7 +59,13 @@ from practice.tenancy import (
     ModelViewSet,
     ReadOnlyModelViewSet,
 )
-from practice.throttling import LOGIN_FAILURES, AddressRateThrottle, login_idents
+from practice.throttling import (
+    LOGIN_FAILURES,
+    PASSWORD_RESETS,
+    AddressRateThrottle,
+    login_idents,
+    reset_idents,
+)
 
 ALL_READ_OWNER_WRITE: dict[str, str] = {
     API_KEY_ROLE: READ,
@@ -211,6 +217,9 @@ class PasswordResetView(APIView):
     def post(self, request):
         incoming = PasswordResetRequestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
+        idents = reset_idents(incoming.validated_data["email"])
+        PASSWORD_RESETS.check(idents)
+        PASSWORD_RESETS.record(idents)
         services.request_password_reset(email=incoming.validated_data["email"])
         return Response(status=status.HTTP_202_ACCEPTED)
 

@@ -208,3 +208,33 @@ def test_a_taken_email_answers_alike_in_this_practice_and_another(owner, other_o
 
     assert here.status_code == elsewhere.status_code == 400
     assert here.json() == elsewhere.json()
+
+
+def test_reset_mails_to_one_address_are_capped_alike_for_known_and_unknown(
+    anon, owner, after_commit
+):
+    for email in ("owner@north.test", "nobody@north.test"):
+        for n in range(3):
+            answer = after_commit(
+                lambda email=email, n=n: anon.post(
+                    "/api/v1/auth/password-reset/", {"email": email}, REMOTE_ADDR=f"192.0.2.{n}"
+                )
+            )
+            assert answer.status_code == 202
+
+    known = anon.post("/api/v1/auth/password-reset/", {"email": "owner@north.test"})
+    unknown = anon.post("/api/v1/auth/password-reset/", {"email": "nobody@north.test"})
+
+    assert known.status_code == unknown.status_code == 429
+    assert len(mail.outbox) == 3
+
+
+def test_registering_answers_alike_for_a_weak_password_whatever_the_email(anon, owner, other_owner):
+    body = {"practice": "north", "password": "zq9", "first_name": "A", "last_name": "B"}
+
+    taken = anon.post("/api/v1/auth/register/", {**body, "email": other_owner.user.email})
+    free = anon.post("/api/v1/auth/register/", {**body, "email": "free@example.com"})
+
+    assert taken.status_code == free.status_code == 400
+    assert taken.json() == free.json()
+    assert not User.objects.filter(email="free@example.com").exists()
