@@ -24,7 +24,14 @@ from practice.metrics import BOOKING_CONFLICTS
 from practice.models import Practice, Service, Therapist, User
 from practice.webhooks import record_event
 from sessions import reminders
-from sessions.models import TRANSITIONS, Appointment, AppointmentEvent, Source, Status
+from sessions.models import (
+    TRANSITIONS,
+    Appointment,
+    AppointmentEvent,
+    QuietRefusal,
+    Source,
+    Status,
+)
 from sessions.public_caps import check_public_booking_caps
 from sessions.selectors import booking_rules, free_slots
 from sessions.tasks import dispatch_soon, offer_freed_time_soon
@@ -396,40 +403,79 @@ def book_series(
 
 
 def _refuse_quietly(
-    *, practice: Practice, service: Service, therapist: Therapist, client: Client, start: datetime
-) -> tuple[Appointment, str]:
+    *,
+    practice: Practice,
+    service: Service,
+    therapist: Therapist,
+    client: Client,
+    start: datetime,
+    client_ip: str | None,
+) -> tuple[QuietRefusal, str]:
     """A client who may not book online, answered by the public page like anyone (issue 13.3).
 
     The answer must not depend on whom the email belongs to: the same checks in the same order as
-    a booking (a taken slot is 409 `slot_unavailable`, as for anyone), then the same 201 shape.
-    Nothing is booked; the reason goes to the client by email (sessions/reminders.py), and the
-    manage link answers 404 like any link whose booking is gone."""
+    a booking (a taken slot is 409 `slot_unavailable`, as for anyone), then the same 201, a manage
+    link that shows and cancels like a booking's, and a place under the same caps. Nothing is
+    booked; the reason goes to the client by email (sessions/reminders.py)."""
     _check_offered_online(service=service, therapist=therapist, actor=Actor(kind=Source.PUBLIC))
     _check_slot(practice=practice, service=service, therapist=therapist, start=start)
     if reminders.on_online_booking_refused(client):
         dispatch_soon()
-    token, _ = new_secret("bk_")  # kept nowhere: it opens nothing
-    unsaved = Appointment(
+    token, token_hash = new_secret("bk_")
+    refusal = QuietRefusal.objects.create(
         practice=practice,
         client=client,
-        therapist=therapist,
         service=service,
+        therapist=therapist,
         start=start,
         end=start + timedelta(minutes=service.duration_minutes),
-        status=Status.BOOKED,
+        manage_token_hash=token_hash,
+        booked_from_ip=client_ip,
     )
-    return unsaved, token
+    return refusal, token
+
+
+def cancel_by_manage_link(
+    *, booked: Appointment | QuietRefusal, reason: str
+) -> Appointment | QuietRefusal:
+    """`public/bookings/{token}/cancel/`: a booking is cancelled as the client would; a quiet
+    refusal answers the same way (issue 13.3)."""
+    if isinstance(booked, QuietRefusal):
+        return cancel_quiet_refusal(refusal=booked, reason=reason)
+    return cancel_appointment(appointment=booked, reason=reason, actor=Actor(kind=Source.PUBLIC))
 
 
 @transaction.atomic
-def reissue_manage_link(*, appointment_id: int | None) -> str:
-    """A fresh manage token for a public booking (its idempotent replay, issue 13.10); the old
-    one stops working. With no appointment (a quiet refusal) the token opens nothing, as before."""
+def cancel_quiet_refusal(*, refusal: QuietRefusal, reason: str) -> QuietRefusal:
+    """Its manage link's `cancel/`, with a booking's rules and answers (nothing else to undo)."""
+    refusal = QuietRefusal.objects.select_for_update().select_related("practice").get(pk=refusal.pk)
+    if refusal.status != Status.BOOKED:
+        raise InvalidTransition(f"Cannot go from {refusal.status} to cancelled.")
+    late = timezone.now() > refusal.start - timedelta(
+        hours=refusal.practice.cancellation_window_hours
+    )
+    if late and not refusal.practice.clients_may_cancel_late:
+        raise PreconditionFailed(
+            f"Cancellations within {refusal.practice.cancellation_window_hours} hours of the "
+            "appointment go through the practice."
+        )
+    refusal.status = Status.CANCELLED
+    refusal.late_cancellation = late
+    refusal.save(update_fields=["status", "late_cancellation"])
+    return refusal
+
+
+@transaction.atomic
+def reissue_manage_link(*, appointment_id: int | None, refusal_id: int | None = None) -> str:
+    """A fresh manage token for a public booking or quiet refusal (its idempotent replay, issue
+    13.10); the old one stops working."""
     token, token_hash = new_secret("bk_")
     if appointment_id is not None:
         Appointment.objects.filter(pk=appointment_id, source=Source.PUBLIC).update(
             manage_token_hash=token_hash
         )
+    if refusal_id is not None:
+        QuietRefusal.objects.filter(pk=refusal_id).update(manage_token_hash=token_hash)
     return token
 
 
@@ -477,7 +523,7 @@ def book_public_appointment(
     email: str,
     phone: str,
     client_ip: str | None,
-) -> tuple[Appointment, str]:
+) -> tuple[Appointment | QuietRefusal, str]:
     """Book from the public page (API.md "Public booking") for a new or matching client.
 
     Refused with 429 `throttled`, before anything is written, while this email or address already
@@ -488,7 +534,12 @@ def book_public_appointment(
     )
     if online_block(client) is not None:
         return _refuse_quietly(
-            practice=practice, service=service, therapist=therapist, client=client, start=start
+            practice=practice,
+            service=service,
+            therapist=therapist,
+            client=client,
+            start=start,
+            client_ip=client_ip,
         )
     appointment, token = book_appointment(
         practice=practice,

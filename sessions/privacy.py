@@ -52,6 +52,7 @@ from sessions.models import (
     Appointment,
     IdempotencyRecord,
     Note,
+    QuietRefusal,
     Reminder,
     ReminderStatus,
     SessionPlan,
@@ -205,6 +206,7 @@ def _scrub_copies(client: Client, *, names: bool) -> None:
     payloads, and idempotency records of their bookings (whose request hash covers the email).
     Logs never hold contact details (config/observability.py) and rate-limit keys hash emails."""
     scrub_client_events(practice_id=client.practice_id, client_id=client.pk, names=names)
+    QuietRefusal.objects.filter(client=client).delete()  # its address and times: contact data
     appointment_ids = list(Appointment.objects.filter(client=client).values_list("pk", flat=True))
     IdempotencyRecord.objects.filter(practice_id=client.practice_id).filter(
         Q(response__client=client.pk) | Q(response__appointment_id__in=appointment_ids)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from clients.models import Client
 from practice.errors import Throttled
 from practice.models import Practice
-from sessions.models import Appointment, Source, Status
+from sessions.models import Appointment, QuietRefusal, Source, Status
 
 SELF_BOOKED = (Source.PUBLIC, Source.CLIENT)
 
@@ -34,6 +34,13 @@ def live_self_bookings(practice: Practice, now: datetime) -> QuerySet[Appointmen
     return Appointment.objects.filter(
         practice=practice, source__in=SELF_BOOKED, start__gt=now
     ).exclude(status=Status.CANCELLED)
+
+
+def live_quiet_refusals(practice: Practice, now: datetime) -> QuerySet[QuietRefusal]:
+    """Counted as bookings, so that the caps answer a blocked client like anyone (issue 13.3)."""
+    return QuietRefusal.objects.filter(practice=practice, start__gt=now).exclude(
+        status=Status.CANCELLED
+    )
 
 
 def _lock(*keys: str) -> None:
@@ -78,11 +85,14 @@ def check_public_booking_caps(
     for cap, held_by, what in caps:
         if not cap:  # 0 turns a cap off
             continue
-        held = live_self_bookings(practice, now).filter(held_by)
-        found = held.aggregate(count=Count("id"), first=Min("start"))
-        if found["count"] >= cap:
+        held = [
+            queryset.filter(held_by).aggregate(count=Count("id"), first=Min("start"))
+            for queryset in (live_self_bookings(practice, now), live_quiet_refusals(practice, now))
+        ]
+        if sum(h["count"] for h in held) >= cap:
+            first = min(h["first"] for h in held if h["first"] is not None)
             raise Throttled(
                 f"This {what} already holds {cap} upcoming online bookings. Cancel one with its "
                 "manage link, or contact the practice to book more.",
-                retry_after=int((found["first"] - now).total_seconds()) + 1,
+                retry_after=int((first - now).total_seconds()) + 1,
             )

@@ -46,7 +46,7 @@ from sessions.api.serializers import (
 )
 from sessions.booking import Actor
 from sessions.idempotency import idempotent
-from sessions.models import Appointment, Source, Status
+from sessions.models import Appointment, QuietRefusal, Source, Status
 from sessions.selectors import appointments_with_parties, free_slots
 
 STAFF_AND_CLIENT = {**STAFF_WRITE, Role.CLIENT: WRITE}
@@ -406,7 +406,8 @@ class PublicBookingsView(PublicView):
                 PublicBookingResultSerializer(appointment, context=context).data,
                 status=status.HTTP_201_CREATED,
             )
-            response.appointment_id = appointment.pk  # type: ignore[attr-defined]
+            # Kept (without the link) for an idempotent replay to issue a new link for this row.
+            response.stored_row = (type(appointment).__name__, appointment.pk)  # type: ignore[attr-defined]
             return response
 
         principal = f"public:{address}"
@@ -422,27 +423,36 @@ class PublicBookingsView(PublicView):
 
 def _without_manage_link(response: Response) -> dict:
     """What an idempotency record keeps of a public booking: no manage link (issue 13.10)."""
-    appointment_id = getattr(response, "appointment_id", None)
-    return {**response.data, "manage_url": None, "appointment_id": appointment_id}
+    kind, pk = getattr(response, "stored_row", (None, None))
+    ids = {"appointment_id": pk} if kind == "Appointment" else {"refusal_id": pk}
+    return {**response.data, "manage_url": None, **ids}
 
 
 def _with_new_manage_link(stored: dict) -> dict:
     """A replay answers a new manage link; the first one stops working (a link is shown once)."""
-    appointment_id = stored.pop("appointment_id", None)
-    token = booking.reissue_manage_link(appointment_id=appointment_id)
+    token = booking.reissue_manage_link(
+        appointment_id=stored.pop("appointment_id", None),
+        refusal_id=stored.pop("refusal_id", None),
+    )
     return {**stored, "manage_url": booking.manage_url(token)}
 
 
 class PublicManageView(PublicView):
     """The manage link of a public booking: the token is the only credential."""
 
-    def appointment(self, token: str) -> Appointment:
-        """The booking's own manage link, or the one its reminder carried."""
-        found = (
+    def appointment(self, token: str) -> Appointment | QuietRefusal:
+        """The booking's own manage link, the one its reminder carried, or a quiet refusal's."""
+        found: Appointment | QuietRefusal | None = (
             Appointment.objects.select_related("service", "therapist__user", "practice")
             .filter(manage_token_hash=hash_secret(token))
             .first()
         ) or reminders.appointment_for_reminder_link(token)
+        if found is None:
+            found = (
+                QuietRefusal.objects.select_related("service", "therapist__user", "practice")
+                .filter(manage_token_hash=hash_secret(token))
+                .first()
+            )
         if found is None:
             raise NotFound("Unknown booking link.")
         return found
@@ -457,12 +467,10 @@ class PublicCancelView(PublicManageView):
     def post(self, request, token):
         incoming = CancelSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        appointment = booking.cancel_appointment(
-            appointment=self.appointment(token),
-            reason=incoming.validated_data["reason"],
-            actor=Actor(kind=Source.PUBLIC),
+        cancelled = booking.cancel_by_manage_link(
+            booked=self.appointment(token), reason=incoming.validated_data["reason"]
         )
-        return Response(PublicAppointmentSerializer(appointment).data)
+        return Response(PublicAppointmentSerializer(cancelled).data)
 
 
 class CalendarFeedView(APIView):

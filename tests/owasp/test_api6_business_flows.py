@@ -477,3 +477,22 @@ def test_a_free_slot_answers_alike_for_every_kind_of_person(anon, practice, publ
     # Only people who may book online hold an appointment; the others were told by email.
     booked = set(Appointment.objects.values_list("client__email", flat=True))
     assert booked == {"unknown@example.com", "known@example.com"}
+
+
+def test_the_live_cap_answers_alike_for_every_kind_of_person(anon, practice, public_setup):
+    emails = {kind: _person(practice, kind) for kind in PEOPLE}
+
+    fourth = {}
+    for n, (kind, email) in enumerate(emails.items()):
+        for day in (2, 3, 4):
+            slot = at(practice, day, 9 + 2 * n)
+            assert (
+                book(anon, body(public_setup, slot, email=email), ip=f"192.0.2.{n}").status_code
+                == 201
+            )
+        fourth[kind] = book(
+            anon, body(public_setup, at(practice, 5, 9 + 2 * n), email=email), ip=f"192.0.2.{n}"
+        )
+
+    assert {a.status_code for a in fourth.values()} == {429}
+    assert len({a.json()["detail"] for a in fourth.values()}) == 1

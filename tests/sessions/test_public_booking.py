@@ -418,7 +418,13 @@ def test_a_client_whose_complaint_needs_referral_cannot_book_online(
     assert "Saddle" not in response.content.decode()
     assert counts() == before
     assert not Appointment.objects.filter(client=flagged).exists()
-    assert anon.get(manage_path(response)).status_code == 404
+    # Its manage link shows and cancels like a booking's: nothing there tells who the email is.
+    shown = anon.get(manage_path(response))
+    assert shown.status_code == 200
+    assert shown.json()["status"] == "booked"
+    cancelled = anon.post(f"{manage_path(response)}cancel/", {"reason": "Plans changed"})
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
     [message] = [m for m in mail.outbox if m.to == ["flagged@example.com"]]
     assert "contact" in message.body
     assert "Saddle" not in message.body
