@@ -630,3 +630,33 @@ def test_a_bad_or_tampered_token_is_404(anon, setup, booked):
         assert_error(anon.get(f"/api/v1/public/bookings/{bad}/"), 404, "not_found")
         assert_error(anon.post(f"/api/v1/public/bookings/{bad}/cancel/", {}), 404, "not_found")
     assert set(Appointment.objects.values_list("status", flat=True)) == {Status.BOOKED}
+
+
+def test_a_public_booking_never_matches_a_record_whose_email_its_account_did_not_prove(
+    anon, setup, client_member
+):
+    # Issue 13.2: an account holder who set their record's email to someone else's had that
+    # person's public bookings land on their own record (the oldest match).
+    linked = client_member.user.client
+    Client.objects.filter(pk=linked.pk).update(email="victim@example.com")
+
+    response = book(anon, booking(setup, at(setup.practice, 5, 10), email="victim@example.com"))
+
+    assert response.status_code == 201, response.content
+    appointment = Appointment.objects.get()
+    assert appointment.client_id != linked.pk
+    assert appointment.client.email == "victim@example.com"
+    assert appointment.client.user is None
+
+
+def test_a_public_booking_matches_a_record_whose_account_proved_the_email(
+    anon, setup, client_member
+):
+    User = type(client_member.user)
+    User.objects.filter(pk=client_member.user.pk).update(email_verified_at=timezone.now())
+    linked = client_member.user.client
+
+    response = book(anon, booking(setup, at(setup.practice, 5, 10), email=linked.email))
+
+    assert response.status_code == 201, response.content
+    assert Appointment.objects.get().client_id == linked.pk
