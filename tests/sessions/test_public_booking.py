@@ -652,8 +652,9 @@ def test_a_public_booking_never_matches_a_record_whose_email_its_account_did_not
 def test_a_public_booking_matches_a_record_whose_account_proved_the_email(
     anon, setup, client_member
 ):
-    User = type(client_member.user)
-    User.objects.filter(pk=client_member.user.pk).update(email_verified_at=timezone.now())
+    type(client_member.user).objects.filter(pk=client_member.user.pk).update(
+        email_verified_at=timezone.now()
+    )
     linked = client_member.user.client
 
     response = book(anon, booking(setup, at(setup.practice, 5, 10), email=linked.email))
