@@ -28,7 +28,7 @@ from clients.models import (
     OutcomeSource,
     RedFlagAnswer,
 )
-from practice.errors import Invalid, InvalidTransition, PreconditionFailed
+from practice.errors import IdentityNotProven, Invalid, InvalidTransition, PreconditionFailed
 from practice.models import Practice, User
 from practice.vocabulary import CLEARANCE_FLAGS
 from practice.webhooks import record_event
@@ -306,10 +306,20 @@ def withdraw_consent(*, consent: Consent) -> Consent:
     return consent
 
 
-def link_client_on_verification(*, user: User, practice: Practice, phone: str = "") -> Client:
+def holds_personal_data(client: Client) -> bool:
+    """A record a stranger must not get by owning its email alone (issue 13.1): any clinical
+    entry, health flags or a date of birth."""
+    return bool(client.last_clinical_entry or client.health_flags or client.date_of_birth)
+
+
+def link_client_on_verification(
+    *, user: User, practice: Practice, phone: str = "", date_of_birth: date | None = None
+) -> Client:
     """After email verification: link the practice's unlinked client with that email, or create one.
 
     Runs inside the verifying transaction; the row lock stops two verifications linking one record.
+    A record holding personal data is linked only with its date of birth (the second factor the
+    client knows); one with clinical data but no date of birth on file only by the practice.
     """
     existing = (
         Client.objects.select_for_update()
@@ -318,6 +328,18 @@ def link_client_on_verification(*, user: User, practice: Practice, phone: str = 
         .first()
     )
     if existing is not None:
+        if holds_personal_data(existing):
+            if existing.date_of_birth is None:
+                raise PreconditionFailed(
+                    "The practice holds a record for this email: ask them to link it to your"
+                    " account."
+                )
+            if date_of_birth != existing.date_of_birth:
+                raise IdentityNotProven.on(
+                    "date_of_birth",
+                    "Give the date of birth the practice has on file to link your record.",
+                    code="identity_not_proven",
+                )
         existing.user = user
         existing.save(update_fields=["user", "updated_at"])
         return existing
@@ -395,6 +417,11 @@ def record_outcome(
         recorded_at=now,
         recorded_by=recorded_by,
     )
+
+
+def follow_account_email(*, user: User, previous: str) -> None:
+    """A proven email change (issue 13.2) moves the linked client record's email with it."""
+    Client.objects.filter(user=user).update(email=user.email, updated_at=timezone.now())
 
 
 def announce_client(client: Client) -> None:

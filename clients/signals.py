@@ -3,8 +3,8 @@
 from django.dispatch import receiver
 
 from clients.models import Client, Complaint, Outcome
-from clients.services import link_client_on_verification
-from practice.signals import email_verified
+from clients.services import follow_account_email, link_client_on_verification
+from practice.signals import email_changed, email_verified
 from practice.tombstones import track_deletions
 
 # Hard deletions (erasure, purge) stay visible to `?updated_since=` sync (practice.tombstones).
@@ -14,5 +14,12 @@ track_deletions(Outcome, "outcome")  # also a note's pain outcome replaced by a 
 
 
 @receiver(email_verified)
-def _link_client(sender, *, user, practice, phone="", **kwargs):
-    link_client_on_verification(user=user, practice=practice, phone=phone)
+def _link_client(sender, *, user, practice, phone="", date_of_birth=None, **kwargs):
+    link_client_on_verification(
+        user=user, practice=practice, phone=phone, date_of_birth=date_of_birth
+    )
+
+
+@receiver(email_changed)
+def _follow_email(sender, *, user, previous, **kwargs):
+    follow_account_email(user=user, previous=previous)

@@ -173,7 +173,37 @@ class LimitedJSONParser(JSONParser):
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise RequestTooLarge()
+        # Depth first, on the bytes: json.loads of 100,000 nested brackets is a RecursionError
+        # (a 500 on the unauthenticated `auth/token/`, issue 13.11) before any check could run.
+        if _nesting_depth(raw) > MAX_JSON_DEPTH:
+            raise exceptions.ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
         return super().parse(io.BytesIO(raw), media_type, parser_context)
+
+
+# No body the API takes nests deeper than a few levels (a plan's items, an answer's list).
+MAX_JSON_DEPTH = 32
+
+
+def _nesting_depth(raw: bytes) -> int:
+    """The deepest nesting of `[`/`{` outside strings; a linear scan, no recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 class PageNumberPagination(pagination.PageNumberPagination):

@@ -85,3 +85,11 @@ class FailOpenRedisCache(RedisCache):
             super().delete_many(keys, version)
         except UNAVAILABLE as error:
             _unavailable("delete_many", error)
+
+    def incr(self, key, delta=1, version=None) -> int:
+        # Failure counters of the login limit (practice/throttling.py) count with incr.
+        try:
+            return super().incr(key, delta, version)
+        except UNAVAILABLE as error:
+            _unavailable("incr", error)
+            return 0

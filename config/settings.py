@@ -161,6 +161,10 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-webhooks": {"task": "practice.tasks.dispatch_webhooks", "schedule": 60.0},
     "expire-waitlist": {"task": "sessions.tasks.expire_waitlist", "schedule": 3600.0},
     "schedule-rebook-nudges": {"task": "sessions.tasks.schedule_rebook_nudges", "schedule": 3600.0},
+    "expire-unverified-accounts": {
+        "task": "practice.tasks.expire_unverified_accounts",
+        "schedule": 3600.0,
+    },
     "purge-idempotency-records": {
         "task": "sessions.tasks.purge_idempotency_records",
         "schedule": 3600.0,
@@ -190,6 +194,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTH_TOKEN_TTL_HOURS = env.int("AUTH_TOKEN_TTL_HOURS", default=24 * 7)
 EMAIL_VERIFICATION_TTL_HOURS = 48
+# A client account whose email is not proven in this time is deleted (issue 13.7: no squatting).
+UNVERIFIED_ACCOUNT_TTL_HOURS = env.int("UNVERIFIED_ACCOUNT_TTL_HOURS", default=72)
+PASSWORD_RESET_TTL_HOURS = 1
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -221,12 +228,17 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",  # + the error responses
     "DEFAULT_THROTTLE_RATES": {
         "login_ip": env.str("THROTTLE_LOGIN_IP", default="30/min"),
+        # Failed logins only: per email and address, and per email from every address.
         "login_email": env.str("THROTTLE_LOGIN_EMAIL", default="5/min"),
+        "login_email_all": env.str("THROTTLE_LOGIN_EMAIL_ALL", default="50/hour"),
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
+        "password_reset_email": env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="3/hour"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "public": env.str("THROTTLE_PUBLIC", default="300/min"),
+        # Bookings made per address (a 400 or 409 uses none), and failed attempts per address.
         "public_booking": env.str("THROTTLE_PUBLIC_BOOKING", default="10/hour"),
         "public_idempotency_keys": env.str("THROTTLE_PUBLIC_IDEMPOTENCY_KEYS", default="20/hour"),
+        "public_booking_failed": env.str("THROTTLE_PUBLIC_BOOKING_FAILED", default="60/hour"),
         "api_key": env.str("THROTTLE_API_KEY", default="600/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": [

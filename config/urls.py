@@ -54,6 +54,23 @@ api: list = [
     path("auth/logout/", practice_views.LogoutView.as_view(), name="auth-logout"),
     path("auth/register/", practice_views.RegisterView.as_view(), name="auth-register"),
     path("auth/verify-email/", practice_views.VerifyEmailView.as_view(), name="auth-verify-email"),
+    path("auth/password/", practice_views.PasswordChangeView.as_view(), name="auth-password"),
+    path(
+        "auth/password-reset/",
+        practice_views.PasswordResetView.as_view(),
+        name="auth-password-reset",
+    ),
+    path(
+        "auth/password-reset/confirm/",
+        practice_views.PasswordResetConfirmView.as_view(),
+        name="auth-password-reset-confirm",
+    ),
+    path(
+        "auth/email-change/confirm/",
+        practice_views.EmailChangeConfirmView.as_view(),
+        name="auth-email-change-confirm",
+    ),
+    path("me/email/", practice_views.EmailChangeView.as_view(), name="me-email"),
     path("me/", practice_views.MeView.as_view(), name="me"),
     path(
         "me/calendar/rotate/",

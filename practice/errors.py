@@ -67,3 +67,7 @@ class Throttled(DomainError):
     def __init__(self, detail: str | None = None, *, retry_after: int):
         super().__init__(detail)
         self.retry_after = max(1, retry_after)
+
+
+class IdentityNotProven(Invalid):
+    """A confirmation lacked the second factor a record asks for (issue 13.1): 400 on the field."""

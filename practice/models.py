@@ -288,14 +288,28 @@ class AuthToken(models.Model):
 
 
 class EmailVerification(models.Model):
-    """A link sent to a registering client; following it proves the email (hash stored only)."""
+    """A single-use link sent by email; following it proves the address (hash stored only).
+
+    `purpose`: `signup` proves a registering client's email (and links their record), `email_change`
+    proves `new_email` before it replaces the account's, `password_reset` lets the address's owner
+    set a new password. The link's GET only shows what confirming would do; confirming is a POST.
+    """
+
+    class Purpose(models.TextChoices):
+        SIGNUP = "signup"
+        EMAIL_CHANGE = "email_change"
+        PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a password
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_verifications")
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices, default=Purpose.SIGNUP)
+    new_email = models.EmailField(blank=True)  # email_change only
     token_hash = models.CharField(max_length=64, unique=True)
     phone = models.CharField(
         max_length=32, blank=True
     )  # from the sign-up form, for the client record
+    # Wrong dates of birth given with this link; at MAX_CONFIRM_ATTEMPTS the link is spent.
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import itertools
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from practice.auth import hash_secret, issue_token, new_secret
-from practice.errors import Invalid, InvalidCredentials, NotFound
+from practice.errors import IdentityNotProven, Invalid, InvalidCredentials, NotFound
 from practice.models import (
+    AuthToken,
     EmailVerification,
     Membership,
     Practice,
@@ -24,6 +26,7 @@ from practice.models import (
     WorkingHours,
     validate_timezone,
 )
+from practice.signals import email_changed, email_verified
 
 # Path words under public/ that a practice slug would shadow.
 RESERVED_SLUGS = {"bookings", "follow-ups", "unsubscribe", "waitlist-offers"}
@@ -40,6 +43,50 @@ def _normalize_email(email: str) -> str:
     return User.objects.normalize_email(email).strip().lower()
 
 
+def _send_after_commit(task_name: str, **kwargs: object) -> None:
+    """Queue a mail task of this app once the transaction commits (the secret is made there)."""
+
+    def send() -> None:
+        from practice import tasks  # import cycle: practice.tasks imports this module
+
+        getattr(tasks, task_name).delay(**kwargs)
+
+    transaction.on_commit(send)
+
+
+def _email_unavailable() -> Invalid:
+    """One answer for an email taken in this practice, in another, by staff or by a client."""
+    return Invalid.on(
+        "email",
+        "This email cannot be used for a new account. If it is yours, log in or reset the"
+        " password.",
+        code="unique",
+    )
+
+
+def _expired_signups() -> QuerySet[User]:
+    """Client accounts whose email was never proven within UNVERIFIED_ACCOUNT_TTL_HOURS."""
+    cutoff = timezone.now() - timedelta(hours=settings.UNVERIFIED_ACCOUNT_TTL_HOURS)
+    return User.objects.filter(
+        email_verified_at__isnull=True,
+        date_joined__lt=cutoff,
+        membership__role=Role.CLIENT,
+        client__isnull=True,  # a staff-made record linked by hand is not a squatted sign-up
+    )
+
+
+def _release_expired_signup(email: str) -> None:
+    """An unproven sign-up holding `email` past its time gives the address back (issue 13.7)."""
+    _expired_signups().filter(email=email).delete()
+
+
+@transaction.atomic
+def expire_unverified_accounts() -> int:
+    """Beat, hourly: delete client accounts never verified in time; their tokens go with them."""
+    _, by_model = _expired_signups().delete()
+    return by_model.get(User._meta.label, 0)
+
+
 @transaction.atomic
 def create_user_in_practice(
     *,
@@ -52,19 +99,22 @@ def create_user_in_practice(
 ) -> User:
     """A user with one role in `practice`; owners and therapists also get a Therapist row."""
     email = _normalize_email(email)
-    if User.objects.filter(email=email).exists():
-        raise Invalid.on("email", "A user with this email already exists.", code="unique")
     user = User(email=email, first_name=first_name, last_name=last_name)
+    # Everything else first (issue 13.7): a weak password is refused the same way whether or not
+    # the email is taken, so the answer to a probe with a weak password tells nothing.
     if password is None:
         user.set_unusable_password()
     else:
         _check_password(password, user)
         user.set_password(password)
+    _release_expired_signup(email)
+    if User.objects.filter(email=email).exists():
+        raise _email_unavailable()
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:  # a concurrent request took the email between the check and the insert
-        raise Invalid.on("email", "A user with this email already exists.", code="unique") from None
+        raise _email_unavailable() from None
     Membership.objects.create(user=user, practice=practice, role=role)
     if role in (Role.OWNER, Role.THERAPIST):
         Therapist.objects.create(practice=practice, user=user)
@@ -118,6 +168,8 @@ def log_in(*, email: str, password: str) -> tuple[User, str]:
     user = authenticate(username=_normalize_email(email), password=password)
     if user is None or not hasattr(user, "membership"):
         raise InvalidCredentials()
+    if _expired_signups().filter(pk=user.pk).exists():
+        raise InvalidCredentials()  # an expired sign-up is as good as gone (removed hourly)
     return user, issue_token(user)
 
 
@@ -159,8 +211,6 @@ def register_client_user(
     an existing record with that email is linked, or a new one is created. Until then nothing tells
     the registrant whether the practice knew the email.
     """
-    from practice.tasks import send_email_verification
-
     practice = Practice.objects.filter(slug=practice_slug).first()
     if practice is None:
         raise Invalid.on("practice", "No practice with this slug.", code="does_not_exist")
@@ -172,7 +222,7 @@ def register_client_user(
         first_name=first_name,
         last_name=last_name,
     )
-    transaction.on_commit(lambda: send_email_verification.delay(user_id=user.pk, phone=phone))
+    _send_after_commit("send_email_verification", user_id=user.pk, phone=phone)
     return user, issue_token(user)
 
 
@@ -181,13 +231,29 @@ def start_email_verification(*, user_id: int, phone: str = "") -> str | None:
     user = User.objects.select_related("membership").filter(pk=user_id).first()
     if user is None or user.email_verified_at is not None or not hasattr(user, "membership"):
         return None
+    return _new_link(user=user, purpose=EmailVerification.Purpose.SIGNUP, phone=phone)
+
+
+def _new_link(*, user: User, purpose: str, phone: str = "", new_email: str = "") -> str:
+    """A single-use emailed link of `purpose`; earlier unused links of that purpose stop working."""
     secret, token_hash = new_secret("ev_")
+    now = timezone.now()
+    EmailVerification.objects.filter(user=user, purpose=purpose, used_at__isnull=True).update(
+        used_at=now
+    )
+    ttl = (
+        timedelta(hours=settings.PASSWORD_RESET_TTL_HOURS)
+        if purpose == EmailVerification.Purpose.PASSWORD_RESET
+        else timedelta(hours=settings.EMAIL_VERIFICATION_TTL_HOURS)
+    )
     EmailVerification.objects.create(
         user=user,
         practice_id=user.membership.practice_id,
+        purpose=purpose,
         token_hash=token_hash,
         phone=phone,
-        expires_at=timezone.now() + timedelta(hours=settings.EMAIL_VERIFICATION_TTL_HOURS),
+        new_email=new_email,
+        expires_at=now + ttl,
     )
     return secret
 
@@ -196,28 +262,158 @@ def verification_link(token: str) -> str:
     return f"{settings.BASE_URL}/api/v1/auth/verify-email/?token={token}"
 
 
-@transaction.atomic
-def verify_email(*, token: str) -> User:
-    """Mark the email verified; the clients app then links or creates the client record."""
-    from practice.signals import email_verified
+def _live_link(token: str, purpose: str, *, lock: bool) -> EmailVerification:
+    links = EmailVerification.objects.select_related("user__membership", "practice")
+    if lock:  # the link row only: its user's membership is an outer join Postgres cannot lock
+        links = links.select_for_update(of=("self",))
+    link = links.filter(token_hash=hash_secret(token[:200]), purpose=purpose).first()
+    if link is None or link.used_at or link.expires_at <= timezone.now():
+        raise NotFound("This link is invalid or has expired.")
+    return link
 
-    verification = (
-        EmailVerification.objects.select_for_update()
-        .select_related("user", "practice")
-        .filter(token_hash=hash_secret(token))
-        .first()
+
+def pending_link(*, token: str, purpose: str) -> EmailVerification:
+    """What a link would confirm, changing nothing: its GET, which mail scanners also fetch."""
+    return _live_link(token, purpose, lock=False)
+
+
+# Wrong dates of birth one link takes before it is spent (a new sign-up link can be requested).
+MAX_CONFIRM_ATTEMPTS = 5
+
+
+def verify_email(*, token: str, date_of_birth: date | None = None) -> User:
+    """Confirm a sign-up (POST only; API.md `auth/register/`): mark the email verified; the clients
+    app then links the record with that email or creates one.
+
+    Linking a record that already holds clinical data needs the client's date of birth (issue
+    13.1): owning the mailbox alone must not hand a stranger's password someone's health record.
+    A wrong date counts against the link; at MAX_CONFIRM_ATTEMPTS it is spent.
+    """
+    try:
+        with transaction.atomic():
+            link = _live_link(token, EmailVerification.Purpose.SIGNUP, lock=True)
+            now = timezone.now()
+            user = link.user
+            email_verified.send(
+                sender=User,
+                user=user,
+                practice=link.practice,
+                phone=link.phone,
+                date_of_birth=date_of_birth,
+            )
+            link.used_at = now
+            link.save(update_fields=["used_at"])
+            user.email_verified_at = now
+            user.save(update_fields=["email_verified_at"])
+            return user
+    except IdentityNotProven:
+        with transaction.atomic():
+            failed = _live_link(token, EmailVerification.Purpose.SIGNUP, lock=True)
+            failed.failed_attempts += 1
+            if failed.failed_attempts >= MAX_CONFIRM_ATTEMPTS:
+                failed.used_at = timezone.now()
+            failed.save(update_fields=["failed_attempts", "used_at"])
+        raise
+
+
+# --- Password change and reset, email change (issue 13.7, 13.2) ----------------------------------
+
+
+@transaction.atomic
+def change_password(
+    *, user: User, current_password: str, new_password: str, keep: AuthToken
+) -> None:
+    """A logged-in user sets a new password; every other token of theirs stops working."""
+    if not user.check_password(current_password):
+        raise Invalid.on(
+            "current_password", "The current password is wrong.", code="wrong_password"
+        )
+    _check_password(new_password, user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    user.auth_tokens.filter(revoked_at__isnull=True).exclude(pk=keep.pk).update(
+        revoked_at=timezone.now()
     )
+
+
+def request_password_reset(*, email: str) -> None:
+    """Send a single-use reset link if the email names an active member; the same answer either
+    way (no account enumeration). The secret is made by the task, never put on the broker."""
+    user = User.objects.filter(email=_normalize_email(email), is_active=True).first()
+    if user is None or not hasattr(user, "membership"):
+        return
+    user_id = user.pk
+    _send_after_commit("send_password_reset", user_id=user_id)
+
+
+def start_password_reset(*, user_id: int) -> str | None:
+    user = User.objects.select_related("membership").filter(pk=user_id, is_active=True).first()
+    if user is None or not hasattr(user, "membership"):
+        return None
+    return _new_link(user=user, purpose=EmailVerification.Purpose.PASSWORD_RESET)
+
+
+def password_reset_link(token: str) -> str:
+    return f"{settings.BASE_URL}/api/v1/auth/password-reset/confirm/?token={token}"
+
+
+@transaction.atomic
+def reset_password(*, token: str, new_password: str) -> User:
+    """Spend a reset link: set the password, revoke every token (whoever held one is out)."""
+    link = _live_link(token, EmailVerification.Purpose.PASSWORD_RESET, lock=True)
+    user = link.user
+    _check_password(new_password, user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
     now = timezone.now()
-    if verification is None or verification.used_at or verification.expires_at <= now:
-        raise NotFound("This verification link is invalid or has expired.")
-    verification.used_at = now
-    verification.save(update_fields=["used_at"])
-    user = verification.user
+    link.used_at = now
+    link.save(update_fields=["used_at"])
+    user.auth_tokens.filter(revoked_at__isnull=True).update(revoked_at=now)
+    return user
+
+
+@transaction.atomic
+def request_email_change(*, user: User, password: str, new_email: str) -> None:
+    """An email change takes effect only once the new address is proven (issue 13.2): until then
+    the account, its client record and public-booking matches keep the old one."""
+    if not user.check_password(password):
+        raise Invalid.on("password", "The password is wrong.", code="wrong_password")
+    new_email = _normalize_email(new_email)
+    if new_email == user.email:
+        raise Invalid.on("email", "This is already the account's email.", code="unchanged")
+    if User.objects.filter(email=new_email).exists():
+        raise _email_unavailable()
+    user_id = user.pk
+    _send_after_commit("send_email_change", user_id=user_id, new_email=new_email)
+
+
+def start_email_change(*, user_id: int, new_email: str) -> str | None:
+    user = User.objects.select_related("membership").filter(pk=user_id, is_active=True).first()
+    if user is None or not hasattr(user, "membership"):
+        return None
+    return _new_link(user=user, purpose=EmailVerification.Purpose.EMAIL_CHANGE, new_email=new_email)
+
+
+def email_change_link(token: str) -> str:
+    return f"{settings.BASE_URL}/api/v1/auth/email-change/confirm/?token={token}"
+
+
+@transaction.atomic
+def confirm_email_change(*, token: str) -> User:
+    """Spend an email-change link: the account's email (and, through the signal, its client
+    record's) becomes the proven one."""
+    link = _live_link(token, EmailVerification.Purpose.EMAIL_CHANGE, lock=True)
+    user = link.user
+    if User.objects.filter(email=link.new_email).exclude(pk=user.pk).exists():
+        raise _email_unavailable()
+    now = timezone.now()
+    previous = user.email
+    user.email = link.new_email
     user.email_verified_at = now
-    user.save(update_fields=["email_verified_at"])
-    email_verified.send(
-        sender=User, user=user, practice=verification.practice, phone=verification.phone
-    )
+    user.save(update_fields=["email", "email_verified_at"])
+    link.used_at = now
+    link.save(update_fields=["used_at"])
+    email_changed.send(sender=User, user=user, previous=previous)
     return user
 
 

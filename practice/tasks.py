@@ -3,33 +3,87 @@
 from celery import shared_task
 from django.core.mail import send_mail
 
-from practice import tombstones
+from practice import services, tombstones
 from practice.models import User
-from practice.services import start_email_verification, verification_link
+
+MAIL_TASK = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OSError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(**MAIL_TASK)
 def send_email_verification(*, user_id: int, phone: str = "") -> None:
     """Email a registering client the link that proves their address (API.md `auth/register/`)."""
-    secret = start_email_verification(user_id=user_id, phone=phone)
+    secret = services.start_email_verification(user_id=user_id, phone=phone)
     if secret is None:
         return
     user = User.objects.get(pk=user_id)
     send_mail(
         subject="Confirm your email for Backcare",
         message=(
-            f"Hello {user.first_name or ''},\n\nConfirm your email address to finish signing up:\n"
-            f"{verification_link(secret)}\n\nIf you did not sign up, ignore this message.\n"
+            f"Hello {user.first_name or ''},\n\nOpen this link and press Confirm to finish signing"
+            f" up:\n{services.verification_link(secret)}\n\nIf you did not sign up, do not"
+            " confirm: ignore this message and nothing happens.\n"
         ),
         from_email=None,
         recipient_list=[user.email],
     )
+
+
+@shared_task(**MAIL_TASK)
+def send_password_reset(*, user_id: int) -> None:
+    """Email a single-use password reset link (issue 13.7)."""
+    secret = services.start_password_reset(user_id=user_id)
+    if secret is None:
+        return
+    user = User.objects.get(pk=user_id)
+    send_mail(
+        subject="Reset your Backcare password",
+        message=(
+            "Someone asked to reset the password of this Backcare account. To choose a new one,"
+            f" open:\n{services.password_reset_link(secret)}\n\nThe link works once, for an hour."
+            " If it was not you, ignore this message: the password stays as it is.\n"
+        ),
+        from_email=None,
+        recipient_list=[user.email],
+    )
+
+
+@shared_task(**MAIL_TASK)
+def send_email_change(*, user_id: int, new_email: str) -> None:
+    """Email the new address the link that proves it (issue 13.2); the old one is told too."""
+    secret = services.start_email_change(user_id=user_id, new_email=new_email)
+    if secret is None:
+        return
+    user = User.objects.get(pk=user_id)
+    send_mail(
+        subject="Confirm your new email for Backcare",
+        message=(
+            "Open this link and press Confirm to make this address your Backcare login:\n"
+            f"{services.email_change_link(secret)}\n\nIf you did not ask, ignore this message.\n"
+        ),
+        from_email=None,
+        recipient_list=[new_email],
+    )
+    send_mail(
+        subject="Your Backcare email is about to change",
+        message=(
+            "Someone logged in to your account asked to change its email. Nothing changes unless"
+            " the new address confirms. If it was not you, reset your password.\n"
+        ),
+        from_email=None,
+        recipient_list=[user.email],
+    )
+
+
+@shared_task
+def expire_unverified_accounts() -> int:
+    """Beat, hourly: client sign-ups never verified in time are deleted (issue 13.7)."""
+    return services.expire_unverified_accounts()
 
 
 @shared_task

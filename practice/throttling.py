@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
+import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle, UserRateThrottle
 
 from practice.models import ApiKey
@@ -154,3 +156,71 @@ class IdempotencyKeyRateThrottle(AddressRateThrottle):
             return False
         cache.set(seen, True, self.duration)
         return True
+def hashed_ident(value: str) -> str:
+    """A cache-key-safe, non-reversible stand-in for an email (or any caller-given text).
+
+    Keys never hold raw emails: they would be readable in Redis, and memcached-unsafe characters
+    in them raise CacheKeyWarning."""
+    return hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
+
+
+class AttemptCounter:
+    """Counts the attempts a caller chooses to count (failed logins, bookings made), not requests.
+
+    `limits` are (scope, rate) pairs, each counted in a fixed window per its own key; `check`
+    raises 429 `throttled` once any count reached its rate, `record` adds one to each.
+    """
+
+    def __init__(self, *limits: tuple[str, str]):
+        self.limits = limits
+
+    def _windows(self, idents: dict[str, str], now: float):
+        """Fixed windows: the key names the window, so `add` + `incr` count atomically."""
+        parser = SimpleRateThrottle.__new__(SimpleRateThrottle)
+        for scope, rate_setting in self.limits:
+            rate = SimpleRateThrottle.THROTTLE_RATES.get(rate_setting)
+            allowed, seconds = parser.parse_rate(rate)
+            if allowed is None or seconds is None:
+                continue
+            window = int(now // seconds)
+            yield f"attempts:{scope}:{idents[scope]}:{window}", allowed, (window + 1) * seconds
+
+    def check(self, idents: dict[str, str]) -> None:
+        now = time.time()
+        for key, allowed, window_end in self._windows(idents, now):
+            if (cache.get(key) or 0) >= allowed:
+                raise exceptions.Throttled(wait=max(1, math.ceil(window_end - now)))
+
+    def record(self, idents: dict[str, str]) -> None:
+        now = time.time()
+        for key, _allowed, window_end in self._windows(idents, now):
+            cache.add(key, 0, timeout=max(1, math.ceil(window_end - now)))
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr: start the count again
+                cache.add(key, 1, timeout=max(1, math.ceil(window_end - now)))
+
+
+# Login: five failures per (email, address) a minute; a slower cap per email from everywhere, so
+# a password guess spread over many addresses still stops, while a stranger's five wrong passwords
+# no longer lock the owner out (issue 13.6).
+LOGIN_FAILURES = AttemptCounter(
+    ("login_email_ip", "login_email"), ("login_email", "login_email_all")
+)
+
+
+def login_idents(request, email: str) -> dict[str, str]:
+    account = hashed_ident(email)
+    return {
+        "login_email_ip": f"{account}:{client_address(request)}",
+        "login_email": account,
+    }
+
+
+# Reset links mailed to one address: a few an hour, counted for unknown emails too (so the 429
+# tells nothing about the account), keeping a stranger from flooding someone's mailbox.
+PASSWORD_RESETS = AttemptCounter(("password_reset_email", "password_reset_email"))
+
+
+def reset_idents(email: str) -> dict[str, str]:
+    return {"password_reset_email": hashed_ident(email)}

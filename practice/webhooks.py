@@ -130,6 +130,27 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 # --- the outbox -----------------------------------------------------------------------------
 
+# Events whose `data` copy a client's contact details, keyed by the client's id under "id".
+CLIENT_CONTACT_EVENTS = ("client.created",)
+
+
+def scrub_client_events(*, practice_id: int, client_id: int, names: bool) -> int:
+    """Erasure reaches the outbox (DOMAIN.md 8; issue 13.5): the stored payloads of a client's
+    events lose email and phone (and names, when the whole record goes), so neither a retry nor an
+    owner's redelivery to a new URL sends them again; receivers' replies stored beside them go.
+    Returns the number of events scrubbed."""
+    events = WebhookEvent.objects.select_for_update().filter(
+        practice_id=practice_id, type__in=CLIENT_CONTACT_EVENTS, data__id=client_id
+    )
+    blank = {"email": "", "phone": ""} | ({"first_name": "", "last_name": ""} if names else {})
+    scrubbed = []
+    for event in events:
+        event.data = {**event.data, **{k: v for k, v in blank.items() if k in event.data}}
+        scrubbed.append(event)
+    WebhookEvent.objects.bulk_update(scrubbed, ["data"])
+    WebhookDelivery.objects.filter(event__in=scrubbed).update(response_snippet="", last_error="")
+    return len(scrubbed)
+
 
 def record_event(*, practice: Practice | int, type: str, data: dict[str, Any]) -> None:
     """Write the event and its deliveries in the current transaction (no network here)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clients.models import Client
@@ -23,7 +24,14 @@ from practice.metrics import BOOKING_CONFLICTS
 from practice.models import Practice, Service, Therapist, User
 from practice.webhooks import record_event
 from sessions import reminders
-from sessions.models import TRANSITIONS, Appointment, AppointmentEvent, Source, Status
+from sessions.models import (
+    TRANSITIONS,
+    Appointment,
+    AppointmentEvent,
+    QuietRefusal,
+    Source,
+    Status,
+)
 from sessions.public_caps import check_public_booking_caps
 from sessions.selectors import booking_rules, free_slots
 from sessions.tasks import dispatch_soon, offer_freed_time_soon
@@ -39,23 +47,37 @@ class Actor:
     user: User | None = None
 
 
+def online_block(client: Client) -> str | None:
+    """Why this client may not book themselves online, or None (DOMAIN.md 0 rule 2, DOMAIN.md 8)."""
+    if client.restricted_at is not None:  # kept after an erasure request (DOMAIN.md 8)
+        return "This client's record is restricted: it cannot be booked."
+    if has_open_red_flag(client):
+        # DOMAIN.md 0, rule 2: no online self-booking until a therapist records a clearance.
+        return "Please contact the practice to book your next session."
+    return None
+
+
 def _check_bookable(
     *, practice: Practice, service: Service, therapist: Therapist, client: Client, actor: Actor
 ) -> None:
     if client.restricted_at is not None:  # kept after an erasure request (DOMAIN.md 8)
         raise PreconditionFailed("This client's record is restricted: it cannot be booked.")
+    _check_offered_online(service=service, therapist=therapist, actor=actor)
+    if actor.kind in SELF_SERVICE:
+        blocked = online_block(client)
+        if blocked is not None:
+            raise PreconditionFailed(blocked)
+
+
+def _check_offered_online(*, service: Service, therapist: Therapist, actor: Actor) -> None:
     if not service.active:
         raise Invalid.on("service", "This service is no longer offered.")
     if not therapist.active:
         raise Invalid.on("therapist", "This therapist is not taking bookings.")
     # Whether the therapist offers the service is asked only when the slot is not found
     # (`_check_slot`): the slot query joins it already, and a booking saves a round trip.
-    if actor.kind in SELF_SERVICE:
-        if not (service.online_bookable and therapist.online_bookable):
-            raise Invalid.on("service", "This service cannot be booked online.")
-        if has_open_red_flag(client):
-            # DOMAIN.md 0, rule 2: no online self-booking until a therapist records a clearance.
-            raise PreconditionFailed("Please contact the practice to book your next session.")
+    if actor.kind in SELF_SERVICE and not (service.online_bookable and therapist.online_bookable):
+        raise Invalid.on("service", "This service cannot be booked online.")
 
 
 def _check_slot(
@@ -162,6 +184,10 @@ def book_appointment(
     _check_bookable(
         practice=practice, service=service, therapist=therapist, client=client, actor=actor
     )
+    if actor.kind == Source.CLIENT:  # the public page checks its caps before finding the client
+        check_public_booking_caps(
+            practice=practice, email=client.email, client_ip=client_ip, client=client
+        )
     _check_slot(practice=practice, service=service, therapist=therapist, start=start)
     end = start + timedelta(minutes=service.duration_minutes)
     token, token_hash = new_secret("bk_") if with_manage_link else (None, None)
@@ -394,6 +420,83 @@ def book_series(
     return occurrences
 
 
+def _refuse_quietly(
+    *,
+    practice: Practice,
+    service: Service,
+    therapist: Therapist,
+    client: Client,
+    start: datetime,
+    client_ip: str | None,
+) -> tuple[QuietRefusal, str]:
+    """A client who may not book online, answered by the public page like anyone (issue 13.3).
+
+    The answer must not depend on whom the email belongs to: the same checks in the same order as
+    a booking (a taken slot is 409 `slot_unavailable`, as for anyone), then the same 201, a manage
+    link that shows and cancels like a booking's, and a place under the same caps. Nothing is
+    booked; the reason goes to the client by email (sessions/reminders.py)."""
+    _check_offered_online(service=service, therapist=therapist, actor=Actor(kind=Source.PUBLIC))
+    _check_slot(practice=practice, service=service, therapist=therapist, start=start)
+    if reminders.on_online_booking_refused(client):
+        dispatch_soon()
+    token, token_hash = new_secret("bk_")
+    refusal = QuietRefusal.objects.create(
+        practice=practice,
+        client=client,
+        service=service,
+        therapist=therapist,
+        start=start,
+        end=start + timedelta(minutes=service.duration_minutes),
+        manage_token_hash=token_hash,
+        booked_from_ip=client_ip,
+    )
+    return refusal, token
+
+
+def cancel_by_manage_link(
+    *, booked: Appointment | QuietRefusal, reason: str
+) -> Appointment | QuietRefusal:
+    """`public/bookings/{token}/cancel/`: a booking is cancelled as the client would; a quiet
+    refusal answers the same way (issue 13.3)."""
+    if isinstance(booked, QuietRefusal):
+        return cancel_quiet_refusal(refusal=booked, reason=reason)
+    return cancel_appointment(appointment=booked, reason=reason, actor=Actor(kind=Source.PUBLIC))
+
+
+@transaction.atomic
+def cancel_quiet_refusal(*, refusal: QuietRefusal, reason: str) -> QuietRefusal:
+    """Its manage link's `cancel/`, with a booking's rules and answers (nothing else to undo)."""
+    refusal = QuietRefusal.objects.select_for_update().select_related("practice").get(pk=refusal.pk)
+    if refusal.status != Status.BOOKED:
+        raise InvalidTransition(f"Cannot go from {refusal.status} to cancelled.")
+    late = timezone.now() > refusal.start - timedelta(
+        hours=refusal.practice.cancellation_window_hours
+    )
+    if late and not refusal.practice.clients_may_cancel_late:
+        raise PreconditionFailed(
+            f"Cancellations within {refusal.practice.cancellation_window_hours} hours of the "
+            "appointment go through the practice."
+        )
+    refusal.status = Status.CANCELLED
+    refusal.late_cancellation = late
+    refusal.save(update_fields=["status", "late_cancellation"])
+    return refusal
+
+
+@transaction.atomic
+def reissue_manage_link(*, appointment_id: int | None, refusal_id: int | None = None) -> str:
+    """A fresh manage token for a public booking or quiet refusal (its idempotent replay, issue
+    13.10); the old one stops working."""
+    token, token_hash = new_secret("bk_")
+    if appointment_id is not None:
+        Appointment.objects.filter(pk=appointment_id, source=Source.PUBLIC).update(
+            manage_token_hash=token_hash
+        )
+    if refusal_id is not None:
+        QuietRefusal.objects.filter(pk=refusal_id).update(manage_token_hash=token_hash)
+    return token
+
+
 def manage_url(token: str) -> str:
     return f"{settings.BASE_URL}/api/v1/public/bookings/{token}/"
 
@@ -403,8 +506,15 @@ def client_for_public_booking(
 ) -> Client:
     """The practice's client with this email, or a new one. The caller never learns which:
     nothing about an existing record is changed or shown (API.md "Public booking")."""
+    # A record whose email came from staff, or from an account that proved it; never one whose
+    # email an account holder typed without proof (issue 13.2).
+    proven = Q(user__isnull=True) | Q(
+        user__email_verified_at__isnull=False, user__email__iexact=email.strip()
+    )
     existing = (
-        Client.objects.filter(practice=practice, email__iexact=email.strip()).order_by("id").first()
+        Client.objects.filter(proven, practice=practice, email__iexact=email.strip())
+        .order_by("id")
+        .first()
     )
     if existing is not None:
         return existing
@@ -431,7 +541,7 @@ def book_public_appointment(
     email: str,
     phone: str,
     client_ip: str | None,
-) -> tuple[Appointment, str]:
+) -> tuple[Appointment | QuietRefusal, str]:
     """Book from the public page (API.md "Public booking") for a new or matching client.
 
     Refused with 429 `throttled`, before anything is written, while this email or address already
@@ -440,6 +550,15 @@ def book_public_appointment(
     client = client_for_public_booking(
         practice=practice, first_name=first_name, last_name=last_name, email=email, phone=phone
     )
+    if online_block(client) is not None:
+        return _refuse_quietly(
+            practice=practice,
+            service=service,
+            therapist=therapist,
+            client=client,
+            start=start,
+            client_ip=client_ip,
+        )
     appointment, token = book_appointment(
         practice=practice,
         service=service,

@@ -107,6 +107,30 @@ class AppointmentEvent(models.Model):
         ordering = ["at", "id"]
 
 
+class QuietRefusal(models.Model):
+    """A public booking refused without telling the booker (issue 13.3): a client who may not
+    book online gets the answer anyone gets, and this is what its manage link then shows and what
+    the live-booking caps count, as for a booking. It holds no time in the diary; the client is
+    told by email why nothing was booked."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOOKED)
+    late_cancellation = models.BooleanField(default=False)
+    manage_token_hash = models.CharField(max_length=64, unique=True)
+    booked_from_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["practice", "start"])]
+
+
 class IdempotencyRecord(models.Model):
     """The first answer to a create request, replayed for a retry with the same Idempotency-Key."""
 
@@ -319,6 +343,9 @@ class ReminderKind(models.TextChoices):
     REBOOK_NUDGE = "rebook_nudge"
     ALERT = "alert"  # a TherapistAlert, to its therapist (or the owners), never to the client
     WAITLIST_OFFER = "waitlist_offer"  # a freed slot offered to a waitlisted client
+    # The public page answers a client who may not book online like anyone else; this message
+    # tells them why nothing was booked (issue 13.3; DOMAIN.md 0, rule 2).
+    ONLINE_BLOCKED = "online_blocked"
 
 
 class ReminderStatus(models.TextChoices):

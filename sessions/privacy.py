@@ -45,12 +45,15 @@ from practice.retention import (
     retain_until,
     rule_for,
 )
+from practice.webhooks import scrub_client_events
 from sessions import reminders
 from sessions.booking import Actor, cancel_appointment
 from sessions.models import (
     Amendment,
     Appointment,
+    IdempotencyRecord,
     Note,
+    QuietRefusal,
     Reminder,
     ReminderStatus,
     SessionPlan,
@@ -185,6 +188,7 @@ def _delete_everything(client: Client) -> dict[str, int]:
     Notes, plans and appointments protect the client row, so they go first."""
     counts: dict[str, int] = {}
     user_id = client.user_id
+    _scrub_copies(client, names=True)
     for queryset in (
         Amendment.objects.filter(note__client=client),
         Note.objects.filter(client=client),
@@ -198,6 +202,18 @@ def _delete_everything(client: Client) -> dict[str, int]:
     if user_id is not None:
         User.objects.filter(pk=user_id).delete()  # login, tokens, calendar feed
     return counts
+
+
+def _scrub_copies(client: Client, *, names: bool) -> None:
+    """Copies of the client's contact details outside their record (issue 13.5): webhook outbox
+    payloads, and idempotency records of their bookings (whose request hash covers the email).
+    Logs never hold contact details (config/observability.py) and rate-limit keys hash emails."""
+    scrub_client_events(practice_id=client.practice_id, client_id=client.pk, names=names)
+    QuietRefusal.objects.filter(client=client).delete()  # its address and times: contact data
+    appointment_ids = list(Appointment.objects.filter(client=client).values_list("pk", flat=True))
+    IdempotencyRecord.objects.filter(practice_id=client.practice_id).filter(
+        Q(response__client=client.pk) | Q(response__appointment_id__in=appointment_ids)
+    ).delete()
 
 
 def _log_system(
@@ -365,6 +381,7 @@ def file_erasure_request(
             User.objects.filter(pk=client.user_id).delete()  # cascades tokens and membership
         # The address a public booking came from is contact data too (sessions/public_caps.py).
         Appointment.objects.filter(client=client).update(booked_from_ip=None)
+        _scrub_copies(client, names=False)
         Client.objects.filter(pk=client.pk).update(
             email="",
             phone="",

@@ -4,7 +4,9 @@ The public page books without an account, so a rate limit alone does not stop a 
 holding every free slot: what it may *hold* is capped too. A booking made through
 `public/{slug}/bookings/` is refused while the same email, or the same caller address, already holds
 PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL / _PER_IP live public bookings (future, not cancelled) in that
-practice. Staff, client-account and API-key bookings are not counted and never refused here.
+practice. A client account booking for itself (issue 13.9: a series plus singles gave one
+account 12) meets the same caps, counted over the bookings the person made themselves, online or
+through the account. Staff and API-key bookings are not counted and never refused here.
 
 The answer is 429 `throttled` (API.md "Rate limits") with Retry-After the seconds until the
 earliest held booking starts, when one slot of the caller's allowance comes back by itself.
@@ -20,15 +22,25 @@ from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
+from clients.models import Client
 from practice.errors import Throttled
 from practice.models import Practice
-from sessions.models import Appointment, Source, Status
+from sessions.models import Appointment, QuietRefusal, Source, Status
+
+SELF_BOOKED = (Source.PUBLIC, Source.CLIENT)
 
 
-def live_public_bookings(practice: Practice, now: datetime) -> QuerySet[Appointment]:
+def live_self_bookings(practice: Practice, now: datetime) -> QuerySet[Appointment]:
     return Appointment.objects.filter(
-        practice=practice, source=Source.PUBLIC, start__gt=now
+        practice=practice, source__in=SELF_BOOKED, start__gt=now
     ).exclude(status=Status.CANCELLED)
+
+
+def live_quiet_refusals(practice: Practice, now: datetime) -> QuerySet[QuietRefusal]:
+    """Counted as bookings, so that the caps answer a blocked client like anyone (issue 13.3)."""
+    return QuietRefusal.objects.filter(practice=practice, start__gt=now).exclude(
+        status=Status.CANCELLED
+    )
 
 
 def _lock(*keys: str) -> None:
@@ -49,16 +61,23 @@ def _lock(*keys: str) -> None:
             )
 
 
-def check_public_booking_caps(*, practice: Practice, email: str, client_ip: str | None) -> None:
-    """Raise 429 `throttled` if this email or address already holds its live public bookings.
+def check_public_booking_caps(
+    *, practice: Practice, email: str, client_ip: str | None, client: Client | None = None
+) -> None:
+    """Raise 429 `throttled` if this person (email, or client account) or address already holds
+    its live self-made bookings.
 
     Call inside the booking's transaction, before anything is written."""
     if not connection.in_atomic_block:
         raise RuntimeError("check_public_booking_caps must run inside the booking transaction")
     email = email.strip().lower()
-    _lock(f"{practice.pk}:email:{email}", f"{practice.pk}:ip:{client_ip}")
+    person = f"client:{client.pk}" if client is not None else f"email:{email}"
+    _lock(f"{practice.pk}:{person}", f"{practice.pk}:ip:{client_ip}")
     now = timezone.now()
-    caps = [(settings.PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL, Q(client__email__iexact=email), "email")]
+    held_by_person = Q(client=client) if client is not None else Q(pk__in=[])
+    if email:  # a blank email would match every client without one
+        held_by_person |= Q(client__email__iexact=email)
+    caps = [(settings.PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL, held_by_person, "email")]
     if client_ip is not None:
         caps.append(
             (settings.PUBLIC_BOOKING_MAX_LIVE_PER_IP, Q(booked_from_ip=client_ip), "address")
@@ -66,11 +85,14 @@ def check_public_booking_caps(*, practice: Practice, email: str, client_ip: str 
     for cap, held_by, what in caps:
         if not cap:  # 0 turns a cap off
             continue
-        held = live_public_bookings(practice, now).filter(held_by)
-        found = held.aggregate(count=Count("id"), first=Min("start"))
-        if found["count"] >= cap:
+        held = [
+            queryset.filter(held_by).aggregate(count=Count("id"), first=Min("start"))
+            for queryset in (live_self_bookings(practice, now), live_quiet_refusals(practice, now))
+        ]
+        if sum(h["count"] for h in held) >= cap:
+            first = min(h["first"] for h in held if h["first"] is not None)
             raise Throttled(
                 f"This {what} already holds {cap} upcoming online bookings. Cancel one with its "
                 "manage link, or contact the practice to book more.",
-                retry_after=int((found["first"] - now).total_seconds()) + 1,
+                retry_after=int((first - now).total_seconds()) + 1,
             )

@@ -78,6 +78,21 @@ def on_booked(appointment: Appointment) -> bool:
     return bool(created) and due == now
 
 
+def on_online_booking_refused(client: Client) -> bool:
+    """Tell a client the public page did not book them (issue 13.3). By email only: the address
+    the request named is the one place the answer may go. True when a message is due now."""
+    if not client.email or client.reminders_opt_out:
+        return False
+    Reminder.objects.create(
+        practice_id=client.practice_id,
+        client=client,
+        kind=ReminderKind.ONLINE_BLOCKED,
+        channel="email",
+        scheduled_for=timezone.now(),
+    )
+    return True
+
+
 def on_rescheduled(appointment: Appointment) -> bool:
     """Moved with the appointment: a reminder already sent for the old time is sent again."""
     Reminder.objects.filter(appointment=appointment, kind=ReminderKind.REMINDER).delete()
@@ -363,6 +378,20 @@ def client_for_unsubscribe(token: str) -> Client | None:
     return Client.objects.filter(pk=pk).first()
 
 
+@transaction.atomic
+def unsubscribe(*, token: str) -> Client:
+    """The client of an unsubscribe link stops getting reminders; what is scheduled is cancelled
+    (a row already handed to a worker is cancelled when it sees the opt-out)."""
+    client = client_for_unsubscribe(token)
+    if client is None:
+        raise NotFound("Unknown link.")
+    Client.objects.filter(pk=client.pk).update(reminders_opt_out=True)
+    Reminder.objects.filter(client=client, status=ReminderStatus.SCHEDULED).update(
+        status=ReminderStatus.CANCELLED
+    )
+    return client
+
+
 def _link(path: str) -> str:
     return f"{settings.BASE_URL}/api/v1/{path}"
 
@@ -397,6 +426,13 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
             f"{_link(f'public/waitlist-offers/{token}/claim/')}\n"
             f"(POST to the link, or open it in the practice's booking page.) The offer ends at "
             f"{offer.expires_at.astimezone(practice.tz):%H:%M}."
+        )
+    elif reminder.kind == ReminderKind.ONLINE_BLOCKED:
+        subject = f"Your online booking at {practice.name}"
+        body = (
+            f"Hello {name},\n\nWe received an online booking request with this email address, "
+            f"but nothing was booked: please contact {practice.name} to book your next session."
+            "\nIf you did not make this request, you can ignore this message."
         )
     elif reminder.kind == ReminderKind.FOLLOW_UP:
         subject = f"How is your back today? ({practice.name})"

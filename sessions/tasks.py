@@ -8,14 +8,16 @@ from django.utils import timezone
 from practice.queueing import publish_after_commit
 from sessions import reminders
 from sessions.idempotency import KEEP_HOURS
-from sessions.models import IdempotencyRecord
+from sessions.models import IdempotencyRecord, QuietRefusal
 
 
 @shared_task
 def purge_idempotency_records() -> int:
-    """Idempotency keys are kept KEEP_HOURS (>= 24 h, API.md), then dropped."""
+    """Idempotency keys are kept KEEP_HOURS (>= 24 h, API.md), then dropped; so are quiet
+    refusals (issue 13.3) whose time has passed by as long: their manage link has nothing to do."""
     cutoff = timezone.now() - timedelta(hours=KEEP_HOURS)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    QuietRefusal.objects.filter(end__lt=cutoff).delete()
     return deleted
 
 

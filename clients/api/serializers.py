@@ -73,8 +73,10 @@ class ClientSerializer(PracticeModelSerializer):
         API_KEY_ROLE: {"health_flags", "health_flag_regions", "date_of_birth", *PRIVACY_FIELDS},
         Role.CLIENT: {"legal_hold", "legal_hold_reason"},
     }
+    # A client's email changes through `me/email/`, proven before it takes effect (issue 13.2).
     read_only_fields_for = {
         Role.CLIENT: {
+            "email",
             "health_flags",
             "health_flag_regions",
             "date_of_birth",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from django.db import models
 from django.utils import timezone
@@ -18,14 +18,39 @@ def utc_iso(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+# The dates any request may name (issue 13.11): year 1 or 9999 overflowed in slot arithmetic (a
+# 500 on the public availability page). Births since 1900; bookings, time off and filters well
+# within two centuries.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+
+def check_date_window(value: date) -> None:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise serializers.ValidationError(
+            f"Must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}.",
+            code="out_of_range",
+        )
+
+
+class BoundedDateField(serializers.DateField):
+    """A date inside EARLIEST_DATE..LATEST_DATE."""
+
+    def to_internal_value(self, value):
+        parsed = super().to_internal_value(value)
+        check_date_window(parsed)
+        return parsed
+
+
 class AwareDateTimeField(serializers.DateTimeField):
-    """A datetime that must carry an offset (API.md: a naive time is a 400)."""
+    """A datetime that must carry an offset (API.md: a naive time is a 400), inside the window."""
 
     default_error_messages = {"naive": "Include a UTC offset, e.g. 2026-03-01T10:00:00+01:00."}
 
     def enforce_timezone(self, value):
         if timezone.is_naive(value):
             self.fail("naive")
+        check_date_window(value.date())
         return super().enforce_timezone(value)
 
     def to_representation(self, value):
@@ -44,6 +69,7 @@ class StrictModelSerializer(serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: AwareDateTimeField,
+        models.DateField: BoundedDateField,
     }
 
     def to_internal_value(self, data):

@@ -6,7 +6,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.models import (
     STAFF_ROLES,
     AuditEvent,
@@ -50,6 +50,44 @@ class RegisterSerializer(StrictSerializer):
 
 class VerifyEmailSerializer(StrictSerializer):
     token = serializers.CharField(max_length=200)
+    date_of_birth = BoundedDateField(
+        required=False,
+        allow_null=True,
+        help_text="Needed when the practice's record for this email holds personal data.",
+    )
+
+
+class EmailLinkSerializer(serializers.Serializer):
+    """What an emailed link would confirm (its GET changes nothing; confirming is a POST)."""
+
+    purpose = serializers.CharField()
+    email = serializers.EmailField()
+    practice = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    confirm_with = serializers.CharField(help_text="POST the token here to confirm.")
+
+
+class TokenOnlySerializer(StrictSerializer):
+    token = serializers.CharField(max_length=200)
+
+
+class PasswordChangeSerializer(StrictSerializer):
+    current_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class PasswordResetRequestSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(StrictSerializer):
+    token = serializers.CharField(max_length=200)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class EmailChangeSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
 class PracticeSummarySerializer(serializers.ModelSerializer):

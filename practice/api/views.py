@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import django_filters
-from django import forms
 from django.db import connection
 from django.db.models import F
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -17,8 +14,13 @@ from rest_framework.views import APIView
 from practice import services
 from practice.api.serializers import (
     AuditEventSerializer,
+    EmailChangeSerializer,
+    EmailLinkSerializer,
     LoginSerializer,
     MeSerializer,
+    PasswordChangeSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetRequestSerializer,
     PracticeSerializer,
     RegisterSerializer,
     ServiceSerializer,
@@ -26,16 +28,20 @@ from practice.api.serializers import (
     StaffSerializer,
     TherapistSerializer,
     TimeOffSerializer,
+    TokenOnlySerializer,
     TokenSerializer,
     UserSerializer,
     VerifyEmailSerializer,
     WorkingHoursSerializer,
 )
 from practice.auth import calendar_url, revoke_token
+from practice.errors import InvalidCredentials
+from practice.filters import IdFilter, PracticeFilterSet
 from practice.models import (
     API_KEY_ROLE,
     STAFF_ROLES,
     AuditEvent,
+    EmailVerification,
     Membership,
     Role,
     Service,
@@ -53,7 +59,13 @@ from practice.tenancy import (
     ModelViewSet,
     ReadOnlyModelViewSet,
 )
-from practice.throttling import AddressRateThrottle, RateLimited
+from practice.throttling import (
+    LOGIN_FAILURES,
+    PASSWORD_RESETS,
+    AddressRateThrottle,
+    login_idents,
+    reset_idents,
+)
 
 ALL_READ_OWNER_WRITE: dict[str, str] = {
     API_KEY_ROLE: READ,
@@ -68,18 +80,6 @@ class LoginIPThrottle(AddressRateThrottle):
     scope = "login_ip"
 
 
-class LoginEmailThrottle(RateLimited):
-    """Per account, so spreading a password guess over many addresses does not help."""
-
-    scope = "login_email"
-
-    def get_cache_key(self, request, view):
-        email = request.data.get("email") if isinstance(request.data, dict) else None
-        if not isinstance(email, str) or not email:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()[:254]}
-
-
 class RegisterThrottle(LoginIPThrottle):
     scope = "register"
 
@@ -87,13 +87,21 @@ class RegisterThrottle(LoginIPThrottle):
 class LoginView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    throttle_classes = (LoginIPThrottle, LoginEmailThrottle)
+    throttle_classes = (LoginIPThrottle,)
 
     @extend_schema(request=LoginSerializer, responses={200: TokenSerializer})
     def post(self, request):
         incoming = LoginSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        user, token = services.log_in(**incoming.validated_data)
+        # Only failures count (issue 13.6): a stranger's wrong passwords from their own address
+        # never lock the owner out; the per-email cap from every address is slower.
+        idents = login_idents(request, incoming.validated_data["email"])
+        LOGIN_FAILURES.check(idents)
+        try:
+            user, token = services.log_in(**incoming.validated_data)
+        except InvalidCredentials:
+            LOGIN_FAILURES.record(idents)
+            raise
         return Response({"token": token, "user": UserSerializer(user).data})
 
 
@@ -120,31 +128,130 @@ class RegisterView(APIView):
         )
 
 
-class VerifyEmailView(APIView):
-    """The link in the verification email (GET), or the same token posted by a front-end."""
+class EmailLinkView(APIView):
+    """An emailed single-use link: GET shows what confirming would do and changes nothing (mail
+    scanners fetch links: issue 13.1); POST with the token confirms."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (RegisterThrottle,)
+    purpose: str = EmailVerification.Purpose.SIGNUP
+
+    @extend_schema(
+        parameters=[OpenApiParameter("token", str, required=True)],
+        responses={200: EmailLinkSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request):
+        link = services.pending_link(
+            token=request.query_params.get("token", "")[:200], purpose=self.purpose
+        )
+        email = link.new_email or link.user.email
+        return Response(
+            EmailLinkSerializer(
+                {
+                    "purpose": link.purpose,
+                    "email": email,
+                    "practice": link.practice.name,
+                    "expires_at": link.expires_at,
+                    "confirm_with": request.path,
+                }
+            ).data
+        )
+
+
+class VerifyEmailView(EmailLinkView):
+    """The sign-up link: confirming links or creates the client record (API.md `auth/register/`)."""
+
+    @extend_schema(
+        request=VerifyEmailSerializer,
+        responses={200: UserSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    def post(self, request):
+        incoming = VerifyEmailSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        user = services.verify_email(
+            token=incoming.validated_data["token"],
+            date_of_birth=incoming.validated_data.get("date_of_birth"),
+        )
+        return Response(UserSerializer(user).data)
+
+
+class EmailChangeConfirmView(EmailLinkView):
+    """The link sent to a new address: confirming makes it the account's email (issue 13.2)."""
+
+    purpose = EmailVerification.Purpose.EMAIL_CHANGE
+
+    @extend_schema(
+        request=TokenOnlySerializer, responses={200: UserSerializer, 404: ErrorSerializer}
+    )
+    def post(self, request):
+        incoming = TokenOnlySerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        user = services.confirm_email_change(token=incoming.validated_data["token"])
+        return Response(UserSerializer(user).data)
+
+
+class PasswordResetConfirmView(EmailLinkView):
+    """The reset link: POST the token with a new password; every token of the account is revoked."""
+
+    purpose = EmailVerification.Purpose.PASSWORD_RESET
+
+    @extend_schema(
+        request=PasswordResetConfirmSerializer, responses={204: None, 404: ErrorSerializer}
+    )
+    def post(self, request):
+        incoming = PasswordResetConfirmSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        services.reset_password(**incoming.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetView(APIView):
+    """Ask for a reset link: 202 whatever the email (no account enumeration)."""
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
     throttle_classes = (RegisterThrottle,)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("token", str, required=True)],
-        responses={200: UserSerializer, 404: ErrorSerializer},
-    )
-    def get(self, request):
-        return self._verify(request.query_params.get("token", ""))
-
-    @extend_schema(
-        request=VerifyEmailSerializer, responses={200: UserSerializer, 404: ErrorSerializer}
-    )
+    @extend_schema(request=PasswordResetRequestSerializer, responses={202: None})
     def post(self, request):
-        incoming = VerifyEmailSerializer(data=request.data)
+        incoming = PasswordResetRequestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        return self._verify(incoming.validated_data["token"])
+        idents = reset_idents(incoming.validated_data["email"])
+        PASSWORD_RESETS.check(idents)
+        PASSWORD_RESETS.record(idents)
+        services.request_password_reset(email=incoming.validated_data["email"])
+        return Response(status=status.HTTP_202_ACCEPTED)
 
-    def _verify(self, token: str) -> Response:
-        user = services.verify_email(token=token[:200])
-        return Response(UserSerializer(user).data)
+
+class PasswordChangeView(APIView):
+    """A logged-in user's new password; their other tokens stop working (issue 13.7)."""
+
+    @extend_schema(request=PasswordChangeSerializer, responses={204: None})
+    def post(self, request):
+        if request.user.pk is None:  # an API key is no person and has no password
+            self.permission_denied(request, "Only a person changes a password.")
+        incoming = PasswordChangeSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        services.change_password(user=request.user, keep=request.auth, **incoming.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EmailChangeView(APIView):
+    """Ask to change the login email: nothing changes until the new address confirms (13.2)."""
+
+    @extend_schema(request=EmailChangeSerializer, responses={202: None})
+    def post(self, request):
+        if request.user.pk is None:
+            self.permission_denied(request, "Only a person has a login email.")
+        incoming = EmailChangeSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        services.request_email_change(
+            user=request.user,
+            password=incoming.validated_data["password"],
+            new_email=incoming.validated_data["email"],
+        )
+        return Response(status=status.HTTP_202_ACCEPTED)
 
 
 class MeView(APIView):
@@ -340,14 +447,7 @@ class ServiceViewSet(ModelViewSet):
         instance.save(update_fields=["active"])
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class IdFilter(django_filters.NumberFilter):
-    """A row id: a whole number (NumberFilter alone takes and documents any decimal)."""
-
-    field_class = forms.IntegerField
-
-
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(PracticeFilterSet):
     record_id = IdFilter(method="filter_record", label="Events naming this record")
 
     class Meta:

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from clients.models import Client
 from practice.errors import NotFound
+from practice.filters import PracticeFilterSet
 from practice.models import AuditAction, Role
 from practice.tenancy import (
     CLINICAL,
@@ -48,7 +49,7 @@ class ClinicalViewSet(ReadOnlyModelViewSet):
         return Response(self.get_serializer(fresh).data, status=status_code)
 
 
-class SessionPlanFilter(django_filters.FilterSet):
+class SessionPlanFilter(PracticeFilterSet):
     template = django_filters.BooleanFilter(field_name="appointment", lookup_expr="isnull")
 
     class Meta:
@@ -97,7 +98,7 @@ class SessionPlanViewSet(ClinicalViewSet):
         return self.output(plan)
 
 
-class NoteFilter(django_filters.FilterSet):
+class NoteFilter(PracticeFilterSet):
     unsigned = django_filters.BooleanFilter(
         method="filter_unsigned", label="Unsigned for more than 48 hours"
     )

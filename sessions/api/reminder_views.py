@@ -150,22 +150,40 @@ class FollowUpView(APIView):
         return Response({"detail": "Thank you."}, status=status.HTTP_201_CREATED)
 
 
+class UnsubscribeSerializer(serializers.Serializer):
+    unsubscribed = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
 class UnsubscribeView(APIView):
+    """The unsubscribe link: GET shows what pressing the button does and changes nothing (mail
+    scanners fetch links, issue 13.1's class); POST unsubscribes (also RFC 8058 one-click)."""
+
     authentication_classes = ()
     permission_classes = (AllowAny,)
     throttle_classes = (PublicThrottle,)
 
-    @extend_schema(request=None, responses={200: None})
+    @extend_schema(request=None, responses={200: UnsubscribeSerializer})
     def get(self, request, token):
-        return self.post(request, token)
-
-    @extend_schema(request=None, responses={200: None})
-    def post(self, request, token):
         client = reminders.client_for_unsubscribe(token)
         if client is None:
             raise NotFound("Unknown link.")
-        type(client).objects.filter(pk=client.pk).update(reminders_opt_out=True)
-        Reminder.objects.filter(client=client, status=ReminderStatus.SCHEDULED).update(
-            status=ReminderStatus.CANCELLED
+        return Response(
+            UnsubscribeSerializer(
+                {
+                    "unsubscribed": client.reminders_opt_out,
+                    "detail": "POST to this address to stop reminders."
+                    if not client.reminders_opt_out
+                    else "You will not receive reminders any more.",
+                }
+            ).data
         )
-        return Response({"detail": "You will not receive reminders any more."})
+
+    @extend_schema(request=None, responses={200: UnsubscribeSerializer})
+    def post(self, request, token):
+        reminders.unsubscribe(token=token)
+        return Response(
+            UnsubscribeSerializer(
+                {"unsubscribed": True, "detail": "You will not receive reminders any more."}
+            ).data
+        )

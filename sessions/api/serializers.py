@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 from rest_framework import serializers
 
 from clients.models import Client
-from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.models import Practice, Service, Therapist
 from practice.tenancy import ScopedPrimaryKeyRelatedField
 from sessions.models import Appointment, AppointmentEvent
@@ -20,11 +20,11 @@ def scoped(model):
 
 class AvailabilityQuerySerializer(StrictSerializer):
     service = serializers.IntegerField(min_value=1, help_text="Id of the service to book.")
-    start = serializers.DateField(
+    start = BoundedDateField(
         help_text="First day (YYYY-MM-DD) of the range, a day in the practice's own time zone "
         "(`timezone` of `public/{slug}/` or `practice/`), not UTC."
     )
-    end = serializers.DateField(
+    end = BoundedDateField(
         help_text="Last day (YYYY-MM-DD) of the range, included, in the practice's time zone; "
         f"at most {MAX_RANGE_DAYS} days after `start`."
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import django_filters
 from django.db.models import prefetch_related_objects
 from django.http import HttpResponse
 from django.utils import timezone
@@ -18,12 +17,18 @@ from rest_framework.views import APIView
 from clients.models import Client
 from practice.auth import hash_secret, user_for_calendar_token
 from practice.errors import Invalid, NotFound
-from practice.filters import FilterBackend, IsoDateTimeFilter
+from practice.filters import FilterBackend, IsoDateTimeFilter, PracticeFilterSet
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
 from practice.paging import page_size_from
 from practice.sync import UpdatedSinceFilter
 from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
-from practice.throttling import AddressRateThrottle, IdempotencyKeyRateThrottle, client_ip
+from practice.throttling import (
+    AddressRateThrottle,
+    AttemptCounter,
+    IdempotencyKeyRateThrottle,
+    client_address,
+    client_ip,
+)
 from sessions import booking, calendar, reminders
 from sessions.api.serializers import (
     AppointmentCreateSerializer,
@@ -44,7 +49,7 @@ from sessions.api.serializers import (
 )
 from sessions.booking import Actor
 from sessions.idempotency import idempotent
-from sessions.models import Appointment, Source, Status
+from sessions.models import Appointment, QuietRefusal, Source, Status
 from sessions.selectors import appointments_with_parties, free_slots
 
 STAFF_AND_CLIENT = {**STAFF_WRITE, Role.CLIENT: WRITE}
@@ -105,7 +110,7 @@ class AvailabilityView(APIView):
         )
 
 
-class AppointmentFilter(django_filters.FilterSet):
+class AppointmentFilter(PracticeFilterSet):
     start_after = IsoDateTimeFilter(field_name="start", lookup_expr="gte")
     start_before = IsoDateTimeFilter(field_name="start", lookup_expr="lt")
 
@@ -280,11 +285,29 @@ class PublicThrottle(AddressRateThrottle):
     scope = "public"
 
 
+# Issue 15: the hour's allowance counts bookings made, not attempts (a 400 or 409 uses none of
+# it); failed attempts have a separate, higher cap, so probing slots still stops.
+BOOKINGS_MADE = AttemptCounter(("public_booking", "public_booking"))
+BOOKINGS_FAILED = AttemptCounter(("public_booking_failed", "public_booking_failed"))
+
+
+def _booking_idents(request) -> dict[str, str]:
+    address = client_address(request)
+    return {"public_booking": address, "public_booking_failed": address}
+
+
 class PublicBookingThrottle(PublicThrottle):
+    """Refuses a booking POST once the address made its allowance of bookings, or of failures;
+    `PublicBookingsView.finalize_response` counts each answer."""
+
     scope = "public_booking"
 
     def allow_request(self, request, view):
-        return request.method != "POST" or super().allow_request(request, view)
+        if request.method == "POST":
+            idents = _booking_idents(request)
+            BOOKINGS_MADE.check(idents)
+            BOOKINGS_FAILED.check(idents)
+        return True
 
 
 class PublicView(APIView):
@@ -354,6 +377,12 @@ class PublicAvailabilityView(PublicView):
 class PublicBookingsView(PublicView):
     throttle_classes = (PublicThrottle, PublicBookingThrottle, IdempotencyKeyRateThrottle)
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        if request.method == "POST" and response.status_code != 429:
+            made = 200 <= response.status_code < 300
+            (BOOKINGS_MADE if made else BOOKINGS_FAILED).record(_booking_idents(request))
+        return super().finalize_response(request, response, *args, **kwargs)
+
     @extend_schema(
         request=PublicBookingSerializer,
         responses={201: PublicBookingResultSerializer},
@@ -387,26 +416,58 @@ class PublicBookingsView(PublicView):
                 client_ip=client_ip(request),
             )
             context = {"manage_url": booking.manage_url(str(token))}
-            return Response(
+            response = Response(
                 PublicBookingResultSerializer(appointment, context=context).data,
                 status=status.HTTP_201_CREATED,
             )
+            # Kept (without the link) for an idempotent replay to issue a new link for this row.
+            response.stored_row = (type(appointment).__name__, appointment.pk)  # type: ignore[attr-defined]
+            return response
 
         # The key and the body, not the caller's address: a retry from another network gets the
         # first answer back. Keys per address are rate-limited (IdempotencyKeyRateThrottle).
-        return idempotent(request, practice=practice, principal="public", create=book)
+        return idempotent(
+            request,
+            practice=practice,
+            principal="public",
+            create=book,
+            redact=_without_manage_link,
+            restore=_with_new_manage_link,
+        )
+
+
+def _without_manage_link(response: Response) -> dict:
+    """What an idempotency record keeps of a public booking: no manage link (issue 13.10)."""
+    kind, pk = getattr(response, "stored_row", (None, None))
+    ids = {"appointment_id": pk} if kind == "Appointment" else {"refusal_id": pk}
+    return {**response.data, "manage_url": None, **ids}
+
+
+def _with_new_manage_link(stored: dict) -> dict:
+    """A replay answers a new manage link; the first one stops working (a link is shown once)."""
+    token = booking.reissue_manage_link(
+        appointment_id=stored.pop("appointment_id", None),
+        refusal_id=stored.pop("refusal_id", None),
+    )
+    return {**stored, "manage_url": booking.manage_url(token)}
 
 
 class PublicManageView(PublicView):
     """The manage link of a public booking: the token is the only credential."""
 
-    def appointment(self, token: str) -> Appointment:
-        """The booking's own manage link, or the one its reminder carried."""
-        found = (
+    def appointment(self, token: str) -> Appointment | QuietRefusal:
+        """The booking's own manage link, the one its reminder carried, or a quiet refusal's."""
+        found: Appointment | QuietRefusal | None = (
             Appointment.objects.select_related("service", "therapist__user", "practice")
             .filter(manage_token_hash=hash_secret(token))
             .first()
         ) or reminders.appointment_for_reminder_link(token)
+        if found is None:
+            found = (
+                QuietRefusal.objects.select_related("service", "therapist__user", "practice")
+                .filter(manage_token_hash=hash_secret(token))
+                .first()
+            )
         if found is None:
             raise NotFound("Unknown booking link.")
         return found
@@ -421,12 +482,10 @@ class PublicCancelView(PublicManageView):
     def post(self, request, token):
         incoming = CancelSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        appointment = booking.cancel_appointment(
-            appointment=self.appointment(token),
-            reason=incoming.validated_data["reason"],
-            actor=Actor(kind=Source.PUBLIC),
+        cancelled = booking.cancel_by_manage_link(
+            booked=self.appointment(token), reason=incoming.validated_data["reason"]
         )
-        return Response(PublicAppointmentSerializer(appointment).data)
+        return Response(PublicAppointmentSerializer(cancelled).data)
 
 
 class PublicRescheduleView(PublicManageView):

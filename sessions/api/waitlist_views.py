@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clients.models import Client
-from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.errors import Invalid, InvalidTransition
 from practice.models import Role, Service, Therapist
 from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, ScopedPrimaryKeyRelatedField
@@ -47,8 +47,8 @@ class WaitlistWriteSerializer(StrictSerializer):
     therapist = ScopedPrimaryKeyRelatedField(
         queryset=Therapist.objects.all(), required=False, allow_null=True
     )
-    first_day = serializers.DateField()
-    last_day = serializers.DateField()
+    first_day = BoundedDateField()
+    last_day = BoundedDateField()
     earliest = serializers.TimeField(required=False, allow_null=True)
     latest = serializers.TimeField(required=False, allow_null=True)
 

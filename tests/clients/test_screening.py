@@ -411,7 +411,11 @@ def test_complaint_factory_rows_keep_working_without_screening(therapist, client
 
     data = therapist.api.get(detail(complaint)).json()
 
-    assert (data["referral_urgency"], data["referral_advice"], data["clearances"]) == (None, None, [])
+    assert (data["referral_urgency"], data["referral_advice"], data["clearances"]) == (
+        None,
+        None,
+        [],
+    )
 
 
 def test_a_yes_repeated_on_an_open_referral_alerts_once_and_again_after_clearance(

@@ -18,8 +18,9 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from practice.models import Role
-from tests.contract.routes import ROUTES, row
+from practice.filters import FilterBackend, PracticeFilterSet
+from practice.models import Role, User
+from tests.contract.routes import RECIPES, ROUTES, row
 from tests.factories import ClientFactory, ComplaintFactory
 
 pytestmark = pytest.mark.django_db
@@ -147,3 +148,60 @@ def test_ids_are_not_a_hint_an_unknown_id_and_a_foreign_one_answer_alike(practic
 
     assert unknown.status_code == hidden.status_code == 404
     assert unknown.json() == hidden.json()
+
+
+# --- Filters never tell which ids exist elsewhere (issue 13.8) -----------------------------------
+
+
+def related_id_filters() -> list:
+    """Every filter of every list route that names a related row by id."""
+    params = []
+    for route in ROUTES:
+        if not route.offers("list"):
+            continue
+        filterset_class = FilterBackend().get_filterset_class(route.viewset(), route.model.objects)
+        if filterset_class is None:
+            continue
+        for name, declared in filterset_class.base_filters.items():
+            field = (
+                route.model._meta.get_field(declared.field_name) if not declared.method else None
+            )
+            if field is not None and field.is_relation and declared.lookup_expr == "exact":
+                params.append(
+                    pytest.param(route, name, field.related_model, id=f"{route.prefix}-{name}")
+                )
+    return params
+
+
+def test_every_list_route_filters_through_the_practice_filterset():
+    for route in ROUTES:
+        if route.offers("list"):
+            built = FilterBackend().get_filterset_class(route.viewset(), route.model.objects)
+            assert built is None or issubclass(built, PracticeFilterSet), route.prefix
+
+
+@pytest.mark.parametrize(("route", "name", "related"), related_id_filters())
+def test_filter_answers_alike_for_another_practices_id_and_an_unknown_one(
+    route, name, related, practice, members, other_owner
+):
+    if related is User:
+        existing = members[Role.OWNER].user
+    else:
+        existing = RECIPES[related](
+            practice, members, client=ClientFactory(practice=practice), size=1
+        )[0]
+    unknown = related.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+
+    foreign = other_owner.api.get(route.list_url(), {name: existing.pk})
+    missing = other_owner.api.get(route.list_url(), {name: unknown})
+
+    assert foreign.status_code == missing.status_code == 200, (foreign.content, missing.content)
+    assert foreign.json() == missing.json()
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "0", "-1", "1.5", "x"])
+def test_an_id_filter_out_of_range_is_a_400_not_a_500(owner, value):
+    response = owner.api.get("/api/v1/appointments/", {"client": value})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"

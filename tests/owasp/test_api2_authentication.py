@@ -3,9 +3,11 @@
 Backcare's credentials are bearer tokens issued at login (stored as SHA-256, expiring after
 AUTH_TOKEN_TTL_HOURS, revoked by logout) and practice API keys (stored as SHA-256, revocable at
 once). Login answers the same 400 `invalid_credentials` for an unknown email, a wrong password and a
-disabled account, so it cannot be used to find accounts; guessing is rate limited per email (5/min)
-and per address (30/min; IPv6 per /64; a forged X-Forwarded-For is ignored unless NUM_PROXIES says
-a proxy sets it), answering 429 `throttled` with Retry-After even for the right password.
+disabled account, so it cannot be used to find accounts; guessing is rate limited: failed logins
+per email and address (5/min), failed logins per email from every address (50/hour), and requests
+per address (30/min; IPv6 per /64; a forged X-Forwarded-For is ignored unless NUM_PROXIES says a
+proxy sets it), answering 429 `throttled` with Retry-After even for the right password. Only
+failures count per email, so a stranger's wrong passwords do not lock the owner out (issue 13.6).
 
 Hole found and fixed here: the per-address login limit counted each IPv6 address alone, so a
 caller with a /64 (the usual assignment) could rotate addresses and never meet it.
@@ -16,10 +18,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
-from practice.models import ApiKey, AuthToken
-from tests.factories import PASSWORD
+from practice import services as practice_services
+from practice.auth import calendar_token, hash_secret
+from practice.models import ApiKey, AuthToken, User
+from sessions.booking import Actor, book_appointment
+from sessions.models import ReminderKind, ReminderStatus, Source, WaitlistOffer
+from sessions.reminders import unsubscribe_token
+from tests.conftest import login_client
+from tests.contract.routes import RECIPES, ROUTES
+from tests.factories import PASSWORD, ClientFactory, ReminderFactory, WaitlistEntryFactory
+from tests.owasp.test_api5_function_authorization import served_operations
+from tests.sessions.booking_setup import local, make_bookable
 
 pytestmark = pytest.mark.django_db
 
@@ -76,14 +91,33 @@ def test_unknown_email_wrong_password_and_disabled_account_get_one_answer(anon, 
 
 def test_brute_force_on_one_email_is_429_even_with_the_right_password(anon, owner):
     for n in range(5):
-        login(anon, "owner@north.test", f"guess-{n}", ip=f"198.51.100.{n}")
+        login(anon, "owner@north.test", f"guess-{n}", ip="198.51.100.9")
 
-    refused = login(anon, "OWNER@north.test", PASSWORD, ip="198.51.100.99")
+    refused = login(anon, "OWNER@north.test", PASSWORD, ip="198.51.100.9")
 
     assert refused.status_code == 429
     assert refused.json()["code"] == "throttled"
     assert int(refused["Retry-After"]) > 0
     assert AuthToken.objects.filter(user=owner.user).count() == 1  # only the fixture's
+
+
+def test_a_strangers_failures_do_not_lock_the_owner_out(anon, owner):
+    # Issue 13.6: five wrong passwords from any address blocked the right one for a minute.
+    for n in range(10):
+        login(anon, "owner@north.test", f"guess-{n}", ip="198.51.100.9")
+
+    assert login(anon, "owner@north.test", PASSWORD, ip="192.0.2.200").status_code == 200
+
+
+def test_guesses_spread_over_addresses_meet_the_per_email_cap(anon, owner, rates):
+    rates(login_email_all="6/hour")
+    for n in range(6):
+        login(anon, "owner@north.test", f"guess-{n}", ip=f"198.51.100.{n}")
+
+    refused = login(anon, "owner@north.test", PASSWORD, ip="198.51.100.99")
+
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
 
 
 def test_brute_force_from_one_address_is_429_across_emails(anon, owner):
@@ -150,3 +184,180 @@ def test_credentials_are_stored_hashed(owner):
     row = AuthToken.objects.get(user=owner.user)
     assert owner.token not in {row.key_hash}
     assert len(row.key_hash) == 64
+
+
+# --- A GET never changes state (issue 13.1's class) ----------------------------------------------
+# A mail scanner fetching a link, a browser prefetching one, a crawler: GETs happen without anyone
+# meaning them. Generated over the URL conf: every GET route, as every caller, with real records
+# and real secret links, writes nothing to the database but the access log (DOMAIN.md 8) and an
+# API key's `last_used_at`.
+
+ALLOWED_WRITES = ('INSERT INTO "practice_auditevent"', 'UPDATE "practice_apikey"')
+CALLERS = ("owner", "therapist", "front_desk", "client", "api_key", "anonymous")
+
+
+def _writes(queries) -> list[str]:
+    found = []
+    for query in queries:
+        sql = query["sql"].lstrip()
+        if sql.upper().startswith(("INSERT", "UPDATE", "DELETE")) and not sql.startswith(
+            ALLOWED_WRITES
+        ):
+            found.append(sql[:120])
+    return found
+
+
+@pytest.fixture
+def live_links(practice, members, owner, anon, django_capture_on_commit_callbacks, settings):
+    """Real secrets for every route whose credential is in the URL, and a record for each id."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    bookable = make_bookable(practice, members["therapist"].user)
+    _, manage = book_appointment(
+        practice=practice,
+        service=bookable.service,
+        therapist=bookable.therapist,
+        client=bookable.client,
+        start=local(practice, 3, 10),
+        actor=Actor(kind=Source.PUBLIC),
+        with_manage_link=True,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        anon.post(
+            "/api/v1/auth/register/",
+            {
+                "practice": "north",
+                "email": "linker@example.com",
+                "password": "lumbar-support-42",
+                "first_name": "L",
+                "last_name": "K",
+            },
+        )
+    ClientFactory(practice=practice, email="linker@example.com")
+    registrant = User.objects.get(email="linker@example.com")
+    follow_up_token = "fu_probe-token"
+    ReminderFactory(
+        client=bookable.client,
+        practice=practice,
+        appointment=None,
+        kind=ReminderKind.FOLLOW_UP,
+        scheduled_for=timezone.now() - timedelta(hours=1),
+        token_hash=hash_secret(follow_up_token),
+        status=ReminderStatus.SENT,
+        sent_at=timezone.now(),
+    )
+    offer_token = "wl_probe-token"
+    WaitlistOffer.objects.create(
+        entry=WaitlistEntryFactory(client=bookable.client, service=bookable.service),
+        therapist=bookable.therapist,
+        start=local(practice, 4, 10),
+        token_hash=hash_secret(offer_token),
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    ids = {
+        route.prefix: RECIPES[route.model](
+            practice, members, client=members["client"].user.client, size=1
+        )[0].pk
+        for route in ROUTES
+        if route.model in RECIPES
+    }
+    week = {
+        "service": bookable.service.pk,
+        "start": local(practice, 1, 0).date().isoformat(),
+        "end": local(practice, 7, 0).date().isoformat(),
+    }
+    return {
+        "ids": ids,
+        "tokens": {
+            "/api/v1/public/bookings/{}/": manage,
+            "/api/v1/public/bookings/{}/cancel/": manage,
+            "/api/v1/public/unsubscribe/{}/": unsubscribe_token(bookable.client),
+            "/api/v1/public/follow-ups/{}/": follow_up_token,
+            "/api/v1/calendar/{}.ics": calendar_token(members["therapist"].user),
+            "/api/v1/public/waitlist-offers/{}/claim/": offer_token,
+        },
+        "queries": {
+            "/api/v1/auth/verify-email/": {
+                "token": practice_services.start_email_verification(user_id=registrant.pk)
+            },
+            "/api/v1/auth/password-reset/confirm/": {
+                "token": practice_services.start_password_reset(user_id=owner.user.pk)
+            },
+            "/api/v1/auth/email-change/confirm/": {
+                "token": practice_services.start_email_change(
+                    user_id=owner.user.pk, new_email="o2@north.test"
+                )
+            },
+            "/api/v1/availability/": week,
+            "/api/v1/public/{}/availability/": week,
+        },
+    }
+
+
+def _concrete(path: str, links: dict) -> str:
+    if path in links["tokens"]:
+        return path.replace("{}", str(links["tokens"][path]))
+    if path.startswith("/api/v1/public/{}/"):
+        return path.replace("{}", "north", 1)
+    prefix = path.removeprefix("/api/v1/").split("/", 1)[0]
+    return path.replace("{}", str(links["ids"].get(prefix, 999999)))
+
+
+def get_operations() -> list[str]:
+    return sorted(op.split(" ", 1)[1] for op in served_operations() if op.startswith("GET "))
+
+
+@pytest.mark.parametrize("path", get_operations())
+def test_no_get_changes_state(path, live_links, members, owner):
+    key = owner.api.post("/api/v1/api-keys/", {"name": "probe"}, format="json").json()["key"]
+    url = _concrete(path, live_links)
+    query = live_links["queries"].get(path, {})
+    answered = set()
+    for caller in CALLERS:
+        api = APIClient()
+        if caller == "api_key":
+            api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        elif caller != "anonymous":
+            api = login_client(members[caller].user)[0]
+        with CaptureQueriesContext(connection) as captured:
+            response = api.get(url, query)
+        assert response.status_code < 500, (caller, url, response.content)
+        assert _writes(captured.captured_queries) == [], (caller, url, response.status_code)
+        answered.add(response.status_code)
+    # The route reached something: at least one caller got past authentication and lookups
+    # (`/metrics` answers only its own METRICS_TOKEN, API8).
+    assert answered & {200, 302} or path == "/metrics", (url, answered)
+
+
+# --- Identity is never linked on an email alone (issue 13.1) --------------------------------------
+
+
+def test_registering_a_clients_email_does_not_take_over_their_record(
+    anon, practice, django_capture_on_commit_callbacks, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    victim = ClientFactory(
+        practice=practice, email="victim@example.com", health_flags=["pregnancy"]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        registered = anon.post(
+            "/api/v1/auth/register/",
+            {
+                "practice": "north",
+                "email": "victim@example.com",
+                "password": "attacker-password-1",
+                "first_name": "A",
+                "last_name": "B",
+            },
+        )
+    attacker = APIClient()
+    attacker.credentials(HTTP_AUTHORIZATION=f"Bearer {registered.json()['token']}")
+    token = mail.outbox[0].body.split("token=", 1)[1].split()[0]
+
+    prefetched = anon.get("/api/v1/auth/verify-email/", {"token": token})  # a mail scanner
+    confirmed = anon.post("/api/v1/auth/verify-email/", {"token": token})  # a careless click
+
+    assert prefetched.status_code == 200
+    assert confirmed.status_code == 400
+    assert attacker.get("/api/v1/me/").json()["client"] is None
+    victim.refresh_from_db()
+    assert victim.user is None

@@ -115,3 +115,44 @@ def test_an_api_key_reads_contact_details_only(practice, owner):
 
     assert rows
     assert all(not {"health_flags", "date_of_birth", "health_flag_regions"} & set(r) for r in rows)
+
+
+# --- Identity fields are never writable without proof (issue 13.2) ------------------------------
+# A client who set their record's email to a victim's was matched to the victim's public bookings.
+# Generated over the router: wherever a client may PATCH a record of theirs, an identity field
+# (the email the practice matches people by) is refused; the account's email changes only through
+# `me/email/`, once the new address is proven.
+
+IDENTITY_FIELDS = ["email"]
+
+
+def client_writable() -> list:
+    return route_params(
+        [
+            r
+            for r in ROUTES
+            if r.offers("partial_update")
+            and r.mode(Role.CLIENT, "partial_update")
+            and any(f.name in IDENTITY_FIELDS for f in r.model._meta.get_fields())
+        ]
+    )
+
+
+@pytest.mark.parametrize("field", IDENTITY_FIELDS)
+@pytest.mark.parametrize("route", client_writable())
+def test_a_client_cannot_write_an_identity_field(route, field, practice, members, client_member):
+    own = client_member.user.client
+    record = own if route.model is type(own) else route.make(practice, members, client=own)[0]
+    before = row(record)
+
+    response = client_member.api.patch(
+        route.detail_url(record), {field: "victim@example.com"}, format="json"
+    )
+
+    assert response.status_code == 400, (response.status_code, response.content)
+    assert field in {e["field"] for e in response.json()["errors"]}
+    assert row(record) == before
+
+
+def test_the_routes_above_are_not_empty():
+    assert client_writable(), "the client record route must be covered"

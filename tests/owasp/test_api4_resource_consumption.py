@@ -97,8 +97,8 @@ def test_a_course_of_care_books_at_most_12_sessions(owner, bookable):
     assert Appointment.objects.count() == 0
 
 
-def test_login_is_rate_limited_per_email(anon, owner, rates):
-    rates(login_email="3/min", login_ip="1000/min")
+def test_login_failures_are_rate_limited_per_email(anon, owner, rates):
+    rates(login_email_all="3/hour", login_ip="1000/min")
     for n in range(3):
         anon.post(
             "/api/v1/auth/token/",
@@ -115,8 +115,8 @@ def test_login_is_rate_limited_per_email(anon, owner, rates):
     )
 
 
-def test_public_booking_posts_are_rate_limited_per_address(anon, practice, rates):
-    rates(public_booking="2/hour")
+def test_failed_public_booking_posts_are_rate_limited_per_address(anon, practice, rates):
+    rates(public_booking_failed="2/hour")
     for _ in range(2):
         anon.post("/api/v1/public/north/bookings/", {}, format="json", REMOTE_ADDR="192.0.2.8")
 
@@ -162,3 +162,54 @@ def test_webhook_subscriptions_name_at_most_10_events(owner):
     )
 
     assert response.status_code == 400
+
+
+# --- Unauthenticated 500s (issue 13.11) -----------------------------------------------------------
+
+
+def test_deeply_nested_json_on_login_is_a_400_not_a_500(anon):
+    body = '{"email": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    response = anon.post("/api/v1/auth/token/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "nested" in response.json()["detail"]
+
+
+def test_json_of_ordinary_depth_still_parses(anon, owner):
+    response = anon.post(
+        "/api/v1/auth/token/",
+        '{"email": "owner@north.test", "password": "x\\"[[[[{{{{"}',
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_credentials"
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("0001-01-01", "0001-01-02"), ("9999-12-30", "9999-12-31")]
+)
+def test_availability_at_the_ends_of_the_calendar_is_a_400(anon, owner, public_setup, start, end):
+    _, service = public_setup
+    query = {"service": service.pk, "start": start, "end": end}
+
+    public = anon.get("/api/v1/public/north/availability/", query)
+    staff = owner.api.get("/api/v1/availability/", query)
+
+    assert public.status_code == staff.status_code == 400
+    assert public.json()["errors"][0]["code"] == "out_of_range"
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T20:00:00+00:00", "0001-01-01T10:00:00+00:00"])
+def test_booking_at_the_ends_of_the_calendar_is_a_400(anon, owner, public_setup, start):
+    therapist, service = public_setup
+    body = {"service": service.pk, "therapist": therapist.pk, "start": start}
+    person = {"first_name": "A", "last_name": "B", "email": "a@b.test", "phone": "+15550100"}
+
+    public = anon.post("/api/v1/public/north/bookings/", {**body, **person}, format="json")
+
+    assert public.status_code == 400
+    assert [e["field"] for e in public.json()["errors"]] == ["start"]
+    assert Appointment.objects.count() == 0

@@ -7,7 +7,8 @@ already holds PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL (3) live public bookings in a pr
 address (an IPv6 one counted by its /64, behind NUM_PROXIES proxies the forwarded one) holds
 PUBLIC_BOOKING_MAX_LIVE_PER_IP (10), the next is refused with 429 `throttled` (the contract's
 rate-limit answer) and Retry-After the seconds until the earliest held booking starts. Live means
-future and not cancelled; staff, client-account and API bookings never count. The count runs in
+future and not cancelled; a client account's own bookings count with the public ones and meet
+the same cap (issue 13.9), staff and API bookings never count. The count runs in
 the booking's transaction, behind a per-email and per-address advisory lock on Postgres, so racing
 requests cannot all see room for one more. Every refusal is checked to have written nothing.
 
@@ -26,10 +27,16 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from clients.domain import ComplaintStatus
 from clients.models import Client
 from practice.models import WebhookEvent
 from sessions.models import Appointment, AppointmentEvent, IdempotencyRecord, Source, Status
-from tests.factories import AppointmentFactory, ClientFactory, WebhookSubscriptionFactory
+from tests.factories import (
+    AppointmentFactory,
+    ClientFactory,
+    ComplaintFactory,
+    WebhookSubscriptionFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -175,10 +182,10 @@ def test_past_and_cancelled_public_bookings_do_not_count(anon, practice, public_
     assert book(anon, body(public_setup, at(practice, 2, 10))).status_code == 201
 
 
-def test_staff_and_client_account_bookings_do_not_count(anon, practice, public_setup):
+def test_staff_and_api_bookings_do_not_count(anon, practice, public_setup):
     therapist, service = public_setup
     client = ClientFactory(practice=practice, email="robin@example.com")
-    for n, source in enumerate([Source.STAFF, Source.CLIENT, Source.API] * 2):
+    for n, source in enumerate([Source.STAFF, Source.API] * 3):
         AppointmentFactory(
             client=client,
             therapist=therapist,
@@ -310,7 +317,8 @@ def test_an_idempotent_retry_of_a_booking_is_replayed_not_refused(anon, practice
     again = book(anon, third, HTTP_IDEMPOTENCY_KEY="third")
 
     assert again.status_code == 201, again.content
-    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["start"] == first.json()["start"]  # the link is re-issued (issue 13.10)
     assert Appointment.objects.count() == 3
 
 
@@ -353,3 +361,138 @@ def test_racing_bookings_of_one_email_never_exceed_the_cap(practice, public_setu
     assert sorted(statuses) == [201] * 3 + [429] * 9
     assert Appointment.objects.filter(source=Source.PUBLIC).count() == 3
     assert Client.objects.filter(email="robin@example.com").count() == 1
+
+
+# --- client accounts meet the same caps (issue 13.9) ----------------------------------------------
+
+
+def account_body(public_setup, start: datetime, **extra) -> dict:
+    therapist, service = public_setup
+    return {"service": service.pk, "therapist": therapist.pk, "start": start.isoformat(), **extra}
+
+
+def test_a_client_account_holds_at_most_three_live_bookings(practice, public_setup, client_member):
+    for day in (2, 3, 4):
+        response = client_member.api.post(
+            "/api/v1/appointments/", account_body(public_setup, at(practice, day, 10))
+        )
+        assert response.status_code == 201, response.content
+
+    refused = client_member.api.post(
+        "/api/v1/appointments/", account_body(public_setup, at(practice, 5, 10))
+    )
+
+    assert_throttled(refused)
+    assert Appointment.objects.filter(client=client_member.user.client).count() == 3
+
+
+def test_a_series_cannot_take_a_client_account_past_its_cap(practice, public_setup, client_member):
+    # The review's attack: a series plus singles gave one account 12 live appointments.
+    response = client_member.api.post(
+        "/api/v1/appointments/series/",
+        account_body(public_setup, at(practice, 2, 10), every_days=1, count=6),
+    )
+
+    assert_throttled(response)
+    assert not Appointment.objects.filter(client=client_member.user.client).exists()
+
+
+def test_public_and_account_bookings_of_one_person_share_the_cap(
+    anon, practice, public_setup, client_member
+):
+    email = client_member.user.client.email
+    for day in (2, 3):
+        assert book(anon, body(public_setup, at(practice, day, 10), email=email)).status_code == 201
+    assert (
+        client_member.api.post(
+            "/api/v1/appointments/", account_body(public_setup, at(practice, 4, 10))
+        ).status_code
+        == 201
+    )
+
+    refused = book(anon, body(public_setup, at(practice, 5, 10), email=email))
+
+    assert_throttled(refused)
+
+
+def test_staff_may_still_book_a_client_past_the_cap(practice, public_setup, client_member, owner):
+    client = client_member.user.client
+    for day in (2, 3, 4, 5):
+        response = owner.api.post(
+            "/api/v1/appointments/",
+            account_body(public_setup, at(practice, day, 10), client=client.pk),
+        )
+        assert response.status_code == 201, response.content
+
+
+# --- Public answers never differ by whom the email belongs to (issue 13.3) ------------------------
+# The answer of the public page is a function of the request and the diary, never of the record an
+# email matches: for each kind of person behind an email (unknown, known, awaiting a red-flag
+# referral, restricted after erasure), a taken slot answers the same 409 and a free slot the same
+# 201 shape.
+
+
+def _person(practice, kind: str) -> str:
+    email = f"{kind}@example.com"
+    if kind == "unknown":
+        return email
+    client = ClientFactory(practice=practice, email=email)
+    if kind == "referral":
+        ComplaintFactory(client=client, status=ComplaintStatus.REFERRAL_REQUIRED)
+    if kind == "restricted":
+        Client.objects.filter(pk=client.pk).update(restricted_at=timezone.now())
+    return email
+
+
+PEOPLE = ["unknown", "known", "referral", "restricted"]
+
+
+def test_a_taken_slot_answers_alike_for_every_kind_of_person(anon, practice, public_setup):
+    slot = at(practice, 2, 10)
+    assert book(anon, body(public_setup, slot, email="first@example.com")).status_code == 201
+    emails = {kind: _person(practice, kind) for kind in PEOPLE}
+
+    answers = {
+        kind: book(anon, body(public_setup, slot, email=email), ip=f"192.0.2.{n}")
+        for n, (kind, email) in enumerate(emails.items())
+    }
+
+    assert {a.status_code for a in answers.values()} == {409}
+    assert len({a.content for a in answers.values()}) == 1
+
+
+def test_a_free_slot_answers_alike_for_every_kind_of_person(anon, practice, public_setup):
+    emails = {kind: _person(practice, kind) for kind in PEOPLE}
+
+    answers = {
+        kind: book(
+            anon, body(public_setup, at(practice, 3 + n, 10), email=email), ip=f"192.0.2.{n}"
+        )
+        for n, (kind, email) in enumerate(emails.items())
+    }
+
+    assert {a.status_code for a in answers.values()} == {201}
+    shapes = {tuple(sorted(a.json())) for a in answers.values()}
+    assert len(shapes) == 1
+    # Only people who may book online hold an appointment; the others were told by email.
+    booked = set(Appointment.objects.values_list("client__email", flat=True))
+    assert booked == {"unknown@example.com", "known@example.com"}
+
+
+def test_the_live_cap_answers_alike_for_every_kind_of_person(anon, practice, public_setup):
+    emails = {kind: _person(practice, kind) for kind in PEOPLE}
+
+    fourth = {}
+    for n, (kind, email) in enumerate(emails.items()):
+        for day in (2, 3, 4):
+            slot = at(practice, day, 9 + 2 * n)
+            assert (
+                book(anon, body(public_setup, slot, email=email), ip=f"192.0.2.{n}").status_code
+                == 201
+            )
+        fourth[kind] = book(
+            anon, body(public_setup, at(practice, 5, 9 + 2 * n), email=email), ip=f"192.0.2.{n}"
+        )
+
+    assert {a.status_code for a in fourth.values()} == {429}
+    assert len({a.json()["detail"] for a in fourth.values()}) == 1

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
+from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from practice.models import AuthToken, User
+from practice.throttling import LOGIN_FAILURES, login_idents
 from tests.factories import PASSWORD
 
 LOGIN = "/api/v1/auth/token/"
@@ -136,26 +141,71 @@ def test_logout_revokes_only_that_token(anon, owner):
     assert bearer(other_token).get(ME).status_code == 200
 
 
-def test_sixth_login_for_one_email_in_a_minute_is_throttled(anon, owner):
-    # Each attempt from its own address: the limit follows the account, not the caller.
-    for attempt in range(5):
-        response = log_in(anon, "owner@north.test", "wrong-password", ip=f"203.0.113.{attempt}")
-        assert response.status_code == 400
+def test_strangers_wrong_passwords_do_not_lock_the_owner_out(anon, owner):
+    # Issue 13.6: five wrong passwords from another address used to block the right one.
+    for _ in range(6):
+        assert log_in(anon, "owner@north.test", "wrong-password", ip="203.0.113.7").status_code in (
+            400,
+            429,
+        )
 
-    response = log_in(anon, "owner@north.test", PASSWORD, ip="203.0.113.99")
+    response = log_in(anon, "owner@north.test", PASSWORD, ip="198.51.100.20")
+
+    assert response.status_code == 200
+    assert response.json()["user"]["id"] == owner.user.pk
+
+
+def test_sixth_failed_login_from_one_address_in_a_minute_is_throttled(anon, owner):
+    for _ in range(5):
+        assert (
+            log_in(anon, "owner@north.test", "wrong-password", ip="203.0.113.7").status_code == 400
+        )
+
+    response = log_in(anon, "owner@north.test", PASSWORD, ip="203.0.113.7")
 
     assert response.status_code == 429
     assert response.json()["code"] == "throttled"
-    assert response.json()["detail"]
     assert int(response["Retry-After"]) >= 1
-    assert AuthToken.objects.filter(user=owner.user).count() == 1  # the fixture's only
+
+
+def test_successful_logins_do_not_use_up_the_allowance(anon, owner):
+    for _ in range(8):
+        assert log_in(anon, "owner@north.test", PASSWORD, ip="203.0.113.7").status_code == 200
+
+
+def test_guesses_spread_over_many_addresses_meet_the_per_email_cap(anon, owner, monkeypatch):
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "login_email_all": "8/hour"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    for attempt in range(8):
+        response = log_in(anon, "owner@north.test", "wrong", ip=f"203.0.113.{attempt}")
+        assert response.status_code == 400
+
+    response = log_in(anon, "owner@north.test", "another-guess", ip="203.0.113.99")
+
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+
+
+def test_login_limit_cache_keys_hold_no_raw_email(anon, owner):
+    log_in(anon, "owner@north.test", "wrong-password", ip="198.51.100.1")
+
+    request = RequestFactory().post(LOGIN, REMOTE_ADDR="198.51.100.1")
+    keys = [
+        key
+        for key, *_ in LOGIN_FAILURES._windows(
+            login_idents(request, "owner@north.test"), time.time()
+        )
+    ]
+    assert len(keys) == 2
+    assert all(cache.get(key) == 1 for key in keys), "the failure was counted under these keys"
+    assert not any("owner" in key or "@" in key for key in keys)
 
 
 def test_email_throttle_ignores_the_case_of_the_address(anon, owner):
-    for attempt in range(5):
-        log_in(anon, "owner@north.test", "wrong-password", ip=f"203.0.113.{attempt}")
+    for _ in range(5):
+        log_in(anon, "owner@north.test", "wrong-password", ip="203.0.113.7")
 
-    response = log_in(anon, "OWNER@North.Test", PASSWORD, ip="203.0.113.99")
+    response = log_in(anon, "OWNER@North.Test", PASSWORD, ip="203.0.113.7")
 
     assert response.status_code == 429
 

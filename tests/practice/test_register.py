@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ from rest_framework.test import APIClient
 
 from clients.models import Client
 from practice.models import EmailVerification, Membership, Role, User
+from practice.services import expire_unverified_accounts
 from tests.factories import ClientFactory
 
 REGISTER = "/api/v1/auth/register/"
@@ -60,6 +62,14 @@ def link_in(message) -> str:
     assert match, message.body
     url = urlsplit(match.group(0))
     return f"{url.path}?{url.query}"
+
+
+def confirm(api: APIClient, message, **extra):
+    """What a person does with the link: open it (GET, a preview), then press Confirm (POST)."""
+    link = link_in(message)
+    preview = api.get(link)
+    assert preview.status_code == 200, preview.content
+    return api.post(VERIFY, {"token": link.split("token=", 1)[1], **extra})
 
 
 def test_registering_answers_201_with_a_token_for_a_client_account(register, practice):
@@ -165,7 +175,7 @@ def test_following_the_link_links_the_existing_client_record(anon, register, pra
     )
     token = register().json()["token"]
 
-    response = anon.get(link_in(mail.outbox[0]))
+    response = confirm(anon, mail.outbox[0], date_of_birth="1980-05-17")
 
     assert response.status_code == 200
     assert response.json()["email_verified_at"] is not None
@@ -179,7 +189,7 @@ def test_following_the_link_links_the_existing_client_record(anon, register, pra
 def test_following_the_link_creates_a_client_record_when_none_matches(anon, register, practice):
     token = register().json()["token"]
 
-    response = anon.get(link_in(mail.outbox[0]))
+    response = confirm(anon, mail.outbox[0])
 
     assert response.status_code == 200
     record = Client.objects.get(practice=practice, user__email="dana@example.com")
@@ -195,7 +205,7 @@ def test_a_record_with_that_email_in_another_practice_is_not_linked(
     elsewhere = ClientFactory(practice=other_practice, email="dana@example.com")
     register()
 
-    anon.get(link_in(mail.outbox[0]))
+    confirm(anon, mail.outbox[0])
 
     elsewhere.refresh_from_db()
     assert elsewhere.user is None
@@ -209,7 +219,7 @@ def test_a_record_already_linked_to_another_account_is_not_taken_over(
     Client.objects.filter(pk=taken.pk).update(email="dana@example.com")
     register()
 
-    anon.get(link_in(mail.outbox[0]))
+    assert confirm(anon, mail.outbox[0]).status_code == 200
 
     taken.refresh_from_db()
     assert taken.user == client_member.user
@@ -219,10 +229,9 @@ def test_a_record_already_linked_to_another_account_is_not_taken_over(
 
 def test_a_verification_link_works_once(anon, register, practice):
     register()
-    link = link_in(mail.outbox[0])
-    assert anon.get(link).status_code == 200
+    assert confirm(anon, mail.outbox[0]).status_code == 200
 
-    again = anon.get(link)
+    again = anon.get(link_in(mail.outbox[0]))
 
     assert again.status_code == 404
     assert again.json()["code"] == "not_found"
@@ -234,10 +243,13 @@ def test_an_expired_verification_link_is_404_and_links_nothing(anon, register, p
     register()
     EmailVerification.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
 
-    response = anon.get(link_in(mail.outbox[0]))
+    token = link_in(mail.outbox[0]).split("token=", 1)[1]
+
+    response = anon.post(VERIFY, {"token": token})
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+    assert anon.get(link_in(mail.outbox[0])).status_code == 404
     assert User.objects.get(email="dana@example.com").email_verified_at is None
     assert not Client.objects.filter(user__email="dana@example.com").exists()
 
@@ -252,7 +264,7 @@ def test_an_invalid_verification_token_is_404_json(anon, practice, query):
     assert response.json()["detail"]
 
 
-def test_the_token_may_also_be_posted(anon, register, practice):
+def test_the_token_may_be_posted_without_opening_the_link(anon, register, practice):
     register()
     token = link_in(mail.outbox[0]).split("token=", 1)[1]
 
@@ -260,3 +272,116 @@ def test_the_token_may_also_be_posted(anon, register, practice):
 
     assert response.status_code == 200
     assert Client.objects.filter(user__email="dana@example.com").exists()
+
+
+# --- Issue 13.1: taking over a client's record by registering their email ------------------------
+
+
+def test_fetching_the_link_changes_nothing(anon, register, practice):
+    # A mail scanner prefetching the link used to link the record to the registrant's password.
+    record = ClientFactory(practice=practice, email="dana@example.com")
+    token = register().json()["token"]
+
+    preview = anon.get(link_in(mail.outbox[0]))
+
+    assert preview.status_code == 200
+    assert preview.json()["email"] == "dana@example.com"
+    assert preview.json()["confirm_with"] == VERIFY
+    assert bearer(token).get(ME).json()["client"] is None
+    record.refresh_from_db()
+    assert record.user is None
+    assert User.objects.get(email="dana@example.com").email_verified_at is None
+    assert EmailVerification.objects.get().used_at is None
+
+
+def test_linking_a_record_with_personal_data_needs_its_date_of_birth(anon, register, practice):
+    record = ClientFactory(
+        practice=practice, email="dana@example.com", date_of_birth=dt.date(1980, 5, 17)
+    )
+    token = register().json()["token"]
+
+    without = confirm(anon, mail.outbox[0])
+    wrong = confirm(anon, mail.outbox[0], date_of_birth="1980-05-18")
+
+    for response in (without, wrong):
+        assert response.status_code == 400
+        assert [e["field"] for e in response.json()["errors"]] == ["date_of_birth"]
+    record.refresh_from_db()
+    assert record.user is None
+    assert bearer(token).get(ME).json()["client"] is None
+    assert User.objects.get(email="dana@example.com").email_verified_at is None
+
+    right = confirm(anon, mail.outbox[0], date_of_birth="1980-05-17")
+
+    assert right.status_code == 200
+    record.refresh_from_db()
+    assert record.user.email == "dana@example.com"
+    assert bearer(token).get(ME).json()["client"] == record.pk
+
+
+def test_wrong_dates_of_birth_spend_the_link(anon, register, practice):
+    record = ClientFactory(
+        practice=practice, email="dana@example.com", date_of_birth=dt.date(1980, 5, 17)
+    )
+    register()
+    token = link_in(mail.outbox[0]).split("token=", 1)[1]
+    for day in range(1, 6):
+        assert (
+            anon.post(VERIFY, {"token": token, "date_of_birth": f"1990-01-0{day}"}).status_code
+            == 400
+        )
+
+    response = anon.post(VERIFY, {"token": token, "date_of_birth": "1980-05-17"})
+
+    assert response.status_code == 404
+    record.refresh_from_db()
+    assert record.user is None
+
+
+def test_a_clinical_record_without_a_date_of_birth_is_linked_only_by_the_practice(
+    anon, register, practice
+):
+    record = ClientFactory(
+        practice=practice,
+        email="dana@example.com",
+        date_of_birth=None,
+        health_flags=["osteoporosis"],
+    )
+    token = register().json()["token"]
+
+    response = confirm(anon, mail.outbox[0], date_of_birth="1980-05-17")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "precondition_failed"
+    record.refresh_from_db()
+    assert record.user is None
+    assert bearer(token).get(ME).json()["client"] is None
+
+
+def test_unverified_accounts_expire_and_free_their_email(register, practice, settings):
+    settings.UNVERIFIED_ACCOUNT_TTL_HOURS = 72
+    register()
+    User.objects.filter(email="dana@example.com").update(
+        date_joined=timezone.now() - timedelta(hours=73)
+    )
+
+    expired_login = APIClient().post(
+        "/api/v1/auth/token/", {"email": "dana@example.com", "password": "lumbar-support-42"}
+    )
+    again = register(password="another-long-secret-9")
+
+    assert expired_login.status_code == 400
+    assert again.status_code == 201
+    assert User.objects.get(email="dana@example.com").check_password("another-long-secret-9")
+
+
+def test_the_hourly_job_deletes_only_expired_unverified_client_accounts(
+    register, practice, owner, client_member
+):
+    register()
+    long_ago = timezone.now() - timedelta(days=30)
+    User.objects.update(date_joined=long_ago)
+
+    assert expire_unverified_accounts() == 1
+    assert not User.objects.filter(email="dana@example.com").exists()
+    assert User.objects.filter(pk__in=[owner.user.pk, client_member.user.pk]).count() == 2

@@ -195,3 +195,13 @@ def test_another_practices_time_off_is_404(owner, other_owner):
     assert owner.api.delete(f"{TIME_OFF}{row.pk}/").status_code == 404
     row.refresh_from_db()
     assert row.reason == "Course"
+
+
+@pytest.mark.parametrize("value", ["2026-03-01T10:00:00-23:00", "2026-03-01T10:00:00+19:15"])
+def test_time_off_filters_take_any_iso_offset(owner, value):
+    # Issue 13.11: `?start__gte=` with a -23:00 offset was a 500 on PostgreSQL (offsets beyond
+    # 15:59); every time filter now goes through practice.filters.IsoDateTimeFilter.
+    response = owner.api.get("/api/v1/time-off/", {"start__gte": value})
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []

@@ -4,6 +4,7 @@ go; clinical records under retention stay, restricted; the client is told why an
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.core import mail
@@ -11,9 +12,9 @@ from django.utils import timezone
 
 from clients.models import Client, Complaint, ErasureRequest, Outcome
 from practice.auth import calendar_url
-from practice.models import AuditEvent, AuthToken, Membership, User
+from practice.models import AuditEvent, AuthToken, Membership, User, WebhookDelivery, WebhookEvent
 from practice.retention import add_years
-from sessions.models import Appointment, Note, Reminder, WaitlistEntry
+from sessions.models import Appointment, IdempotencyRecord, Note, Reminder, WaitlistEntry
 from tests.conftest import make_member
 from tests.factories import (
     PASSWORD,
@@ -24,7 +25,9 @@ from tests.factories import (
     OutcomeFactory,
     ReminderFactory,
     WaitlistEntryFactory,
+    WebhookSubscriptionFactory,
 )
+from tests.sessions.booking_setup import local, make_bookable
 
 ME_ERASURE = "/api/v1/me/erasure-request/"
 
@@ -285,3 +288,68 @@ def test_owner_lists_erasure_requests_with_due_dates_and_others_cannot(
     assert row["due_by"]
     assert therapist.api.get("/api/v1/erasure-requests/").status_code == 403
     assert other_owner.api.get("/api/v1/erasure-requests/").json()["results"] == []
+
+
+# --- issue 13.5: erasure scrubs every copy -------------------------------------------------------
+
+
+@pytest.mark.parametrize("treatment", [True, False], ids=["restricted", "erased"])
+def test_erasure_scrubs_contact_details_from_the_webhook_outbox(owner, practice, treatment):
+    WebhookSubscriptionFactory(practice=practice, events=["client.created"])
+    created = owner.api.post(
+        "/api/v1/clients/",
+        {
+            "first_name": "Erin",
+            "last_name": "Vale",
+            "email": "erin.vale@example.com",
+            "phone": "+44 7700 900777",
+        },
+    )
+    assert created.status_code == 201, created.content
+    client = Client.objects.get(pk=created.json()["id"])
+    if treatment:
+        treated(client)
+    event = WebhookEvent.objects.get(type="client.created")
+    WebhookDelivery.objects.filter(event=event).update(
+        response_snippet='{"echo": "erin.vale@example.com"}'
+    )
+    assert "erin.vale@example.com" in json.dumps(event.data)
+
+    response = owner.api.post(erasure_url(client), {}, format="json")
+
+    assert response.status_code == 201, response.content
+    event.refresh_from_db()
+    stored = json.dumps(event.data) + "".join(
+        WebhookDelivery.objects.values_list("response_snippet", flat=True)
+    )
+    assert "erin.vale@example.com" not in stored
+    assert "7700 900777" not in stored
+    assert event.data["id"] == client.pk  # the event itself stays: it happened
+    # A redelivery sends only what is left.
+    delivery = WebhookDelivery.objects.filter(event=event).first()
+    subscription = delivery.subscription
+    owner.api.post(f"/api/v1/webhooks/{subscription.pk}/deliveries/{delivery.pk}/redeliver/")
+    event.refresh_from_db()
+    assert "erin.vale@example.com" not in json.dumps(event.data)
+
+
+def test_erasure_drops_idempotency_records_of_the_clients_bookings(owner, practice, therapist):
+    bookable = make_bookable(practice, therapist.user)
+    client = bookable.client
+    booked = owner.api.post(
+        "/api/v1/appointments/",
+        {
+            "service": bookable.service.pk,
+            "therapist": bookable.therapist.pk,
+            "client": client.pk,
+            "start": local(practice, 3, 10).isoformat(),
+        },
+        HTTP_IDEMPOTENCY_KEY="erase-me",
+    )
+    assert booked.status_code == 201, booked.content
+    assert IdempotencyRecord.objects.filter(key="erase-me").exists()
+
+    response = owner.api.post(erasure_url(client), {}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert not IdempotencyRecord.objects.filter(key="erase-me").exists()

@@ -7,12 +7,14 @@ itself. Every refusal is checked in the database too: nothing booked, no client 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -24,7 +26,7 @@ from practice.models import Practice, Service, Therapist
 from practice.services import set_working_hours
 from practice.throttling import IdempotencyKeyRateThrottle
 from sessions.api.views import PublicBookingThrottle
-from sessions.models import Appointment, Source, Status
+from sessions.models import Appointment, IdempotencyRecord, Source, Status
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,
@@ -474,19 +476,64 @@ def test_what_is_not_bookable_online_is_refused(anon, setup, other_practice, whi
     assert counts() == (0, 0)
 
 
-def test_a_client_whose_complaint_needs_referral_cannot_book_online(anon, setup):
+def test_a_client_whose_complaint_needs_referral_cannot_book_online(
+    anon, setup, settings, django_capture_on_commit_callbacks
+):
+    # Issue 13.3: the public page answers as for anyone; the block reaches the client by email.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     flagged = ClientFactory(practice=setup.practice, email="flagged@example.com")
     ComplaintFactory(
         client=flagged, status=ComplaintStatus.REFERRAL_REQUIRED, notes="Saddle numbness."
     )
     before = counts()
 
-    response = book(anon, booking(setup, at(setup.practice, 5, 10), email="Flagged@example.com"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = book(
+            anon, booking(setup, at(setup.practice, 5, 10), email="Flagged@example.com")
+        )
 
-    assert_error(response, 409, "precondition_failed")
+    assert response.status_code == 201, response.content
+    assert set(response.json()) == {
+        "status",
+        "start",
+        "end",
+        "service",
+        "therapist",
+        "late_cancellation",
+        "manage_url",
+    }
     assert "Saddle" not in response.content.decode()
     assert counts() == before
     assert not Appointment.objects.filter(client=flagged).exists()
+    # Its manage link shows and cancels like a booking's: nothing there tells who the email is.
+    shown = anon.get(manage_path(response))
+    assert shown.status_code == 200
+    assert shown.json()["status"] == "booked"
+    cancelled = anon.post(f"{manage_path(response)}cancel/", {"reason": "Plans changed"})
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    [message] = [m for m in mail.outbox if m.to == ["flagged@example.com"]]
+    assert "contact" in message.body
+    assert "Saddle" not in message.body
+
+
+def test_public_answers_do_not_depend_on_whom_the_email_belongs_to(anon, setup):
+    # Issue 13.3: a taken slot answered `precondition_failed` for a client awaiting referral and
+    # `slot_unavailable` for anyone else, which told a stranger about a health record.
+    flagged = ClientFactory(practice=setup.practice, email="flagged@example.com")
+    ComplaintFactory(client=flagged, status=ComplaintStatus.REFERRAL_REQUIRED)
+    slot = at(setup.practice, 5, 10)
+    assert book(anon, booking(setup, slot, email="first@example.com")).status_code == 201
+
+    answers = [
+        book(anon, booking(setup, slot, email=email), ip="203.0.113.50")
+        for email in ("flagged@example.com", "stranger@example.com")
+    ]
+
+    assert answers[0].status_code == answers[1].status_code == 409
+    assert answers[0].json() == answers[1].json()
+    assert answers[0].json()["code"] == "slot_unavailable"
+    assert Appointment.objects.count() == 1
 
 
 def test_a_resolved_complaint_does_not_stop_online_booking(anon, setup):
@@ -502,13 +549,13 @@ def test_a_resolved_complaint_does_not_stop_online_booking(anon, setup):
 # --- rate limits and retries --------------------------------------------------------------------
 
 
-def booking_limit() -> int:
+def rate(scope: str) -> int:
     throttle = PublicBookingThrottle()
-    return throttle.parse_rate(throttle.get_rate())[0]
+    return throttle.parse_rate(throttle.THROTTLE_RATES[scope])[0]
 
 
-def test_booking_posts_are_rate_limited_per_ip(anon, setup):
-    limit = booking_limit()
+def test_failed_booking_posts_are_capped_per_ip(anon, setup):
+    limit = rate("public_booking_failed")
     for n in range(limit):
         # A forged X-Forwarded-For must not count as a new caller (NUM_PROXIES is 0).
         spent = book(anon, {}, ip="198.51.100.7", HTTP_X_FORWARDED_FOR=f"10.0.{n // 250}.{n % 250}")
@@ -526,17 +573,52 @@ def test_booking_posts_are_rate_limited_per_ip(anon, setup):
     assert other.status_code == 201, other.content
 
 
-def test_the_same_idempotency_key_and_body_replays_the_same_manage_url(anon, setup):
+def test_failed_attempts_do_not_use_up_the_hours_bookings(anon, setup):
+    # Issue 15: a 400 or 409 used up the hour's allowance of bookings.
+    for _ in range(rate("public_booking") + 2):
+        assert book(anon, {}, ip="198.51.100.7").status_code == 400
+
+    response = book(anon, booking(setup, at(setup.practice, 5, 10)), ip="198.51.100.7")
+
+    assert response.status_code == 201, response.content
+
+
+def test_bookings_made_are_capped_per_ip(anon, setup, settings):
+    settings.PUBLIC_BOOKING_MAX_LIVE_PER_IP = 0
+    settings.PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL = 0
+    limit = rate("public_booking")
+    for n in range(limit):
+        made = book(
+            anon, booking(setup, at(setup.practice, 3 + n // 3, 9 + 2 * (n % 3))), ip="198.51.100.7"
+        )
+        assert made.status_code == 201, made.content
+
+    refused = book(anon, booking(setup, at(setup.practice, 20, 10)), ip="198.51.100.7")
+
+    assert_error(refused, 429, "throttled")
+    assert Appointment.objects.count() == limit
+
+
+def test_the_same_idempotency_key_and_body_replays_the_booking_with_a_new_manage_url(anon, setup):
+    # Issue 13.10: the manage link was kept in clear in the idempotency record for 48 hours. The
+    # record keeps no secret; a replay answers the same booking with a freshly issued link.
     body = booking(setup, at(setup.practice, 5, 10))
 
     first = book(anon, body, HTTP_IDEMPOTENCY_KEY="attempt-1")
     again = book(anon, body, HTTP_IDEMPOTENCY_KEY="attempt-1")
 
     assert first.status_code == again.status_code == 201, again.content
-    assert again.json() == first.json()
-    assert again.json()["manage_url"] == first.json()["manage_url"]
+    assert {k: v for k, v in again.json().items() if k != "manage_url"} == {
+        k: v for k, v in first.json().items() if k != "manage_url"
+    }
+    assert again["Idempotent-Replayed"] == "true"
     assert counts() == (1, 1)
     assert anon.get(manage_path(again)).status_code == 200
+    assert anon.get(manage_path(first)).status_code == 404  # a link is shown once
+    stored = json.dumps(list(IdempotencyRecord.objects.values_list("response", flat=True)))
+    assert token_of(manage_path(first)) not in stored
+    assert token_of(manage_path(again)) not in stored
+    assert "bk_" not in stored
 
 
 def test_the_same_idempotency_key_with_another_body_is_409(anon, setup):
@@ -821,3 +903,34 @@ def test_a_bad_token_cannot_reschedule(anon, setup, booked):
 
     assert_error(response, 404, "not_found")
     assert Appointment.objects.get().start == at(setup.practice, 5, 10)
+
+
+def test_a_public_booking_never_matches_a_record_whose_email_its_account_did_not_prove(
+    anon, setup, client_member
+):
+    # Issue 13.2: an account holder who set their record's email to someone else's had that
+    # person's public bookings land on their own record (the oldest match).
+    linked = client_member.user.client
+    Client.objects.filter(pk=linked.pk).update(email="victim@example.com")
+
+    response = book(anon, booking(setup, at(setup.practice, 5, 10), email="victim@example.com"))
+
+    assert response.status_code == 201, response.content
+    appointment = Appointment.objects.get()
+    assert appointment.client_id != linked.pk
+    assert appointment.client.email == "victim@example.com"
+    assert appointment.client.user is None
+
+
+def test_a_public_booking_matches_a_record_whose_account_proved_the_email(
+    anon, setup, client_member
+):
+    type(client_member.user).objects.filter(pk=client_member.user.pk).update(
+        email_verified_at=timezone.now()
+    )
+    linked = client_member.user.client
+
+    response = book(anon, booking(setup, at(setup.practice, 5, 10), email=linked.email))
+
+    assert response.status_code == 201, response.content
+    assert Appointment.objects.get().client_id == linked.pk

@@ -476,10 +476,16 @@ def test_the_unsubscribe_link_opts_out_and_cancels_what_is_scheduled(anon, owner
     claim_and_send(sent)
     pending = due_reminder(bookable, scheduled_for=timezone.now() + timedelta(days=2))
     path = unsubscribe_path(mail.outbox[0].body)
+    preview = anon.get(path)  # opening the link (or a mail scanner fetching it) changes nothing
+    assert preview.status_code == 200
+    assert preview.json()["unsubscribed"] is False
+    bookable.client.refresh_from_db()
+    assert bookable.client.reminders_opt_out is False
 
-    response = anon.get(path)
+    response = anon.post(path)
 
     assert response.status_code == 200, response.content
+    assert response.json()["unsubscribed"] is True
     bookable.client.refresh_from_db()
     assert bookable.client.reminders_opt_out is True
     pending.refresh_from_db()
