@@ -73,12 +73,17 @@ def _check_items(
     practice: Practice,
     safety: ClientSafety | None = None,
     field: str = "items",
+    kept: bool = False,
 ) -> list[dict]:
     """Clearances, whole-body flags, the contraindication matrix (techniques.rules; DOMAIN.md 2b,
     2c) and sensitive-area consent (DOMAIN.md 4) per item.
 
     A refusal is a 400 naming technique, flag and rule, unless the item has `override_reason`;
     an override is kept on the item (what it overrode) for the audit trail.
+
+    `kept` re-checks stored items (a PATCH without items, a delivery): their stored reason covers
+    only the (flag, rule) pairs it was given for (`overridden`); a flag or a lapsed clearance
+    recorded since needs a fresh, audited override on a new plan write.
     """
     if client is None:  # a template has no client to check against
         return [dict(item, overridden=[]) for item in items]
@@ -104,14 +109,19 @@ def _check_items(
             usual_pressure=usual.get(technique.pk),
             cleared_flags=safety.cleared_flags,
         )
-        if violations and not item.get("override_reason"):
+        if kept:
+            covered = {(o["flag"], o["rule"]) for o in item.get("overridden", [])}
+            refused = [v for v in violations if (v.flag, v.rule) not in covered]
+        else:
+            refused = [] if item.get("override_reason") else violations
+        if refused:
             errors += [
                 {
                     "field": f"{field}.{index}.technique",
                     "code": f"contraindicated_{v.rule}",
                     "detail": f"{v.detail} {rules.OVERRIDE_HINT}",
                 }
-                for v in violations
+                for v in refused
             ]
         if item["region"] in SENSITIVE_REGIONS and practice.sensitive_area_consent_required:
             if has_sensitive_consent is None:  # a client has few consents: check in Python
@@ -152,6 +162,7 @@ def _as_item(item: PlanItem) -> dict:
         "pressure": item.pressure,
         "notes": item.notes,
         "override_reason": item.override_reason,
+        "overridden": item.overridden,
     }
 
 
@@ -237,7 +248,9 @@ def save_plan(
         # carry their override (a flag recorded since the plan was made is not skipped).
         kept = [_as_item(i) for i in plan.items.select_related("technique")]
         if kept:
-            _check_items(client=client, items=kept, practice=practice, safety=safety)
+            _check_items(
+                client=client, items=kept, practice=practice, safety=safety, kept=True
+            )
     if (
         plan is not None
         and checked is not None
@@ -388,6 +401,7 @@ def _check_delivered(note: Note, items: list[PlanItem] | None, practice: Practic
         items=[_as_item(item) for item in items],
         practice=practice,
         field="delivered_items",
+        kept=True,
     )
 
 
