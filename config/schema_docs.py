@@ -283,7 +283,14 @@ OPERATIONS: dict[str, Doc] = {
         "Record a medical clearance",
         "Clinicians only: `flag`, `cleared_by_name` (the clinician who gave it), `cleared_on`, "
         "`expires_on`, `document` (the letter's reference) and `note`. While a clearance is "
-        "current, plans for that flag follow the matrix instead of being refused. Audited.",
+        "current, plans for that flag follow the matrix instead of being refused. Only for a "
+        "flag the client holds; `expires_on` at most a year after `cleared_on`. Audited.",
+    ),
+    "clients_clearances_revoke_create": Doc(
+        "Revoke a medical clearance",
+        "Clinicians only, with a `reason`: the clearance is kept as history but is no longer "
+        "current (409 if already revoked). Recording a clearance flag on the client again "
+        "revokes that flag's clearances the same way. Audited.",
     ),
     "clients_erasure_create": Doc(
         "Erase a client's data",

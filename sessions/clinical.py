@@ -4,6 +4,7 @@ that lock when signed, and amendments kept beside the original (API.md "Clinical
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.db import transaction
@@ -49,8 +50,16 @@ class ClientSafety:
     cleared_flags: set[str]
 
 
-def client_safety(client: Client, practice: Practice) -> ClientSafety:
-    """The client's flags and current clearances; 409 `precondition_failed` while any complaint of
+def session_day(appointment: Appointment | None, practice: Practice) -> date:
+    """The day a plan or delivery is for, in the practice's days: its appointment's (a clearance
+    must hold on the session's day, not on the day the plan is written); today without one."""
+    if appointment is None:
+        return timezone.localdate(timezone=practice.tz)
+    return timezone.localdate(appointment.start, timezone=practice.tz)
+
+
+def client_safety(client: Client, practice: Practice, on: date) -> ClientSafety:
+    """The client's flags and the clearances current on day `on`; 409 `precondition_failed` while any complaint of
     theirs is in `referral_required` (DOMAIN.md 0 rule 2: no plan, no delivery until cleared),
     whichever complaint the plan names and however old the plan is."""
     if has_open_red_flag(client):
@@ -58,11 +67,10 @@ def client_safety(client: Client, practice: Practice) -> ClientSafety:
             "This client has a complaint in referral_required: no treatment is planned or "
             "delivered until a therapist records the referral outcome (complaints/{id}/clear/)."
         )
-    today = timezone.localdate(timezone=practice.tz)
     return ClientSafety(
         flags=list(client.health_flags),
         flag_regions=dict(client.health_flag_regions),
-        cleared_flags=current_clearance_flags(client, today),
+        cleared_flags=current_clearance_flags(client, on),
     )
 
 
@@ -71,7 +79,7 @@ def _check_items(
     client: Client | None,
     items: list[dict],
     practice: Practice,
-    safety: ClientSafety | None = None,
+    safety: ClientSafety | None,
     field: str = "items",
     kept: bool = False,
 ) -> list[dict]:
@@ -87,7 +95,8 @@ def _check_items(
     """
     if client is None:  # a template has no client to check against
         return [dict(item, overridden=[]) for item in items]
-    safety = safety or client_safety(client, practice)
+    if safety is None:  # a client's items are never checked without their flags
+        raise ValueError("client_safety(...) is read before a client's items are checked")
     techniques = list(
         Technique.objects.filter(pk__in={item["technique"].pk for item in items}).prefetch_related(
             "contraindications"
@@ -208,7 +217,11 @@ def save_plan(
     client = appointment.client if appointment is not None else None
     # Every write to a client's plan (create, PATCH with or without items, a template applied)
     # is refused while a red flag is open (DOMAIN.md 0 rule 2), whichever complaint it names.
-    safety = client_safety(client, practice) if client is not None else None
+    safety = (
+        client_safety(client, practice, session_day(appointment, practice))
+        if client is not None
+        else None
+    )
     if appointment is None and not (name or getattr(plan, "name", "")):
         raise Invalid.on("appointment", "A plan is for an appointment, or a template with a name.")
     if appointment is not None and name:
@@ -400,6 +413,7 @@ def _check_delivered(note: Note, items: list[PlanItem] | None, practice: Practic
         client=note.client,
         items=[_as_item(item) for item in items],
         practice=practice,
+        safety=client_safety(note.client, practice, session_day(note.appointment, practice)),
         field="delivered_items",
         kept=True,
     )

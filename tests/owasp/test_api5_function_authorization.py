@@ -97,6 +97,7 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/clients/{}/export/": CLINICAL_CLIENT_READS,
     "GET /api/v1/clients/{}/clearances/": CLINICAL,
     "POST /api/v1/clients/{}/clearances/": CLINICAL,
+    "POST /api/v1/clients/{}/clearances/{}/revoke/": CLINICAL,
     "POST /api/v1/clients/{}/erasure/": OWNER,
     "POST /api/v1/clients/{}/legal-hold/": OWNER,
     "GET /api/v1/clients/{}/access-log/": OWNER,

@@ -368,6 +368,8 @@ def test_recording_a_clearance_is_audited(therapist, practice, other_practice):
     ("overrides", "field"),
     [
         ({"flag": "osteoporosis"}, "flag"),
+        ({"flag": "pregnancy_high_risk"}, "flag"),  # a flag the client does not hold
+        ({"expires_on": (timezone.localdate() + dt.timedelta(days=400)).isoformat()}, "expires_on"),
         ({"document": "", "note": ""}, "document"),
         ({"expires_on": (timezone.localdate() - dt.timedelta(days=400)).isoformat()}, "expires_on"),
         ({"cleared_on": (timezone.localdate() + dt.timedelta(days=5)).isoformat()}, "cleared_on"),
