@@ -493,7 +493,5 @@ def revoke_clearances_for_new_flags(
         clearance.revoked_at = now
         clearance.revoked_by = by
         clearance.revocation_reason = "The flag was recorded again: a new clearance is needed."
-    MedicalClearance.objects.bulk_update(
-        revoked, ["revoked_at", "revoked_by", "revocation_reason"]
-    )
+    MedicalClearance.objects.bulk_update(revoked, ["revoked_at", "revoked_by", "revocation_reason"])
     return revoked

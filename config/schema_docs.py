@@ -306,12 +306,14 @@ OPERATIONS: dict[str, Doc] = {
     ),
     "techniques_contraindication_changes_list": Doc(
         "History of a technique's contraindications",
-        "Owner only: every change to this technique's rows of the safety matrix, newest first, "
-        "with who made it and the rows before and after.",
+        "Owner only: every change to this technique's rows of the safety matrix or its usual "
+        "pressure (items without a pressure are checked at it), newest first, with who made it "
+        "and the rows and pressure before and after. Kept, with the technique's code, when the "
+        "technique is deleted (owner only, audited).",
     ),
     "alerts_acknowledge_create": Doc(
         "Acknowledge an alert",
-        "A clinician records what was done about it, `{\"note\"}`. Audited; a second "
+        'A clinician records what was done about it, `{"note"}`. Audited; a second '
         "acknowledgement is a 409.",
     ),
     "complaints_resolve_create": Doc(

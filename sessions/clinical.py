@@ -261,9 +261,7 @@ def save_plan(
         # carry their override (a flag recorded since the plan was made is not skipped).
         kept = [_as_item(i) for i in plan.items.select_related("technique")]
         if kept:
-            _check_items(
-                client=client, items=kept, practice=practice, safety=safety, kept=True
-            )
+            _check_items(client=client, items=kept, practice=practice, safety=safety, kept=True)
     if (
         plan is not None
         and checked is not None

@@ -50,6 +50,5 @@ class MedicalClearanceSerializer(serializers.ModelSerializer):
     def get_is_current(self, clearance: MedicalClearance) -> bool:
         today = self.context["today"]
         return (
-            clearance.revoked_at is None
-            and clearance.cleared_on <= today <= clearance.expires_on
+            clearance.revoked_at is None and clearance.cleared_on <= today <= clearance.expires_on
         )

@@ -123,7 +123,7 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/techniques/": CLINICAL,
     "GET /api/v1/techniques/{}/": MEMBERS,
     "PATCH /api/v1/techniques/{}/": CLINICAL,
-    "DELETE /api/v1/techniques/{}/": CLINICAL,
+    "DELETE /api/v1/techniques/{}/": OWNER,
     "GET /api/v1/techniques/{}/contraindication-changes/": OWNER,
     # scheduling
     "GET /api/v1/availability/": SCHEDULING,

@@ -191,8 +191,7 @@ def test_a_practices_new_technique_is_refused_for_whole_body_flags(therapist, pr
             "code": "hot_stones",
             "name": "Hot stones",
             "description": "Warm basalt stones glided along the back.",
-            "usual_pressure": {"min": 1, "max": 2},
-            "usual_minutes": {"min": 5, "max": 10},
+            "usual_minutes": {"min": 5, "max": 10},  # usual_pressure is the owner's to set
         },
         format="json",
     )
