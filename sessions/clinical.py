@@ -59,9 +59,10 @@ def session_day(appointment: Appointment | None, practice: Practice) -> date:
 
 
 def client_safety(client: Client, practice: Practice, on: date) -> ClientSafety:
-    """The client's flags and the clearances current on day `on`; 409 `precondition_failed` while any complaint of
-    theirs is in `referral_required` (DOMAIN.md 0 rule 2: no plan, no delivery until cleared),
-    whichever complaint the plan names and however old the plan is."""
+    """The client's flags and the clearances current on day `on` (the session's); 409
+    `precondition_failed` while any complaint of theirs is in `referral_required` (DOMAIN.md 0
+    rule 2: no plan, no delivery until cleared), whichever complaint the plan names and however
+    old the plan is."""
     if has_open_red_flag(client):
         raise PreconditionFailed(
             "This client has a complaint in referral_required: no treatment is planned or "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from practice.models import AuditEvent
-from techniques.models import Contraindication, ContraindicationChange, Technique
 from sessions.models import PlanItem
+from techniques.models import Contraindication, ContraindicationChange, Technique
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,
