@@ -515,3 +515,23 @@ def test_medical_clearances_are_exported_as_consents(therapist, practice, client
     assert clearances[f"clearance-{revoked.pk}"]["status"] == "inactive"
     for resource in clearances.values():
         ConsentResource.model_validate(resource)
+
+
+def test_a_clients_own_export_carries_their_clearances(practice, client_member):
+    client = client_member.user.client
+    given = MedicalClearance.objects.create(
+        practice=practice,
+        client=client,
+        flag="dvt",
+        cleared_by_name="Dr. B",
+        cleared_on=timezone.localdate(),
+        expires_on=timezone.localdate() + timedelta(days=30),
+        document="Letter 1",
+    )
+
+    response = client_member.api.get("/api/v1/me/export/")
+
+    assert response.status_code == 200, response.content
+    ids = {c["id"]: c for c in resources(response.json(), "Consent")}
+    assert ids[f"clearance-{given.pk}"]["sourceAttachment"] == {"title": "Letter 1"}
+    assert ids[f"clearance-{given.pk}"]["status"] == "active"
