@@ -312,6 +312,13 @@ class MedicalClearance(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
+    # Withdrawn by a clinician, or because the flag was newly recorded again (a new clot needs a
+    # new clearance): kept as history, never current again.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revocation_reason = models.TextField(blank=True, max_length=2000)
 
     class Meta:
         ordering = ["-cleared_on", "-id"]

@@ -92,9 +92,10 @@ def has_open_red_flag(client: Client) -> bool:
 
 
 def current_clearance_flags(client: Client, on: date) -> set[str]:
-    """The flags this client holds an unexpired medical clearance for on day `on` (DOMAIN.md 2b)."""
+    """The flags this client holds an unexpired, unrevoked medical clearance for on day `on` (the
+    session's day, DOMAIN.md 2b)."""
     return set(
         MedicalClearance.objects.filter(
-            client=client, cleared_on__lte=on, expires_on__gte=on
+            client=client, cleared_on__lte=on, expires_on__gte=on, revoked_at__isnull=True
         ).values_list("flag", flat=True)
     )

@@ -3,7 +3,7 @@ sign-up links."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -34,6 +34,7 @@ from practice.vocabulary import CLEARANCE_FLAGS
 from practice.webhooks import record_event
 
 RED_FLAG_OPEN = "red_flag_open"  # DOMAIN.md 2b: the health flag an open referral keeps set
+CLEARANCE_MAX_DAYS = 366  # a clearance lasts at most a year (a leap year's day included)
 
 
 def _record_red_flags(
@@ -456,11 +457,19 @@ def record_medical_clearance(
         raise PreconditionFailed("This client's record is restricted: it cannot be changed.")
     if flag not in CLEARANCE_FLAGS:
         raise Invalid.on("flag", f"Clearances are for {', '.join(CLEARANCE_FLAGS)}.")
+    if flag not in client.health_flags:
+        raise Invalid.on(
+            "flag", f"This client has no {flag} health flag: record the flag before its clearance."
+        )
     today = timezone.localdate(timezone=practice.tz)
     if cleared_on > today:
         raise Invalid.on("cleared_on", "A clearance cannot be given in the future.")
     if expires_on < cleared_on:
         raise Invalid.on("expires_on", "A clearance expires on or after the day it is given.")
+    if expires_on > cleared_on + timedelta(days=CLEARANCE_MAX_DAYS):
+        raise Invalid.on(
+            "expires_on", "A clearance lasts at most a year: ask for a new one after that."
+        )
     if not (fields.get("document") or fields.get("note")):
         raise Invalid.on(
             "document", "Name the clearance document or write a note of it.", "required"
@@ -474,3 +483,42 @@ def record_medical_clearance(
         expires_on=expires_on,
         **fields,
     )
+
+
+@transaction.atomic
+def revoke_medical_clearance(
+    *, clearance: MedicalClearance, by: User | None, reason: str
+) -> MedicalClearance:
+    """A clinician withdraws a clearance (e.g. the clinician's letter is withdrawn): kept as
+    history, no longer current for any plan or delivery."""
+    locked = MedicalClearance.objects.select_for_update().get(pk=clearance.pk)
+    if locked.revoked_at is not None:
+        raise InvalidTransition("This clearance is already revoked.")
+    locked.revoked_at = timezone.now()
+    locked.revoked_by = by
+    locked.revocation_reason = reason
+    locked.save(update_fields=["revoked_at", "revoked_by", "revocation_reason"])
+    return locked
+
+
+@transaction.atomic
+def revoke_clearances_for_new_flags(
+    *, client: Client, flags_before: list[str], by: User | None
+) -> list[MedicalClearance]:
+    """A clearance flag newly added to a client (a new clot, a new pregnancy) is a new condition:
+    the clearances given for the old one stop being current. Called wherever health flags change."""
+    added = [f for f in client.health_flags if f in CLEARANCE_FLAGS and f not in flags_before]
+    if not added:
+        return []
+    revoked = list(
+        MedicalClearance.objects.select_for_update().filter(
+            client=client, flag__in=added, revoked_at__isnull=True
+        )
+    )
+    now = timezone.now()
+    for clearance in revoked:
+        clearance.revoked_at = now
+        clearance.revoked_by = by
+        clearance.revocation_reason = "The flag was recorded again: a new clearance is needed."
+    MedicalClearance.objects.bulk_update(revoked, ["revoked_at", "revoked_by", "revocation_reason"])
+    return revoked

@@ -2,7 +2,16 @@
 
 from django.dispatch import receiver
 
-from clients.models import Client, Complaint, Outcome
+from clients.models import (
+    Client,
+    Complaint,
+    ComplaintClearance,
+    Consent,
+    LegalHoldChange,
+    MedicalClearance,
+    Outcome,
+    RedFlagAnswer,
+)
 from clients.services import follow_account_email, link_client_on_verification
 from practice.signals import email_changed, email_verified
 from practice.tombstones import track_deletions
@@ -11,6 +20,11 @@ from practice.tombstones import track_deletions
 track_deletions(Client, "client")
 track_deletions(Complaint, "complaint")
 track_deletions(Outcome, "outcome")  # also a note's pain outcome replaced by a new score
+track_deletions(Consent, "consent")
+track_deletions(MedicalClearance, "medical_clearance")
+track_deletions(LegalHoldChange, "legal_hold_change")
+track_deletions(ComplaintClearance, "complaint_clearance", "complaint.practice_id")
+track_deletions(RedFlagAnswer, "red_flag_answer", "complaint.practice_id")
 
 
 @receiver(email_verified)

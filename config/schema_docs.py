@@ -283,7 +283,14 @@ OPERATIONS: dict[str, Doc] = {
         "Record a medical clearance",
         "Clinicians only: `flag`, `cleared_by_name` (the clinician who gave it), `cleared_on`, "
         "`expires_on`, `document` (the letter's reference) and `note`. While a clearance is "
-        "current, plans for that flag follow the matrix instead of being refused. Audited.",
+        "current, plans for that flag follow the matrix instead of being refused. Only for a "
+        "flag the client holds; `expires_on` at most a year after `cleared_on`. Audited.",
+    ),
+    "clients_clearances_revoke_create": Doc(
+        "Revoke a medical clearance",
+        "Clinicians only, with a `reason`: the clearance is kept as history but is no longer "
+        "current (409 if already revoked). Recording a clearance flag on the client again "
+        "revokes that flag's clearances the same way. Audited.",
     ),
     "clients_erasure_create": Doc(
         "Erase a client's data",
@@ -299,12 +306,14 @@ OPERATIONS: dict[str, Doc] = {
     ),
     "techniques_contraindication_changes_list": Doc(
         "History of a technique's contraindications",
-        "Owner only: every change to this technique's rows of the safety matrix, newest first, "
-        "with who made it and the rows before and after.",
+        "Owner only: every change to this technique's rows of the safety matrix or its usual "
+        "pressure (items without a pressure are checked at it), newest first, with who made it "
+        "and the rows and pressure before and after. Kept, with the technique's code, when the "
+        "technique is deleted (owner only, audited).",
     ),
     "alerts_acknowledge_create": Doc(
         "Acknowledge an alert",
-        "A clinician records what was done about it, `{\"note\"}`. Audited; a second "
+        'A clinician records what was done about it, `{"note"}`. Audited; a second '
         "acknowledgement is a 409.",
     ),
     "complaints_resolve_create": Doc(

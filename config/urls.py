@@ -9,7 +9,7 @@ from drf_spectacular.views import (
 )
 from rest_framework.routers import DefaultRouter
 
-from clients.api.clearance_views import ClientClearancesView
+from clients.api.clearance_views import ClientClearanceRevokeView, ClientClearancesView
 from clients.api.views import ClientViewSet, ComplaintViewSet, ConsentViewSet, OutcomeViewSet
 from config.metrics import metrics_view
 from config.views import ApiRootView, docs_asset
@@ -145,6 +145,11 @@ api: list = [
         "clients/<int:pk>/clearances/",
         ClientClearancesView.as_view(),
         name="client-clearances",
+    ),
+    path(
+        "clients/<int:pk>/clearances/<int:cid>/revoke/",
+        ClientClearanceRevokeView.as_view(),
+        name="client-clearance-revoke",
     ),
     # Privacy duties (DOMAIN.md 8): sessions/api/privacy_views.py
     path("me/export/", privacy_views.OwnExportView.as_view(), name="me-export"),

@@ -407,14 +407,26 @@ class ApiKey(models.Model):
 # Record types whose hard deletions are kept as tombstones (`deleted/`); the scheduling ones also
 # send a `<type>.deleted` webhook event.
 TOMBSTONE_TYPES = (
+    "alert",
+    "amendment",
     "appointment",
+    "appointment_event",
     "client",
     "complaint",
+    "complaint_clearance",
+    "consent",
+    "follow_up_answer",
+    "legal_hold_change",
+    "medical_clearance",
     "note",
     "outcome",
+    "plan_item",
+    "red_flag_answer",
+    "reminder",
     "session_plan",
     "time_off",
     "waitlist_entry",
+    "waitlist_offer",
 )
 SCHEDULING_TOMBSTONE_TYPES = ("appointment", "client", "time_off", "waitlist_entry")
 

@@ -10,6 +10,7 @@ Apps register their models here (`track_deletions`); this module imports none of
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import models
 from django.db.models.signals import post_delete
@@ -40,15 +41,34 @@ def _practice_goes_too(origin) -> bool:
     return isinstance(origin, models.QuerySet) and origin.model is Practice
 
 
-def track_deletions(model: type[models.Model], record_type: str) -> None:
+# model -> record type: what `track_deletions` registered (tests check every record type that
+# erasure or the purge deletes is here).
+TRACKED: dict[type[models.Model], str] = {}
+
+
+def _practice_id(instance: models.Model, path: str) -> int:
+    value: Any = instance
+    for attr in path.split("."):
+        value = getattr(value, attr)
+    return value
+
+
+def track_deletions(
+    model: type[models.Model], record_type: str, practice_path: str = "practice_id"
+) -> None:
     """Leave a tombstone whenever a row of `model` is deleted (post_delete also fires for
-    queryset deletes and cascades, inside their transaction)."""
+    queryset deletes and cascades, inside their transaction). `practice_path` reaches the
+    practice's id from a row with no `practice` of its own (e.g. "complaint.practice_id"; the
+    parent is deleted after its rows, so it is still there to read)."""
+    TRACKED[model] = record_type
 
     def deleted(sender, instance, origin=None, **kwargs) -> None:
         if _practice_goes_too(origin):
             return
         record_deletion(
-            practice_id=instance.practice_id, record_type=record_type, record_id=instance.pk
+            practice_id=_practice_id(instance, practice_path),
+            record_type=record_type,
+            record_id=instance.pk,
         )
 
     post_delete.connect(deleted, sender=model, weak=False, dispatch_uid=f"tombstone-{record_type}")

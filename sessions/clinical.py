@@ -4,6 +4,7 @@ that lock when signed, and amendments kept beside the original (API.md "Clinical
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.db import transaction
@@ -49,20 +50,28 @@ class ClientSafety:
     cleared_flags: set[str]
 
 
-def client_safety(client: Client, practice: Practice) -> ClientSafety:
-    """The client's flags and current clearances; 409 `precondition_failed` while any complaint of
-    theirs is in `referral_required` (DOMAIN.md 0 rule 2: no plan, no delivery until cleared),
-    whichever complaint the plan names and however old the plan is."""
+def session_day(appointment: Appointment | None, practice: Practice) -> date:
+    """The day a plan or delivery is for, in the practice's days: its appointment's (a clearance
+    must hold on the session's day, not on the day the plan is written); today without one."""
+    if appointment is None:
+        return timezone.localdate(timezone=practice.tz)
+    return timezone.localdate(appointment.start, timezone=practice.tz)
+
+
+def client_safety(client: Client, practice: Practice, on: date) -> ClientSafety:
+    """The client's flags and the clearances current on day `on` (the session's); 409
+    `precondition_failed` while any complaint of theirs is in `referral_required` (DOMAIN.md 0
+    rule 2: no plan, no delivery until cleared), whichever complaint the plan names and however
+    old the plan is."""
     if has_open_red_flag(client):
         raise PreconditionFailed(
             "This client has a complaint in referral_required: no treatment is planned or "
             "delivered until a therapist records the referral outcome (complaints/{id}/clear/)."
         )
-    today = timezone.localdate(timezone=practice.tz)
     return ClientSafety(
         flags=list(client.health_flags),
         flag_regions=dict(client.health_flag_regions),
-        cleared_flags=current_clearance_flags(client, today),
+        cleared_flags=current_clearance_flags(client, on),
     )
 
 
@@ -71,18 +80,24 @@ def _check_items(
     client: Client | None,
     items: list[dict],
     practice: Practice,
-    safety: ClientSafety | None = None,
+    safety: ClientSafety | None,
     field: str = "items",
+    kept: bool = False,
 ) -> list[dict]:
     """Clearances, whole-body flags, the contraindication matrix (techniques.rules; DOMAIN.md 2b,
     2c) and sensitive-area consent (DOMAIN.md 4) per item.
 
     A refusal is a 400 naming technique, flag and rule, unless the item has `override_reason`;
     an override is kept on the item (what it overrode) for the audit trail.
+
+    `kept` re-checks stored items (a PATCH without items, a delivery): their stored reason covers
+    only the (flag, rule) pairs it was given for (`overridden`); a flag or a lapsed clearance
+    recorded since needs a fresh, audited override on a new plan write.
     """
     if client is None:  # a template has no client to check against
         return [dict(item, overridden=[]) for item in items]
-    safety = safety or client_safety(client, practice)
+    if safety is None:  # a client's items are never checked without their flags
+        raise ValueError("client_safety(...) is read before a client's items are checked")
     techniques = list(
         Technique.objects.filter(pk__in={item["technique"].pk for item in items}).prefetch_related(
             "contraindications"
@@ -104,14 +119,19 @@ def _check_items(
             usual_pressure=usual.get(technique.pk),
             cleared_flags=safety.cleared_flags,
         )
-        if violations and not item.get("override_reason"):
+        if kept:
+            covered = {(o["flag"], o["rule"]) for o in item.get("overridden", [])}
+            refused = [v for v in violations if (v.flag, v.rule) not in covered]
+        else:
+            refused = [] if item.get("override_reason") else violations
+        if refused:
             errors += [
                 {
                     "field": f"{field}.{index}.technique",
                     "code": f"contraindicated_{v.rule}",
                     "detail": f"{v.detail} {rules.OVERRIDE_HINT}",
                 }
-                for v in violations
+                for v in refused
             ]
         if item["region"] in SENSITIVE_REGIONS and practice.sensitive_area_consent_required:
             if has_sensitive_consent is None:  # a client has few consents: check in Python
@@ -152,6 +172,7 @@ def _as_item(item: PlanItem) -> dict:
         "pressure": item.pressure,
         "notes": item.notes,
         "override_reason": item.override_reason,
+        "overridden": item.overridden,
     }
 
 
@@ -197,7 +218,11 @@ def save_plan(
     client = appointment.client if appointment is not None else None
     # Every write to a client's plan (create, PATCH with or without items, a template applied)
     # is refused while a red flag is open (DOMAIN.md 0 rule 2), whichever complaint it names.
-    safety = client_safety(client, practice) if client is not None else None
+    safety = (
+        client_safety(client, practice, session_day(appointment, practice))
+        if client is not None
+        else None
+    )
     if appointment is None and not (name or getattr(plan, "name", "")):
         raise Invalid.on("appointment", "A plan is for an appointment, or a template with a name.")
     if appointment is not None and name:
@@ -237,7 +262,7 @@ def save_plan(
         # carry their override (a flag recorded since the plan was made is not skipped).
         kept = [_as_item(i) for i in plan.items.select_related("technique")]
         if kept:
-            _check_items(client=client, items=kept, practice=practice, safety=safety)
+            _check_items(client=client, items=kept, practice=practice, safety=safety, kept=True)
     if (
         plan is not None
         and checked is not None
@@ -387,7 +412,9 @@ def _check_delivered(note: Note, items: list[PlanItem] | None, practice: Practic
         client=note.client,
         items=[_as_item(item) for item in items],
         practice=practice,
+        safety=client_safety(note.client, practice, session_day(note.appointment, practice)),
         field="delivered_items",
+        kept=True,
     )
 
 

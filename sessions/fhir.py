@@ -9,13 +9,21 @@ as Provenance, and Consent. The tests validate it with `fhir.resources`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.conf import settings
 
 from clients.domain import REFERRAL_ADVICE, ComplaintStatus
-from clients.models import Client, Complaint, Consent, Outcome, OutcomeSource, RedFlagAnswer
+from clients.models import (
+    Client,
+    Complaint,
+    Consent,
+    MedicalClearance,
+    Outcome,
+    OutcomeSource,
+    RedFlagAnswer,
+)
 from sessions.models import Appointment, FollowUpAnswer, Note, Status
 
 SNOMED = "http://snomed.info/sct"
@@ -480,6 +488,49 @@ def consent(record: Consent) -> dict:
     }
 
 
+def clearance(record: MedicalClearance, today: date) -> dict:
+    """A medical clearance (DOMAIN.md 2b) as a Consent to treat despite the flag: who gave it, on
+    which document, for which period; inactive once revoked or expired."""
+    current = record.revoked_at is None and record.cleared_on <= today <= record.expires_on
+    return {
+        "resourceType": "Consent",
+        "id": f"clearance-{record.pk}",  # beside the client's own consents, never the same id
+        "status": "active" if current else "inactive",
+        "scope": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                    "code": "treatment",
+                }
+            ]
+        },
+        "category": [
+            {
+                "coding": [{"system": f"{LOCAL}/consent-category", "code": "medical-clearance"}],
+                "text": "medical_clearance",
+            }
+        ],
+        "patient": _ref("Patient", record.client_id),
+        "dateTime": _instant(record.recorded_at),
+        "performer": [{"display": record.cleared_by_name}],
+        "sourceAttachment": {"title": record.document},
+        "policyRule": {"text": record.note or f"Medical clearance for {record.flag}"},
+        "provision": {
+            "type": "permit",
+            "period": {
+                "start": record.cleared_on.isoformat(),
+                "end": record.expires_on.isoformat(),
+            },
+            "code": [
+                {
+                    "coding": [{"system": f"{LOCAL}/health-flag", "code": record.flag}],
+                    "text": record.flag,
+                }
+            ],
+        },
+    }
+
+
 def prune(value: Any) -> Any:
     """Drop empty strings, nulls, empty lists and objects, at every depth: FHIR forbids empty
     elements (issue 14.3), and a field with nothing to say is left out."""
@@ -503,6 +554,8 @@ def bundle(
     outcomes: Iterable[Outcome],
     consents: Iterable[Consent],
     follow_up_answers: Iterable[FollowUpAnswer] = (),
+    clearances: Iterable[MedicalClearance] = (),
+    today: date | None = None,
 ) -> dict:
     resources = [patient(client), *flags(client)]
     for complaint in complaints:
@@ -529,6 +582,8 @@ def bundle(
                     encounters[outcome_id] = note.appointment_id
     resources += [observation(o, encounters.get(o.pk)) for o in outcomes]
     resources += [consent(c) for c in consents]
+    today = today or datetime.now(tz=UTC).date()
+    resources += [clearance(c, today) for c in clearances]
     return prune(
         {
             "resourceType": "Bundle",

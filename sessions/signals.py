@@ -7,7 +7,19 @@ from clients.events import screening_recorded
 from practice.models import TimeOff
 from practice.tombstones import track_deletions
 from sessions import alerts
-from sessions.models import Appointment, Note, SessionPlan, WaitlistEntry
+from sessions.models import (
+    Amendment,
+    Appointment,
+    AppointmentEvent,
+    FollowUpAnswer,
+    Note,
+    PlanItem,
+    Reminder,
+    SessionPlan,
+    TherapistAlert,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from sessions.tasks import offer_freed_time_soon
 
 # Hard deletions (erasure, purge) stay visible to `?updated_since=` sync (practice.tombstones).
@@ -15,6 +27,13 @@ track_deletions(Appointment, "appointment")
 track_deletions(Note, "note")
 track_deletions(SessionPlan, "session_plan")
 track_deletions(WaitlistEntry, "waitlist_entry")
+track_deletions(Reminder, "reminder")
+track_deletions(TherapistAlert, "alert")
+track_deletions(FollowUpAnswer, "follow_up_answer")
+track_deletions(Amendment, "amendment", "note.practice_id")
+track_deletions(PlanItem, "plan_item", "plan.practice_id")
+track_deletions(AppointmentEvent, "appointment_event", "appointment.practice_id")
+track_deletions(WaitlistOffer, "waitlist_offer", "entry.practice_id")
 
 
 @receiver(post_delete, sender=TimeOff)

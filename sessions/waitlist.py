@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from clients.selectors import has_open_red_flag
 from practice.auth import hash_secret
 from practice.errors import NotFound, SlotUnavailable
 from practice.models import Therapist
@@ -60,6 +61,8 @@ def offer_freed_time(*, therapist_id: int, start: datetime, end: datetime) -> li
     expires = timezone.now() + timedelta(minutes=practice.waitlist_offer_minutes)
     for entry in entries.order_by("created_at", "id"):
         if entry.therapist_id not in (None, therapist.pk):
+            continue
+        if has_open_red_flag(entry.client):  # their claim would be 409: offer it to the next
             continue
         if entry.service_id not in slots_of:
             slots_of[entry.service_id] = [

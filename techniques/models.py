@@ -82,20 +82,31 @@ class Contraindication(models.Model):
 class ContraindicationChange(models.Model):
     """Each change of one technique's column of the matrix, with its rows before and after.
 
-    Only the owner changes the matrix (DOMAIN.md 0 rule 3; security finding 13.4); the access log
+    Only the owner changes the matrix or a technique's usual pressure (DOMAIN.md 0 rule 3; security
+    finding 13.4); the access log
     (AuditEvent) names this row, which keeps what changed.
     """
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    # The history outlives the technique (kept when it is deleted): its code is kept beside it.
     technique = models.ForeignKey(
-        Technique, on_delete=models.CASCADE, related_name="contraindication_changes"
+        Technique,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contraindication_changes",
     )
+    technique_code = models.SlugField(max_length=40, blank=True)
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     changed_at = models.DateTimeField(auto_now_add=True)
     before = models.JSONField(default=list)
     after = models.JSONField(default=list)
+    # The usual pressure ({"min", "max"} or null) before and after: items without a pressure are
+    # checked at its max, so it is the owner's to change, like the rows (DOMAIN.md 2c).
+    usual_pressure_before = models.JSONField(null=True, blank=True)
+    usual_pressure_after = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-changed_at", "-id"]

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import ProtectedError
 
-from practice.errors import Invalid, PermissionDenied
+from practice.errors import Invalid, PermissionDenied, PreconditionFailed
 from practice.models import AuditAction, AuditEvent, Practice, Role, User
 from practice.vocabulary import HEALTH_FLAGS
 from techniques import catalog, rules
@@ -105,23 +106,43 @@ def _checked_rows(rows: list[dict]) -> list[dict]:
     return sorted(normalised + kept, key=lambda row: row["flag"])
 
 
-def _write_rows(
-    *, technique: Technique, rows: list[dict], before: list[dict], by: User, ip: str | None
-) -> None:
-    """Replace the technique's column and keep the change: before/after, and the access log."""
+def _replace_rows(*, technique: Technique, rows: list[dict]) -> None:
     technique.contraindications.all().delete()
     Contraindication.objects.bulk_create(
         Contraindication(practice_id=technique.practice_id, technique=technique, **row)
         for row in rows
     )
-    if rows == before:
+
+
+def _pressure_of(technique: Technique) -> dict | None:
+    if technique.usual_pressure_max is None and technique.usual_pressure_min is None:
+        return None
+    return {"min": technique.usual_pressure_min, "max": technique.usual_pressure_max}
+
+
+def _record_change(
+    *,
+    technique: Technique,
+    before: list[dict],
+    after: list[dict],
+    pressure_before: dict | None,
+    pressure_after: dict | None,
+    by: User,
+    ip: str | None,
+) -> None:
+    """Keep a change of the technique's column or usual pressure: before/after, and the access
+    log. Nothing is kept when nothing changed."""
+    if before == after and pressure_before == pressure_after:
         return
     change = ContraindicationChange.objects.create(
         practice_id=technique.practice_id,
         technique=technique,
+        technique_code=technique.code,
         changed_by=by,
         before=before,
-        after=rows,
+        after=after,
+        usual_pressure_before=pressure_before,
+        usual_pressure_after=pressure_after,
     )
     AuditEvent.objects.create(
         practice_id=technique.practice_id,
@@ -134,11 +155,16 @@ def _write_rows(
     )
 
 
-def _only_the_owner(role: str) -> None:
+def _only_the_owner(
+    role: str, what: str = "the contraindication matrix (contraindications)"
+) -> None:
     if role != Role.OWNER:
-        raise PermissionDenied(
-            "Only the owner changes the contraindication matrix (contraindications)."
-        )
+        raise PermissionDenied(f"Only the owner changes {what}.")
+
+
+USUAL_PRESSURE = (
+    "a technique's usual pressure (usual_pressure): items without one are checked at it"
+)
 
 
 @transaction.atomic
@@ -159,12 +185,19 @@ def create_technique(
     else:
         rows = cautious_rows()
     technique = Technique.objects.create(practice=practice, **fields)
-    if contraindications is None:  # the defaults are no one's change: nothing to audit
-        Contraindication.objects.bulk_create(
-            Contraindication(practice=practice, technique=technique, **row) for row in rows
+    if _pressure_of(technique) is not None:
+        _only_the_owner(role, USUAL_PRESSURE)
+    _replace_rows(technique=technique, rows=rows)
+    if contraindications is not None:  # the defaults are no one's change: nothing to audit
+        _record_change(
+            technique=technique,
+            before=[],
+            after=rows,
+            pressure_before=None,
+            pressure_after=_pressure_of(technique),
+            by=by,
+            ip=ip,
         )
-    else:
-        _write_rows(technique=technique, rows=rows, before=[], by=by, ip=ip)
     return technique
 
 
@@ -178,14 +211,45 @@ def update_technique(
     contraindications: list[dict] | None = None,
     **fields: Any,
 ) -> Technique:
-    """Adjust a technique; its matrix column only by the owner, audited with before/after."""
+    """Adjust a technique; its matrix column and usual pressure only by the owner, audited with
+    before/after."""
     if contraindications is not None:
         _only_the_owner(role)
     technique = Technique.objects.select_for_update().get(pk=technique.pk)
+    pressure_before = _pressure_of(technique)
     for name, value in fields.items():
         setattr(technique, name, value)
+    pressure_after = _pressure_of(technique)
+    if pressure_after != pressure_before:
+        _only_the_owner(role, USUAL_PRESSURE)
     technique.save()
+    before = _rows_of(technique)
+    after = before
     if contraindications is not None:
-        rows = _checked_rows(contraindications)
-        _write_rows(technique=technique, rows=rows, before=_rows_of(technique), by=by, ip=ip)
+        after = _checked_rows(contraindications)
+        _replace_rows(technique=technique, rows=after)
+    _record_change(
+        technique=technique,
+        before=before,
+        after=after,
+        pressure_before=pressure_before,
+        pressure_after=pressure_after,
+        by=by,
+        ip=ip,
+    )
     return technique
+
+
+@transaction.atomic
+def delete_technique(*, technique: Technique, role: str) -> None:
+    """A practice's own technique, by the owner only (it carries a column of the matrix); its
+    matrix history is kept, naming the technique's code. Built-ins are adjusted, not deleted."""
+    _only_the_owner(role, "the technique catalog by deleting a technique")
+    if technique.is_builtin:
+        raise Invalid("Built-in techniques cannot be deleted; adjust them instead.")
+    try:
+        technique.delete()
+    except ProtectedError:  # plan items name it (sessions protects them)
+        raise PreconditionFailed(
+            "Session plans use this technique: it cannot be deleted."
+        ) from None

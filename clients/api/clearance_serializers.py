@@ -18,8 +18,13 @@ class MedicalClearanceInSerializer(StrictSerializer):
     note = serializers.CharField(max_length=5000, required=False, allow_blank=True)
 
 
+class RevokeClearanceSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
 class MedicalClearanceSerializer(serializers.ModelSerializer):
     recorded_at = AwareDateTimeField(read_only=True)
+    revoked_at = AwareDateTimeField(read_only=True, allow_null=True)
     is_current = serializers.SerializerMethodField()
 
     class Meta:
@@ -35,10 +40,15 @@ class MedicalClearanceSerializer(serializers.ModelSerializer):
             "note",
             "recorded_by",
             "recorded_at",
+            "revoked_at",
+            "revoked_by",
+            "revocation_reason",
             "is_current",
         ]
         read_only_fields = fields
 
     def get_is_current(self, clearance: MedicalClearance) -> bool:
         today = self.context["today"]
-        return clearance.cleared_on <= today <= clearance.expires_on
+        return (
+            clearance.revoked_at is None and clearance.cleared_on <= today <= clearance.expires_on
+        )

@@ -14,6 +14,7 @@ from clients import services
 from clients.api.clearance_serializers import (
     MedicalClearanceInSerializer,
     MedicalClearanceSerializer,
+    RevokeClearanceSerializer,
 )
 from clients.models import Client
 from practice.errors import NotFound
@@ -73,3 +74,31 @@ class ClientClearancesView(APIView):
             MedicalClearanceSerializer(clearance, context=self.context(request)).data,
             status=status.HTTP_201_CREATED,
         )
+
+
+class ClientClearanceRevokeView(ClientClearancesView):
+    """`POST clients/{id}/clearances/{cid}/revoke/`: a clinician withdraws a clearance, with a
+    reason; kept as history and no longer current."""
+
+    http_method_names = ["post", "options"]
+
+    @extend_schema(request=RevokeClearanceSerializer, responses={200: MedicalClearanceSerializer})
+    def post(self, request, pk: int, cid: int):  # type: ignore[override]
+        client = self.client(request, pk)
+        clearance = client.clearances.filter(pk=cid).first()
+        if clearance is None:
+            raise NotFound()
+        incoming = RevokeClearanceSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        with transaction.atomic():
+            clearance = services.revoke_medical_clearance(
+                clearance=clearance, by=request.user, reason=incoming.validated_data["reason"]
+            )
+            log_access(
+                request,
+                AuditAction.UPDATE,
+                "medical_clearance",
+                [clearance.pk],
+                client_ids=[client.pk],
+            )
+        return Response(MedicalClearanceSerializer(clearance, context=self.context(request)).data)

@@ -23,13 +23,14 @@ from clients.api.serializers import (
 from clients.charts import chart_title, progress_svg
 from clients.models import Client, Complaint, ComplaintClearance, Consent, Outcome, RedFlagAnswer
 from clients.selectors import complaint_progress
-from practice.models import API_KEY_ROLE, AuditAction, Role
+from practice.models import API_KEY_ROLE, AuditAction, Role, User
 from practice.tenancy import (
     CLINICAL,
     CLINICAL_CLIENT_READS,
     WRITE,
     ModelViewSet,
     ReadOnlyModelViewSet,
+    log_access,
 )
 
 
@@ -84,10 +85,24 @@ class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.Update
     def perform_update(self, serializer):
         # `red_flag_open` follows the client's complaints (DOMAIN.md 2b), not what an edit of
         # health_flags sends: an edit cannot drop it while a referral is open, nor invent one.
+        # A clearance flag added again (a new clot) revokes the clearances of the old one.
+        flags_before = list(serializer.instance.health_flags)
         with transaction.atomic():
             super().perform_update(serializer)
             services.sync_red_flag_open(client_id=serializer.instance.pk)
             serializer.instance.refresh_from_db()
+            revoked = services.revoke_clearances_for_new_flags(
+                client=serializer.instance,
+                flags_before=flags_before,
+                by=self.request.user if isinstance(self.request.user, User) else None,
+            )
+            log_access(
+                self.request,
+                AuditAction.UPDATE,
+                "medical_clearance",
+                [c.pk for c in revoked],
+                client_ids=[serializer.instance.pk],
+            )
 
 
 class ConsentViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin):

@@ -209,6 +209,8 @@ class ClientExportView(APIView):
             outcomes=client.outcomes.all(),
             consents=client.consents.all(),
             follow_up_answers=client.follow_up_answers.all(),
+            clearances=client.clearances.all(),
+            today=timezone.localdate(timezone=request.practice.tz),
         )
         log_access(request, AuditAction.EXPORT, "client", [client.pk])
         return Response(document)

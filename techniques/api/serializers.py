@@ -124,13 +124,24 @@ class TechniqueSerializer(PracticeModelSerializer):
 
 
 class ContraindicationChangeSerializer(serializers.ModelSerializer):
-    """One change of a technique's matrix column: who, when, the rows before and after."""
+    """One change of a technique's matrix column or usual pressure: who, when, before and after."""
 
     changed_at = AwareDateTimeField(read_only=True)
     before = ContraindicationSerializer(many=True, read_only=True)
     after = ContraindicationSerializer(many=True, read_only=True)
+    usual_pressure_before = PressureRangeSerializer(read_only=True, allow_null=True)
+    usual_pressure_after = PressureRangeSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = ContraindicationChange
-        fields = ["id", "changed_by", "changed_at", "before", "after"]
+        fields = [
+            "id",
+            "technique_code",
+            "changed_by",
+            "changed_at",
+            "before",
+            "after",
+            "usual_pressure_before",
+            "usual_pressure_after",
+        ]
         read_only_fields = fields

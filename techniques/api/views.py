@@ -3,14 +3,14 @@ the contraindication matrix (techniques.services)."""
 
 from __future__ import annotations
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from practice.errors import Invalid
-from practice.models import Role
-from practice.tenancy import CLINICAL, OWNER_ONLY, READ, ModelViewSet
+from practice.models import AuditAction, Role
+from practice.tenancy import CLINICAL, OWNER_ONLY, READ, ModelViewSet, log_access
 from practice.throttling import caller_ip
 from techniques import services
 from techniques.api.serializers import ContraindicationChangeSerializer, TechniqueSerializer
@@ -23,7 +23,8 @@ class TechniqueViewSet(ModelViewSet):
     access = {**CLINICAL, Role.FRONT_DESK: READ, Role.CLIENT: READ}
     filterset_fields = ["code", "is_builtin"]
     ordering_fields = ["id", "code", "name"]
-    action_access = {"contraindication_changes": OWNER_ONLY}
+    # Deleting takes a column of the matrix with it: the owner's, like the matrix.
+    action_access = {"contraindication_changes": OWNER_ONLY, "destroy": OWNER_ONLY}
 
     def _answer(self, technique: Technique, status_code: int) -> Response:
         fresh = self.get_queryset().get(pk=technique.pk)
@@ -57,9 +58,10 @@ class TechniqueViewSet(ModelViewSet):
         return self._answer(technique, status.HTTP_200_OK)
 
     def perform_destroy(self, instance):
-        if instance.is_builtin:
-            raise Invalid("Built-in techniques cannot be deleted; adjust them instead.")
-        super().perform_destroy(instance)
+        pk = instance.pk
+        with transaction.atomic():
+            services.delete_technique(technique=instance, role=self.request.role)
+            log_access(self.request, AuditAction.DELETE, "technique", [pk])
 
     @extend_schema(responses={200: ContraindicationChangeSerializer(many=True)})
     @action(

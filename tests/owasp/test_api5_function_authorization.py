@@ -104,6 +104,7 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/clients/{}/export/": CLINICAL_CLIENT_READS,
     "GET /api/v1/clients/{}/clearances/": CLINICAL,
     "POST /api/v1/clients/{}/clearances/": CLINICAL,
+    "POST /api/v1/clients/{}/clearances/{}/revoke/": CLINICAL,
     "POST /api/v1/clients/{}/erasure/": OWNER,
     "POST /api/v1/clients/{}/legal-hold/": OWNER,
     "GET /api/v1/clients/{}/access-log/": OWNER,
@@ -129,7 +130,7 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/techniques/": CLINICAL,
     "GET /api/v1/techniques/{}/": MEMBERS,
     "PATCH /api/v1/techniques/{}/": CLINICAL,
-    "DELETE /api/v1/techniques/{}/": CLINICAL,
+    "DELETE /api/v1/techniques/{}/": OWNER,
     "GET /api/v1/techniques/{}/contraindication-changes/": OWNER,
     # scheduling
     "GET /api/v1/availability/": SCHEDULING,

@@ -7,16 +7,30 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import models
 from django.utils import timezone
 
-from clients.models import Complaint, Outcome
-from practice.models import Practice, TimeOff, Tombstone, WebhookEvent
-from practice.tombstones import purge_tombstones
+from clients.models import (
+    Client,
+    Complaint,
+    ComplaintClearance,
+    Consent,
+    MedicalClearance,
+    Outcome,
+    RedFlagAnswer,
+)
+from practice.models import TOMBSTONE_TYPES, Practice, TimeOff, Tombstone, WebhookEvent
+from practice.tombstones import TRACKED, purge_tombstones
 from sessions import privacy
-from sessions.models import Note
+from sessions.models import Appointment, Note, PlanItem, SessionPlan
+from techniques.models import Technique
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,
+    ConsentFactory,
+    ReminderFactory,
+    SessionPlanFactory,
+    TherapistAlertFactory,
     TherapistFactory,
     TimeOffFactory,
     TombstoneFactory,
@@ -67,7 +81,9 @@ def test_an_erased_client_leaves_only_the_type_and_id_of_what_was_deleted(
 
     assert response.status_code == 201, response.content
     assert response.json()["outcome"] == "erased"
-    assert feed(owner) == {("client", client.pk), ("appointment", future.pk)}
+    # The cancelled appointment's history rows go with it (clinicians see those tombstones too).
+    scheduling = {row for row in feed(owner) if row[0] != "appointment_event"}
+    assert scheduling == {("client", client.pk), ("appointment", future.pk)}
     assert feed(front_desk) == {("client", client.pk), ("appointment", future.pk)}
     assert {e.type for e in WebhookEvent.objects.all()} >= {"client.deleted", "appointment.deleted"}
     text = str(list(Tombstone.objects.values())) + str(
@@ -168,3 +184,86 @@ def test_deleting_a_whole_practice_leaves_no_tombstones(other_practice):
     Practice.objects.filter(pk=other_practice.pk).delete()
 
     assert not Tombstone.objects.exists()
+
+
+# --- every record type erasure or the purge deletes is tracked (generated) ----------------------
+
+DELETES_WITH = (models.CASCADE, models.PROTECT)  # PROTECT: _delete_everything deletes them first
+
+
+def deleted_with_a_client() -> set[type[models.Model]]:
+    """The models whose rows go when a client's whole record is deleted (erasure, purge): the
+    client and every model reached from it by a cascading (or first-deleted, protected) key."""
+    found: set[type[models.Model]] = set()
+    todo: list[type[models.Model]] = [Client]
+    while todo:
+        model = todo.pop()
+        if model in found:
+            continue
+        found.add(model)
+        todo.extend(
+            relation.related_model
+            for relation in model._meta.related_objects
+            if relation.on_delete in DELETES_WITH
+        )
+    return found
+
+
+def test_every_record_type_a_client_erasure_deletes_is_tracked():
+    models_ = deleted_with_a_client()
+
+    assert {Client, Complaint, Note, MedicalClearance, ComplaintClearance} <= models_
+    untracked = sorted(m._meta.label for m in models_ if m not in TRACKED)
+    assert untracked == [], "add track_deletions(...) for these (practice.tombstones)"
+    assert set(TRACKED.values()) <= set(TOMBSTONE_TYPES)
+
+
+def test_a_purge_leaves_a_tombstone_for_every_row_it_deletes(owner, practice):
+    client = record(practice, last_entry=dt.date(2020, 6, 14))
+    complaint = Complaint.objects.get(client=client)
+    appointment = Appointment.objects.get(client=client)
+    ComplaintClearance.objects.create(
+        complaint=complaint, note="GP saw them", cleared_by=owner.user, cleared_at=timezone.now()
+    )
+    RedFlagAnswer.objects.create(
+        complaint=complaint, question="saddle_numbness", answer="no", asked_at=timezone.now()
+    )
+    ConsentFactory(client=client)
+    MedicalClearance.objects.create(
+        practice=practice,
+        client=client,
+        flag="dvt",
+        cleared_by_name="Dr. B",
+        cleared_on=dt.date(2020, 6, 1),
+        expires_on=dt.date(2020, 9, 1),
+        note="Letter",
+    )
+    ReminderFactory(appointment=appointment)
+    TherapistAlertFactory(client=client)
+    plan = SessionPlanFactory(appointment=appointment)
+    PlanItem.objects.create(
+        plan=plan,
+        position=0,
+        technique=Technique.objects.get(practice=practice, code="effleurage"),
+        region="lumbar",
+        minutes=10,
+    )
+    at = dt.datetime(2020, 6, 14, 12, tzinfo=dt.UTC)  # every record dated at the last entry
+    Consent.objects.filter(client=client).update(signed_at=at)
+    MedicalClearance.objects.filter(client=client).update(recorded_at=at)
+    SessionPlan.objects.filter(client=client).update(updated_at=at)
+    Complaint.objects.filter(client=client).update(updated_at=at)
+    Appointment.objects.filter(client=client).update(updated_at=at)
+    Client.objects.filter(pk=client.pk).update(last_clinical_entry=at.date())
+    before = {
+        (TRACKED[model], pk)
+        for model in deleted_with_a_client()
+        for pk in model.objects.values_list("pk", flat=True)
+    }
+
+    report = privacy.purge_expired_records(today=TODAY)
+
+    assert report.purged == [client.pk]
+    kinds = {kind for kind, _ in before}
+    assert {"complaint_clearance", "medical_clearance", "alert", "plan_item", "consent"} <= kinds
+    assert set(Tombstone.objects.values_list("record_type", "record_id")) >= before

@@ -191,8 +191,7 @@ def test_a_practices_new_technique_is_refused_for_whole_body_flags(therapist, pr
             "code": "hot_stones",
             "name": "Hot stones",
             "description": "Warm basalt stones glided along the back.",
-            "usual_pressure": {"min": 1, "max": 2},
-            "usual_minutes": {"min": 5, "max": 10},
+            "usual_minutes": {"min": 5, "max": 10},  # usual_pressure is the owner's to set
         },
         format="json",
     )
@@ -368,6 +367,8 @@ def test_recording_a_clearance_is_audited(therapist, practice, other_practice):
     ("overrides", "field"),
     [
         ({"flag": "osteoporosis"}, "flag"),
+        ({"flag": "pregnancy_high_risk"}, "flag"),  # a flag the client does not hold
+        ({"expires_on": (timezone.localdate() + dt.timedelta(days=400)).isoformat()}, "expires_on"),
         ({"document": "", "note": ""}, "document"),
         ({"expires_on": (timezone.localdate() - dt.timedelta(days=400)).isoformat()}, "expires_on"),
         ({"cleared_on": (timezone.localdate() + dt.timedelta(days=5)).isoformat()}, "cleared_on"),

@@ -4,14 +4,17 @@ DOMAIN.md 7 codes and mapping, 8 "Right of access"), validated with fhir.resourc
 from __future__ import annotations
 
 import importlib
+import json
 from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.consent import Consent as ConsentResource
 
-from clients.models import Outcome
+from clients.models import MedicalClearance, Outcome
 from clients.services import record_outcome
 from practice.models import AuditEvent
 from sessions.models import Note, PlanItem
@@ -464,3 +467,71 @@ def test_client_cannot_export_someone_else(client_member, client_record, record)
     assert response.status_code == 404, response.content
     assert "Lee" not in response.content.decode()
     assert not export_audits(client_record).exists()
+
+
+def test_medical_clearances_are_exported_as_consents(therapist, practice, client_record, record):
+    client_record.health_flags = ["pregnancy", "dvt"]
+    client_record.save(update_fields=["health_flags"])
+    given = therapist.api.post(
+        f"/api/v1/clients/{client_record.pk}/clearances/",
+        {
+            "flag": "dvt",
+            "cleared_by_name": "Dr. A. Patel (GP)",
+            "cleared_on": timezone.localdate().isoformat(),
+            "expires_on": (timezone.localdate() + timedelta(days=90)).isoformat(),
+            "note": "Anticoagulated; light work only.",
+        },
+        format="json",
+    )
+    assert given.status_code == 201, given.content
+    revoked = MedicalClearance.objects.create(
+        practice=practice,
+        client=client_record,
+        flag="dvt",
+        cleared_by_name="Dr. B",
+        cleared_on=timezone.localdate() - timedelta(days=100),
+        expires_on=timezone.localdate() + timedelta(days=10),
+        document="Letter 1",
+        revoked_at=timezone.now(),
+        revocation_reason="Withdrawn",
+    )
+
+    bundle = therapist.api.get(export_url(client_record)).json()
+
+    Bundle.model_validate(bundle)
+    clearances = {
+        c["id"]: c
+        for c in resources(bundle, "Consent")
+        if c["category"][0].get("text") == "medical_clearance"
+    }
+    current = clearances[f"clearance-{given.json()['id']}"]
+    assert current["status"] == "active"
+    assert current["provision"]["code"][0]["coding"][0]["code"] == "dvt"
+    assert current["provision"]["period"]["end"] == given.json()["expires_on"]
+    assert current["performer"] == [{"display": "Dr. A. Patel (GP)"}]
+    assert current["policyRule"] == {"text": "Anticoagulated; light work only."}
+    assert "sourceAttachment" not in current  # no document: no empty element
+    assert ': ""' not in json.dumps(bundle)
+    assert clearances[f"clearance-{revoked.pk}"]["status"] == "inactive"
+    for resource in clearances.values():
+        ConsentResource.model_validate(resource)
+
+
+def test_a_clients_own_export_carries_their_clearances(practice, client_member):
+    client = client_member.user.client
+    given = MedicalClearance.objects.create(
+        practice=practice,
+        client=client,
+        flag="dvt",
+        cleared_by_name="Dr. B",
+        cleared_on=timezone.localdate(),
+        expires_on=timezone.localdate() + timedelta(days=30),
+        document="Letter 1",
+    )
+
+    response = client_member.api.get("/api/v1/me/export/")
+
+    assert response.status_code == 200, response.content
+    ids = {c["id"]: c for c in resources(response.json(), "Consent")}
+    assert ids[f"clearance-{given.pk}"]["sourceAttachment"] == {"title": "Letter 1"}
+    assert ids[f"clearance-{given.pk}"]["status"] == "active"

@@ -34,6 +34,8 @@ CONDITIONS = (
     "cancer_active_treatment",
     "open_referral",  # a complaint in referral_required, and no red_flag_open health flag
 )
+HISTORIES = ("fresh", "overridden_before")
+PRIOR_FLAG = "osteoporosis"
 OVERRIDE = "Discussed with the client's physician; documented in the file."
 
 
@@ -45,6 +47,9 @@ class World:
     client: Any
     appointment: Any
     state: dict = field(default_factory=dict)
+    # "overridden_before": the client already holds PRIOR_FLAG and the plan made before the new
+    # flag carries an audited override for it; that override must not cover the new flag.
+    history: str = "fresh"
 
     def technique(self, code: str) -> Technique:
         return Technique.objects.get(practice=self.practice, code=code)
@@ -61,9 +66,12 @@ class World:
         return body
 
     def plan_before_the_flag(self) -> SessionPlan:
+        item = self.item()
+        if self.history == "overridden_before":  # kneading is capped at 2 with osteoporosis
+            item = dict(self.item(self.technique("kneading").pk, override=True), pressure=3)
         response = self.therapist.api.post(
             "/api/v1/session-plans/",
-            {"appointment": self.appointment.pk, "items": [self.item()]},
+            {"appointment": self.appointment.pk, "items": [item]},
             format="json",
         )
         assert response.status_code == 201, response.content
@@ -74,7 +82,7 @@ def flag(world: World, condition: str) -> None:
     if condition == "open_referral":
         ComplaintFactory(client=world.client, status="referral_required")
     else:
-        world.client.health_flags = [condition]
+        world.client.health_flags = [*world.client.health_flags, condition]
         world.client.save(update_fields=["health_flags"])
 
 
@@ -260,25 +268,35 @@ def plan_state() -> tuple[list, list]:
 
 
 CASES = [
-    pytest.param(operation, scenario, condition, id=f"{operation} {scenario.name} {condition}")
+    pytest.param(
+        operation,
+        scenario,
+        condition,
+        history,
+        id=f"{operation} {scenario.name} {condition} {history}",
+    )
     for operation, scenarios in SCENARIOS.items()
     for scenario in scenarios
     for condition in CONDITIONS
+    for history in HISTORIES
 ]
 
 
-@pytest.fixture
-def world(practice, owner, therapist) -> World:
-    client = ClientFactory(practice=practice)
-    appointment = AppointmentFactory(client=client, status="checked_in")
-    return World(practice, owner, therapist, client, appointment)
+def overrides() -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(record_type="session_plan_override").order_by("pk"))
 
 
-@pytest.mark.parametrize(("operation", "scenario", "condition"), CASES)
+@pytest.mark.parametrize(("operation", "scenario", "condition", "history"), CASES)
 def test_no_route_lets_an_unsafe_plan_through_without_an_audited_override(
-    world, operation, scenario, condition
+    practice, owner, therapist, operation, scenario, condition, history
 ):
+    client = ClientFactory(
+        practice=practice, health_flags=[PRIOR_FLAG] if history == "overridden_before" else []
+    )
+    appointment = AppointmentFactory(client=client, status="checked_in")
+    world = World(practice, owner, therapist, client, appointment, history=history)
     scenario.prepare(world)
+    audited_before = overrides()
     flag(world, condition)
     before = plan_state()
 
@@ -293,7 +311,7 @@ def test_no_route_lets_an_unsafe_plan_through_without_an_audited_override(
         assert all(e["code"].startswith("contraindicated_") for e in body["errors"]), body
         assert condition in body["detail"], body
     assert plan_state() == before
-    assert not AuditEvent.objects.filter(record_type="session_plan_override").exists()
+    assert overrides() == audited_before
 
     if not scenario.takes_override:
         return
@@ -306,6 +324,7 @@ def test_no_route_lets_an_unsafe_plan_through_without_an_audited_override(
     plan = SessionPlan.objects.get(pk=overridden.json()["id"])
     assert [i.override_reason for i in plan.items.all()] == [OVERRIDE]
     assert any(condition == o["flag"] for o in plan.items.get().overridden)
-    event = AuditEvent.objects.get(record_type="session_plan_override")
+    *kept, event = overrides()
+    assert kept == audited_before
     assert event.ids == [plan.pk]
     assert event.client_id == world.client.pk

@@ -19,7 +19,7 @@ from sessions.models import (
     WaitlistEntry,
     WaitlistOffer,
 )
-from tests.factories import ClientFactory, WaitlistEntryFactory
+from tests.factories import ClientFactory, ComplaintFactory, WaitlistEntryFactory
 from tests.sessions.booking_setup import local
 
 pytestmark = pytest.mark.django_db
@@ -277,6 +277,23 @@ def test_a_client_who_opted_out_gets_no_offer_message(
 
     assert [m.to for m in offer_mails()] == [[waiting[1].email]]
     assert not Reminder.objects.filter(client=waiting[0]).exists()
+
+
+def test_a_client_with_an_open_red_flag_is_skipped_and_the_next_is_offered(
+    owner, anon, taken, django_capture_on_commit_callbacks
+):
+    appointment, waiting = taken
+    ComplaintFactory(client=waiting[0], status="referral_required")
+    mail.outbox.clear()
+
+    cancel(owner, appointment, django_capture_on_commit_callbacks)
+
+    assert [m.to for m in offer_mails()] == [[waiting[1].email]]
+    assert [o.entry.client for o in WaitlistOffer.objects.all()] == [waiting[1]]
+    assert not Reminder.objects.filter(client=waiting[0]).exists()
+    assert WaitlistEntry.objects.get(client=waiting[0]).status == "waiting"
+    claimed = anon.post(claim_link(offer_mails()[0]))
+    assert claimed.status_code == 201, claimed.content
 
 
 def test_an_offer_goes_by_sms_too_where_the_client_asked_for_it(

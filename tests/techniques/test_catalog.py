@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from practice.models import AuditEvent
+from sessions.models import PlanItem
 from techniques.models import Contraindication, ContraindicationChange, Technique
-from tests.factories import TechniqueFactory
+from tests.factories import (
+    AppointmentFactory,
+    ClientFactory,
+    SessionPlanFactory,
+    TechniqueFactory,
+)
 
 TECHNIQUES = "/api/v1/techniques/"
 
@@ -304,6 +310,7 @@ def test_the_owner_adds_a_practice_technique_with_its_rows(owner, practice):
 def test_a_new_technique_without_rows_inherits_the_most_cautious_defaults(members, role):
     body = new_technique_body()
     del body["contraindications"]
+    del body["usual_pressure"]  # the owner's to set, like the rows
 
     response = members[role].api.post(TECHNIQUES, body, format="json")
 
@@ -398,13 +405,101 @@ def test_a_built_in_technique_cannot_be_deleted(owner, practice):
     assert Contraindication.objects.filter(technique=effleurage).count() == kept
 
 
-def test_a_practice_technique_can_be_deleted(therapist, practice):
+def test_a_practice_technique_is_deleted_by_the_owner_only_and_audited(owner, therapist, practice):
     custom = TechniqueFactory(practice=practice)
 
-    response = therapist.api.delete(detail(custom))
+    refused = therapist.api.delete(detail(custom))
+    kept = Technique.objects.filter(pk=custom.pk).exists()
+    response = owner.api.delete(detail(custom))
 
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "permission_denied"
+    assert kept
     assert response.status_code == 204
     assert not Technique.objects.filter(pk=custom.pk).exists()
+    event = AuditEvent.objects.get(record_type="technique", action="delete")
+    assert event.ids == [custom.pk]
+    assert event.actor == owner.user
+
+
+def test_deleting_a_technique_keeps_its_matrix_history(owner, practice):
+    created = owner.api.post(TECHNIQUES, new_technique_body(), format="json")
+    assert created.status_code == 201, created.content
+    technique_id = created.json()["id"]
+    patched = owner.api.patch(detail(technique_id), {"contraindications": []}, format="json")
+    assert patched.status_code == 200, patched.content
+
+    deleted = owner.api.delete(detail(technique_id))
+
+    assert deleted.status_code == 204
+    changes = ContraindicationChange.objects.order_by("pk")
+    assert [(c.technique_id, c.technique_code) for c in changes] == [
+        (None, "cupping_therapy"),
+        (None, "cupping_therapy"),
+    ]
+    assert [row["flag"] for row in changes[0].after][:1] == ["anticoagulant_or_bleeding_disorder"]
+
+
+def test_a_technique_used_by_a_plan_is_not_deleted(owner, practice):
+    custom = TechniqueFactory(practice=practice)
+    plan = SessionPlanFactory(
+        appointment=AppointmentFactory(client=ClientFactory(practice=practice))
+    )
+    PlanItem.objects.create(plan=plan, position=0, technique=custom, region="lumbar", minutes=10)
+
+    response = owner.api.delete(detail(custom))
+
+    assert response.status_code == 409, response.content
+    assert Technique.objects.filter(pk=custom.pk).exists()
+    assert not AuditEvent.objects.filter(record_type="technique", action="delete").exists()
+
+
+# --- the usual pressure is the owner's: items without one are checked at it -------------------
+
+
+def test_a_therapist_cannot_change_a_techniques_usual_pressure(therapist, practice):
+    kneading = Technique.objects.get(practice=practice, code="kneading")
+    before = (kneading.usual_pressure_min, kneading.usual_pressure_max)
+
+    response = therapist.api.patch(
+        detail(kneading), {"usual_pressure": {"min": 1, "max": 1}}, format="json"
+    )
+    same = therapist.api.patch(
+        detail(kneading),
+        {"usual_pressure": {"min": before[0], "max": before[1]}, "name": "Petrissage"},
+        format="json",
+    )
+    without_rows = {k: v for k, v in new_technique_body().items() if k != "contraindications"}
+    created = therapist.api.post(TECHNIQUES, without_rows, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    kneading.refresh_from_db()
+    assert (kneading.usual_pressure_min, kneading.usual_pressure_max) == before
+    assert same.status_code == 200, same.content  # sending it unchanged is no change
+    assert created.status_code == 403
+    assert not Technique.objects.filter(practice=practice, code="cupping_therapy").exists()
+    assert not ContraindicationChange.objects.exists()
+
+
+def test_the_owners_usual_pressure_change_is_kept_in_the_matrix_history(owner, practice):
+    kneading = Technique.objects.get(practice=practice, code="kneading")
+    before = {"min": kneading.usual_pressure_min, "max": kneading.usual_pressure_max}
+
+    response = owner.api.patch(
+        detail(kneading), {"usual_pressure": {"min": 1, "max": 2}}, format="json"
+    )
+    history = owner.api.get(f"{detail(kneading)}contraindication-changes/")
+
+    assert response.status_code == 200, response.content
+    (change,) = history.json()
+    assert change["usual_pressure_before"] == before
+    assert change["usual_pressure_after"] == {"min": 1, "max": 2}
+    assert change["before"] == change["after"]
+    assert change["technique_code"] == "kneading"
+    event = AuditEvent.objects.get(record_type="contraindication_change")
+    assert event.ids == [change["id"]]
+    assert event.actor == owner.user
 
 
 @pytest.mark.parametrize(
