@@ -48,10 +48,15 @@ class RateLimited(SimpleRateThrottle):
                 remaining=max(0, self.num_requests - len(history)),
                 reset=max(1, math.ceil(reset)),
             )
-            django_request = getattr(request, "_request", request)
-            states = getattr(django_request, LIMITS_ATTRIBUTE, [])
-            setattr(django_request, LIMITS_ATTRIBUTE, [*states, state])
+            note_limit(request, state)
         return allowed
+
+
+def note_limit(request, state: LimitState) -> None:
+    """Keep a limit's state on the request; the middleware answers the tightest one."""
+    django_request = getattr(request, "_request", request)
+    states = getattr(django_request, LIMITS_ATTRIBUTE, [])
+    setattr(django_request, LIMITS_ATTRIBUTE, [*states, state])
 
 
 class RateLimitHeadersMiddleware:
@@ -168,7 +173,8 @@ class AttemptCounter:
     """Counts the attempts a caller chooses to count (failed logins, bookings made), not requests.
 
     `limits` are (scope, rate) pairs, each counted in a fixed window per its own key; `check`
-    raises 429 `throttled` once any count reached its rate, `record` adds one to each.
+    raises 429 `throttled` once any count reached its rate, `record` adds one to each. Given the
+    request, both note each limit's state for the RateLimit-* headers, like a `RateLimited`.
     """
 
     def __init__(self, *limits: tuple[str, str]):
@@ -185,20 +191,32 @@ class AttemptCounter:
             window = int(now // seconds)
             yield f"attempts:{scope}:{idents[scope]}:{window}", allowed, (window + 1) * seconds
 
-    def check(self, idents: dict[str, str]) -> None:
+    def check(self, idents: dict[str, str], request=None) -> None:
         now = time.time()
         for key, allowed, window_end in self._windows(idents, now):
-            if (cache.get(key) or 0) >= allowed:
+            used = cache.get(key) or 0
+            self._note(request, key, allowed, used, window_end - now)
+            if used >= allowed:
                 raise exceptions.Throttled(wait=max(1, math.ceil(window_end - now)))
 
-    def record(self, idents: dict[str, str]) -> None:
+    def record(self, idents: dict[str, str], request=None) -> None:
         now = time.time()
-        for key, _allowed, window_end in self._windows(idents, now):
-            cache.add(key, 0, timeout=max(1, math.ceil(window_end - now)))
+        for key, allowed, window_end in self._windows(idents, now):
+            timeout = max(1, math.ceil(window_end - now))
+            cache.add(key, 0, timeout=timeout)
             try:
-                cache.incr(key)
+                used = cache.incr(key)
             except ValueError:  # expired between add and incr: start the count again
-                cache.add(key, 1, timeout=max(1, math.ceil(window_end - now)))
+                cache.add(key, 1, timeout=timeout)
+                used = 1
+            self._note(request, key, allowed, used, window_end - now)
+
+    @staticmethod
+    def _note(request, key: str, allowed: int, used: int, reset: float) -> None:
+        if request is not None:
+            scope = key.split(":", 2)[1]
+            state = LimitState(scope, allowed, max(0, allowed - used), max(1, math.ceil(reset)))
+            note_limit(request, state)
 
 
 # Login: five failures per (email, address) a minute; a slower cap per email from everywhere, so

@@ -96,11 +96,11 @@ class LoginView(APIView):
         # Only failures count (issue 13.6): a stranger's wrong passwords from their own address
         # never lock the owner out; the per-email cap from every address is slower.
         idents = login_idents(request, incoming.validated_data["email"])
-        LOGIN_FAILURES.check(idents)
+        LOGIN_FAILURES.check(idents, request)
         try:
             user, token = services.log_in(**incoming.validated_data)
         except InvalidCredentials:
-            LOGIN_FAILURES.record(idents)
+            LOGIN_FAILURES.record(idents, request)
             raise
         return Response({"token": token, "user": UserSerializer(user).data})
 
@@ -218,8 +218,8 @@ class PasswordResetView(APIView):
         incoming = PasswordResetRequestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         idents = reset_idents(incoming.validated_data["email"])
-        PASSWORD_RESETS.check(idents)
-        PASSWORD_RESETS.record(idents)
+        PASSWORD_RESETS.check(idents, request)
+        PASSWORD_RESETS.record(idents, request)
         services.request_password_reset(email=incoming.validated_data["email"])
         return Response(status=status.HTTP_202_ACCEPTED)
 

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.filters import PracticeFilterSet
 from practice.models import AuditAction
 from practice.tenancy import CLINICAL, ReadOnlyModelViewSet
 from sessions import alerts
@@ -64,7 +65,7 @@ class AcknowledgeSerializer(StrictSerializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class AlertFilter(django_filters.FilterSet):
+class AlertFilter(PracticeFilterSet):
     acknowledged = django_filters.BooleanFilter(method="filter_acknowledged")
 
     class Meta:

@@ -305,8 +305,8 @@ class PublicBookingThrottle(PublicThrottle):
     def allow_request(self, request, view):
         if request.method == "POST":
             idents = _booking_idents(request)
-            BOOKINGS_MADE.check(idents)
-            BOOKINGS_FAILED.check(idents)
+            BOOKINGS_MADE.check(idents, request)
+            BOOKINGS_FAILED.check(idents, request)
         return True
 
 
@@ -380,7 +380,7 @@ class PublicBookingsView(PublicView):
     def finalize_response(self, request, response, *args, **kwargs):
         if request.method == "POST" and response.status_code != 429:
             made = 200 <= response.status_code < 300
-            (BOOKINGS_MADE if made else BOOKINGS_FAILED).record(_booking_idents(request))
+            (BOOKINGS_MADE if made else BOOKINGS_FAILED).record(_booking_idents(request), request)
         return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(

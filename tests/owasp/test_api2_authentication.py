@@ -270,6 +270,8 @@ def live_links(practice, members, owner, anon, django_capture_on_commit_callback
         "tokens": {
             "/api/v1/public/bookings/{}/": manage,
             "/api/v1/public/bookings/{}/cancel/": manage,
+            "/api/v1/public/bookings/{}/reschedule/": manage,
+            "/static/{}": "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css",
             "/api/v1/public/unsubscribe/{}/": unsubscribe_token(bookable.client),
             "/api/v1/public/follow-ups/{}/": follow_up_token,
             "/api/v1/calendar/{}.ics": calendar_token(members["therapist"].user),

@@ -76,7 +76,9 @@ def test_public_booking_shows_the_tightest_of_its_limits(anon, practice, rates):
     response = anon.post("/api/v1/public/north/bookings/", {}, format="json")
 
     assert response.status_code == 400
-    assert limits(response)[:2] == (4, 3)
+    # A refused attempt does not use up the hour's bookings (issue 15.7): 4 of 4 left, the
+    # tightest limit met (failed attempts: 59 of 60; the page limit: 299 of 300).
+    assert limits(response)[:2] == (4, 4)
     page = anon.get("/api/v1/public/north/services/")  # reading is not booking
     assert limits(page)[:2] == (300, 298)
 
@@ -112,7 +114,7 @@ def test_every_throttle_in_the_url_conf_sends_the_headers_and_is_documented():
         throttles.update(getattr(view, "throttle_classes", ()))
     readme = (Path(settings.BASE_DIR) / "README.md").read_text()
 
-    assert len(throttles) >= 8
+    assert len(throttles) >= 7
     for throttle in throttles:
         assert issubclass(throttle, RateLimited), throttle
         assert throttle.scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], throttle
