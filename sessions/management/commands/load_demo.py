@@ -93,7 +93,8 @@ class Command(BaseCommand):
                     email=email,
                     phone=f"+44 7700 900{index:03d}",
                     health_flags=flags,
-                    date_of_birth=date(1970 + index * 7, 1 + index, 10),
+                    # Under 50: the demo opens with no age-based red flag (docs/clinical.md §2a).
+                    date_of_birth=date(1984 + index * 3, 1 + index, 10),
                 )
                 if index < 2:  # two clients arrive with a lumbar complaint already on file
                     create_complaint(

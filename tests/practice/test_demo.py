@@ -1,0 +1,23 @@
+"""The demo practice of `make run` (API.md "Setting up"): what a newcomer sees first."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from clients.models import Complaint
+from practice.models import Practice
+from sessions.models import TherapistAlert
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_opens_with_bookable_clients_and_no_red_flag_waiting():
+    call_command("load_demo", verbosity=0)
+    call_command("load_demo", verbosity=0)  # idempotent: a second run finds it
+
+    practice = Practice.objects.get(slug="demo")
+    complaints = Complaint.objects.filter(client__practice=practice)
+    assert complaints.count() == 2
+    assert set(complaints.values_list("status", flat=True)) == {"active"}
+    assert not TherapistAlert.objects.exists()
