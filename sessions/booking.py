@@ -87,11 +87,18 @@ def _check_slot(
     therapist: Therapist,
     start: datetime,
     exclude: int | None = None,
+    self_service: bool = False,
 ) -> None:
-    """400 for a time that can never be booked, 409 `slot_unavailable` for one that is taken."""
+    """400 for a time that can never be booked, 409 `slot_unavailable` for one that is taken
+    (for a client or the public page, also by a quiet refusal: issue 13.3)."""
     day = start.astimezone(practice.tz).date()
     common: dict[str, Any] = {"practice": practice, "service": service, "first": day, "last": day}
-    slots = free_slots(therapist_id=therapist.pk, exclude_appointment=exclude, **common)
+    slots = free_slots(
+        therapist_id=therapist.pk,
+        exclude_appointment=exclude,
+        hold_quiet_refusals=self_service,
+        **common,
+    )
     if any(slot.start == start for slot in slots):
         return
     if not therapist.services.filter(pk=service.pk).exists():
@@ -188,7 +195,13 @@ def book_appointment(
         check_public_booking_caps(
             practice=practice, email=client.email, client_ip=client_ip, client=client
         )
-    _check_slot(practice=practice, service=service, therapist=therapist, start=start)
+    _check_slot(
+        practice=practice,
+        service=service,
+        therapist=therapist,
+        start=start,
+        self_service=actor.kind in SELF_SERVICE,
+    )
     end = start + timedelta(minutes=service.duration_minutes)
     token, token_hash = new_secret("bk_") if with_manage_link else (None, None)
     appointment = Appointment(
@@ -315,6 +328,7 @@ def reschedule_appointment(
         therapist=therapist,
         start=start,
         exclude=appointment.pk,
+        self_service=actor.kind in SELF_SERVICE,
     )
     old_start, old_therapist = appointment.start, appointment.therapist_id
     old_until = appointment.blocked_until
@@ -436,7 +450,9 @@ def _refuse_quietly(
     link that shows and cancels like a booking's, and a place under the same caps. Nothing is
     booked; the reason goes to the client by email (sessions/reminders.py)."""
     _check_offered_online(service=service, therapist=therapist, actor=Actor(kind=Source.PUBLIC))
-    _check_slot(practice=practice, service=service, therapist=therapist, start=start)
+    _check_slot(
+        practice=practice, service=service, therapist=therapist, start=start, self_service=True
+    )
     if reminders.on_online_booking_refused(client):
         dispatch_soon()
     token, token_hash = new_secret("bk_")

@@ -110,8 +110,9 @@ class AppointmentEvent(models.Model):
 class QuietRefusal(models.Model):
     """A public booking refused without telling the booker (issue 13.3): a client who may not
     book online gets the answer anyone gets, and this is what its manage link then shows and what
-    the live-booking caps count, as for a booking. It holds no time in the diary; the client is
-    told by email why nothing was booked."""
+    the live-booking caps count, as for a booking. It holds its time from the public side only
+    (public availability, public and client bookings: `free_slots(hold_quiet_refusals=...)`),
+    never in the staff's diary; the client is told by email why nothing was booked."""
 
     client_path = "client"
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from practice.models import Practice, Service, TimeOff, WorkingHours
 from sessions import availability
 from sessions.availability import Interval, Slot
-from sessions.models import Appointment, Status
+from sessions.models import Appointment, QuietRefusal, Status
 
 MAX_RANGE_DAYS = 62
 
@@ -37,12 +37,15 @@ def free_slots(
     online_only: bool = False,
     exclude_appointment: int | None = None,
     ignore_busy: bool = False,
+    hold_quiet_refusals: bool = False,
     now: datetime | None = None,
 ) -> list[Slot]:
     """Bookable slots of `service` on the practice's local days first..last (API.md "Booking").
 
     Three set-based queries whatever the range: working hours of the therapists offering the
-    service, their time off, and their live appointments; the rest is `availability`.
+    service, their time off, and their live appointments; the rest is `availability`. With
+    `hold_quiet_refusals` (what the public sees and books), a live quiet refusal holds its time
+    like a booking, so that no later public answer tells it apart from one (issue 13.3).
     """
     tz = practice.tz
     # A day's bounds in UTC, padded by a day for zones far from UTC and for long buffers.
@@ -90,6 +93,14 @@ def free_slots(
         "therapist_id", "start", "blocked_until"
     ):
         booked[therapist].append(Interval(start, blocked_until))
+    if hold_quiet_refusals:
+        refusals = QuietRefusal.objects.filter(
+            therapist_id__in=hours, start__lt=window_end, end__gt=window_start
+        ).exclude(status=Status.CANCELLED)
+        for therapist, start, end, buffer in refusals.values_list(
+            "therapist_id", "start", "end", "service__buffer_minutes"
+        ):
+            booked[therapist].append(Interval(start, end + timedelta(minutes=buffer)))
 
     return availability.available_slots(
         hours=dict(hours),

@@ -82,6 +82,7 @@ def slots_response(*, practice: Practice, query: dict, services, online_only: bo
         last=query["end"],
         therapist_id=query.get("therapist"),
         online_only=online_only,
+        hold_quiet_refusals=online_only,
     )
     answer = {"timezone": practice.timezone, "slots": slots}
     return Response(AvailabilitySerializer(answer, context={"tz": practice.tz}).data)

@@ -479,6 +479,29 @@ def test_a_free_slot_answers_alike_for_every_kind_of_person(anon, practice, publ
     assert booked == {"unknown@example.com", "known@example.com"}
 
 
+@pytest.mark.parametrize("kind", PEOPLE)
+def test_what_the_public_sees_after_a_booking_is_alike_for_every_kind_of_person(
+    anon, practice, public_setup, kind
+):
+    """The slot a booking answered 201 for is taken afterwards, whoever's email it carried: a
+    quiet refusal holds its time on the public side like a booking (else availability, or a
+    second booking of the same time, would tell who may not book online)."""
+    therapist, service = public_setup
+    slot = at(practice, 2, 10)
+    assert book(anon, body(public_setup, slot, email=_person(practice, kind))).status_code == 201
+
+    day = slot.astimezone(practice.tz).date().isoformat()
+    offered = anon.get(
+        f"/api/v1/public/{practice.slug}/availability/",
+        {"service": service.pk, "start": day, "end": day},
+    ).json()["slots"]
+    again = book(anon, body(public_setup, slot, email="second@example.com"), ip="192.0.2.77")
+
+    assert slot.isoformat().replace("+00:00", "Z") not in {s["start"] for s in offered}
+    assert again.status_code == 409
+    assert again.json()["code"] == "slot_unavailable"
+
+
 def test_the_live_cap_answers_alike_for_every_kind_of_person(anon, practice, public_setup):
     emails = {kind: _person(practice, kind) for kind in PEOPLE}
 
