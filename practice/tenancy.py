@@ -17,6 +17,7 @@ from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
 
 from practice.api.base import StrictModelSerializer
+from practice.auth import PracticeRequest
 from practice.models import ApiKey, AuditAction, AuditEvent, Practice, Role, User
 from practice.permissions import WRITE
 from practice.sync import SYNC_HEADER, ETagRetrieveMixin, next_sync_since
@@ -82,7 +83,7 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         request = self.context.get("request")
         if request is None:
             raise ImproperlyConfigured("Scoped related fields need the request in the context.")
-        return scope(queryset, request)
+        return scope(queryset, request)  # type: ignore[arg-type]  # a field given a queryset
 
 
 class PracticeModelSerializer(StrictModelSerializer):
@@ -94,10 +95,11 @@ class PracticeModelSerializer(StrictModelSerializer):
     """
 
     serializer_related_field = ScopedPrimaryKeyRelatedField
-    hidden_fields: ClassVar[dict[str, set[str]]] = {}
-    read_only_fields_for: ClassVar[dict[str, set[str]]] = {}
+    # keyed by role; a request without one (None) finds no entry
+    hidden_fields: ClassVar[dict[str | None, set[str]]] = {}
+    read_only_fields_for: ClassVar[dict[str | None, set[str]]] = {}
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         request = self.context.get("request")
         role = getattr(request, "role", None)
@@ -119,6 +121,7 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
     (the record type written to the access log on every read and write).
     """
 
+    request: PracticeRequest
     access: ClassVar[AccessTable] = CLINICAL
     action_access: ClassVar[dict[str, AccessTable]] = {}
     audit_as: ClassVar[str | None] = None

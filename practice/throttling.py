@@ -37,6 +37,10 @@ class LimitState:
 class RateLimited(SimpleRateThrottle):
     """A DRF rate throttle that notes how much of its limit the request left, for the headers."""
 
+    # set by SimpleRateThrottle.__init__ from the rate (the DRF stubs do not declare them)
+    num_requests: int | None
+    duration: int
+
     def allow_request(self, request, view):
         allowed = super().allow_request(request, view)
         if getattr(self, "key", None) is not None and self.num_requests:

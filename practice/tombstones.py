@@ -10,6 +10,7 @@ Apps register their models here (`track_deletions`); this module imports none of
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import models
 from django.db.models.signals import post_delete
@@ -33,7 +34,7 @@ def record_deletion(*, practice_id: int, record_type: str, record_id: int) -> To
     return tombstone
 
 
-def _practice_goes_too(origin) -> bool:
+def _practice_goes_too(origin: object) -> bool:
     """A practice being deleted takes its records along: nothing is left to sync them to."""
     if isinstance(origin, Practice):
         return True
@@ -44,7 +45,9 @@ def track_deletions(model: type[models.Model], record_type: str) -> None:
     """Leave a tombstone whenever a row of `model` is deleted (post_delete also fires for
     queryset deletes and cascades, inside their transaction)."""
 
-    def deleted(sender, instance, origin=None, **kwargs) -> None:
+    def deleted(
+        sender: type[models.Model], instance: Any, origin: object = None, **kwargs: Any
+    ) -> None:
         if _practice_goes_too(origin):
             return
         record_deletion(

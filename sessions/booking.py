@@ -7,7 +7,7 @@ constraint (migration 0002) is what makes "exactly one request wins a slot" true
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from django.conf import settings
@@ -121,7 +121,7 @@ def _check_slot(
 DEADLOCK_DETECTED = "40P01"
 
 
-def _save_live(appointment: Appointment, **save_kwargs) -> None:
+def _save_live(appointment: Appointment, **save_kwargs: Any) -> None:
     """Save, turning the exclusion constraint's refusal into 409 `slot_unavailable`.
 
     No savepoint of its own: every caller is atomic and gives up on the error, so the enclosing
@@ -158,7 +158,7 @@ def announce(appointment: Appointment, event: str) -> None:
     )
 
 
-def _log(appointment: Appointment, actor: Actor, action: str, **changes) -> None:
+def _log(appointment: Appointment, actor: Actor, action: str, **changes: Any) -> None:
     AppointmentEvent.objects.create(
         appointment=appointment,
         actor=actor.user,
@@ -363,7 +363,7 @@ class Occurrence:
     error: str | None = None
 
 
-def series_starts(start: datetime, tz, every_days: int, count: int) -> list[datetime]:
+def series_starts(start: datetime, tz: tzinfo, every_days: int, count: int) -> list[datetime]:
     """Same local wall-clock time every N days: a weekly 10:00 stays 10:00 across DST."""
     local = start.astimezone(tz)
     return [

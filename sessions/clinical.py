@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.domain import ComplaintStatus
-from clients.models import Client, Complaint, ConsentKind, Instrument, OutcomeSource
+from clients.models import Client, Complaint, ConsentKind, Instrument, Outcome, OutcomeSource
 from clients.selectors import current_clearance_flags, has_open_red_flag
 from clients.services import record_outcome
 from practice.errors import Invalid, NoteLocked, PermissionDenied, PreconditionFailed
@@ -279,7 +279,9 @@ def save_plan(
     return plan
 
 
-def _pain_outcome(note: Note, value: int | None, context: str, source: str, by: User):
+def _pain_outcome(
+    note: Note, value: int | None, context: str, source: str, by: User
+) -> Outcome | None:
     complaint = note.complaint
     if value is None or complaint is None:
         return None

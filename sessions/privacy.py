@@ -106,7 +106,9 @@ def _practice_of(instance: Any) -> Practice:
 @receiver(post_save, sender=Consent)
 @receiver(post_save, sender=MedicalClearance)
 @receiver(post_save, sender=SessionPlan)
-def _clinical_record_written(sender, instance, raw=False, **kwargs):
+def _clinical_record_written(
+    sender: type[models.Model], instance: Any, raw: bool = False, **kwargs: Any
+) -> None:
     if raw or getattr(instance, "client_id", None) is None:  # fixtures; plan templates
         return
     note_clinical_entry(
@@ -115,7 +117,9 @@ def _clinical_record_written(sender, instance, raw=False, **kwargs):
 
 
 @receiver(post_save, sender=Amendment)
-def _amendment_written(sender, instance: Amendment, raw=False, **kwargs):
+def _amendment_written(
+    sender: type[Amendment], instance: Amendment, raw: bool = False, **kwargs: Any
+) -> None:
     if raw:
         return
     note = instance.note
@@ -123,7 +127,9 @@ def _amendment_written(sender, instance: Amendment, raw=False, **kwargs):
 
 
 @receiver(post_save, sender=Appointment)
-def _visit_attended(sender, instance: Appointment, raw=False, **kwargs):
+def _visit_attended(
+    sender: type[Appointment], instance: Appointment, raw: bool = False, **kwargs: Any
+) -> None:
     """A visit that happened (checked in, completed) is clinical contact; a booking is not."""
     if raw or instance.status not in CLINICAL_CONTACT:
         return

@@ -16,7 +16,9 @@ from sessions.models import Appointment, Status
 MAX_RANGE_DAYS = 62
 
 
-def booking_rules(practice: Practice, service: Service, now: datetime | None = None):
+def booking_rules(
+    practice: Practice, service: Service, now: datetime | None = None
+) -> availability.Rules:
     now = now or timezone.now()
     return availability.Rules(
         duration=timedelta(minutes=service.duration_minutes),

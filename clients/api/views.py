@@ -147,7 +147,9 @@ class ComplaintViewSet(ModelViewSet):
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         complaint = services.create_complaint(
-            practice=self.request.practice, created_by=self.request.user, **data
+            practice=self.request.practice,
+            created_by=self.request.user,  # type: ignore[arg-type]  # a member: authenticated
+            **data,
         )
         serializer.instance = self.get_queryset().get(pk=complaint.pk)
         self.audit(AuditAction.CREATE, [complaint])
@@ -155,7 +157,9 @@ class ComplaintViewSet(ModelViewSet):
     @transaction.atomic
     def perform_update(self, serializer):
         complaint = services.update_complaint(
-            complaint=serializer.instance, updated_by=self.request.user, **serializer.validated_data
+            complaint=serializer.instance,
+            updated_by=self.request.user,  # type: ignore[arg-type]  # a member: authenticated
+            **serializer.validated_data,
         )
         serializer.instance = self.get_queryset().get(pk=complaint.pk)
         self.audit(AuditAction.UPDATE, [complaint])

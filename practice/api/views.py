@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import connection
 from django.db.models import F
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -346,7 +348,13 @@ class TherapistViewSet(ReadOnlyModelViewSet):
     def partial_update(self, request, *args, **kwargs):
         """PATCH only. No `update`: the router then routes no PUT here, so the schema documents
         none and `Allow` names none (the PUT of this viewset is `working-hours/`)."""
-        return mixins.UpdateModelMixin.update(self, request, *args, partial=True, **kwargs)
+        return mixins.UpdateModelMixin.update(
+            self,  # type: ignore[arg-type]  # a ModelViewSet without its update route
+            request,
+            *args,
+            partial=True,
+            **kwargs,
+        )
 
     def may_change(self, request, therapist: Therapist) -> bool:
         return request.role == Role.OWNER or therapist.user_id == request.user.pk
@@ -372,8 +380,12 @@ class TherapistViewSet(ReadOnlyModelViewSet):
     def working_hours(self, request, pk=None):
         """A therapist's weekly hours in the practice's local time (API.md "Working hours")."""
         therapist = self.get_object()
+        rows: Iterable[WorkingHours]
         if request.method == "PUT":
-            incoming = WorkingHoursSerializer(data=request.data, many=True, max_length=70)
+            # many=True makes a ListSerializer, which takes max_length (the stubs do not know)
+            incoming = WorkingHoursSerializer(  # type: ignore[call-arg]
+                data=request.data, many=True, max_length=70
+            )
             incoming.is_valid(raise_exception=True)
             rows = services.set_working_hours(
                 therapist=therapist, intervals=incoming.validated_data

@@ -245,9 +245,10 @@ class NoteWriteSerializer(StrictSerializer):
         fields = super().get_fields()
         practice = getattr(self.context.get("request"), "practice", None)
         # Plan items are scoped through their plan's practice.
-        fields["delivered_items"].child_relation.queryset = PlanItem.objects.filter(
-            plan__practice=practice
-        ).select_related("plan")
+        delivered = fields["delivered_items"]  # many=True: a ManyRelatedField
+        delivered.child_relation.queryset = (  # type: ignore[attr-defined]
+            PlanItem.objects.filter(plan__practice=practice).select_related("plan")
+        )
         if self.instance is not None:  # a note stays with its client and appointment
             fields.pop("client")
             fields.pop("appointment")

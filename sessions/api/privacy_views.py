@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.models import Client, ErasureRequest
+from practice.auth import PracticeRequest
 from practice.errors import NotFound
 from practice.models import AuditAction, Role
 from practice.permissions import WRITE
@@ -135,6 +136,7 @@ class ClientAccessLogView(generics.ListAPIView):
     """`GET clients/{id}/access-log/` (owner): reads, writes and exports of one client's
     records by anyone: who (user, role or API key), what (record type and ids), when, from where."""
 
+    request: PracticeRequest
     access = OWNER_ONLY
     serializer_class = AccessLogEntrySerializer
     filter_backends: list = []

@@ -38,7 +38,7 @@ class TechniqueViewSet(ModelViewSet):
             by=request.user,
             role=request.role,
             ip=caller_ip(request),
-            **incoming.service_kwargs(),
+            **incoming.service_kwargs(),  # type: ignore[attr-defined]  # TechniqueSerializer
         )
         return self._answer(technique, status.HTTP_201_CREATED)
 
@@ -52,7 +52,7 @@ class TechniqueViewSet(ModelViewSet):
             by=request.user,
             role=request.role,
             ip=caller_ip(request),
-            **incoming.service_kwargs(),
+            **incoming.service_kwargs(),  # type: ignore[attr-defined]  # TechniqueSerializer
         )
         return self._answer(technique, status.HTTP_200_OK)
 
