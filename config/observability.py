@@ -152,7 +152,7 @@ def _principal(request) -> dict[str, Any]:
 class RequestMiddleware:
     """Outermost middleware: request id, access line, request metrics."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response) -> None:
         # Imported here, once the apps are ready: config.celery imports this module earlier.
         from config.metrics import observe_request
 

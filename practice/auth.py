@@ -112,7 +112,7 @@ class ApiKeyPrincipal:
     is_active = True
     is_anonymous = False
 
-    def __init__(self, key: ApiKey):
+    def __init__(self, key: ApiKey) -> None:
         self.key = key
         self.pk = None
         self.id = None

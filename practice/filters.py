@@ -7,10 +7,12 @@ list page as much as its serializer; with no filter parameters there is nothing 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import django_filters
 from django import forms
 from django.db import models
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters import BooleanFilter, CharFilter
 from django_filters.fields import IsoDateTimeField
@@ -30,7 +32,7 @@ class FilterBackend(DjangoFilterBackend):
         self.filterset_base = PracticeFilterSet
         return super().get_filterset_class(view, queryset)
 
-    def filter_queryset(self, request, queryset, view):
+    def filter_queryset(self, request, queryset, view) -> QuerySet[Any]:
         if not set(request.query_params) - NOT_FILTERS:
             return queryset
         filterset = self.get_filterset(request, queryset, view)
@@ -74,7 +76,7 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 class _IdField(forms.IntegerField):
     """A row id as the database can hold it: a 20-digit number was a 500 on SQLite."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", 2**63 - 1)
         super().__init__(*args, **kwargs)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import exceptions, filters, status
@@ -40,7 +41,7 @@ def sync_field(model) -> str | None:
 class UpdatedSinceFilter(filters.BaseFilterBackend):
     param = "updated_since"
 
-    def filter_queryset(self, request, queryset, view):
+    def filter_queryset(self, request, queryset, view) -> QuerySet[Any]:
         raw = request.query_params.get(self.param)
         if raw is None:
             return queryset
@@ -63,7 +64,7 @@ class UpdatedSinceFilter(filters.BaseFilterBackend):
             check(when)
         return queryset.filter(**{f"{field}__gte": when})
 
-    def get_schema_operation_parameters(self, view):
+    def get_schema_operation_parameters(self, view) -> list[dict[str, Any]]:
         model = getattr(getattr(view, "queryset", None), "model", None)
         if model is None or sync_field(model) is None:
             return []

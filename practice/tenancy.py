@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
+from django.db.models import QuerySet
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
 
@@ -78,7 +79,7 @@ def _hide_restricted(queryset: models.QuerySet, client_path: str, request: Reque
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A related id in a body resolves only within the caller's scope; else it 'does not exist'."""
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
         request = self.context.get("request")
         if request is None:
@@ -126,31 +127,31 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
     action_access: ClassVar[dict[str, AccessTable]] = {}
     audit_as: ClassVar[str | None] = None
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         return scope(super().get_queryset(), self.request)
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer) -> None:
         with transaction.atomic():
             instance = serializer.save(practice=self.request.practice)
             self.audit(AuditAction.CREATE, [instance])
 
-    def perform_update(self, serializer):
+    def perform_update(self, serializer) -> None:
         with transaction.atomic():
             instance = serializer.save()
             self.audit(AuditAction.UPDATE, [instance])
 
-    def perform_destroy(self, instance):
+    def perform_destroy(self, instance) -> None:
         with transaction.atomic():
             self.audit(AuditAction.DELETE, [instance])
             instance.delete()
 
     # --- access log: one INSERT per response, however many rows it shows -------------------------
-    def paginate_queryset(self, queryset):
+    def paginate_queryset(self, queryset) -> list[Any] | None:
         page = super().paginate_queryset(queryset)
         self._read_objects = page
         return page
 
-    def get_object(self):
+    def get_object(self) -> Any:
         obj = super().get_object()
         if self.request.method in permissions.SAFE_METHODS:
             self._read_objects = [obj]

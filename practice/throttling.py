@@ -41,7 +41,7 @@ class RateLimited(SimpleRateThrottle):
     num_requests: int | None
     duration: int
 
-    def allow_request(self, request, view):
+    def allow_request(self, request, view) -> bool:
         allowed = super().allow_request(request, view)
         if getattr(self, "key", None) is not None and self.num_requests:
             history = self.history
@@ -61,7 +61,7 @@ class RateLimited(SimpleRateThrottle):
 class RateLimitHeadersMiddleware:
     """Writes the RateLimit-* headers of the tightest limit a request met (none met: none)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request):
@@ -78,7 +78,7 @@ class RateLimitHeadersMiddleware:
 class MemberRateThrottle(RateLimited, UserRateThrottle):
     """DRF's per-user (or, anonymous, per-address) limit; API keys have their own below."""
 
-    def get_cache_key(self, request, view):
+    def get_cache_key(self, request, view) -> str | None:
         if isinstance(request.auth, ApiKey):
             return None
         return super().get_cache_key(request, view)
@@ -89,7 +89,7 @@ class ApiKeyRateThrottle(RateLimited):
 
     scope = "api_key"
 
-    def get_cache_key(self, request, view):
+    def get_cache_key(self, request, view) -> str | None:
         if not isinstance(request.auth, ApiKey):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
@@ -132,7 +132,7 @@ def client_address(request) -> str:
 class AddressRateThrottle(RateLimited):
     """A `scope` rate counted per caller address (`client_address`), for endpoints without login."""
 
-    def get_cache_key(self, request, view):
+    def get_cache_key(self, request, view) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
 
 
@@ -147,7 +147,7 @@ class IdempotencyKeyRateThrottle(AddressRateThrottle):
 
     scope = "public_idempotency_keys"
 
-    def allow_request(self, request, view):
+    def allow_request(self, request, view) -> bool:
         key = request.META.get("HTTP_IDEMPOTENCY_KEY")
         if request.method != "POST" or not key or self.rate is None:
             return True
@@ -160,6 +160,8 @@ class IdempotencyKeyRateThrottle(AddressRateThrottle):
             return False
         cache.set(seen, True, self.duration)
         return True
+
+
 def hashed_ident(value: str) -> str:
     """A cache-key-safe, non-reversible stand-in for an email (or any caller-given text).
 
@@ -175,7 +177,7 @@ class AttemptCounter:
     raises 429 `throttled` once any count reached its rate, `record` adds one to each.
     """
 
-    def __init__(self, *limits: tuple[str, str]):
+    def __init__(self, *limits: tuple[str, str]) -> None:
         self.limits = limits
 
     def _windows(self, idents: dict[str, str], now: float):

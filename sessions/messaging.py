@@ -34,7 +34,7 @@ class ConsoleSms:
 
 
 class HttpSms:
-    def __init__(self, url: str, sender: str):
+    def __init__(self, url: str, sender: str) -> None:
         parts = urllib.parse.urlsplit(url)
         host = str(parts.hostname or "") + (f":{parts.port}" if parts.port else "")
         self.endpoint: str = urllib.parse.urlunsplit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
 from rest_framework import serializers
 
@@ -32,7 +33,7 @@ class AvailabilityQuerySerializer(StrictSerializer):
         min_value=1, required=False, help_text="Only this therapist's slots (id)."
     )
 
-    def validate(self, attrs):
+    def validate(self, attrs) -> dict[str, Any]:
         if attrs["end"] < attrs["start"]:
             raise serializers.ValidationError({"end": "The end is before the start."})
         if (attrs["end"] - attrs["start"]).days + 1 > MAX_RANGE_DAYS:

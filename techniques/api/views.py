@@ -30,7 +30,7 @@ class TechniqueViewSet(ModelViewSet):
         return Response(self.get_serializer(fresh).data, status=status_code)
 
     @extend_schema(request=TechniqueSerializer, responses={201: TechniqueSerializer})
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         incoming = self.get_serializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         technique = services.create_technique(
@@ -43,7 +43,7 @@ class TechniqueViewSet(ModelViewSet):
         return self._answer(technique, status.HTTP_201_CREATED)
 
     @extend_schema(request=TechniqueSerializer, responses={200: TechniqueSerializer})
-    def partial_update(self, request, *args, **kwargs):
+    def partial_update(self, request, *args, **kwargs) -> Response:
         technique = self.get_object()
         incoming = self.get_serializer(technique, data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
@@ -56,7 +56,7 @@ class TechniqueViewSet(ModelViewSet):
         )
         return self._answer(technique, status.HTTP_200_OK)
 
-    def perform_destroy(self, instance):
+    def perform_destroy(self, instance) -> None:
         if instance.is_builtin:
             raise Invalid("Built-in techniques cannot be deleted; adjust them instead.")
         super().perform_destroy(instance)
@@ -69,7 +69,7 @@ class TechniqueViewSet(ModelViewSet):
         pagination_class=None,
         filter_backends=[],
     )
-    def contraindication_changes(self, request, pk=None):
+    def contraindication_changes(self, request, pk=None) -> Response:
         """The owner reads each change of this technique's matrix column, with before/after."""
         technique = self.get_object()
         changes = technique.contraindication_changes.all()

@@ -31,7 +31,7 @@ class Command(BaseCommand):
     help = "Create the demo practice (owner@demo.test / backcare-demo) if it does not exist."
 
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args, **options) -> None:
         if not Practice.objects.filter(slug=SLUG).exists():
             practice = create_practice(
                 slug=SLUG,
