@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -46,11 +46,43 @@ def free_slots(
     Three set-based queries whatever the range: working hours of the therapists offering the
     service, their time off, and their live appointments; the rest is `availability`.
     """
-    tz = practice.tz
+    hours = _working_hours(practice, service, therapist_id=therapist_id, online_only=online_only)
+    if not hours:
+        return []
+    if ignore_busy:  # the grid alone: is this a start time that could ever be booked?
+        return availability.available_slots(
+            hours=hours,
+            time_off={},
+            booked={},
+            first=first,
+            last=last,
+            tz=practice.tz,
+            rules=booking_rules(practice, service, now),
+        )
     # A day's bounds in UTC, padded by a day for zones far from UTC and for long buffers.
-    window_start = datetime.combine(first, datetime.min.time(), tzinfo=tz) - timedelta(days=1)
-    window_end = datetime.combine(last, datetime.min.time(), tzinfo=tz) + timedelta(days=2)
+    window = Interval(
+        datetime.combine(first, datetime.min.time(), tzinfo=practice.tz) - timedelta(days=1),
+        datetime.combine(last, datetime.min.time(), tzinfo=practice.tz) + timedelta(days=2),
+    )
+    time_off, booked = _busy(list(hours), window, exclude_appointment=exclude_appointment)
+    return availability.available_slots(
+        hours=hours,
+        time_off=time_off,
+        booked=booked,
+        first=first,
+        last=last,
+        tz=practice.tz,
+        rules=booking_rules(practice, service, now),  # "now" as the busy times were read
+    )
 
+
+WeeklyHours = dict[int, list[tuple[int, time, time]]]  # therapist -> (weekday, start, end)
+
+
+def _working_hours(
+    practice: Practice, service: Service, *, therapist_id: int | None, online_only: bool
+) -> WeeklyHours:
+    """The weekly hours of the active therapists offering `service` (one query)."""
     hours_qs = WorkingHours.objects.filter(
         practice=practice, therapist__active=True, therapist__services=service
     )
@@ -58,33 +90,27 @@ def free_slots(
         hours_qs = hours_qs.filter(therapist_id=therapist_id)
     if online_only:
         hours_qs = hours_qs.filter(therapist__online_bookable=True)
-    hours: dict[int, list] = defaultdict(list)
+    hours: WeeklyHours = defaultdict(list)
     for therapist, weekday, start, end in hours_qs.values_list(
         "therapist_id", "weekday", "start", "end"
     ):
         hours[therapist].append((weekday, start, end))
-    if not hours:
-        return []
+    return dict(hours)
 
+
+def _busy(
+    therapist_ids: list[int], window: Interval, *, exclude_appointment: int | None
+) -> tuple[dict[int, list[Interval]], dict[int, list[Interval]]]:
+    """The therapists' time off and live appointments (blocked until their buffer ends) that
+    reach into `window`: two queries."""
     time_off: dict[int, list[Interval]] = defaultdict(list)
-    booked: dict[int, list[Interval]] = defaultdict(list)
-    if ignore_busy:  # the grid alone: is this a start time that could ever be booked?
-        return availability.available_slots(
-            hours=dict(hours),
-            time_off={},
-            booked={},
-            first=first,
-            last=last,
-            tz=tz,
-            rules=booking_rules(practice, service, now),
-        )
     for therapist, off_start, off_end in TimeOff.objects.filter(
-        therapist_id__in=hours, start__lt=window_end, end__gt=window_start
+        therapist_id__in=therapist_ids, start__lt=window.end, end__gt=window.start
     ).values_list("therapist_id", "start", "end"):
         time_off[therapist].append(Interval(off_start, off_end))
-
-    appointments: QuerySet = Appointment.objects.filter(
-        therapist_id__in=hours, start__lt=window_end, blocked_until__gt=window_start
+    booked: dict[int, list[Interval]] = defaultdict(list)
+    appointments: QuerySet[Appointment] = Appointment.objects.filter(
+        therapist_id__in=therapist_ids, start__lt=window.end, blocked_until__gt=window.start
     ).exclude(status=Status.CANCELLED)
     if exclude_appointment is not None:
         appointments = appointments.exclude(pk=exclude_appointment)
@@ -92,16 +118,7 @@ def free_slots(
         "therapist_id", "start", "blocked_until"
     ):
         booked[therapist].append(Interval(start, blocked_until))
-
-    return availability.available_slots(
-        hours=dict(hours),
-        time_off=time_off,
-        booked=booked,
-        first=first,
-        last=last,
-        tz=tz,
-        rules=booking_rules(practice, service, now),
-    )
+    return time_off, booked
 
 
 def appointments_with_parties() -> QuerySet[Appointment]:
