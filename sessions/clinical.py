@@ -105,31 +105,12 @@ def _check_items(
             cleared_flags=safety.cleared_flags,
         )
         if violations and not item.get("override_reason"):
-            errors += [
-                {
-                    "field": f"{field}.{index}.technique",
-                    "code": f"contraindicated_{v.rule}",
-                    "detail": f"{v.detail} {rules.OVERRIDE_HINT}",
-                }
-                for v in violations
-            ]
+            errors += _refusals(violations, f"{field}.{index}.technique")
         if item["region"] in SENSITIVE_REGIONS and practice.sensitive_area_consent_required:
             if has_sensitive_consent is None:  # a client has few consents: check in Python
-                has_sensitive_consent = any(
-                    item["region"] in consent.areas
-                    for consent in client.consents.filter(
-                        kind=ConsentKind.SENSITIVE_AREA, withdrawn_at__isnull=True
-                    )
-                )
+                has_sensitive_consent = _has_sensitive_consent(client, item["region"])
             if not has_sensitive_consent:
-                errors.append(
-                    {
-                        "field": f"{field}.{index}.region",
-                        "code": "consent_required",
-                        "detail": f"Work on the {item['region']} region needs an active "
-                        "sensitive-area consent.",
-                    }
-                )
+                errors.append(_consent_required(item["region"], f"{field}.{index}.region"))
         checked.append(
             dict(item, overridden=[{"flag": v.flag, "rule": v.rule} for v in violations])
         )
@@ -141,6 +122,34 @@ def _check_items(
             errors=errors,
         )
     return checked
+
+
+def _refusals(violations: list[rules.Violation], where: str) -> list[dict[str, str]]:
+    return [
+        {
+            "field": where,
+            "code": f"contraindicated_{v.rule}",
+            "detail": f"{v.detail} {rules.OVERRIDE_HINT}",
+        }
+        for v in violations
+    ]
+
+
+def _has_sensitive_consent(client: Client, region: str) -> bool:
+    return any(
+        region in consent.areas
+        for consent in client.consents.filter(
+            kind=ConsentKind.SENSITIVE_AREA, withdrawn_at__isnull=True
+        )
+    )
+
+
+def _consent_required(region: str, where: str) -> dict[str, str]:
+    return {
+        "field": where,
+        "code": "consent_required",
+        "detail": f"Work on the {region} region needs an active sensitive-area consent.",
+    }
 
 
 def _as_item(item: PlanItem) -> dict:
