@@ -207,6 +207,77 @@ def save_plan(
     # Every write to a client's plan (create, PATCH with or without items, a template applied)
     # is refused while a red flag is open (DOMAIN.md 0 rule 2), whichever complaint it names.
     safety = client_safety(client, practice) if client is not None else None
+    _check_plan_target(plan, appointment=appointment, complaint=complaint, client=client, name=name)
+    if items is None and template is not None:
+        items = _from_template(template, fields)
+    if appointment is not None and items is not None:
+        _check_length(appointment, items)
+    checked = (
+        _check_items(client=client, items=items, practice=practice, safety=safety)
+        if items
+        else items
+    )
+    if items is None and plan is not None and client is not None:
+        # A PATCH without items keeps them: they still meet today's flags and clearances, or
+        # carry their override (a flag recorded since the plan was made is not skipped).
+        kept = [_as_item(i) for i in plan.items.select_related("technique")]
+        if kept:
+            _check_items(client=client, items=kept, practice=practice, safety=safety)
+    if plan is not None and checked is not None:
+        _check_items_replaceable(plan)
+    if plan is None:
+        plan = _new_plan(practice=practice, by=by, appointment=appointment)
+    plan.appointment = appointment
+    plan.client = client
+    plan.complaint = complaint
+    plan.name = name or plan.name
+    for field_name, value in fields.items():
+        setattr(plan, field_name, value)
+    plan.save()
+    if checked is not None:
+        _write_items(plan, checked)
+        if any(item["overridden"] for item in checked):
+            _audit_overrides(plan, practice=practice, by=by, client=client, ip=ip)
+    return plan
+
+
+def _from_template(template: SessionPlan, fields: dict[str, Any]) -> list[dict]:
+    """A template's items (and its goals and home care, where not given) for a new plan."""
+    fields.setdefault("goals", template.goals)
+    fields.setdefault("home_care", template.home_care)
+    # A template's overrides were for no one: each item is checked for this client afresh.
+    return [
+        dict(_as_item(i), override_reason="") for i in template.items.select_related("technique")
+    ]
+
+
+def _check_items_replaceable(plan: SessionPlan) -> None:
+    if Note.objects.filter(delivered_items__plan=plan).exists():
+        # Replacing the items would silently drop them from the notes that record them delivered.
+        raise PreconditionFailed(
+            "Items of this plan are recorded as delivered in a note; they can no longer be "
+            "replaced."
+        )
+
+
+def _new_plan(*, practice: Practice, by: User, appointment: Appointment | None) -> SessionPlan:
+    if appointment is not None and SessionPlan.objects.filter(appointment=appointment).exists():
+        raise Invalid.on(
+            "appointment", "This appointment already has a plan: change that one.", "unique"
+        )
+    return SessionPlan(practice=practice, created_by=by)
+
+
+def _check_plan_target(
+    plan: SessionPlan | None,
+    *,
+    appointment: Appointment | None,
+    complaint: Complaint | None,
+    client: Client | None,
+    name: str,
+) -> None:
+    """A plan is for an appointment (and the complaint of its client, cleared for treatment),
+    or a template with a name."""
     if appointment is None and not (name or getattr(plan, "name", "")):
         raise Invalid.on("appointment", "A plan is for an appointment, or a template with a name.")
     if appointment is not None and name:
@@ -219,73 +290,32 @@ def save_plan(
                 "This complaint needs a referral outcome before treatment is planned "
                 "(complaints/{id}/clear/)."
             )
-    if items is None and template is not None:
-        # A template's overrides were for no one: each item is checked for this client afresh.
-        items = [
-            dict(_as_item(i), override_reason="")
-            for i in template.items.select_related("technique")
-        ]
-        fields.setdefault("goals", template.goals)
-        fields.setdefault("home_care", template.home_care)
-    if appointment is not None and items is not None:
-        length = (appointment.end - appointment.start).total_seconds() / 60
-        total = sum(item["minutes"] for item in items)
-        if total > length:
-            raise Invalid.on(
-                "items",
-                f"The items take {total} minutes; the appointment has {int(length)}.",
-                "too_long",
-            )
-    checked = (
-        _check_items(client=client, items=items, practice=practice, safety=safety)
-        if items
-        else items
-    )
-    if items is None and plan is not None and client is not None:
-        # A PATCH without items keeps them: they still meet today's flags and clearances, or
-        # carry their override (a flag recorded since the plan was made is not skipped).
-        kept = [_as_item(i) for i in plan.items.select_related("technique")]
-        if kept:
-            _check_items(client=client, items=kept, practice=practice, safety=safety)
-    if (
-        plan is not None
-        and checked is not None
-        and Note.objects.filter(delivered_items__plan=plan).exists()
-    ):
-        # Replacing the items would silently drop them from the notes that record them delivered.
-        raise PreconditionFailed(
-            "Items of this plan are recorded as delivered in a note; they can no longer be "
-            "replaced."
+
+
+def _check_length(appointment: Appointment, items: list[dict]) -> None:
+    length = (appointment.end - appointment.start).total_seconds() / 60
+    total = sum(item["minutes"] for item in items)
+    if total > length:
+        raise Invalid.on(
+            "items",
+            f"The items take {total} minutes; the appointment has {int(length)}.",
+            "too_long",
         )
 
-    if plan is None:
-        if appointment is not None and SessionPlan.objects.filter(appointment=appointment).exists():
-            raise Invalid.on(
-                "appointment", "This appointment already has a plan: change that one.", "unique"
-            )
-        plan = SessionPlan(practice=practice, created_by=by)
-    plan.appointment = appointment
-    plan.client = client
-    plan.complaint = complaint
-    plan.name = name or plan.name
-    for field_name, value in fields.items():
-        setattr(plan, field_name, value)
-    plan.save()
-    if checked is not None:
-        _write_items(plan, checked)
-        overrides = [item for item in checked if item["overridden"]]
-        if overrides:
-            AuditEvent.objects.create(
-                practice=practice,
-                actor=by,
-                action=AuditAction.UPDATE,
-                record_type="session_plan_override",
-                record_ids=AuditEvent.encode([plan.pk]),
-                client_id=client.pk if client is not None else None,
-                client_ids=AuditEvent.encode([client.pk]) if client is not None else "",
-                ip_address=ip,
-            )
-    return plan
+
+def _audit_overrides(
+    plan: SessionPlan, *, practice: Practice, by: User, client: Client | None, ip: str | None
+) -> None:
+    AuditEvent.objects.create(
+        practice=practice,
+        actor=by,
+        action=AuditAction.UPDATE,
+        record_type="session_plan_override",
+        record_ids=AuditEvent.encode([plan.pk]),
+        client_id=client.pk if client is not None else None,
+        client_ids=AuditEvent.encode([client.pk]) if client is not None else "",
+        ip_address=ip,
+    )
 
 
 def _pain_outcome(
