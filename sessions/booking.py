@@ -223,7 +223,7 @@ def _locked(appointment: Appointment) -> Appointment:
     )
 
 
-def _inside_window(appointment: Appointment, now: datetime) -> bool:
+def _inside_window(appointment: Appointment | QuietRefusal, now: datetime) -> bool:
     window = timedelta(hours=appointment.practice.cancellation_window_hours)
     return now > appointment.start - window
 
@@ -339,11 +339,12 @@ def reschedule_appointment(
 
 
 def reschedule_public_appointment(
-    *, appointment: Appointment, start: datetime, therapist_id: int | None
-) -> Appointment:
+    *, appointment: Appointment | QuietRefusal, start: datetime, therapist_id: int | None
+) -> Appointment | QuietRefusal:
     """The manage link's `reschedule/` (API.md "Public booking"): the booking rules of the public
     page (an online-bookable therapist of the practice, the notice, horizon and slot grid) and
-    its cancellation window, as a client moving their own booking."""
+    its cancellation window, as a client moving their own booking. A quiet refusal's link
+    answers the same way (issue 13.3) and moves only the refusal."""
     therapist = None
     if therapist_id is not None:
         therapist = Therapist.objects.filter(
@@ -351,9 +352,37 @@ def reschedule_public_appointment(
         ).first()
         if therapist is None:
             raise Invalid.on("therapist", "Unknown therapist.", "does_not_exist")
+    if isinstance(appointment, QuietRefusal):
+        return reschedule_quiet_refusal(refusal=appointment, start=start, therapist=therapist)
     return reschedule_appointment(
         appointment=appointment, start=start, therapist=therapist, actor=Actor(kind=Source.PUBLIC)
     )
+
+
+@transaction.atomic
+def reschedule_quiet_refusal(
+    *, refusal: QuietRefusal, start: datetime, therapist: Therapist | None
+) -> QuietRefusal:
+    """Its manage link's `reschedule/`, with a booking's checks and answers; it still holds no
+    time in the diary (a refusal's id is no appointment's: never look one up by it)."""
+    refusal = (
+        QuietRefusal.objects.select_for_update(of=("self",))
+        .select_related("practice", "service", "therapist")
+        .get(pk=refusal.pk)
+    )
+    if refusal.status != Status.BOOKED:
+        raise InvalidTransition("Only a booked appointment can be rescheduled.")
+    if _inside_window(refusal, timezone.now()) and not refusal.practice.clients_may_cancel_late:
+        raise PreconditionFailed("Changes this close to the appointment go through the practice.")
+    therapist = therapist or refusal.therapist
+    service = refusal.service
+    _check_offered_online(service=service, therapist=therapist, actor=Actor(kind=Source.PUBLIC))
+    _check_slot(practice=refusal.practice, service=service, therapist=therapist, start=start)
+    refusal.start = start
+    refusal.end = start + timedelta(minutes=service.duration_minutes)
+    refusal.therapist = therapist
+    refusal.save(update_fields=["start", "end", "therapist"])
+    return refusal
 
 
 @dataclass

@@ -494,8 +494,7 @@ class PublicRescheduleView(PublicManageView):
         incoming = PublicRescheduleSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         appointment = booking.reschedule_public_appointment(
-            # A quiet refusal's link reaches here too (typed Appointment only): see the merge notes
-            appointment=self.appointment(token),  # type: ignore[arg-type]
+            appointment=self.appointment(token),
             start=incoming.validated_data["start"],
             therapist_id=incoming.validated_data.get("therapist"),
         )
