@@ -164,7 +164,7 @@ def json_permission_denied(request, exception=None) -> JsonResponse:
 class LimitedJSONParser(JSONParser):
     """JSON no bigger than DATA_UPLOAD_MAX_MEMORY_SIZE (DRF streams past Django's own check)."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         request = (parser_context or {}).get("request")
         declared = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0

@@ -159,7 +159,7 @@ class RequestMiddleware:
         self.get_response = get_response
         self.observe_request = observe_request
 
-    def __call__(self, request):
+    def __call__(self, request: Any) -> Any:
         request_id = sane_request_id(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id
         token = request_id_var.set(request_id)

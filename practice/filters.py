@@ -26,7 +26,7 @@ NOT_FILTERS = {"page", "page_size", "cursor", "ordering", "search", "updated_sin
 
 
 class FilterBackend(DjangoFilterBackend):
-    def get_filterset_class(self, view, queryset=None):
+    def get_filterset_class(self, view, queryset=None) -> Any:
         # Declared through `filterset_fields`: built on PracticeFilterSet (below). Classes written
         # out inherit from it, and a test checks that every list route's filters do.
         self.filterset_base = PracticeFilterSet
@@ -59,7 +59,7 @@ class _UtcIsoDateTimeField(IsoDateTimeField):
     """An ISO 8601 time, handed to the database in UTC: PostgreSQL takes offsets up to 15:59,
     ISO 8601 up to 23:59 (`+19:15` was a 500, found by the schema fuzzer)."""
 
-    def to_python(self, value):
+    def to_python(self, value) -> dt.datetime | None:
         value = super().to_python(value)
         if value is None or timezone.is_naive(value):
             return value

@@ -97,7 +97,7 @@ else:
 class ETagRetrieveMixin(_GenericView):
     """Detail reads carry an ETag; `If-None-Match` with it answers 304 and no body."""
 
-    def retrieve(self, request, *args, **kwargs):
+    def retrieve(self, request, *args, **kwargs) -> Response:
         instance = self.get_object()
         etag = etag_for(instance)
         if etag is not None and etag in request.headers.get("If-None-Match", ""):

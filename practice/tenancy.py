@@ -16,6 +16,7 @@ from django.db import models, transaction
 from django.db.models import QuerySet
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from practice.api.base import StrictModelSerializer
 from practice.auth import PracticeRequest
@@ -60,7 +61,9 @@ def scope(queryset: models.QuerySet, request: Request) -> models.QuerySet:
     return queryset
 
 
-def _hide_restricted(queryset: models.QuerySet, client_path: str, request: Request):
+def _hide_restricted(
+    queryset: models.QuerySet, client_path: str, request: Request
+) -> models.QuerySet:
     """Records of a restricted client (an erasure request kept them for the retention duty,
     DOMAIN.md 8) are read only by the owner and the therapists who treated the client."""
     prefix = f"{client_path}__" if client_path else ""
@@ -157,7 +160,7 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
             self._read_objects = [obj]
         return obj
 
-    def finalize_response(self, request, response, *args, **kwargs):
+    def finalize_response(self, request, response, *args, **kwargs) -> Response:
         objects = getattr(self, "_read_objects", None)
         if objects and 200 <= response.status_code < 300:
             self.audit(AuditAction.READ, objects)

@@ -467,7 +467,7 @@ class AuditEventFilter(PracticeFilterSet):
         model = AuditEvent
         fields = ["record_type", "action", "actor"]
 
-    def filter_record(self, queryset, name, value):
+    def filter_record(self, queryset, name, value) -> QuerySet[Any]:
         return queryset.filter(AuditEvent.records_containing(int(value)))
 
 

@@ -108,7 +108,7 @@ class NoteFilter(PracticeFilterSet):
         model = Note
         fields = ["client", "appointment", "complaint", "author"]
 
-    def filter_unsigned(self, queryset, name, value):
+    def filter_unsigned(self, queryset, name, value) -> QuerySet[Any]:
         stale = timezone.now() - timedelta(hours=48)
         if value:
             return queryset.filter(signed_at__isnull=True, created_at__lt=stale)

@@ -15,7 +15,7 @@ from sessions.models import Appointment, AppointmentEvent
 from sessions.selectors import MAX_RANGE_DAYS
 
 
-def scoped(model):
+def scoped(model: Any) -> ScopedPrimaryKeyRelatedField:
     return ScopedPrimaryKeyRelatedField(queryset=model.objects.all())
 
 
