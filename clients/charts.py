@@ -10,6 +10,7 @@ client by initials and the complaint by its regions, nothing more: a chart gets 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from xml.sax.saxutils import escape
@@ -67,19 +68,33 @@ def _x_positions(moments: list[datetime], plot_w: float) -> list[float]:
     return xs
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """One panel's plot area and how a score maps onto it (better is up)."""
+
+    top: int
+    low: float
+    high: float
+    higher_is_better: bool
+    plot_w: int = WIDTH - LEFT - RIGHT
+    plot_h: int = PANEL_HEIGHT - TOP - BOTTOM
+
+    def y(self, value: Decimal) -> float:
+        fraction = (float(value) - self.low) / (self.high - self.low)
+        if not self.higher_is_better:
+            fraction = 1 - fraction  # better is up
+        return self.top + TOP + self.plot_h * (1 - fraction)
+
+
+Reading = tuple[Point, bool]  # a point of the series, and whether it was taken after a session
+
+
 def _panel(progress: Progress, top: int) -> list[str]:
     low, high, label = SCALES[progress.instrument]
     rule = instruments.RULES[progress.instrument]
-    plot_w = WIDTH - LEFT - RIGHT
-    plot_h = PANEL_HEIGHT - TOP - BOTTOM
-
-    def y(value: Decimal) -> float:
-        fraction = (float(value) - low) / (high - low)
-        if not rule.higher_is_better:
-            fraction = 1 - fraction  # better is up
-        return top + TOP + plot_h * (1 - fraction)
-
-    readings = sorted(
+    frame = _Frame(top=top, low=low, high=high, higher_is_better=rule.higher_is_better)
+    plot_w, plot_h = frame.plot_w, frame.plot_h
+    readings: list[Reading] = sorted(
         [(point, False) for point in progress.series]
         + [(point, True) for point in progress.post_session],
         key=lambda reading: _moment(reading[0]),
@@ -93,60 +108,20 @@ def _panel(progress: Progress, top: int) -> list[str]:
         f'<rect x="{LEFT}" y="{top + TOP}" width="{plot_w}" height="{plot_h}" class="frame"/>',
     ]
     if rule.mcid is not None:
-        band_low = max(Decimal(low), change.baseline - rule.mcid)
-        band_high = min(Decimal(high), change.baseline + rule.mcid)
-        y1, y2 = sorted((y(band_low), y(band_high)))
-        parts.append(
-            f'<rect x="{LEFT}" y="{y1:.1f}" width="{plot_w}" height="{y2 - y1:.1f}" class="band">'
-            f"<title>{BAND_MEANING} (MCID {_number(rule.mcid)}): change inside it is not "
-            "clinically meaningful</title></rect>"
-        )
-        parts.append(
-            f'<text x="{LEFT + 4}" y="{y1 + 12:.1f}" class="bandlabel">'
-            f"{BAND_MEANING} (±{_number(rule.mcid)})</text>"
-        )
-    base_y = y(change.baseline)
+        parts += _band(frame, rule.mcid, change.baseline)
+    base_y = frame.y(change.baseline)
     parts.append(
         f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{base_y:.1f}" y2="{base_y:.1f}" '
         f'class="baseline"/><text x="{LEFT + plot_w - 4}" y="{base_y - 4:.1f}" '
         f'class="note" text-anchor="end">baseline {_number(change.baseline)}</text>'
     )
     for tick in (low, (low + high) / 2, high):
-        ty = y(Decimal(tick))
+        ty = frame.y(Decimal(tick))
         parts.append(
             f'<text x="{LEFT - 8}" y="{ty + 4:.1f}" class="axis" text-anchor="end">{tick:g}</text>'
         )
-    on_line = [(x, point) for x, (point, after) in zip(xs, readings, strict=True) if not after]
-    points = " ".join(f"{x:.1f},{y(point.score):.1f}" for x, point in on_line)
-    parts.append(f'<polyline points="{points}" class="series"/>')
-    for x, (point, after) in zip(xs, readings, strict=True):
-        py = y(point.score)
-        if after:
-            parts.append(
-                f'<path d="M{x:.1f},{py - 5:.1f} l5,5 l-5,5 l-5,-5 z" class="post">'
-                f"<title>{point.date.isoformat()}: {_number(point.score)} after the session"
-                "</title></path>"
-            )
-        else:
-            parts.append(
-                f'<circle cx="{x:.1f}" cy="{py:.1f}" r="4" class="dot">'
-                f"<title>{point.date.isoformat()}: {_number(point.score)}</title></circle>"
-            )
-    bottom = top + TOP + plot_h + 16
-    labelled: list[float] = []
-    last_x = xs[-1]
-    for x, (point, _after) in zip(xs, readings, strict=True):
-        if any(abs(x - done) < DATE_LABEL_GAP for done in labelled):
-            continue
-        if labelled and x != last_x and last_x - x < DATE_LABEL_GAP:
-            continue  # keep room for the last date
-        labelled.append(x)
-        parts.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top + TOP + plot_h}" '
-            f'y2="{top + TOP + plot_h + 4}" class="tick"/>'
-            f'<text x="{x:.1f}" y="{bottom}" class="axis" text-anchor="middle">'
-            f"{point.date.strftime('%d %b')}</text>"
-        )
+    parts += _marks(frame, xs, readings)
+    parts += _date_labels(frame, xs, readings)
     verdict_class = "good" if change.meaningful else ("bad" if change.worse else "flat")
     verdict = (
         "meaningful improvement"
@@ -158,6 +133,63 @@ def _panel(progress: Progress, top: int) -> list[str]:
         'text-anchor="end">'
         f"latest {_number(change.latest)}: {verdict}</text>"
     )
+    return parts
+
+
+def _band(frame: _Frame, mcid: Decimal, baseline: Decimal) -> list[str]:
+    """The band around the baseline inside which a change is not clinically meaningful."""
+    band_low = max(Decimal(frame.low), baseline - mcid)
+    band_high = min(Decimal(frame.high), baseline + mcid)
+    y1, y2 = sorted((frame.y(band_low), frame.y(band_high)))
+    return [
+        f'<rect x="{LEFT}" y="{y1:.1f}" width="{frame.plot_w}" height="{y2 - y1:.1f}" '
+        f'class="band"><title>{BAND_MEANING} (MCID {_number(mcid)}): change inside it is not '
+        "clinically meaningful</title></rect>",
+        f'<text x="{LEFT + 4}" y="{y1 + 12:.1f}" class="bandlabel">'
+        f"{BAND_MEANING} (±{_number(mcid)})</text>",
+    ]
+
+
+def _marks(frame: _Frame, xs: list[float], readings: list[Reading]) -> list[str]:
+    """The series line through the scores, a dot per score and a diamond per after-session."""
+    on_line = [(x, point) for x, (point, after) in zip(xs, readings, strict=True) if not after]
+    points = " ".join(f"{x:.1f},{frame.y(point.score):.1f}" for x, point in on_line)
+    parts = [f'<polyline points="{points}" class="series"/>']
+    for x, (point, after) in zip(xs, readings, strict=True):
+        py = frame.y(point.score)
+        if after:
+            parts.append(
+                f'<path d="M{x:.1f},{py - 5:.1f} l5,5 l-5,5 l-5,-5 z" class="post">'
+                f"<title>{point.date.isoformat()}: {_number(point.score)} after the session"
+                "</title></path>"
+            )
+        else:
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{py:.1f}" r="4" class="dot">'
+                f"<title>{point.date.isoformat()}: {_number(point.score)}</title></circle>"
+            )
+    return parts
+
+
+def _date_labels(frame: _Frame, xs: list[float], readings: list[Reading]) -> list[str]:
+    """A tick and a date under the readings, skipping those too close to one already labelled."""
+    floor = frame.top + TOP + frame.plot_h
+    bottom = floor + 16
+    parts: list[str] = []
+    labelled: list[float] = []
+    last_x = xs[-1]
+    for x, (point, _after) in zip(xs, readings, strict=True):
+        if any(abs(x - done) < DATE_LABEL_GAP for done in labelled):
+            continue
+        if labelled and x != last_x and last_x - x < DATE_LABEL_GAP:
+            continue  # keep room for the last date
+        labelled.append(x)
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{floor}" '
+            f'y2="{floor + 4}" class="tick"/>'
+            f'<text x="{x:.1f}" y="{bottom}" class="axis" text-anchor="middle">'
+            f"{point.date.strftime('%d %b')}</text>"
+        )
     return parts
 
 

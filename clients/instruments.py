@@ -30,7 +30,7 @@ PSFS_MAX_ACTIVITIES = 5
 class AnswerError(ValueError):
     """An answer the instrument does not allow; `field` points into the answers."""
 
-    def __init__(self, field: str, detail: str):
+    def __init__(self, field: str, detail: str) -> None:
         super().__init__(detail)
         self.field = field
         self.detail = detail

@@ -386,24 +386,7 @@ def record_outcome(
     except instruments.AnswerError as error:
         raise Invalid.on(f"answers.{error.field}", error.detail) from None
     if instrument == Instrument.PSFS:
-        baseline = (
-            Outcome.objects.filter(
-                complaint=complaint, instrument=Instrument.PSFS, superseded_at__isnull=True
-            )
-            .order_by("measured_at", "id")
-            .first()
-        )
-        if baseline is not None:
-            expected = sorted(
-                a.strip().lower() for a in instruments.psfs_activities(baseline.answers)
-            )
-            given = sorted(a.strip().lower() for a in instruments.psfs_activities(answers))
-            if given != expected:
-                raise Invalid.on(
-                    "answers.activities",
-                    "Re-rate the same activities as the baseline: "
-                    + ", ".join(instruments.psfs_activities(baseline.answers)),
-                )
+        _check_psfs_activities(complaint, answers)
     return Outcome.objects.create(
         practice=practice,
         client=client,
@@ -418,6 +401,27 @@ def record_outcome(
         recorded_at=now,
         recorded_by=recorded_by,
     )
+
+
+def _check_psfs_activities(complaint: Complaint, answers: Any) -> None:
+    """A PSFS follow-up re-rates the baseline's activities (same names, any order or case)."""
+    baseline = (
+        Outcome.objects.filter(
+            complaint=complaint, instrument=Instrument.PSFS, superseded_at__isnull=True
+        )
+        .order_by("measured_at", "id")
+        .first()
+    )
+    if baseline is None:
+        return
+    expected = sorted(a.strip().lower() for a in instruments.psfs_activities(baseline.answers))
+    given = sorted(a.strip().lower() for a in instruments.psfs_activities(answers))
+    if given != expected:
+        raise Invalid.on(
+            "answers.activities",
+            "Re-rate the same activities as the baseline: "
+            + ", ".join(instruments.psfs_activities(baseline.answers)),
+        )
 
 
 def follow_account_email(*, user: User, previous: str) -> None:

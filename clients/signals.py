@@ -28,12 +28,12 @@ track_deletions(RedFlagAnswer, "red_flag_answer", "complaint.practice_id")
 
 
 @receiver(email_verified)
-def _link_client(sender, *, user, practice, phone="", date_of_birth=None, **kwargs):
+def _link_client(sender, *, user, practice, phone="", date_of_birth=None, **kwargs) -> None:
     link_client_on_verification(
         user=user, practice=practice, phone=phone, date_of_birth=date_of_birth
     )
 
 
 @receiver(email_changed)
-def _follow_email(sender, *, user, previous, **kwargs):
+def _follow_email(sender, *, user, previous, **kwargs) -> None:
     follow_account_email(user=user, previous=previous)

@@ -164,7 +164,7 @@ def json_permission_denied(request, exception=None) -> JsonResponse:
 class LimitedJSONParser(JSONParser):
     """JSON no bigger than DATA_UPLOAD_MAX_MEMORY_SIZE (DRF streams past Django's own check)."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         request = (parser_context or {}).get("request")
         declared = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
@@ -217,7 +217,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset, request, view=None) -> list[Any] | None:
         self.request = request
         size = self.get_page_size(request)
         raw = request.query_params.get(self.page_query_param)
@@ -248,7 +248,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
             return remove_query_param(url, self.page_query_param)
         return replace_query_param(url, self.page_query_param, number)
 
-    def get_paginated_response(self, data):
+    def get_paginated_response(self, data) -> Response:
         return Response(
             OrderedDict(
                 [
@@ -259,7 +259,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
             )
         )
 
-    def get_paginated_response_schema(self, schema):
+    def get_paginated_response_schema(self, schema) -> dict[str, Any]:
         return {
             "type": "object",
             "required": ["results"],
@@ -270,7 +270,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
             },
         }
 
-    def get_schema_operation_parameters(self, view):
+    def get_schema_operation_parameters(self, view) -> list[dict[str, Any]]:
         return [
             {
                 "name": "page",

@@ -104,7 +104,7 @@ class ReminderCollector(Collector):
 
 
 class _Chain(Collector):
-    def __init__(self, *collectors: Collector):
+    def __init__(self, *collectors: Collector) -> None:
         self.collectors = collectors
 
     def collect(self) -> Iterable[Metric]:

@@ -152,14 +152,14 @@ def _principal(request) -> dict[str, Any]:
 class RequestMiddleware:
     """Outermost middleware: request id, access line, request metrics."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response) -> None:
         # Imported here, once the apps are ready: config.celery imports this module earlier.
         from config.metrics import observe_request
 
         self.get_response = get_response
         self.observe_request = observe_request
 
-    def __call__(self, request):
+    def __call__(self, request: Any) -> Any:
         request_id = sane_request_id(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id
         token = request_id_var.set(request_id)

@@ -86,7 +86,7 @@ class AutoSchema(openapi.AutoSchema):
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 
-    def get_description(self):
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
         """No docstring becomes a description: `config/schema_docs.py` writes them all."""
         return ""
 

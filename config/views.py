@@ -80,7 +80,7 @@ class ApiRootView(APIView):
     @extend_schema(
         operation_id="api_root_retrieve", tags=["start"], responses={200: ApiRootSerializer}
     )
-    def get(self, request):
+    def get(self, request) -> Response:
         def url(name: str) -> str:
             return request.build_absolute_uri(reverse(name))
 

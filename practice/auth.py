@@ -9,8 +9,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
 
-from practice.models import API_KEY_ROLE, ApiKey, AuthToken, User
+from practice.models import API_KEY_ROLE, ApiKey, AuthToken, Practice, User
 
 TOKEN_PREFIX = "bct_"  # noqa: S105 - public prefixes that make leaked secrets greppable
 API_KEY_PREFIX = "bck_"
@@ -49,7 +50,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     keyword = "Bearer"
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[User | ApiKeyPrincipal, object] | None:
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
@@ -73,14 +74,14 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if not user.is_active:
             raise exceptions.AuthenticationFailed("Account disabled.")
         membership = getattr(user, "membership", None)
-        request.practice = membership.practice if membership else None
-        request.role = membership.role if membership else None
+        request.practice = membership.practice if membership else None  # type: ignore[attr-defined]
+        request.role = membership.role if membership else None  # type: ignore[attr-defined]
         return user, token
 
-    def authenticate_header(self, request):
+    def authenticate_header(self, request: Request) -> str:
         return self.keyword
 
-    def _api_key(self, request, secret: str):
+    def _api_key(self, request: Request, secret: str) -> tuple[ApiKeyPrincipal, ApiKey]:
         key = (
             ApiKey.objects.select_related("practice")
             .filter(key_hash=hash_secret(secret), revoked_at__isnull=True)
@@ -91,9 +92,17 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # at most once a minute
-        request.practice = key.practice
-        request.role = API_KEY_ROLE
+        request.practice = key.practice  # type: ignore[attr-defined]
+        request.role = API_KEY_ROLE  # type: ignore[attr-defined]
         return ApiKeyPrincipal(key), key
+
+
+class PracticeRequest(Request):
+    """A request as `BearerAuthentication` leaves it, for the type checker: the caller's practice
+    and role (`API_KEY_ROLE` for a key). Scoped views only ever see it authenticated."""
+
+    practice: Practice
+    role: str | None
 
 
 class ApiKeyPrincipal:
@@ -103,7 +112,7 @@ class ApiKeyPrincipal:
     is_active = True
     is_anonymous = False
 
-    def __init__(self, key: ApiKey):
+    def __init__(self, key: ApiKey) -> None:
         self.key = key
         self.pk = None
         self.id = None

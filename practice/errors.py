@@ -11,7 +11,9 @@ class DomainError(Exception):
     status = 400
     default_detail = "The request could not be completed."
 
-    def __init__(self, detail: str | None = None, *, errors: list[dict[str, str]] | None = None):
+    def __init__(
+        self, detail: str | None = None, *, errors: list[dict[str, str]] | None = None
+    ) -> None:
         self.detail = detail or self.default_detail
         self.errors = errors
         super().__init__(self.detail)
@@ -64,7 +66,7 @@ class Throttled(DomainError):
 
     code, status, default_detail = "throttled", 429, "Too many requests."
 
-    def __init__(self, detail: str | None = None, *, retry_after: int):
+    def __init__(self, detail: str | None = None, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = max(1, retry_after)
 

@@ -7,10 +7,12 @@ list page as much as its serializer; with no filter parameters there is nothing 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import django_filters
 from django import forms
 from django.db import models
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters import BooleanFilter, CharFilter
 from django_filters.fields import IsoDateTimeField
@@ -24,13 +26,13 @@ NOT_FILTERS = {"page", "page_size", "cursor", "ordering", "search", "updated_sin
 
 
 class FilterBackend(DjangoFilterBackend):
-    def get_filterset_class(self, view, queryset=None):
+    def get_filterset_class(self, view, queryset=None) -> Any:
         # Declared through `filterset_fields`: built on PracticeFilterSet (below). Classes written
         # out inherit from it, and a test checks that every list route's filters do.
         self.filterset_base = PracticeFilterSet
         return super().get_filterset_class(view, queryset)
 
-    def filter_queryset(self, request, queryset, view):
+    def filter_queryset(self, request, queryset, view) -> QuerySet[Any]:
         if not set(request.query_params) - NOT_FILTERS:
             return queryset
         filterset = self.get_filterset(request, queryset, view)
@@ -57,7 +59,7 @@ class _UtcIsoDateTimeField(IsoDateTimeField):
     """An ISO 8601 time, handed to the database in UTC: PostgreSQL takes offsets up to 15:59,
     ISO 8601 up to 23:59 (`+19:15` was a 500, found by the schema fuzzer)."""
 
-    def to_python(self, value):
+    def to_python(self, value) -> dt.datetime | None:
         value = super().to_python(value)
         if value is None or timezone.is_naive(value):
             return value
@@ -74,7 +76,7 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 class _IdField(forms.IntegerField):
     """A row id as the database can hold it: a 20-digit number was a 500 on SQLite."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", 2**63 - 1)
         super().__init__(*args, **kwargs)

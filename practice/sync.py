@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import exceptions, filters, status
@@ -39,7 +41,7 @@ def sync_field(model) -> str | None:
 class UpdatedSinceFilter(filters.BaseFilterBackend):
     param = "updated_since"
 
-    def filter_queryset(self, request, queryset, view):
+    def filter_queryset(self, request, queryset, view) -> QuerySet[Any]:
         raw = request.query_params.get(self.param)
         if raw is None:
             return queryset
@@ -62,7 +64,7 @@ class UpdatedSinceFilter(filters.BaseFilterBackend):
             check(when)
         return queryset.filter(**{f"{field}__gte": when})
 
-    def get_schema_operation_parameters(self, view):
+    def get_schema_operation_parameters(self, view) -> list[dict[str, Any]]:
         model = getattr(getattr(view, "queryset", None), "model", None)
         if model is None or sync_field(model) is None:
             return []
@@ -84,10 +86,18 @@ def etag_for(instance) -> str | None:
     return f'W/"{instance.pk}-{int(updated.timestamp() * 1_000_000)}"'
 
 
-class ETagRetrieveMixin:
+if TYPE_CHECKING:
+    # Only for the checker: importing rest_framework.generics here at run time is a cycle
+    # (generics reads DEFAULT_FILTER_BACKENDS as it loads, and they name this module's filter).
+    from rest_framework.generics import GenericAPIView as _GenericView
+else:
+    _GenericView = object  # a mixin: the view class it joins brings get_object and friends
+
+
+class ETagRetrieveMixin(_GenericView):
     """Detail reads carry an ETag; `If-None-Match` with it answers 304 and no body."""
 
-    def retrieve(self, request, *args, **kwargs):
+    def retrieve(self, request, *args, **kwargs) -> Response:
         instance = self.get_object()
         etag = etag_for(instance)
         if etag is not None and etag in request.headers.get("If-None-Match", ""):

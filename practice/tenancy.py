@@ -13,10 +13,13 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
+from django.db.models import QuerySet
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from practice.api.base import StrictModelSerializer
+from practice.auth import PracticeRequest
 from practice.models import ApiKey, AuditAction, AuditEvent, Practice, Role, User
 from practice.permissions import WRITE
 from practice.sync import SYNC_HEADER, ETagRetrieveMixin, next_sync_since
@@ -58,7 +61,9 @@ def scope(queryset: models.QuerySet, request: Request) -> models.QuerySet:
     return queryset
 
 
-def _hide_restricted(queryset: models.QuerySet, client_path: str, request: Request):
+def _hide_restricted(
+    queryset: models.QuerySet, client_path: str, request: Request
+) -> models.QuerySet:
     """Records of a restricted client (an erasure request kept them for the retention duty,
     DOMAIN.md 8) are read only by the owner and the therapists who treated the client."""
     prefix = f"{client_path}__" if client_path else ""
@@ -77,12 +82,12 @@ def _hide_restricted(queryset: models.QuerySet, client_path: str, request: Reque
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A related id in a body resolves only within the caller's scope; else it 'does not exist'."""
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
         request = self.context.get("request")
         if request is None:
             raise ImproperlyConfigured("Scoped related fields need the request in the context.")
-        return scope(queryset, request)
+        return scope(queryset, request)  # type: ignore[arg-type]  # a field given a queryset
 
 
 class PracticeModelSerializer(StrictModelSerializer):
@@ -94,10 +99,11 @@ class PracticeModelSerializer(StrictModelSerializer):
     """
 
     serializer_related_field = ScopedPrimaryKeyRelatedField
-    hidden_fields: ClassVar[dict[str, set[str]]] = {}
-    read_only_fields_for: ClassVar[dict[str, set[str]]] = {}
+    # keyed by role; a request without one (None) finds no entry
+    hidden_fields: ClassVar[dict[str | None, set[str]]] = {}
+    read_only_fields_for: ClassVar[dict[str | None, set[str]]] = {}
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         request = self.context.get("request")
         role = getattr(request, "role", None)
@@ -119,41 +125,42 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
     (the record type written to the access log on every read and write).
     """
 
+    request: PracticeRequest
     access: ClassVar[AccessTable] = CLINICAL
     action_access: ClassVar[dict[str, AccessTable]] = {}
     audit_as: ClassVar[str | None] = None
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         return scope(super().get_queryset(), self.request)
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer) -> None:
         with transaction.atomic():
             instance = serializer.save(practice=self.request.practice)
             self.audit(AuditAction.CREATE, [instance])
 
-    def perform_update(self, serializer):
+    def perform_update(self, serializer) -> None:
         with transaction.atomic():
             instance = serializer.save()
             self.audit(AuditAction.UPDATE, [instance])
 
-    def perform_destroy(self, instance):
+    def perform_destroy(self, instance) -> None:
         with transaction.atomic():
             self.audit(AuditAction.DELETE, [instance])
             instance.delete()
 
     # --- access log: one INSERT per response, however many rows it shows -------------------------
-    def paginate_queryset(self, queryset):
+    def paginate_queryset(self, queryset) -> list[Any] | None:
         page = super().paginate_queryset(queryset)
         self._read_objects = page
         return page
 
-    def get_object(self):
+    def get_object(self) -> Any:
         obj = super().get_object()
         if self.request.method in permissions.SAFE_METHODS:
             self._read_objects = [obj]
         return obj
 
-    def finalize_response(self, request, response, *args, **kwargs):
+    def finalize_response(self, request, response, *args, **kwargs) -> Response:
         objects = getattr(self, "_read_objects", None)
         if objects and 200 <= response.status_code < 300:
             self.audit(AuditAction.READ, objects)

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle, UserRateThrottle
 
@@ -37,7 +38,11 @@ class LimitState:
 class RateLimited(SimpleRateThrottle):
     """A DRF rate throttle that notes how much of its limit the request left, for the headers."""
 
-    def allow_request(self, request, view):
+    # set by SimpleRateThrottle.__init__ from the rate (the DRF stubs do not declare them)
+    num_requests: int | None
+    duration: int
+
+    def allow_request(self, request, view) -> bool:
         allowed = super().allow_request(request, view)
         if getattr(self, "key", None) is not None and self.num_requests:
             history = self.history
@@ -62,10 +67,10 @@ def note_limit(request, state: LimitState) -> None:
 class RateLimitHeadersMiddleware:
     """Writes the RateLimit-* headers of the tightest limit a request met (none met: none)."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         states = getattr(request, LIMITS_ATTRIBUTE, None)
         if states:
@@ -79,7 +84,7 @@ class RateLimitHeadersMiddleware:
 class MemberRateThrottle(RateLimited, UserRateThrottle):
     """DRF's per-user (or, anonymous, per-address) limit; API keys have their own below."""
 
-    def get_cache_key(self, request, view):
+    def get_cache_key(self, request, view) -> str | None:
         if isinstance(request.auth, ApiKey):
             return None
         return super().get_cache_key(request, view)
@@ -90,7 +95,7 @@ class ApiKeyRateThrottle(RateLimited):
 
     scope = "api_key"
 
-    def get_cache_key(self, request, view):
+    def get_cache_key(self, request, view) -> str | None:
         if not isinstance(request.auth, ApiKey):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
@@ -133,7 +138,7 @@ def client_address(request) -> str:
 class AddressRateThrottle(RateLimited):
     """A `scope` rate counted per caller address (`client_address`), for endpoints without login."""
 
-    def get_cache_key(self, request, view):
+    def get_cache_key(self, request, view) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
 
 
@@ -148,7 +153,7 @@ class IdempotencyKeyRateThrottle(AddressRateThrottle):
 
     scope = "public_idempotency_keys"
 
-    def allow_request(self, request, view):
+    def allow_request(self, request, view) -> bool:
         key = request.META.get("HTTP_IDEMPOTENCY_KEY")
         if request.method != "POST" or not key or self.rate is None:
             return True
@@ -161,6 +166,8 @@ class IdempotencyKeyRateThrottle(AddressRateThrottle):
             return False
         cache.set(seen, True, self.duration)
         return True
+
+
 def hashed_ident(value: str) -> str:
     """A cache-key-safe, non-reversible stand-in for an email (or any caller-given text).
 
@@ -177,7 +184,7 @@ class AttemptCounter:
     request, both note each limit's state for the RateLimit-* headers, like a `RateLimited`.
     """
 
-    def __init__(self, *limits: tuple[str, str]):
+    def __init__(self, *limits: tuple[str, str]) -> None:
         self.limits = limits
 
     def _windows(self, idents: dict[str, str], now: float):

@@ -34,7 +34,7 @@ def record_deletion(*, practice_id: int, record_type: str, record_id: int) -> To
     return tombstone
 
 
-def _practice_goes_too(origin) -> bool:
+def _practice_goes_too(origin: object) -> bool:
     """A practice being deleted takes its records along: nothing is left to sync them to."""
     if isinstance(origin, Practice):
         return True
@@ -62,7 +62,9 @@ def track_deletions(
     parent is deleted after its rows, so it is still there to read)."""
     TRACKED[model] = record_type
 
-    def deleted(sender, instance, origin=None, **kwargs) -> None:
+    def deleted(
+        sender: type[models.Model], instance: Any, origin: object = None, **kwargs: Any
+    ) -> None:
         if _practice_goes_too(origin):
             return
         record_deletion(

@@ -22,7 +22,8 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from email.message import Message
+from typing import IO, Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -205,11 +206,20 @@ def claim_due(now: datetime | None = None, batch: int = BATCH) -> list[int]:
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> None:
         return None  # a redirect is answered as the 3xx it is: a failed delivery
 
 
 _OPENER = urllib.request.build_opener(_NoRedirects)
+_Connection = TypeVar("_Connection", bound=http.client.HTTPConnection)
 
 
 def _pinned_opener(address: str) -> urllib.request.OpenerDirector:
@@ -218,9 +228,9 @@ def _pinned_opener(address: str) -> urllib.request.OpenerDirector:
     moment later (DNS rebinding) reaches the public one. The Host header, SNI and the TLS
     certificate check still use the URL's host name."""
 
-    def pinned(connection_class):
-        class Pinned(connection_class):
-            def __init__(self, *args, **kwargs):
+    def pinned(connection_class: type[_Connection]) -> type[_Connection]:
+        class Pinned(connection_class):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
                 self._create_connection = lambda where, *a, **k: socket.create_connection(
                     (address, where[1]), *a, **k
@@ -229,12 +239,13 @@ def _pinned_opener(address: str) -> urllib.request.OpenerDirector:
         return Pinned
 
     class Http(urllib.request.HTTPHandler):
-        def http_open(self, req):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
             return self.do_open(pinned(http.client.HTTPConnection), req)
 
     class Https(urllib.request.HTTPSHandler):
-        def https_open(self, req):
-            return self.do_open(pinned(http.client.HTTPSConnection), req, context=self._context)
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            context = self._context  # type: ignore[attr-defined]  # HTTPSHandler's, undeclared
+            return self.do_open(pinned(http.client.HTTPSConnection), req, context=context)
 
     return urllib.request.build_opener(_NoRedirects, Http, Https)
 

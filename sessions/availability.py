@@ -72,7 +72,7 @@ def working_intervals(
 class Busy:
     """Sorted busy intervals of one therapist, for overlap checks in O(log n)."""
 
-    def __init__(self, intervals: Iterable[Interval]):
+    def __init__(self, intervals: Iterable[Interval]) -> None:
         self._intervals = sorted(intervals, key=lambda i: i.start)
         self._starts = [i.start for i in self._intervals]
         # Longest interval bounds how far back an overlapping interval can start.

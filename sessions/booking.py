@@ -7,7 +7,7 @@ constraint (migration 0002) is what makes "exactly one request wins a slot" true
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from django.conf import settings
@@ -128,7 +128,7 @@ def _check_slot(
 DEADLOCK_DETECTED = "40P01"
 
 
-def _save_live(appointment: Appointment, **save_kwargs) -> None:
+def _save_live(appointment: Appointment, **save_kwargs: Any) -> None:
     """Save, turning the exclusion constraint's refusal into 409 `slot_unavailable`.
 
     No savepoint of its own: every caller is atomic and gives up on the error, so the enclosing
@@ -165,7 +165,7 @@ def announce(appointment: Appointment, event: str) -> None:
     )
 
 
-def _log(appointment: Appointment, actor: Actor, action: str, **changes) -> None:
+def _log(appointment: Appointment, actor: Actor, action: str, **changes: Any) -> None:
     AppointmentEvent.objects.create(
         appointment=appointment,
         actor=actor.user,
@@ -236,7 +236,7 @@ def _locked(appointment: Appointment) -> Appointment:
     )
 
 
-def _inside_window(appointment: Appointment, now: datetime) -> bool:
+def _inside_window(appointment: Appointment | QuietRefusal, now: datetime) -> bool:
     window = timedelta(hours=appointment.practice.cancellation_window_hours)
     return now > appointment.start - window
 
@@ -353,11 +353,12 @@ def reschedule_appointment(
 
 
 def reschedule_public_appointment(
-    *, appointment: Appointment, start: datetime, therapist_id: int | None
-) -> Appointment:
+    *, appointment: Appointment | QuietRefusal, start: datetime, therapist_id: int | None
+) -> Appointment | QuietRefusal:
     """The manage link's `reschedule/` (API.md "Public booking"): the booking rules of the public
     page (an online-bookable therapist of the practice, the notice, horizon and slot grid) and
-    its cancellation window, as a client moving their own booking."""
+    its cancellation window, as a client moving their own booking. A quiet refusal's link
+    answers the same way (issue 13.3) and moves only the refusal."""
     therapist = None
     if therapist_id is not None:
         therapist = Therapist.objects.filter(
@@ -365,9 +366,37 @@ def reschedule_public_appointment(
         ).first()
         if therapist is None:
             raise Invalid.on("therapist", "Unknown therapist.", "does_not_exist")
+    if isinstance(appointment, QuietRefusal):
+        return reschedule_quiet_refusal(refusal=appointment, start=start, therapist=therapist)
     return reschedule_appointment(
         appointment=appointment, start=start, therapist=therapist, actor=Actor(kind=Source.PUBLIC)
     )
+
+
+@transaction.atomic
+def reschedule_quiet_refusal(
+    *, refusal: QuietRefusal, start: datetime, therapist: Therapist | None
+) -> QuietRefusal:
+    """Its manage link's `reschedule/`, with a booking's checks and answers; it still holds no
+    time in the diary (a refusal's id is no appointment's: never look one up by it)."""
+    refusal = (
+        QuietRefusal.objects.select_for_update(of=("self",))
+        .select_related("practice", "service", "therapist")
+        .get(pk=refusal.pk)
+    )
+    if refusal.status != Status.BOOKED:
+        raise InvalidTransition("Only a booked appointment can be rescheduled.")
+    if _inside_window(refusal, timezone.now()) and not refusal.practice.clients_may_cancel_late:
+        raise PreconditionFailed("Changes this close to the appointment go through the practice.")
+    therapist = therapist or refusal.therapist
+    service = refusal.service
+    _check_offered_online(service=service, therapist=therapist, actor=Actor(kind=Source.PUBLIC))
+    _check_slot(practice=refusal.practice, service=service, therapist=therapist, start=start)
+    refusal.start = start
+    refusal.end = start + timedelta(minutes=service.duration_minutes)
+    refusal.therapist = therapist
+    refusal.save(update_fields=["start", "end", "therapist"])
+    return refusal
 
 
 @dataclass
@@ -377,7 +406,7 @@ class Occurrence:
     error: str | None = None
 
 
-def series_starts(start: datetime, tz, every_days: int, count: int) -> list[datetime]:
+def series_starts(start: datetime, tz: tzinfo, every_days: int, count: int) -> list[datetime]:
     """Same local wall-clock time every N days: a weekly 10:00 stays 10:00 across DST."""
     local = start.astimezone(tz)
     return [

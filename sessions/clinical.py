@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.domain import ComplaintStatus
-from clients.models import Client, Complaint, ConsentKind, Instrument, OutcomeSource
+from clients.models import Client, Complaint, ConsentKind, Instrument, Outcome, OutcomeSource
 from clients.selectors import current_clearance_flags, has_open_red_flag
 from clients.services import record_outcome
 from practice.errors import Invalid, NoteLocked, PermissionDenied, PreconditionFailed
@@ -125,31 +125,12 @@ def _check_items(
         else:
             refused = [] if item.get("override_reason") else violations
         if refused:
-            errors += [
-                {
-                    "field": f"{field}.{index}.technique",
-                    "code": f"contraindicated_{v.rule}",
-                    "detail": f"{v.detail} {rules.OVERRIDE_HINT}",
-                }
-                for v in refused
-            ]
+            errors += _refusals(refused, f"{field}.{index}.technique")
         if item["region"] in SENSITIVE_REGIONS and practice.sensitive_area_consent_required:
             if has_sensitive_consent is None:  # a client has few consents: check in Python
-                has_sensitive_consent = any(
-                    item["region"] in consent.areas
-                    for consent in client.consents.filter(
-                        kind=ConsentKind.SENSITIVE_AREA, withdrawn_at__isnull=True
-                    )
-                )
+                has_sensitive_consent = _has_sensitive_consent(client, item["region"])
             if not has_sensitive_consent:
-                errors.append(
-                    {
-                        "field": f"{field}.{index}.region",
-                        "code": "consent_required",
-                        "detail": f"Work on the {item['region']} region needs an active "
-                        "sensitive-area consent.",
-                    }
-                )
+                errors.append(_consent_required(item["region"], f"{field}.{index}.region"))
         checked.append(
             dict(item, overridden=[{"flag": v.flag, "rule": v.rule} for v in violations])
         )
@@ -161,6 +142,34 @@ def _check_items(
             errors=errors,
         )
     return checked
+
+
+def _refusals(violations: list[rules.Violation], where: str) -> list[dict[str, str]]:
+    return [
+        {
+            "field": where,
+            "code": f"contraindicated_{v.rule}",
+            "detail": f"{v.detail} {rules.OVERRIDE_HINT}",
+        }
+        for v in violations
+    ]
+
+
+def _has_sensitive_consent(client: Client, region: str) -> bool:
+    return any(
+        region in consent.areas
+        for consent in client.consents.filter(
+            kind=ConsentKind.SENSITIVE_AREA, withdrawn_at__isnull=True
+        )
+    )
+
+
+def _consent_required(region: str, where: str) -> dict[str, str]:
+    return {
+        "field": where,
+        "code": "consent_required",
+        "detail": f"Work on the {region} region needs an active sensitive-area consent.",
+    }
 
 
 def _as_item(item: PlanItem) -> dict:
@@ -223,6 +232,77 @@ def save_plan(
         if client is not None
         else None
     )
+    _check_plan_target(plan, appointment=appointment, complaint=complaint, client=client, name=name)
+    if items is None and template is not None:
+        items = _from_template(template, fields)
+    if appointment is not None and items is not None:
+        _check_length(appointment, items)
+    checked = (
+        _check_items(client=client, items=items, practice=practice, safety=safety)
+        if items
+        else items
+    )
+    if items is None and plan is not None and client is not None:
+        # A PATCH without items keeps them: they still meet today's flags and clearances, or
+        # carry their override (a flag recorded since the plan was made is not skipped).
+        kept = [_as_item(i) for i in plan.items.select_related("technique")]
+        if kept:
+            _check_items(client=client, items=kept, practice=practice, safety=safety, kept=True)
+    if plan is not None and checked is not None:
+        _check_items_replaceable(plan)
+    if plan is None:
+        plan = _new_plan(practice=practice, by=by, appointment=appointment)
+    plan.appointment = appointment
+    plan.client = client
+    plan.complaint = complaint
+    plan.name = name or plan.name
+    for field_name, value in fields.items():
+        setattr(plan, field_name, value)
+    plan.save()
+    if checked is not None:
+        _write_items(plan, checked)
+        if any(item["overridden"] for item in checked):
+            _audit_overrides(plan, practice=practice, by=by, client=client, ip=ip)
+    return plan
+
+
+def _from_template(template: SessionPlan, fields: dict[str, Any]) -> list[dict]:
+    """A template's items (and its goals and home care, where not given) for a new plan."""
+    fields.setdefault("goals", template.goals)
+    fields.setdefault("home_care", template.home_care)
+    # A template's overrides were for no one: each item is checked for this client afresh.
+    return [
+        dict(_as_item(i), override_reason="") for i in template.items.select_related("technique")
+    ]
+
+
+def _check_items_replaceable(plan: SessionPlan) -> None:
+    if Note.objects.filter(delivered_items__plan=plan).exists():
+        # Replacing the items would silently drop them from the notes that record them delivered.
+        raise PreconditionFailed(
+            "Items of this plan are recorded as delivered in a note; they can no longer be "
+            "replaced."
+        )
+
+
+def _new_plan(*, practice: Practice, by: User, appointment: Appointment | None) -> SessionPlan:
+    if appointment is not None and SessionPlan.objects.filter(appointment=appointment).exists():
+        raise Invalid.on(
+            "appointment", "This appointment already has a plan: change that one.", "unique"
+        )
+    return SessionPlan(practice=practice, created_by=by)
+
+
+def _check_plan_target(
+    plan: SessionPlan | None,
+    *,
+    appointment: Appointment | None,
+    complaint: Complaint | None,
+    client: Client | None,
+    name: str,
+) -> None:
+    """A plan is for an appointment (and the complaint of its client, cleared for treatment),
+    or a template with a name."""
     if appointment is None and not (name or getattr(plan, "name", "")):
         raise Invalid.on("appointment", "A plan is for an appointment, or a template with a name.")
     if appointment is not None and name:
@@ -235,76 +315,37 @@ def save_plan(
                 "This complaint needs a referral outcome before treatment is planned "
                 "(complaints/{id}/clear/)."
             )
-    if items is None and template is not None:
-        # A template's overrides were for no one: each item is checked for this client afresh.
-        items = [
-            dict(_as_item(i), override_reason="")
-            for i in template.items.select_related("technique")
-        ]
-        fields.setdefault("goals", template.goals)
-        fields.setdefault("home_care", template.home_care)
-    if appointment is not None and items is not None:
-        length = (appointment.end - appointment.start).total_seconds() / 60
-        total = sum(item["minutes"] for item in items)
-        if total > length:
-            raise Invalid.on(
-                "items",
-                f"The items take {total} minutes; the appointment has {int(length)}.",
-                "too_long",
-            )
-    checked = (
-        _check_items(client=client, items=items, practice=practice, safety=safety)
-        if items
-        else items
-    )
-    if items is None and plan is not None and client is not None:
-        # A PATCH without items keeps them: they still meet today's flags and clearances, or
-        # carry their override (a flag recorded since the plan was made is not skipped).
-        kept = [_as_item(i) for i in plan.items.select_related("technique")]
-        if kept:
-            _check_items(client=client, items=kept, practice=practice, safety=safety, kept=True)
-    if (
-        plan is not None
-        and checked is not None
-        and Note.objects.filter(delivered_items__plan=plan).exists()
-    ):
-        # Replacing the items would silently drop them from the notes that record them delivered.
-        raise PreconditionFailed(
-            "Items of this plan are recorded as delivered in a note; they can no longer be "
-            "replaced."
+
+
+def _check_length(appointment: Appointment, items: list[dict]) -> None:
+    length = (appointment.end - appointment.start).total_seconds() / 60
+    total = sum(item["minutes"] for item in items)
+    if total > length:
+        raise Invalid.on(
+            "items",
+            f"The items take {total} minutes; the appointment has {int(length)}.",
+            "too_long",
         )
 
-    if plan is None:
-        if appointment is not None and SessionPlan.objects.filter(appointment=appointment).exists():
-            raise Invalid.on(
-                "appointment", "This appointment already has a plan: change that one.", "unique"
-            )
-        plan = SessionPlan(practice=practice, created_by=by)
-    plan.appointment = appointment
-    plan.client = client
-    plan.complaint = complaint
-    plan.name = name or plan.name
-    for field_name, value in fields.items():
-        setattr(plan, field_name, value)
-    plan.save()
-    if checked is not None:
-        _write_items(plan, checked)
-        overrides = [item for item in checked if item["overridden"]]
-        if overrides:
-            AuditEvent.objects.create(
-                practice=practice,
-                actor=by,
-                action=AuditAction.UPDATE,
-                record_type="session_plan_override",
-                record_ids=AuditEvent.encode([plan.pk]),
-                client_id=client.pk if client is not None else None,
-                client_ids=AuditEvent.encode([client.pk]) if client is not None else "",
-                ip_address=ip,
-            )
-    return plan
+
+def _audit_overrides(
+    plan: SessionPlan, *, practice: Practice, by: User, client: Client | None, ip: str | None
+) -> None:
+    AuditEvent.objects.create(
+        practice=practice,
+        actor=by,
+        action=AuditAction.UPDATE,
+        record_type="session_plan_override",
+        record_ids=AuditEvent.encode([plan.pk]),
+        client_id=client.pk if client is not None else None,
+        client_ids=AuditEvent.encode([client.pk]) if client is not None else "",
+        ip_address=ip,
+    )
 
 
-def _pain_outcome(note: Note, value: int | None, context: str, source: str, by: User):
+def _pain_outcome(
+    note: Note, value: int | None, context: str, source: str, by: User
+) -> Outcome | None:
     complaint = note.complaint
     if value is None or complaint is None:
         return None

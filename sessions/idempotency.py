@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from practice.errors import DomainError, IdempotencyKeyReused, Invalid
@@ -23,7 +24,7 @@ HEADER = "HTTP_IDEMPOTENCY_KEY"
 KEEP_HOURS = 48
 
 
-def _fingerprint(request) -> str:
+def _fingerprint(request: Request) -> str:
     body = json.dumps(request.data, sort_keys=True, default=str)
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
@@ -51,7 +52,7 @@ def _replay(
 
 
 def idempotent(
-    request,
+    request: Request,
     *,
     practice: Practice,
     principal: str,

@@ -34,7 +34,7 @@ class ConsoleSms:
 
 
 class HttpSms:
-    def __init__(self, url: str, sender: str):
+    def __init__(self, url: str, sender: str) -> None:
         parts = urllib.parse.urlsplit(url)
         host = str(parts.hostname or "") + (f":{parts.port}" if parts.port else "")
         self.endpoint: str = urllib.parse.urlunsplit(
@@ -61,7 +61,7 @@ class HttpSms:
             raise TransientError(f"SMS provider unreachable: {error}") from error
 
 
-def sms_backend():
+def sms_backend() -> ConsoleSms | HttpSms:
     url = getattr(settings, "SMS_URL", "") or "console://"
     if url.startswith("console:"):
         return ConsoleSms()
@@ -79,7 +79,7 @@ class Outbox:
         self.sms = sms_backend()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         with contextlib.suppress(OSError):
             self.mail.close()
 

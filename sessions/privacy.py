@@ -22,6 +22,7 @@ from django.db import connection, models, transaction
 from django.db.models import Max, Q
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from clients.models import (
@@ -106,7 +107,9 @@ def _practice_of(instance: Any) -> Practice:
 @receiver(post_save, sender=Consent)
 @receiver(post_save, sender=MedicalClearance)
 @receiver(post_save, sender=SessionPlan)
-def _clinical_record_written(sender, instance, raw=False, **kwargs):
+def _clinical_record_written(
+    sender: type[models.Model], instance: Any, raw: bool = False, **kwargs: Any
+) -> None:
     if raw or getattr(instance, "client_id", None) is None:  # fixtures; plan templates
         return
     note_clinical_entry(
@@ -115,7 +118,9 @@ def _clinical_record_written(sender, instance, raw=False, **kwargs):
 
 
 @receiver(post_save, sender=Amendment)
-def _amendment_written(sender, instance: Amendment, raw=False, **kwargs):
+def _amendment_written(
+    sender: type[Amendment], instance: Amendment, raw: bool = False, **kwargs: Any
+) -> None:
     if raw:
         return
     note = instance.note
@@ -123,7 +128,9 @@ def _amendment_written(sender, instance: Amendment, raw=False, **kwargs):
 
 
 @receiver(post_save, sender=Appointment)
-def _visit_attended(sender, instance: Appointment, raw=False, **kwargs):
+def _visit_attended(
+    sender: type[Appointment], instance: Appointment, raw: bool = False, **kwargs: Any
+) -> None:
     """A visit that happened (checked in, completed) is clinical contact; a booking is not."""
     if raw or instance.status not in CLINICAL_CONTACT:
         return
@@ -318,14 +325,65 @@ def file_erasure_request(
     practice = client.practice
     now = timezone.now()
     today = timezone.localdate(now, timezone=practice.tz)
-    label, rule = practice_rule(practice)
     until = _verified_retain_until(client, practice)
     address = client.email
-    erased: list[dict[str, Any]] = []
-    kept: list[dict[str, Any]] = []
+    cancelled = _cancel_what_is_planned(client, requested_by=requested_by, role=role, now=now)
+    whole_record = until is None or (until < today and not client.legal_hold)
+    if whole_record:
+        answer = _erase_whole_record(client, until)
+    else:
+        answer = _restrict_record(client, cast(dt.date, until), now)  # None went the other way
+    request = ErasureRequest.objects.create(
+        practice=practice,
+        client=None if whole_record else client,
+        client_number=client.pk,
+        requested_by=None if role == Role.CLIENT else requested_by,  # the client's user is gone
+        requested_by_role=role,
+        reason=reason,
+        received_at=now,
+        due_by=erasure_due_by(today, hipaa_covered=practice.hipaa_covered),
+        completed_at=now,
+        outcome=answer.outcome,
+        erased=answer.erased + cancelled,
+        kept=answer.kept,
+        explanation=answer.explanation,
+        emailed_to_client=bool(address),
+    )
+    _log_system(
+        practice_id=practice.pk,
+        client_id=client.pk,
+        action=AuditAction.DELETE,
+        record_type="client_erasure",
+        actor=None if role == Role.CLIENT else requested_by,
+    )
+    if address:
+        # The address exists only in this closure now: the row was erased in this transaction.
+        explanation = answer.explanation
+        transaction.on_commit(lambda: _email_explanation(address, practice.name, explanation))
+    return request
 
-    # Future appointments: cancelled through the booking service, which cancels their reminders
-    # and tells subscribers; past ones are part of the treatment record.
+
+@dataclass
+class _ErasureAnswer:
+    """What one branch of an erasure did: the first entries of `erased`, `kept`, the prose."""
+
+    outcome: str
+    erased: list[dict[str, Any]]
+    kept: list[dict[str, Any]]
+    explanation: str
+
+
+def _explanation(**context: Any) -> str:
+    """The client's explanation, one paragraph, from `sessions/erasure_explanation.txt`."""
+    return " ".join(render_to_string("sessions/erasure_explanation.txt", context).split())
+
+
+def _cancel_what_is_planned(
+    client: Client, *, requested_by: User, role: str, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """Future appointments: cancelled through the booking service, which cancels their reminders
+    and tells subscribers; past ones are part of the treatment record. Then the reminders still
+    pending and the waiting-list entries."""
     future = Appointment.objects.filter(
         client=client, start__gt=now, status=Status.BOOKED
     ).select_related("practice")
@@ -341,134 +399,109 @@ def file_erasure_request(
         status=ReminderStatus.CANCELLED
     )
     waiting = WaitlistEntry.objects.filter(client=client, status=WaitlistStatus.WAITING).delete()[0]
-    erased += [
+    return [
         {"what": "future_appointments", "detail": f"{cancelled} cancelled"},
         {"what": "reminders", "detail": f"{pending} scheduled messages cancelled"},
         {"what": "waitlist_entries", "detail": f"{waiting} removed"},
     ]
 
-    whole_record = until is None or (until < today and not client.legal_hold)
-    if whole_record:
-        counts = _delete_everything(client)
-        erased.insert(
-            0,
-            {
-                "what": "whole_record",
-                "detail": "no clinical record under retention: every record deleted"
-                if until is None
-                else f"past its retention period (kept until {until.isoformat()}): deleted",
-                "records": {k: v for k, v in counts.items() if v},
-            },
-        )
-        outcome = ErasureOutcome.ERASED
-        explanation = "Your record has been erased. Nothing had to be kept: " + (
-            "there were no treatment records."
-            if until is None
-            else "the retention period has ended."
-        )
-    else:
-        erased.insert(
-            0,
-            {
-                "what": "contact_details",
-                "detail": "email, phone, reminder channels and reminder/marketing opt-ins",
-            },
-        )
-        if client.user_id is not None:
-            erased.insert(
-                1, {"what": "portal_account", "detail": "login, sessions and calendar feed"}
-            )
-            User.objects.filter(pk=client.user_id).delete()  # cascades tokens and membership
-        # The address a public booking came from is contact data too (sessions/public_caps.py).
-        Appointment.objects.filter(client=client).update(booked_from_ip=None)
-        _scrub_copies(client, names=False)
-        Client.objects.filter(pk=client.pk).update(
-            email="",
-            phone="",
-            reminder_channels=[],
-            reminders_opt_out=True,
-            user=None,
-            restricted_at=now,
-            updated_at=now,
-        )
-        records = {
-            "complaints": _count(Complaint.objects.filter(client=client)),
-            "outcomes": _count(Outcome.objects.filter(client=client)),
-            "consents": _count(Consent.objects.filter(client=client)),
-            "medical_clearances": _count(MedicalClearance.objects.filter(client=client)),
-            "appointments": _count(
-                Appointment.objects.filter(client=client).exclude(status=Status.CANCELLED)
-            ),
-            "session_plans": _count(SessionPlan.objects.filter(client=client)),
-            "notes": _count(Note.objects.filter(client=client)),
-        }
-        until = cast(dt.date, until)  # None went the whole_record way
-        if client.legal_hold:
-            rule_text = "a legal hold placed by the practice"
-            kept_until = None
-            sentence = (
-                "Your treatment records are kept under a legal hold; they will be deleted "
-                "when the hold ends and their retention period has passed "
-                f"(not before {until.isoformat()})."
-            )
-        else:
-            rule_text = rule.describe(label)
-            kept_until = until.isoformat()
-            sentence = f"Kept until {kept_until}: {rule_text}."
-        kept.append(
-            {
-                "what": "treatment_records",
-                "records": {k: v for k, v in records.items() if v},
-                "rule": rule_text,
-                "kept_until": kept_until,
-                "purge_from": (until + dt.timedelta(days=1)).isoformat(),
-            }
-        )
-        kept.append(
-            {
-                "what": "name_and_date_of_birth",
-                "records": {},
-                "rule": "identifies the treatment records; the date of birth also sets their "
-                "retention for minors",
-                "kept_until": kept_until,
-                "purge_from": (until + dt.timedelta(days=1)).isoformat(),
-            }
-        )
-        outcome = ErasureOutcome.RESTRICTED
-        explanation = (
-            "Your contact details, portal account, future appointments and reminders have been "
-            f"erased. {sentence} Until then they are restricted: not used for messages or "
-            "bookings, and readable only by the practice owner and the therapists who treated "
-            "you."
-        )
 
-    request = ErasureRequest.objects.create(
-        practice=practice,
-        client=None if whole_record else client,
-        client_number=client.pk,
-        requested_by=None if role == Role.CLIENT else requested_by,  # the client's user is gone
-        requested_by_role=role,
-        reason=reason,
-        received_at=now,
-        due_by=erasure_due_by(today, hipaa_covered=practice.hipaa_covered),
-        completed_at=now,
-        outcome=outcome,
-        erased=erased,
-        kept=kept,
-        explanation=explanation,
-        emailed_to_client=bool(address),
+def _erase_whole_record(client: Client, until: dt.date | None) -> _ErasureAnswer:
+    """Nothing under retention (no clinical entry, or past `retain_until`): everything goes."""
+    counts = _delete_everything(client)
+    erased = {
+        "what": "whole_record",
+        "detail": "no clinical record under retention: every record deleted"
+        if until is None
+        else f"past its retention period (kept until {until.isoformat()}): deleted",
+        "records": {k: v for k, v in counts.items() if v},
+    }
+    return _ErasureAnswer(
+        outcome=ErasureOutcome.ERASED,
+        erased=[erased],
+        kept=[],
+        explanation=_explanation(erased_whole=True, no_records=until is None),
     )
-    _log_system(
-        practice_id=practice.pk,
-        client_id=client.pk,
-        action=AuditAction.DELETE,
-        record_type="client_erasure",
-        actor=None if role == Role.CLIENT else requested_by,
+
+
+def _restrict_record(client: Client, until: dt.date, now: dt.datetime) -> _ErasureAnswer:
+    """Clinical records under retention: erase the contact and portal data, keep and restrict
+    the rest, and say under which rule and until when."""
+    erased = _erase_contact_details(client, now)
+    label, rule = practice_rule(client.practice)
+    if client.legal_hold:
+        rule_text = "a legal hold placed by the practice"
+        kept_until = None
+    else:
+        rule_text = rule.describe(label)
+        kept_until = until.isoformat()
+    purge_from = (until + dt.timedelta(days=1)).isoformat()
+    kept: list[dict[str, Any]] = [
+        {
+            "what": "treatment_records",
+            "records": _kept_record_counts(client),
+            "rule": rule_text,
+            "kept_until": kept_until,
+            "purge_from": purge_from,
+        },
+        {
+            "what": "name_and_date_of_birth",
+            "records": {},
+            "rule": "identifies the treatment records; the date of birth also sets their "
+            "retention for minors",
+            "kept_until": kept_until,
+            "purge_from": purge_from,
+        },
+    ]
+    explanation = _explanation(
+        legal_hold=client.legal_hold,
+        not_before=until.isoformat(),
+        kept_until=kept_until,
+        rule_text=rule_text,
     )
-    if address:
-        # The address exists only in this closure now: the row was erased in this transaction.
-        transaction.on_commit(lambda: _email_explanation(address, practice.name, explanation))
-    return request
+    return _ErasureAnswer(ErasureOutcome.RESTRICTED, erased, kept, explanation)
+
+
+def _erase_contact_details(client: Client, now: dt.datetime) -> list[dict[str, Any]]:
+    """Contact, marketing and portal data, and their copies; the client becomes restricted."""
+    erased: list[dict[str, Any]] = [
+        {
+            "what": "contact_details",
+            "detail": "email, phone, reminder channels and reminder/marketing opt-ins",
+        }
+    ]
+    if client.user_id is not None:
+        erased.append({"what": "portal_account", "detail": "login, sessions and calendar feed"})
+        User.objects.filter(pk=client.user_id).delete()  # cascades tokens and membership
+    # The address a public booking came from is contact data too (sessions/public_caps.py).
+    Appointment.objects.filter(client=client).update(booked_from_ip=None)
+    _scrub_copies(client, names=False)
+    Client.objects.filter(pk=client.pk).update(
+        email="",
+        phone="",
+        reminder_channels=[],
+        reminders_opt_out=True,
+        user=None,
+        restricted_at=now,
+        updated_at=now,
+    )
+    return erased
+
+
+def _kept_record_counts(client: Client) -> dict[str, int]:
+    """The clinical records a restricted client keeps, by kind (kinds with none left out)."""
+    records = {
+        "complaints": _count(Complaint.objects.filter(client=client)),
+        "outcomes": _count(Outcome.objects.filter(client=client)),
+        "consents": _count(Consent.objects.filter(client=client)),
+        "medical_clearances": _count(MedicalClearance.objects.filter(client=client)),
+        "appointments": _count(
+            Appointment.objects.filter(client=client).exclude(status=Status.CANCELLED)
+        ),
+        "session_plans": _count(SessionPlan.objects.filter(client=client)),
+        "notes": _count(Note.objects.filter(client=client)),
+    }
+    return {k: v for k, v in records.items() if v}
 
 
 def _email_explanation(address: str, practice_name: str, explanation: str) -> None:

@@ -516,30 +516,10 @@ def answer_follow_up(
     appointment = found.appointment
     practice = found.practice
     note = Note.objects.filter(appointment=appointment).first()
-    plan = getattr(appointment, "plan", None)
-    complaint = (
-        (note.complaint if note and note.complaint_id else None)
-        or (plan.complaint if plan and plan.complaint_id else None)
-        or Complaint.objects.filter(client=found.client, status=ComplaintStatus.ACTIVE)
-        .order_by("-created_at")
-        .first()
-    )
+    complaint = _follow_up_complaint(found, note)
     ticked = [q for q in RED_FLAG_QUESTIONS if (red_flags or {}).get(q)]
     suggested = [q for q in screen_text(comment) if q not in ticked]
-    # The pain it is compared with: before that session, else the last pain recorded.
-    previous = note.pain_before if note is not None else None
-    if previous is None and complaint is not None:
-        last = (
-            Outcome.objects.filter(
-                complaint=complaint,
-                instrument=Instrument.NPRS,
-                context="now",
-                superseded_at__isnull=True,
-            )
-            .order_by("-measured_at", "-id")
-            .first()
-        )
-        previous = int(last.score) if last is not None else None
+    previous = _pain_to_compare(note, complaint)
     outcome = None
     if complaint is not None:
         outcome = record_outcome(
@@ -564,21 +544,63 @@ def answer_follow_up(
         outcome=outcome,
         answered_at=now,
     )
+    _screen_follow_up_answer(answer, ticked=ticked, suggested=suggested)
+    _alert_on_follow_up_pain(answer, previous=previous)
+    return answer
+
+
+def _follow_up_complaint(reminder: Reminder, note: Note | None) -> Complaint | None:
+    """The complaint a follow-up answer belongs to: the visit's note's, its plan's, else the
+    client's latest active one."""
+    plan = getattr(reminder.appointment, "plan", None)
+    return (
+        (note.complaint if note and note.complaint_id else None)
+        or (plan.complaint if plan and plan.complaint_id else None)
+        or Complaint.objects.filter(client=reminder.client, status=ComplaintStatus.ACTIVE)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _pain_to_compare(note: Note | None, complaint: Complaint | None) -> int | None:
+    """The pain a follow-up is compared with: before that session, else the last recorded."""
+    previous = note.pain_before if note is not None else None
+    if previous is None and complaint is not None:
+        last = (
+            Outcome.objects.filter(
+                complaint=complaint,
+                instrument=Instrument.NPRS,
+                context="now",
+                superseded_at__isnull=True,
+            )
+            .order_by("-measured_at", "-id")
+            .first()
+        )
+        previous = int(last.score) if last is not None else None
+    return previous
+
+
+def _screen_follow_up_answer(
+    answer: FollowUpAnswer, *, ticked: list[str], suggested: list[str]
+) -> None:
+    """Ticked boxes and symptoms the comment names are positive screening answers of the
+    complaint (referral, alert); without a complaint the therapist is alerted at once."""
+    appointment = answer.appointment
     positive = {**dict.fromkeys(ticked, "follow_up"), **dict.fromkeys(suggested, "follow_up_text")}
-    if complaint is not None:
+    if answer.complaint is not None:
         for source in ("follow_up", "follow_up_text"):
             questions = {q: "yes" for q, s in positive.items() if s == source}
             if questions:
                 screen_follow_up(
-                    complaint=complaint,
+                    complaint=answer.complaint,
                     answers=questions,
                     source=source,
                     appointment_id=appointment.pk,
                 )
     elif positive:  # nothing to refer: the therapist still hears at once
         alerts.raise_alert(
-            practice=practice,
-            client=found.client,
+            practice=answer.practice,
+            client=answer.client,
             kind=AlertKind.RED_FLAG,
             therapist=appointment.therapist,
             appointment=appointment,
@@ -586,6 +608,11 @@ def answer_follow_up(
             questions=list(positive),
             message=f"Follow-up reports red-flag symptoms: {', '.join(positive)}.",
         )
+
+
+def _alert_on_follow_up_pain(answer: FollowUpAnswer, *, previous: int | None) -> None:
+    """Pain at or above `alert_follow_up_pain`, or `alert_pain_rise` above `previous`."""
+    practice, pain = answer.practice, answer.pain
     reasons = []
     if pain >= practice.alert_follow_up_pain:
         reasons.append(f"Follow-up pain {pain}/10.")
@@ -594,12 +621,11 @@ def answer_follow_up(
     if reasons:
         alerts.raise_alert(
             practice=practice,
-            client=found.client,
+            client=answer.client,
             kind=AlertKind.FOLLOW_UP_PAIN,
-            therapist=appointment.therapist,
-            appointment=appointment,
-            complaint=complaint,
+            therapist=answer.appointment.therapist,
+            appointment=answer.appointment,
+            complaint=answer.complaint,
             follow_up_answer=answer,
             message=" ".join(reasons),
         )
-    return answer

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -16,7 +16,9 @@ from sessions.models import Appointment, QuietRefusal, Status
 MAX_RANGE_DAYS = 62
 
 
-def booking_rules(practice: Practice, service: Service, now: datetime | None = None):
+def booking_rules(
+    practice: Practice, service: Service, now: datetime | None = None
+) -> availability.Rules:
     now = now or timezone.now()
     return availability.Rules(
         duration=timedelta(minutes=service.duration_minutes),
@@ -47,11 +49,46 @@ def free_slots(
     `hold_quiet_refusals` (what the public sees and books), a live quiet refusal holds its time
     like a booking, so that no later public answer tells it apart from one (issue 13.3).
     """
-    tz = practice.tz
+    hours = _working_hours(practice, service, therapist_id=therapist_id, online_only=online_only)
+    if not hours:
+        return []
+    if ignore_busy:  # the grid alone: is this a start time that could ever be booked?
+        return availability.available_slots(
+            hours=hours,
+            time_off={},
+            booked={},
+            first=first,
+            last=last,
+            tz=practice.tz,
+            rules=booking_rules(practice, service, now),
+        )
     # A day's bounds in UTC, padded by a day for zones far from UTC and for long buffers.
-    window_start = datetime.combine(first, datetime.min.time(), tzinfo=tz) - timedelta(days=1)
-    window_end = datetime.combine(last, datetime.min.time(), tzinfo=tz) + timedelta(days=2)
+    window = Interval(
+        datetime.combine(first, datetime.min.time(), tzinfo=practice.tz) - timedelta(days=1),
+        datetime.combine(last, datetime.min.time(), tzinfo=practice.tz) + timedelta(days=2),
+    )
+    time_off, booked = _busy(list(hours), window, exclude_appointment=exclude_appointment)
+    if hold_quiet_refusals:
+        for therapist, held in _quiet_refusals(list(hours), window).items():
+            booked[therapist] = [*booked.get(therapist, []), *held]
+    return availability.available_slots(
+        hours=hours,
+        time_off=time_off,
+        booked=booked,
+        first=first,
+        last=last,
+        tz=practice.tz,
+        rules=booking_rules(practice, service, now),  # "now" as the busy times were read
+    )
 
+
+WeeklyHours = dict[int, list[tuple[int, time, time]]]  # therapist -> (weekday, start, end)
+
+
+def _working_hours(
+    practice: Practice, service: Service, *, therapist_id: int | None, online_only: bool
+) -> WeeklyHours:
+    """The weekly hours of the active therapists offering `service` (one query)."""
     hours_qs = WorkingHours.objects.filter(
         practice=practice, therapist__active=True, therapist__services=service
     )
@@ -59,33 +96,27 @@ def free_slots(
         hours_qs = hours_qs.filter(therapist_id=therapist_id)
     if online_only:
         hours_qs = hours_qs.filter(therapist__online_bookable=True)
-    hours: dict[int, list] = defaultdict(list)
+    hours: WeeklyHours = defaultdict(list)
     for therapist, weekday, start, end in hours_qs.values_list(
         "therapist_id", "weekday", "start", "end"
     ):
         hours[therapist].append((weekday, start, end))
-    if not hours:
-        return []
+    return dict(hours)
 
+
+def _busy(
+    therapist_ids: list[int], window: Interval, *, exclude_appointment: int | None
+) -> tuple[dict[int, list[Interval]], dict[int, list[Interval]]]:
+    """The therapists' time off and live appointments (blocked until their buffer ends) that
+    reach into `window`: two queries."""
     time_off: dict[int, list[Interval]] = defaultdict(list)
-    booked: dict[int, list[Interval]] = defaultdict(list)
-    if ignore_busy:  # the grid alone: is this a start time that could ever be booked?
-        return availability.available_slots(
-            hours=dict(hours),
-            time_off={},
-            booked={},
-            first=first,
-            last=last,
-            tz=tz,
-            rules=booking_rules(practice, service, now),
-        )
     for therapist, off_start, off_end in TimeOff.objects.filter(
-        therapist_id__in=hours, start__lt=window_end, end__gt=window_start
+        therapist_id__in=therapist_ids, start__lt=window.end, end__gt=window.start
     ).values_list("therapist_id", "start", "end"):
         time_off[therapist].append(Interval(off_start, off_end))
-
-    appointments: QuerySet = Appointment.objects.filter(
-        therapist_id__in=hours, start__lt=window_end, blocked_until__gt=window_start
+    booked: dict[int, list[Interval]] = defaultdict(list)
+    appointments: QuerySet[Appointment] = Appointment.objects.filter(
+        therapist_id__in=therapist_ids, start__lt=window.end, blocked_until__gt=window.start
     ).exclude(status=Status.CANCELLED)
     if exclude_appointment is not None:
         appointments = appointments.exclude(pk=exclude_appointment)
@@ -93,24 +124,21 @@ def free_slots(
         "therapist_id", "start", "blocked_until"
     ):
         booked[therapist].append(Interval(start, blocked_until))
-    if hold_quiet_refusals:
-        refusals = QuietRefusal.objects.filter(
-            therapist_id__in=hours, start__lt=window_end, end__gt=window_start
-        ).exclude(status=Status.CANCELLED)
-        for therapist, start, end, buffer in refusals.values_list(
-            "therapist_id", "start", "end", "service__buffer_minutes"
-        ):
-            booked[therapist].append(Interval(start, end + timedelta(minutes=buffer)))
+    return time_off, booked
 
-    return availability.available_slots(
-        hours=dict(hours),
-        time_off=time_off,
-        booked=booked,
-        first=first,
-        last=last,
-        tz=tz,
-        rules=booking_rules(practice, service, now),
-    )
+
+def _quiet_refusals(therapist_ids: list[int], window: Interval) -> dict[int, list[Interval]]:
+    """Live quiet refusals reaching into `window`, held like bookings (with their buffer) on the
+    public side (issue 13.3): one query."""
+    held: dict[int, list[Interval]] = defaultdict(list)
+    refusals = QuietRefusal.objects.filter(
+        therapist_id__in=therapist_ids, start__lt=window.end, end__gt=window.start
+    ).exclude(status=Status.CANCELLED)
+    for therapist, start, end, buffer in refusals.values_list(
+        "therapist_id", "start", "end", "service__buffer_minutes"
+    ):
+        held[therapist].append(Interval(start, end + timedelta(minutes=buffer)))
+    return held
 
 
 def appointments_with_parties() -> QuerySet[Appointment]:

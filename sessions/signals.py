@@ -37,13 +37,15 @@ track_deletions(WaitlistOffer, "waitlist_offer", "entry.practice_id")
 
 
 @receiver(post_delete, sender=TimeOff)
-def _time_off_removed(sender, instance: TimeOff, **kwargs):
+def _time_off_removed(sender, instance: TimeOff, **kwargs) -> None:
     """Removed time off frees working time: offer it to the waitlist."""
     offer_freed_time_soon(instance.therapist_id, instance.start, instance.end)
 
 
 @receiver(screening_recorded)
-def _screening_recorded(sender, *, complaint, positive, unsure, by, appointment_id, **kwargs):
+def _screening_recorded(
+    sender, *, complaint, positive, unsure, by, appointment_id, **kwargs
+) -> None:
     """Positive and unsure screening answers alert a clinician, on every path that records them."""
     alerts.alert_on_screening(
         complaint=complaint,

@@ -20,7 +20,7 @@ from practice.errors import NotFound, SlotUnavailable
 from practice.models import Therapist
 from practice.webhooks import record_event
 from sessions import reminders
-from sessions.models import Source, WaitlistEntry, WaitlistOffer, WaitlistStatus
+from sessions.models import Appointment, Source, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from sessions.selectors import free_slots
 from sessions.tasks import dispatch_soon
 
@@ -113,7 +113,7 @@ def offer_for_token(token: str) -> WaitlistOffer:
 
 
 @transaction.atomic
-def claim_offer(*, token: str):
+def claim_offer(*, token: str) -> Appointment:
     """Book the offered slot for the waitlisted client; a slot already taken is a 409."""
     from sessions.booking import Actor, book_appointment
 

@@ -102,38 +102,56 @@ def check_item(
     for cell in cells:
         if cell.flag not in flags or cell.flag in WHOLE_BODY_FLAGS:
             continue  # whole-body flags are decided above, for every technique alike
-        if cell.rule == REFUSE:
-            detail = f"{technique} is contraindicated with {cell.flag}."
-        elif cell.rule == LOCAL:
-            affected = set(flag_regions.get(cell.flag, ()))
-            if affected and region not in affected:
-                continue
-            where = f"the {region} region" if affected else "any region until one is recorded"
-            detail = f"{technique} is contraindicated on {where} with {cell.flag}."
-        elif cell.rule == CAP:
-            if cell.max_pressure is None or (
-                effective is not None and effective <= cell.max_pressure
-            ):
-                continue
-            if effective is None:
-                detail = (
-                    f"{technique} is limited to pressure {cell.max_pressure} with {cell.flag}; "
-                    "give the item a pressure."
-                )
-            elif pressure is None:
-                detail = (
-                    f"{technique} is limited to pressure {cell.max_pressure} with {cell.flag} "
-                    f"(no pressure given: its usual pressure is up to {effective})."
-                )
-            else:
-                detail = (
-                    f"{technique} is limited to pressure {cell.max_pressure} with {cell.flag} "
-                    f"(asked {pressure})."
-                )
-        else:
-            continue
-        violations.append(Violation(technique, cell.flag, cell.rule, detail))
+        detail = _cell_refusal(
+            technique, cell, flag_regions.get(cell.flag, ()), region, pressure, effective
+        )
+        if detail is not None:
+            violations.append(Violation(technique, cell.flag, cell.rule, detail))
     return violations
+
+
+def _cell_refusal(
+    technique: str,
+    cell: Cell,
+    flag_regions: Iterable[str],
+    region: str,
+    pressure: int | None,
+    effective: int | None,
+) -> str | None:
+    """Why one matrix cell of a flag the client has refuses the item; None if it allows it."""
+    if cell.rule == REFUSE:
+        return f"{technique} is contraindicated with {cell.flag}."
+    if cell.rule == LOCAL:
+        affected = set(flag_regions)
+        if affected and region not in affected:
+            return None
+        where = f"the {region} region" if affected else "any region until one is recorded"
+        return f"{technique} is contraindicated on {where} with {cell.flag}."
+    if cell.rule == CAP:
+        return _cap_refusal(technique, cell, pressure, effective)
+    return None
+
+
+def _cap_refusal(
+    technique: str, cell: Cell, pressure: int | None, effective: int | None
+) -> str | None:
+    """A pressure cap refuses an item above it, or one with neither a pressure nor a usual one."""
+    if cell.max_pressure is None or (effective is not None and effective <= cell.max_pressure):
+        return None
+    if effective is None:
+        return (
+            f"{technique} is limited to pressure {cell.max_pressure} with {cell.flag}; "
+            "give the item a pressure."
+        )
+    if pressure is None:
+        return (
+            f"{technique} is limited to pressure {cell.max_pressure} with {cell.flag} "
+            f"(no pressure given: its usual pressure is up to {effective})."
+        )
+    return (
+        f"{technique} is limited to pressure {cell.max_pressure} with {cell.flag} "
+        f"(asked {pressure})."
+    )
 
 
 def most_cautious_rows(

@@ -8,6 +8,8 @@ from techniques.services import seed_catalog
 
 
 @receiver(post_save, sender=Practice)
-def _seed_new_practice(sender, instance: Practice, created: bool, raw: bool = False, **kwargs):
+def _seed_new_practice(
+    sender, instance: Practice, created: bool, raw: bool = False, **kwargs
+) -> None:
     if created and not raw:
         seed_catalog(practice=instance)

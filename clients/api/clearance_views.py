@@ -35,7 +35,7 @@ class ClientClearancesView(APIView):
         return {"today": timezone.localdate(timezone=request.practice.tz)}
 
     @extend_schema(responses={200: MedicalClearanceSerializer(many=True)})
-    def get(self, request, pk: int):
+    def get(self, request, pk: int) -> Response:
         client = self.client(request, pk)
         clearances = list(client.clearances.all())
         log_access(
@@ -52,7 +52,7 @@ class ClientClearancesView(APIView):
     @extend_schema(
         request=MedicalClearanceInSerializer, responses={201: MedicalClearanceSerializer}
     )
-    def post(self, request, pk: int):
+    def post(self, request, pk: int) -> Response:
         client = self.client(request, pk)
         incoming = MedicalClearanceInSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

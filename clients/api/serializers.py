@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
@@ -104,7 +106,7 @@ class ClientSerializer(PracticeModelSerializer):
         ]
         read_only_fields = ["id", "legal_hold", "legal_hold_reason", "created_at", "updated_at"]
 
-    def validate_health_flag_regions(self, value):
+    def validate_health_flag_regions(self, value) -> Any:
         unknown = sorted(set(value) - set(HEALTH_FLAGS))
         if unknown:
             raise serializers.ValidationError(f"Unknown health flag(s): {', '.join(unknown)}.")
@@ -174,12 +176,12 @@ class ClientSerializer(PracticeModelSerializer):
     def get_has_account(self, client: Client) -> bool:
         return client.user_id is not None
 
-    def validate_date_of_birth(self, value):
+    def validate_date_of_birth(self, value) -> Any:
         if value and value > timezone.localdate():
             raise serializers.ValidationError("The date of birth cannot be in the future.")
         return value
 
-    def validate(self, attrs):
+    def validate(self, attrs) -> dict[str, Any]:
         # Judge the record as it will be after the write: a PATCH clearing the phone of a client
         # with SMS reminders breaks the rule as much as turning SMS on without one.
         channels = attrs.get("reminder_channels", getattr(self.instance, "reminder_channels", ()))
@@ -217,7 +219,7 @@ class ConsentSerializer(PracticeModelSerializer):
         ]
         read_only_fields = ["id"]
 
-    def validate(self, attrs):
+    def validate(self, attrs) -> dict[str, Any]:
         if attrs.get("kind") == "sensitive_area" and not attrs.get("areas"):
             raise serializers.ValidationError(
                 {"areas": "A sensitive-area consent names its areas."}
@@ -253,7 +255,7 @@ class ClearanceSerializer(serializers.ModelSerializer):
 class RedFlagsField(serializers.DictField):
     child = serializers.ChoiceField(choices=RED_FLAG_ANSWERS)
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data) -> Any:
         value = super().to_internal_value(data)
         unknown = sorted(set(value) - set(RED_FLAG_QUESTIONS))
         if unknown:
@@ -320,7 +322,7 @@ class ComplaintSerializer(PracticeModelSerializer):
             "updated_at",
         ]
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         if self.instance is not None and "client" in fields:
             fields["client"].read_only = True  # a complaint never moves to another client
@@ -438,7 +440,7 @@ class OutcomeSerializer(PracticeModelSerializer):
 class AnswersField(serializers.JSONField):
     """The instrument's answers: a JSON object (API.md "Outcome answers")."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data) -> Any:
         if not isinstance(data, dict):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -457,7 +459,7 @@ class OutcomeWriteSerializer(StrictSerializer):
     # The time the score describes (DOMAIN.md 3), e.g. answers taken on paper last week.
     measured_at = AwareDateTimeField(required=False)
 
-    def validate_measured_at(self, value):
+    def validate_measured_at(self, value) -> Any:
         if value > timezone.now():
             raise serializers.ValidationError("A score cannot describe a time in the future.")
         return value

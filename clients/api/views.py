@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
@@ -56,7 +58,7 @@ class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.Update
     ordering_fields = ["last_name", "first_name", "created_at", "id"]
     search_fields = ["first_name", "last_name", "email"]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
         if self.action == "list":  # rows, not models: the busiest read skips model building
             # Restricted records (kept after an erasure request, DOMAIN.md 8) leave the default
@@ -70,19 +72,19 @@ class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.Update
         """A restricted record is kept for the record duties only: no edits (DOMAIN.md 8)."""
         return client.restricted_at is None
 
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         if request.role == Role.CLIENT:
             self.permission_denied(request, "Clients sign up through auth/register/.")
         return super().create(request, *args, **kwargs)
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer) -> None:
         with transaction.atomic():
             super().perform_create(serializer)
             services.sync_red_flag_open(client_id=serializer.instance.pk)
             serializer.instance.refresh_from_db()
             services.announce_client(serializer.instance)
 
-    def perform_update(self, serializer):
+    def perform_update(self, serializer) -> None:
         # `red_flag_open` follows the client's complaints (DOMAIN.md 2b), not what an edit of
         # health_flags sends: an edit cannot drop it while a referral is open, nor invent one.
         # A clearance flag added again (a new clot) revokes the clearances of the old one.
@@ -116,13 +118,13 @@ class ConsentViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin):
     filterset_fields = ["client", "kind"]
     ordering_fields = ["signed_at", "id"]
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer) -> None:
         serializer.validated_data["witnessed_by"] = self.request.user
         super().perform_create(serializer)
 
     @extend_schema(request=None, responses={200: ConsentSerializer})
     @action(detail=True, methods=["post"])
-    def withdraw(self, request, pk=None):
+    def withdraw(self, request, pk=None) -> Response:
         consent = services.withdraw_consent(consent=self.get_object())
         self.audit(AuditAction.UPDATE, [consent])
         return Response(self.get_serializer(consent).data)
@@ -150,7 +152,7 @@ class ComplaintViewSet(ModelViewSet):
     filterset_fields = ["client", "status", "mechanism"]
     ordering_fields = ["created_at", "onset_date", "id"]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
         if self.action in ("progress", "progress_svg"):  # they read outcomes, not red flags
             queryset = queryset.prefetch_related(None)
@@ -159,32 +161,36 @@ class ComplaintViewSet(ModelViewSet):
         return queryset
 
     @transaction.atomic
-    def perform_create(self, serializer):
+    def perform_create(self, serializer) -> None:
         data = dict(serializer.validated_data)
         complaint = services.create_complaint(
-            practice=self.request.practice, created_by=self.request.user, **data
+            practice=self.request.practice,
+            created_by=self.request.user,  # type: ignore[arg-type]  # a member: authenticated
+            **data,
         )
         serializer.instance = self.get_queryset().get(pk=complaint.pk)
         self.audit(AuditAction.CREATE, [complaint])
 
     @transaction.atomic
-    def perform_update(self, serializer):
+    def perform_update(self, serializer) -> None:
         complaint = services.update_complaint(
-            complaint=serializer.instance, updated_by=self.request.user, **serializer.validated_data
+            complaint=serializer.instance,
+            updated_by=self.request.user,  # type: ignore[arg-type]  # a member: authenticated
+            **serializer.validated_data,
         )
         serializer.instance = self.get_queryset().get(pk=complaint.pk)
         self.audit(AuditAction.UPDATE, [complaint])
 
     @extend_schema(responses={200: ProgressSerializer})
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
-    def progress(self, request, pk=None):
+    def progress(self, request, pk=None) -> Response:
         """Per instrument: series, baseline, latest and the change rules of DOMAIN.md 3."""
         complaint = self.get_object()
         progress = complaint_progress(complaint, request.practice)
         return Response(ProgressSerializer({"instruments": progress}).data)
 
     @extend_schema(responses={(200, "image/svg+xml"): str})
-    def progress_svg(self, request, pk=None):
+    def progress_svg(self, request, pk=None) -> HttpResponse:
         """`complaints/{id}/progress.svg` (routed in config/urls.py: no trailing slash)."""
         complaint = self.get_object()
         progress = complaint_progress(complaint, request.practice)
@@ -198,7 +204,7 @@ class ComplaintViewSet(ModelViewSet):
 
     @extend_schema(request=ClearSerializer, responses={200: ComplaintSerializer})
     @action(detail=True, methods=["post"])
-    def clear(self, request, pk=None):
+    def clear(self, request, pk=None) -> Response:
         """A clinician records the referral outcome, lifting `referral_required`."""
         incoming = ClearSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -212,7 +218,7 @@ class ComplaintViewSet(ModelViewSet):
 
     @extend_schema(request=None, responses={200: ComplaintSerializer})
     @action(detail=True, methods=["post"])
-    def resolve(self, request, pk=None):
+    def resolve(self, request, pk=None) -> Response:
         """`active` -> `resolved` (409 `invalid_transition` otherwise: clear a referral first)."""
         complaint = services.resolve_complaint(complaint=self.get_object())
         self.audit(AuditAction.UPDATE, [complaint])
@@ -220,7 +226,7 @@ class ComplaintViewSet(ModelViewSet):
 
     @extend_schema(request=None, responses={200: ComplaintSerializer})
     @action(detail=True, methods=["post"])
-    def reopen(self, request, pk=None):
+    def reopen(self, request, pk=None) -> Response:
         """`resolved` -> `active`: the complaint recurs."""
         complaint = services.reopen_complaint(complaint=self.get_object())
         self.audit(AuditAction.UPDATE, [complaint])
@@ -239,7 +245,7 @@ class OutcomeViewSet(ReadOnlyModelViewSet):
     ordering_fields = ["measured_at", "recorded_at", "id"]
 
     @extend_schema(request=OutcomeWriteSerializer, responses={201: OutcomeSerializer})
-    def create(self, request):
+    def create(self, request) -> Response:
         incoming = OutcomeWriteSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)

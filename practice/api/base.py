@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
@@ -36,7 +37,7 @@ def check_date_window(value: date) -> None:
 class BoundedDateField(serializers.DateField):
     """A date inside EARLIEST_DATE..LATEST_DATE."""
 
-    def to_internal_value(self, value):
+    def to_internal_value(self, value) -> Any:
         parsed = super().to_internal_value(value)
         check_date_window(parsed)
         return parsed
@@ -53,7 +54,7 @@ class AwareDateTimeField(serializers.DateTimeField):
         check_date_window(value.date())
         return super().enforce_timezone(value)
 
-    def to_representation(self, value):
+    def to_representation(self, value) -> Any:
         if isinstance(value, datetime):
             return utc_iso(value)
         return super().to_representation(value)
@@ -72,7 +73,7 @@ class StrictModelSerializer(serializers.ModelSerializer):
         models.DateField: BoundedDateField,
     }
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data) -> Any:
         if not isinstance(data, dict):
             raise exceptions.ValidationError(
                 {"non_field_errors": ["Expected a JSON object."]}, code="invalid"
@@ -125,7 +126,7 @@ def reject_unknown_fields(serializer: serializers.Serializer, data: dict) -> Non
 
 
 class StrictSerializer(serializers.Serializer):
-    def to_internal_value(self, data):
+    def to_internal_value(self, data) -> Any:
         if not isinstance(data, dict):
             raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
         reject_unknown_fields(self, data)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.response import Response
 
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.models import (
@@ -171,7 +174,7 @@ class StaffSerializer(PracticeModelSerializer):
         ]
         read_only_fields = ["id", "created_at"]
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         if self.instance is not None:  # email and password are set at creation only
             fields["email"].read_only = True
@@ -182,7 +185,7 @@ class StaffSerializer(PracticeModelSerializer):
         therapist = getattr(membership.user, "therapist", None)
         return therapist.pk if therapist else None
 
-    def create(self, validated_data):
+    def create(self, validated_data) -> Membership:
         from practice.services import create_user_in_practice
 
         user_data = validated_data.pop("user")
@@ -197,7 +200,7 @@ class StaffSerializer(PracticeModelSerializer):
         return user.membership
 
     @transaction.atomic
-    def update(self, instance, validated_data):
+    def update(self, instance, validated_data) -> Response:
         from practice.services import change_staff_role
 
         user_data = validated_data.pop("user", {})
@@ -254,7 +257,7 @@ class StaffChangeSerializer(StaffSerializer):
 class HourMinuteField(serializers.TimeField):
     """A local wall-clock time written `HH:MM` both ways (API.md "Working hours")."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs) -> None:
         super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
 
 
@@ -263,7 +266,7 @@ class WorkingHoursSerializer(StrictSerializer):
     start = HourMinuteField()
     end = HourMinuteField()
 
-    def validate(self, attrs):
+    def validate(self, attrs) -> dict[str, Any]:
         if attrs["end"] <= attrs["start"]:
             raise serializers.ValidationError({"end": "End must be after start."})
         return attrs
@@ -275,7 +278,7 @@ class TimeOffSerializer(PracticeModelSerializer):
         fields = ["id", "therapist", "start", "end", "reason"]
         read_only_fields = ["id"]
 
-    def validate(self, attrs):
+    def validate(self, attrs) -> dict[str, Any]:
         start = attrs.get("start", getattr(self.instance, "start", None))
         end = attrs.get("end", getattr(self.instance, "end", None))
         if start and end and end <= start:

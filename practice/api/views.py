@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -90,7 +93,7 @@ class LoginView(APIView):
     throttle_classes = (LoginIPThrottle,)
 
     @extend_schema(request=LoginSerializer, responses={200: TokenSerializer})
-    def post(self, request):
+    def post(self, request) -> Response:
         incoming = LoginSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         # Only failures count (issue 13.6): a stranger's wrong passwords from their own address
@@ -107,7 +110,7 @@ class LoginView(APIView):
 
 class LogoutView(APIView):
     @extend_schema(request=None, responses={204: None})
-    def post(self, request):
+    def post(self, request) -> Response:
         revoke_token(request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -118,7 +121,7 @@ class RegisterView(APIView):
     throttle_classes = (RegisterThrottle,)
 
     @extend_schema(request=RegisterSerializer, responses={201: TokenSerializer})
-    def post(self, request):
+    def post(self, request) -> Response:
         incoming = RegisterSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
@@ -141,7 +144,7 @@ class EmailLinkView(APIView):
         parameters=[OpenApiParameter("token", str, required=True)],
         responses={200: EmailLinkSerializer, 404: ErrorSerializer},
     )
-    def get(self, request):
+    def get(self, request) -> Response:
         link = services.pending_link(
             token=request.query_params.get("token", "")[:200], purpose=self.purpose
         )
@@ -166,7 +169,7 @@ class VerifyEmailView(EmailLinkView):
         request=VerifyEmailSerializer,
         responses={200: UserSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
     )
-    def post(self, request):
+    def post(self, request) -> Response:
         incoming = VerifyEmailSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         user = services.verify_email(
@@ -184,7 +187,7 @@ class EmailChangeConfirmView(EmailLinkView):
     @extend_schema(
         request=TokenOnlySerializer, responses={200: UserSerializer, 404: ErrorSerializer}
     )
-    def post(self, request):
+    def post(self, request) -> Response:
         incoming = TokenOnlySerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         user = services.confirm_email_change(token=incoming.validated_data["token"])
@@ -199,7 +202,7 @@ class PasswordResetConfirmView(EmailLinkView):
     @extend_schema(
         request=PasswordResetConfirmSerializer, responses={204: None, 404: ErrorSerializer}
     )
-    def post(self, request):
+    def post(self, request) -> Response:
         incoming = PasswordResetConfirmSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         services.reset_password(**incoming.validated_data)
@@ -214,7 +217,7 @@ class PasswordResetView(APIView):
     throttle_classes = (RegisterThrottle,)
 
     @extend_schema(request=PasswordResetRequestSerializer, responses={202: None})
-    def post(self, request):
+    def post(self, request) -> Response:
         incoming = PasswordResetRequestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         idents = reset_idents(incoming.validated_data["email"])
@@ -228,7 +231,7 @@ class PasswordChangeView(APIView):
     """A logged-in user's new password; their other tokens stop working (issue 13.7)."""
 
     @extend_schema(request=PasswordChangeSerializer, responses={204: None})
-    def post(self, request):
+    def post(self, request) -> Response:
         if request.user.pk is None:  # an API key is no person and has no password
             self.permission_denied(request, "Only a person changes a password.")
         incoming = PasswordChangeSerializer(data=request.data)
@@ -241,7 +244,7 @@ class EmailChangeView(APIView):
     """Ask to change the login email: nothing changes until the new address confirms (13.2)."""
 
     @extend_schema(request=EmailChangeSerializer, responses={202: None})
-    def post(self, request):
+    def post(self, request) -> Response:
         if request.user.pk is None:
             self.permission_denied(request, "Only a person has a login email.")
         incoming = EmailChangeSerializer(data=request.data)
@@ -256,7 +259,7 @@ class EmailChangeView(APIView):
 
 class MeView(APIView):
     @extend_schema(responses={200: MeSerializer})
-    def get(self, request):
+    def get(self, request) -> Response:
         user = request.user
         client = getattr(user, "client", None) if request.role == Role.CLIENT else None
         therapist = getattr(user, "therapist", None)
@@ -279,7 +282,7 @@ class RotateCalendarView(APIView):
     """Issue a new calendar URL; the old one stops working at once (API.md "Calendar")."""
 
     @extend_schema(request=None, responses={200: MeSerializer})
-    def post(self, request):
+    def post(self, request) -> Response:
         User.objects.filter(pk=request.user.pk).update(calendar_version=F("calendar_version") + 1)
         request.user.refresh_from_db(fields=["calendar_version"])
         return MeView().get(request)
@@ -289,11 +292,11 @@ class PracticeView(APIView):
     """The caller's practice: every member reads it, the owner changes its policies."""
 
     @extend_schema(responses={200: PracticeSerializer})
-    def get(self, request):
+    def get(self, request) -> Response:
         return Response(PracticeSerializer(request.practice, context={"request": request}).data)
 
     @extend_schema(request=PracticeSerializer, responses={200: PracticeSerializer})
-    def patch(self, request):
+    def patch(self, request) -> Response:
         if request.role != Role.OWNER:
             self.permission_denied(request, "Only the owner changes practice settings.")
         incoming = PracticeSerializer(
@@ -313,10 +316,10 @@ class StaffViewSet(ModelViewSet):
     filterset_fields = ["role"]
 
     @extend_schema(request=StaffChangeSerializer, responses={200: StaffSerializer})
-    def partial_update(self, request, *args, **kwargs):
+    def partial_update(self, request, *args, **kwargs) -> Response:
         return super().partial_update(request, *args, **kwargs)
 
-    def perform_destroy(self, instance):
+    def perform_destroy(self, instance) -> None:
         services.remove_staff(membership=instance)
 
 
@@ -337,21 +340,27 @@ class TherapistViewSet(ReadOnlyModelViewSet):
     filterset_fields = ["active", "online_bookable"]
     ordering_fields = ["id"]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
         if self.request.role == Role.CLIENT:
             queryset = queryset.filter(active=True)
         return queryset
 
-    def partial_update(self, request, *args, **kwargs):
+    def partial_update(self, request, *args, **kwargs) -> Response:
         """PATCH only. No `update`: the router then routes no PUT here, so the schema documents
         none and `Allow` names none (the PUT of this viewset is `working-hours/`)."""
-        return mixins.UpdateModelMixin.update(self, request, *args, partial=True, **kwargs)
+        return mixins.UpdateModelMixin.update(
+            self,  # type: ignore[arg-type]  # a ModelViewSet without its update route
+            request,
+            *args,
+            partial=True,
+            **kwargs,
+        )
 
     def may_change(self, request, therapist: Therapist) -> bool:
         return request.role == Role.OWNER or therapist.user_id == request.user.pk
 
-    def perform_update(self, serializer):
+    def perform_update(self, serializer) -> None:
         fields = dict(serializer.validated_data)
         offered = fields.pop("services", None)
         serializer.instance = services.update_therapist(
@@ -369,11 +378,15 @@ class TherapistViewSet(ReadOnlyModelViewSet):
         pagination_class=None,
         filter_backends=[],
     )
-    def working_hours(self, request, pk=None):
+    def working_hours(self, request, pk=None) -> Response:
         """A therapist's weekly hours in the practice's local time (API.md "Working hours")."""
         therapist = self.get_object()
+        rows: Iterable[WorkingHours]
         if request.method == "PUT":
-            incoming = WorkingHoursSerializer(data=request.data, many=True, max_length=70)
+            # many=True makes a ListSerializer, which takes max_length (the stubs do not know)
+            incoming = WorkingHoursSerializer(  # type: ignore[call-arg]
+                data=request.data, many=True, max_length=70
+            )
             incoming.is_valid(raise_exception=True)
             rows = services.set_working_hours(
                 therapist=therapist, intervals=incoming.validated_data
@@ -404,11 +417,11 @@ class TimeOffViewSet(ModelViewSet):
         ):
             self.permission_denied(self.request, "Therapists record their own time off.")
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer) -> None:
         self._check_own(serializer)
         super().perform_create(serializer)
 
-    def perform_update(self, serializer):
+    def perform_update(self, serializer) -> None:
         # may_change looks at the row as stored; this stops a therapist handing it to someone else.
         self._check_own(serializer)
         super().perform_update(serializer)
@@ -421,27 +434,27 @@ class ServiceViewSet(ModelViewSet):
     filterset_fields = ["online_bookable", "active"]
     ordering_fields = ["name", "duration_minutes", "price", "id"]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
         if self.request.role == Role.CLIENT:
             queryset = queryset.filter(active=True)
         return queryset
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer) -> None:
         fields = dict(serializer.validated_data)
         therapists = fields.pop("therapists", None)
         serializer.instance = services.create_service(
             practice=self.request.practice, fields=fields, therapists=therapists
         )
 
-    def perform_update(self, serializer):
+    def perform_update(self, serializer) -> None:
         fields = dict(serializer.validated_data)
         therapists = fields.pop("therapists", None)
         serializer.instance = services.update_service(
             service=serializer.instance, fields=fields, therapists=therapists
         )
 
-    def perform_destroy(self, instance):
+    def perform_destroy(self, instance) -> None:
         # Past bookings keep pointing at a service: retire it instead of deleting it.
         instance.active = False
         instance.save(update_fields=["active"])
@@ -454,7 +467,7 @@ class AuditEventFilter(PracticeFilterSet):
         model = AuditEvent
         fields = ["record_type", "action", "actor"]
 
-    def filter_record(self, queryset, name, value):
+    def filter_record(self, queryset, name, value) -> QuerySet[Any]:
         return queryset.filter(AuditEvent.records_containing(int(value)))
 
 
@@ -476,7 +489,7 @@ class HealthView(APIView):
     permission_classes = (AllowAny,)
     throttle_classes = ()
 
-    def get(self, request):
+    def get(self, request) -> Response:
         checks = {"database": _check_database(), "broker": _check_broker()}
         if all(value == "ok" for value in checks.values()):
             return Response({"status": "ok", **checks})

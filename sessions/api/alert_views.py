@@ -88,7 +88,7 @@ class AlertViewSet(ReadOnlyModelViewSet):
 
     @extend_schema(request=AcknowledgeSerializer, responses={200: AlertSerializer})
     @action(detail=True, methods=["post"])
-    def acknowledge(self, request, pk=None):
+    def acknowledge(self, request, pk=None) -> Response:
         """Mark the alert seen and acted on, with a note (audited); twice is 409."""
         incoming = AcknowledgeSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

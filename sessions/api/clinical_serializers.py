@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from clients.models import Client, Complaint
@@ -84,7 +86,7 @@ class SessionPlanSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         request = self.context.get("request")
         if getattr(request, "role", None) == Role.CLIENT:
@@ -109,7 +111,7 @@ class SessionPlanWriteSerializer(StrictSerializer):
         many=True, required=False, max_length=40
     )
 
-    def validate_goals(self, goals):
+    def validate_goals(self, goals) -> Any:
         if len(set(goals)) != len(goals):
             raise serializers.ValidationError("Each goal once.")
         return goals
@@ -241,13 +243,14 @@ class NoteWriteSerializer(StrictSerializer):
         queryset=PlanItem.objects.all(), many=True, required=False
     )
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         practice = getattr(self.context.get("request"), "practice", None)
         # Plan items are scoped through their plan's practice.
-        fields["delivered_items"].child_relation.queryset = PlanItem.objects.filter(
-            plan__practice=practice
-        ).select_related("plan")
+        delivered = fields["delivered_items"]  # many=True: a ManyRelatedField
+        delivered.child_relation.queryset = (  # type: ignore[attr-defined]
+            PlanItem.objects.filter(plan__practice=practice).select_related("plan")
+        )
         if self.instance is not None:  # a note stays with its client and appointment
             fields.pop("client")
             fields.pop("appointment")

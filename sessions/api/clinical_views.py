@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import django_filters
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -69,7 +70,7 @@ class SessionPlanViewSet(ClinicalViewSet):
     ordering_fields = ["created_at", "id"]
 
     @extend_schema(request=SessionPlanWriteSerializer, responses={201: SessionPlanSerializer})
-    def create(self, request):
+    def create(self, request) -> Response:
         incoming = SessionPlanWriteSerializer(
             data=request.data, context=self.get_serializer_context()
         )
@@ -81,7 +82,7 @@ class SessionPlanViewSet(ClinicalViewSet):
         return self.output(plan, status.HTTP_201_CREATED)
 
     @extend_schema(request=SessionPlanWriteSerializer, responses={200: SessionPlanSerializer})
-    def partial_update(self, request, pk=None):
+    def partial_update(self, request, pk=None) -> Response:
         plan = self.get_object()
         incoming = SessionPlanWriteSerializer(
             data=request.data, partial=True, context=self.get_serializer_context()
@@ -107,7 +108,7 @@ class NoteFilter(PracticeFilterSet):
         model = Note
         fields = ["client", "appointment", "complaint", "author"]
 
-    def filter_unsigned(self, queryset, name, value):
+    def filter_unsigned(self, queryset, name, value) -> QuerySet[Any]:
         stale = timezone.now() - timedelta(hours=48)
         if value:
             return queryset.filter(signed_at__isnull=True, created_at__lt=stale)
@@ -136,14 +137,14 @@ class NoteViewSet(ClinicalViewSet):
     ordering_fields = ["created_at", "signed_at", "id"]
     action_access = {"amendments": CLINICAL}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
         if self.request.role == Role.CLIENT:
             queryset = queryset.filter(shared_with_client=True, signed_at__isnull=False)
         return queryset
 
     @extend_schema(request=NoteWriteSerializer, responses={201: NoteSerializer})
-    def create(self, request):
+    def create(self, request) -> Response:
         incoming = NoteWriteSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
         note = clinical.create_note(
@@ -153,7 +154,7 @@ class NoteViewSet(ClinicalViewSet):
         return self.output(note, status.HTTP_201_CREATED)
 
     @extend_schema(request=NoteWriteSerializer, responses={200: NoteSerializer})
-    def partial_update(self, request, pk=None):
+    def partial_update(self, request, pk=None) -> Response:
         note = self.get_object()
         incoming = NoteWriteSerializer(
             note, data=request.data, partial=True, context=self.get_serializer_context()
@@ -165,7 +166,7 @@ class NoteViewSet(ClinicalViewSet):
 
     @extend_schema(request=None, responses={200: NoteSerializer})
     @action(detail=True, methods=["post"])
-    def sign(self, request, pk=None):
+    def sign(self, request, pk=None) -> Response:
         note = clinical.sign_note(note=self.get_object(), by=request.user)
         self.audit(AuditAction.UPDATE, [note])
         return self.output(note)
@@ -175,7 +176,7 @@ class NoteViewSet(ClinicalViewSet):
         responses={201: AmendmentSerializer, 200: AmendmentSerializer(many=True)},
     )
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
-    def amendments(self, request, pk=None):
+    def amendments(self, request, pk=None) -> Response:
         note = self.get_object()
         if request.method == "GET":
             return Response(AmendmentSerializer(note.amendments.all(), many=True).data)
@@ -192,7 +193,7 @@ class ClientExportView(APIView):
     access = CLINICAL_CLIENT_READS
 
     @extend_schema(responses={200: dict})
-    def get(self, request, pk: int):
+    def get(self, request, pk: int) -> Response:
         client = scope(Client.objects.all(), request).filter(pk=pk).first()
         if client is None:
             raise NotFound()

@@ -3,12 +3,16 @@ access log of one client's record. Thin: sessions.privacy holds the rules."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.models import Client, ErasureRequest
+from practice.auth import PracticeRequest
 from practice.errors import NotFound
 from practice.models import AuditAction, Role
 from practice.permissions import WRITE
@@ -55,7 +59,7 @@ class LegalHoldView(APIView):
     access = OWNER_ONLY
 
     @extend_schema(request=LegalHoldSerializer, responses={200: LegalHoldStateSerializer})
-    def post(self, request, pk: int):
+    def post(self, request, pk: int) -> Response:
         client = _client(request, pk)
         incoming = LegalHoldSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -96,7 +100,7 @@ class ClientErasureView(_ErasureView):
     access = OWNER_ONLY
 
     @extend_schema(request=ErasureInSerializer, responses={201: ErasureRequestSerializer})
-    def post(self, request, pk: int):
+    def post(self, request, pk: int) -> Response:
         return self.respond(request, _client(request, pk))
 
 
@@ -106,7 +110,7 @@ class OwnErasureView(_ErasureView):
     access = CLIENT_SELF_WRITE
 
     @extend_schema(request=ErasureInSerializer, responses={201: ErasureRequestSerializer})
-    def post(self, request):
+    def post(self, request) -> Response:
         return self.respond(request, _own_client(request))
 
 
@@ -127,7 +131,7 @@ class OwnExportView(ClientExportView):
     access = CLIENT_SELF
 
     @extend_schema(responses={200: dict})
-    def get(self, request):  # type: ignore[override]
+    def get(self, request) -> Response:  # type: ignore[override]
         return super().get(request, pk=_own_client(request).pk)
 
 
@@ -135,10 +139,11 @@ class ClientAccessLogView(generics.ListAPIView):
     """`GET clients/{id}/access-log/` (owner): reads, writes and exports of one client's
     records by anyone: who (user, role or API key), what (record type and ids), when, from where."""
 
+    request: PracticeRequest
     access = OWNER_ONLY
     serializer_class = AccessLogEntrySerializer
     filter_backends: list = []
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         client = _client(self.request, self.kwargs["pk"])
         return privacy.client_access_log(practice=self.request.practice, client_id=client.pk)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -55,7 +58,7 @@ class ReminderViewSet(ReadOnlyModelViewSet):
     filterset_fields = ["appointment", "client", "kind", "channel", "status"]
     ordering_fields = ["scheduled_for", "id"]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
         # An alert's message is clinical and addressed to clinicians: not the client's nor the
         # front desk's to see, even as a delivery row.
@@ -111,7 +114,7 @@ class FollowUpView(APIView):
     throttle_classes = (PublicThrottle,)
 
     @extend_schema(responses={200: FollowUpQuestionSerializer})
-    def get(self, request, token):
+    def get(self, request, token) -> Response:
         reminder = reminders.follow_up_for_token(token)
         if reminder is None or not reminders.follow_up_is_open(reminder):
             raise NotFound("This link is invalid or has expired.")
@@ -125,7 +128,7 @@ class FollowUpView(APIView):
         )
 
     @extend_schema(request=FollowUpAnswerSerializer, responses={201: None})
-    def post(self, request, token):
+    def post(self, request, token) -> Response:
         incoming = FollowUpAnswerSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         answer = reminders.answer_follow_up(token=token, **incoming.validated_data)
@@ -164,7 +167,7 @@ class UnsubscribeView(APIView):
     throttle_classes = (PublicThrottle,)
 
     @extend_schema(request=None, responses={200: UnsubscribeSerializer})
-    def get(self, request, token):
+    def get(self, request, token) -> Response:
         client = reminders.client_for_unsubscribe(token)
         if client is None:
             raise NotFound("Unknown link.")
@@ -180,7 +183,7 @@ class UnsubscribeView(APIView):
         )
 
     @extend_schema(request=None, responses={200: UnsubscribeSerializer})
-    def post(self, request, token):
+    def post(self, request, token) -> Response:
         reminders.unsubscribe(token=token)
         return Response(
             UnsubscribeSerializer(

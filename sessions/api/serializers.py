@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
 from rest_framework import serializers
 
@@ -14,7 +15,7 @@ from sessions.models import Appointment, AppointmentEvent
 from sessions.selectors import MAX_RANGE_DAYS
 
 
-def scoped(model):
+def scoped(model: Any) -> ScopedPrimaryKeyRelatedField:
     return ScopedPrimaryKeyRelatedField(queryset=model.objects.all())
 
 
@@ -32,7 +33,7 @@ class AvailabilityQuerySerializer(StrictSerializer):
         min_value=1, required=False, help_text="Only this therapist's slots (id)."
     )
 
-    def validate(self, attrs):
+    def validate(self, attrs) -> dict[str, Any]:
         if attrs["end"] < attrs["start"]:
             raise serializers.ValidationError({"end": "The end is before the start."})
         if (attrs["end"] - attrs["start"]).days + 1 > MAX_RANGE_DAYS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import prefetch_related_objects
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -96,7 +96,7 @@ class AvailabilityView(APIView):
     @extend_schema(
         parameters=[AvailabilityQuerySerializer], responses={200: AvailabilitySerializer}
     )
-    def get(self, request):
+    def get(self, request) -> Response:
         query = AvailabilityQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         services = scope(Service.objects.filter(active=True), request)
@@ -169,7 +169,7 @@ class AppointmentViewSet(ReadOnlyModelViewSet):
         responses={201: AppointmentSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
-    def create(self, request):
+    def create(self, request) -> Response:
         def book() -> Response:
             incoming = AppointmentCreateSerializer(
                 data=request.data, context=self.get_serializer_context()
@@ -190,7 +190,7 @@ class AppointmentViewSet(ReadOnlyModelViewSet):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     @action(detail=False, methods=["post"])
-    def series(self, request):
+    def series(self, request) -> Response:
         """A course of care: every N days at the same local time, up to 12, all or none."""
 
         def book() -> Response:
@@ -234,7 +234,7 @@ class AppointmentViewSet(ReadOnlyModelViewSet):
 
     @extend_schema(request=CancelSerializer, responses={200: AppointmentSerializer})
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
+    def cancel(self, request, pk=None) -> Response:
         incoming = CancelSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         appointment = booking.cancel_appointment(
@@ -246,7 +246,7 @@ class AppointmentViewSet(ReadOnlyModelViewSet):
 
     @extend_schema(request=RescheduleSerializer, responses={200: AppointmentSerializer})
     @action(detail=True, methods=["post"])
-    def reschedule(self, request, pk=None):
+    def reschedule(self, request, pk=None) -> Response:
         incoming = RescheduleSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
         appointment = booking.reschedule_appointment(
@@ -265,17 +265,17 @@ class AppointmentViewSet(ReadOnlyModelViewSet):
 
     @extend_schema(request=None, responses={200: AppointmentSerializer})
     @action(detail=True, methods=["post"], url_path="check-in")
-    def check_in(self, request, pk=None):
+    def check_in(self, request, pk=None) -> Response:
         return self._move(request, Status.CHECKED_IN)
 
     @extend_schema(request=None, responses={200: AppointmentSerializer})
     @action(detail=True, methods=["post"])
-    def complete(self, request, pk=None):
+    def complete(self, request, pk=None) -> Response:
         return self._move(request, Status.COMPLETED)
 
     @extend_schema(request=None, responses={200: AppointmentSerializer})
     @action(detail=True, methods=["post"], url_path="no-show")
-    def no_show(self, request, pk=None):
+    def no_show(self, request, pk=None) -> Response:
         return self._move(request, Status.NO_SHOW)
 
 
@@ -303,7 +303,7 @@ class PublicBookingThrottle(PublicThrottle):
 
     scope = "public_booking"
 
-    def allow_request(self, request, view):
+    def allow_request(self, request, view) -> bool:
         if request.method == "POST":
             idents = _booking_idents(request)
             BOOKINGS_MADE.check(idents, request)
@@ -329,27 +329,27 @@ class PublicPracticeView(PublicView):
     @extend_schema(
         operation_id="public_practice_retrieve", responses={200: PublicPracticeSerializer}
     )
-    def get(self, request, slug):
+    def get(self, request, slug) -> Response:
         practice = Practice.objects.filter(slug=slug).first()
         if practice is None:
             raise NotFound("No such practice.")
         return Response(PublicPracticeSerializer(practice).data)
 
 
-def public_services(practice: Practice):
+def public_services(practice: Practice) -> QuerySet[Service]:
     return Service.objects.filter(practice=practice, active=True, online_bookable=True)
 
 
 class PublicServicesView(PublicView):
     @extend_schema(responses={200: PublicServiceSerializer(many=True)})
-    def get(self, request, slug):
+    def get(self, request, slug) -> Response:
         services = public_services(self.practice(slug))
         return Response(PublicServiceSerializer(services, many=True).data)
 
 
 class PublicTherapistsView(PublicView):
     @extend_schema(responses={200: PublicTherapistSerializer(many=True)})
-    def get(self, request, slug):
+    def get(self, request, slug) -> Response:
         practice = self.practice(slug)
         therapists = (
             Therapist.objects.filter(practice=practice, active=True, online_bookable=True)
@@ -363,7 +363,7 @@ class PublicAvailabilityView(PublicView):
     @extend_schema(
         parameters=[AvailabilityQuerySerializer], responses={200: AvailabilitySerializer}
     )
-    def get(self, request, slug):
+    def get(self, request, slug) -> Response:
         practice = self.practice(slug)
         query = AvailabilityQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
@@ -378,7 +378,7 @@ class PublicAvailabilityView(PublicView):
 class PublicBookingsView(PublicView):
     throttle_classes = (PublicThrottle, PublicBookingThrottle, IdempotencyKeyRateThrottle)
 
-    def finalize_response(self, request, response, *args, **kwargs):
+    def finalize_response(self, request, response, *args, **kwargs) -> Response:
         if request.method == "POST" and response.status_code != 429:
             made = 200 <= response.status_code < 300
             (BOOKINGS_MADE if made else BOOKINGS_FAILED).record(_booking_idents(request), request)
@@ -389,7 +389,7 @@ class PublicBookingsView(PublicView):
         responses={201: PublicBookingResultSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
-    def post(self, request, slug):
+    def post(self, request, slug) -> Response:
         """Book without an account; the same answer whether or not the email is already known."""
         practice = self.practice(slug)
 
@@ -474,13 +474,13 @@ class PublicManageView(PublicView):
         return found
 
     @extend_schema(responses={200: PublicAppointmentSerializer})
-    def get(self, request, token):
+    def get(self, request, token) -> Response:
         return Response(PublicAppointmentSerializer(self.appointment(token)).data)
 
 
 class PublicCancelView(PublicManageView):
     @extend_schema(request=CancelSerializer, responses={200: PublicAppointmentSerializer})
-    def post(self, request, token):
+    def post(self, request, token) -> Response:
         incoming = CancelSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         cancelled = booking.cancel_by_manage_link(
@@ -491,7 +491,7 @@ class PublicCancelView(PublicManageView):
 
 class PublicRescheduleView(PublicManageView):
     @extend_schema(request=PublicRescheduleSerializer, responses={200: PublicAppointmentSerializer})
-    def post(self, request, token):
+    def post(self, request, token) -> Response:
         incoming = PublicRescheduleSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         appointment = booking.reschedule_public_appointment(
@@ -510,7 +510,7 @@ class CalendarFeedView(APIView):
     throttle_classes = (PublicThrottle,)
 
     @extend_schema(responses={(200, "text/calendar"): str})
-    def get(self, request, token):
+    def get(self, request, token) -> HttpResponse:
         user = user_for_calendar_token(token)
         membership = getattr(user, "membership", None)
         if user is None or membership is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -52,7 +54,7 @@ class WaitlistWriteSerializer(StrictSerializer):
     earliest = serializers.TimeField(required=False, allow_null=True)
     latest = serializers.TimeField(required=False, allow_null=True)
 
-    def validate(self, attrs):
+    def validate(self, attrs) -> dict[str, Any]:
         if attrs["last_day"] < attrs["first_day"]:
             raise serializers.ValidationError({"last_day": "Must not be before first_day."})
         if (attrs["last_day"] - attrs["first_day"]).days > 90:
@@ -73,7 +75,7 @@ class WaitlistViewSet(ReadOnlyModelViewSet):
     ordering_fields = ["created_at", "id"]
 
     @extend_schema(request=WaitlistWriteSerializer, responses={201: WaitlistEntrySerializer})
-    def create(self, request):
+    def create(self, request) -> Response:
         incoming = WaitlistWriteSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
@@ -86,7 +88,7 @@ class WaitlistViewSet(ReadOnlyModelViewSet):
 
     @extend_schema(request=None, responses={200: WaitlistEntrySerializer})
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
+    def cancel(self, request, pk=None) -> Response:
         entry = self.get_object()
         updated = WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistStatus.WAITING).update(
             status=WaitlistStatus.CANCELLED
@@ -109,7 +111,7 @@ class WaitlistClaimView(PublicView):
     """`public/waitlist-offers/{token}/claim/`: GET shows the offer, POST claims it."""
 
     @extend_schema(responses={200: WaitlistOfferSerializer})
-    def get(self, request, token):
+    def get(self, request, token) -> Response:
         offer = waitlist.offer_for_token(token)
         return Response(
             WaitlistOfferSerializer(
@@ -124,7 +126,7 @@ class WaitlistClaimView(PublicView):
         )
 
     @extend_schema(request=None, responses={201: AppointmentSerializer})
-    def post(self, request, token):
+    def post(self, request, token) -> Response:
         appointment = waitlist.claim_offer(token=token)
         fresh = appointments_with_parties().get(pk=appointment.pk)
         return Response(AppointmentSerializer(fresh).data, status=status.HTTP_201_CREATED)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from practice.api.base import AwareDateTimeField, StrictSerializer
@@ -14,7 +16,7 @@ class RangeSerializer(StrictSerializer):
     min = serializers.IntegerField(min_value=0, max_value=120)
     max = serializers.IntegerField(min_value=0, max_value=120)
 
-    def validate(self, attrs):
+    def validate(self, attrs) -> dict[str, Any]:
         if attrs["max"] < attrs["min"]:
             raise serializers.ValidationError({"max": "Must not be below min."})
         return attrs
@@ -58,13 +60,13 @@ class TechniqueSerializer(PracticeModelSerializer):
         ]
         read_only_fields = ["id", "is_builtin"]
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         if self.instance is not None:
             fields["code"].read_only = True  # plans and exports refer to techniques by code
         return fields
 
-    def to_representation(self, technique: Technique):
+    def to_representation(self, technique: Technique) -> Any:
         has_pressure = technique.usual_pressure_min is not None
         return {
             "id": technique.pk,
@@ -94,7 +96,7 @@ class TechniqueSerializer(PracticeModelSerializer):
             ],
         }
 
-    def validate_code(self, code):
+    def validate_code(self, code) -> Any:
         request = self.context["request"]
         if Technique.objects.filter(practice=request.practice, code=code).exists():
             raise serializers.ValidationError(

@@ -31,7 +31,7 @@ class TechniqueViewSet(ModelViewSet):
         return Response(self.get_serializer(fresh).data, status=status_code)
 
     @extend_schema(request=TechniqueSerializer, responses={201: TechniqueSerializer})
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         incoming = self.get_serializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         technique = services.create_technique(
@@ -39,12 +39,12 @@ class TechniqueViewSet(ModelViewSet):
             by=request.user,
             role=request.role,
             ip=caller_ip(request),
-            **incoming.service_kwargs(),
+            **incoming.service_kwargs(),  # type: ignore[attr-defined]  # TechniqueSerializer
         )
         return self._answer(technique, status.HTTP_201_CREATED)
 
     @extend_schema(request=TechniqueSerializer, responses={200: TechniqueSerializer})
-    def partial_update(self, request, *args, **kwargs):
+    def partial_update(self, request, *args, **kwargs) -> Response:
         technique = self.get_object()
         incoming = self.get_serializer(technique, data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
@@ -53,14 +53,14 @@ class TechniqueViewSet(ModelViewSet):
             by=request.user,
             role=request.role,
             ip=caller_ip(request),
-            **incoming.service_kwargs(),
+            **incoming.service_kwargs(),  # type: ignore[attr-defined]  # TechniqueSerializer
         )
         return self._answer(technique, status.HTTP_200_OK)
 
-    def perform_destroy(self, instance):
+    def perform_destroy(self, instance) -> None:
         pk = instance.pk
         with transaction.atomic():
-            services.delete_technique(technique=instance, role=self.request.role)
+            services.delete_technique(technique=instance, role=self.request.role or "")
             log_access(self.request, AuditAction.DELETE, "technique", [pk])
 
     @extend_schema(responses={200: ContraindicationChangeSerializer(many=True)})
@@ -71,7 +71,7 @@ class TechniqueViewSet(ModelViewSet):
         pagination_class=None,
         filter_backends=[],
     )
-    def contraindication_changes(self, request, pk=None):
+    def contraindication_changes(self, request, pk=None) -> Response:
         """The owner reads each change of this technique's matrix column, with before/after."""
         technique = self.get_object()
         changes = technique.contraindication_changes.all()

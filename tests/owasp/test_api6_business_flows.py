@@ -30,7 +30,14 @@ from rest_framework.test import APIClient
 from clients.domain import ComplaintStatus
 from clients.models import Client
 from practice.models import WebhookEvent
-from sessions.models import Appointment, AppointmentEvent, IdempotencyRecord, Source, Status
+from sessions.models import (
+    Appointment,
+    AppointmentEvent,
+    IdempotencyRecord,
+    QuietRefusal,
+    Source,
+    Status,
+)
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,
@@ -486,7 +493,7 @@ def test_what_the_public_sees_after_a_booking_is_alike_for_every_kind_of_person(
     """The slot a booking answered 201 for is taken afterwards, whoever's email it carried: a
     quiet refusal holds its time on the public side like a booking (else availability, or a
     second booking of the same time, would tell who may not book online)."""
-    therapist, service = public_setup
+    _therapist, service = public_setup
     slot = at(practice, 2, 10)
     assert book(anon, body(public_setup, slot, email=_person(practice, kind))).status_code == 201
 
@@ -519,3 +526,34 @@ def test_the_live_cap_answers_alike_for_every_kind_of_person(anon, practice, pub
 
     assert {a.status_code for a in fourth.values()} == {429}
     assert len({a.json()["detail"] for a in fourth.values()}) == 1
+
+
+def test_a_quiet_refusals_reschedule_link_moves_only_the_refusal(anon, practice, public_setup):
+    """Found by mypy (issue 16): the refusal went to the appointment service, which looked up the
+    *appointment* with the refusal's id and moved someone else's booking."""
+    victim_start = at(practice, 2, 10)
+    victim = book(anon, body(public_setup, victim_start, email="victim@example.com"), ip=IP)
+    assert victim.status_code == 201
+    refused = book(
+        anon, body(public_setup, at(practice, 3, 10), email=_person(practice, "referral"))
+    )
+    assert refused.status_code == 201
+    # Give the refusal the victim's appointment's id (both tables count from 1 on a fresh database).
+    QuietRefusal.objects.update(id=Appointment.objects.get().pk)
+    refusal = QuietRefusal.objects.get()
+    new_start = at(practice, 4, 11)
+
+    answer = anon.post(
+        urlparse(refused.json()["manage_url"]).path + "reschedule/",
+        {"start": new_start.isoformat()},
+        format="json",
+        REMOTE_ADDR=IP,
+    )
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["start"] == new_start.isoformat().replace("+00:00", "Z")
+    assert answer.json()["status"] == "booked"
+    refusal.refresh_from_db()
+    assert refusal.start == new_start
+    assert Appointment.objects.get().start == victim_start  # untouched
+    assert Appointment.objects.count() == 1

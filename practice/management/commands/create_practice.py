@@ -9,7 +9,7 @@ from practice.services import create_practice
 class Command(BaseCommand):
     help = "Create a practice and its owner (who is also a therapist)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--slug", required=True)
         parser.add_argument("--name", required=True)
         parser.add_argument("--timezone", required=True, help="IANA zone, e.g. Europe/London")
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--owner-first-name", default="")
         parser.add_argument("--owner-last-name", default="")
 
-    def handle(self, *args, **options):
+    def handle(self, *args, **options) -> None:
         try:
             practice = create_practice(
                 slug=options["slug"],

@@ -1,6 +1,7 @@
 """`manage.py load_demo`: the demo practice of API.md "Setting up", created once, idempotent."""
 
 from datetime import date, time, timedelta
+from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -31,7 +32,7 @@ class Command(BaseCommand):
     help = "Create the demo practice (owner@demo.test / backcare-demo) if it does not exist."
 
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         if not Practice.objects.filter(slug=SLUG).exists():
             practice = create_practice(
                 slug=SLUG,
@@ -42,72 +43,9 @@ class Command(BaseCommand):
                 owner_first_name="Olivia",
                 owner_last_name="Owner",
             )
-            create_user_in_practice(
-                practice=practice,
-                email="therapist@demo.test",
-                password=OWNER_PASSWORD,
-                role="therapist",
-                first_name="Theo",
-                last_name="Therapist",
-            )
-            create_user_in_practice(
-                practice=practice,
-                email="desk@demo.test",
-                password=OWNER_PASSWORD,
-                role="front_desk",
-                first_name="Fran",
-                last_name="Desk",
-            )
-            # Created after the staff and without `therapists`: every active therapist offers
-            # them (API.md "Who offers a service"), as for an owner creating one through the API.
-            create_service(
-                practice=practice,
-                fields={
-                    "name": "Back massage (60 min)",
-                    "duration_minutes": 60,
-                    "buffer_minutes": 15,
-                    "price": 65,
-                },
-                therapists=None,
-            )
-            create_service(
-                practice=practice,
-                fields={
-                    "name": "First visit (90 min)",
-                    "duration_minutes": 90,
-                    "buffer_minutes": 15,
-                    "price": 85,
-                },
-                therapists=None,
-            )
-            week = [{"weekday": day, "start": time(9), "end": time(12, 30)} for day in range(5)]
-            week += [{"weekday": day, "start": time(13, 30), "end": time(17)} for day in range(5)]
-            for therapist in Therapist.objects.filter(practice=practice):
-                set_working_hours(therapist=therapist, intervals=week)
-            owner = practice.memberships.get(role="owner").user
-            for index, (first, last, email, flags) in enumerate(CLIENTS):
-                client = Client.objects.create(
-                    practice=practice,
-                    first_name=first,
-                    last_name=last,
-                    email=email,
-                    phone=f"+44 7700 900{index:03d}",
-                    health_flags=flags,
-                    # Under 50: the demo opens with no age-based red flag (docs/clinical.md §2a).
-                    date_of_birth=date(1984 + index * 3, 1 + index, 10),
-                )
-                if index < 2:  # two clients arrive with a lumbar complaint already on file
-                    create_complaint(
-                        practice=practice,
-                        client=client,
-                        created_by=owner,
-                        regions=[{"region": "lumbar", "side": "left" if index else "bilateral"}],
-                        onset_date=timezone.localdate() - timedelta(days=30 + 60 * index),
-                        onset_type="gradual",
-                        mechanism="sustained_posture" if index else "lifting",
-                        pain_now=6 + index,
-                        red_flags=dict.fromkeys(("saddle_numbness", "cancer_history"), "no"),
-                    )
+            _add_staff(practice)
+            _add_services_and_hours(practice)
+            _add_clients(practice)
             created = "Created"
         else:
             created = "Found"
@@ -115,3 +53,78 @@ class Command(BaseCommand):
             f"{created} demo practice '{SLUG}': log in as {OWNER_EMAIL} / {OWNER_PASSWORD} "
             f"(also therapist@demo.test and desk@demo.test, same password)."
         )
+
+
+def _add_staff(practice: Practice) -> None:
+    create_user_in_practice(
+        practice=practice,
+        email="therapist@demo.test",
+        password=OWNER_PASSWORD,
+        role="therapist",
+        first_name="Theo",
+        last_name="Therapist",
+    )
+    create_user_in_practice(
+        practice=practice,
+        email="desk@demo.test",
+        password=OWNER_PASSWORD,
+        role="front_desk",
+        first_name="Fran",
+        last_name="Desk",
+    )
+
+
+def _add_services_and_hours(practice: Practice) -> None:
+    # Created after the staff and without `therapists`: every active therapist offers
+    # them (API.md "Who offers a service"), as for an owner creating one through the API.
+    create_service(
+        practice=practice,
+        fields={
+            "name": "Back massage (60 min)",
+            "duration_minutes": 60,
+            "buffer_minutes": 15,
+            "price": 65,
+        },
+        therapists=None,
+    )
+    create_service(
+        practice=practice,
+        fields={
+            "name": "First visit (90 min)",
+            "duration_minutes": 90,
+            "buffer_minutes": 15,
+            "price": 85,
+        },
+        therapists=None,
+    )
+    week = [{"weekday": day, "start": time(9), "end": time(12, 30)} for day in range(5)]
+    week += [{"weekday": day, "start": time(13, 30), "end": time(17)} for day in range(5)]
+    for therapist in Therapist.objects.filter(practice=practice):
+        set_working_hours(therapist=therapist, intervals=week)
+
+
+def _add_clients(practice: Practice) -> None:
+    owner = practice.memberships.get(role="owner").user
+    for index, (first, last, email, flags) in enumerate(CLIENTS):
+        client = Client.objects.create(
+            practice=practice,
+            first_name=first,
+            last_name=last,
+            email=email,
+            phone=f"+44 7700 900{index:03d}",
+            health_flags=flags,
+            # Under 50: the demo opens with no age-based red flag (docs/clinical.md §2a).
+            date_of_birth=date(1984 + index * 3, 1 + index, 10),
+        )
+        if index < 2:  # two clients arrive with a lumbar complaint already on file
+            create_complaint(
+                practice=practice,
+                client=client,
+                created_by=owner,
+                regions=[{"region": "lumbar", "side": "left" if index else "bilateral"}],
+                onset_date=timezone.localdate() - timedelta(days=30 + 60 * index),
+                onset_type="gradual",
+                mechanism="sustained_posture" if index else "lifting",
+                pain_now=6 + index,
+                red_flags=dict.fromkeys(("saddle_numbness", "cancer_history"), "no"),
+            )
