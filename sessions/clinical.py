@@ -90,9 +90,7 @@ def _check_items(
     A refusal is a 400 naming technique, flag and rule, unless the item has `override_reason`;
     an override is kept on the item (what it overrode) for the audit trail.
 
-    `kept` re-checks stored items (a PATCH without items, a delivery): their stored reason covers
-    only the (flag, rule) pairs it was given for (`overridden`); a flag or a lapsed clearance
-    recorded since needs a fresh, audited override on a new plan write.
+    `kept` re-checks stored items (a PATCH without items, a delivery): see `_unanswered`.
     """
     if client is None:  # a template has no client to check against
         return [dict(item, overridden=[]) for item in items]
@@ -119,13 +117,7 @@ def _check_items(
             usual_pressure=usual.get(technique.pk),
             cleared_flags=safety.cleared_flags,
         )
-        if kept:
-            covered = {(o["flag"], o["rule"]) for o in item.get("overridden", [])}
-            refused = [v for v in violations if (v.flag, v.rule) not in covered]
-        else:
-            refused = [] if item.get("override_reason") else violations
-        if refused:
-            errors += _refusals(refused, f"{field}.{index}.technique")
+        errors += _refusals(_unanswered(violations, item, kept=kept), f"{field}.{index}.technique")
         if item["region"] in SENSITIVE_REGIONS and practice.sensitive_area_consent_required:
             if has_sensitive_consent is None:  # a client has few consents: check in Python
                 has_sensitive_consent = _has_sensitive_consent(client, item["region"])
@@ -142,6 +134,18 @@ def _check_items(
             errors=errors,
         )
     return checked
+
+
+def _unanswered(
+    violations: list[rules.Violation], item: dict, *, kept: bool
+) -> list[rules.Violation]:
+    """What an item's override does not answer. A fresh `override_reason` answers all; a stored
+    item's reason only the (flag, rule) pairs it was given for (`overridden`), so a flag or a
+    lapsed clearance recorded since needs a fresh, audited override on a new plan write."""
+    if kept:
+        covered = {(o["flag"], o["rule"]) for o in item.get("overridden", [])}
+        return [v for v in violations if (v.flag, v.rule) not in covered]
+    return [] if item.get("override_reason") else violations
 
 
 def _refusals(violations: list[rules.Violation], where: str) -> list[dict[str, str]]:
