@@ -26,6 +26,7 @@ from practice.models import (
     WorkingHours,
     validate_timezone,
 )
+from practice.queueing import registered_task
 from practice.signals import email_changed, email_verified
 
 # Path words under public/ that a practice slug would shadow.
@@ -47,9 +48,7 @@ def _send_after_commit(task_name: str, **kwargs: object) -> None:
     """Queue a mail task of this app once the transaction commits (the secret is made there)."""
 
     def send() -> None:
-        from practice import tasks  # import cycle: practice.tasks imports this module
-
-        getattr(tasks, task_name).delay(**kwargs)
+        registered_task(f"practice.tasks.{task_name}").delay(**kwargs)
 
     transaction.on_commit(send)
 

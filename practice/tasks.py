@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.core.mail import send_mail
 
-from practice import services, tombstones
+from practice import services, tombstones, webhooks
 from practice.models import User
 
 MAIL_TASK = {
@@ -89,8 +89,6 @@ def expire_unverified_accounts() -> int:
 @shared_task
 def dispatch_webhooks() -> int:
     """Beat, every minute (and after each event): claim due deliveries, hand them to senders."""
-    from practice import webhooks
-
     ids = webhooks.claim_due()
     for delivery_id in ids:
         deliver_webhook.delay(delivery_id)
@@ -99,8 +97,6 @@ def dispatch_webhooks() -> int:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def deliver_webhook(delivery_id: int) -> str:
-    from practice import webhooks
-
     return webhooks.deliver(delivery_id)
 
 

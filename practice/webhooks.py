@@ -39,7 +39,7 @@ from practice.models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from practice.queueing import claim_batch, publish_after_commit
+from practice.queueing import claim_batch, enqueue_after_commit
 
 RETRY_FOR = timedelta(hours=24)
 LEASE = timedelta(minutes=2)
@@ -169,9 +169,12 @@ def record_event(*, practice: Practice | int, type: str, data: dict[str, Any]) -
     WebhookDelivery.objects.bulk_create(
         WebhookDelivery(subscription=s, event=event, next_attempt_at=now) for s in subscriptions
     )
-    from practice.tasks import dispatch_webhooks
+    dispatch_webhooks_soon()
 
-    publish_after_commit(dispatch_webhooks)
+
+def dispatch_webhooks_soon() -> None:
+    """After commit, ask for a dispatch now (by name: practice.tasks imports this module)."""
+    enqueue_after_commit("practice.tasks.dispatch_webhooks")
 
 
 def event_body(event: WebhookEvent) -> bytes:

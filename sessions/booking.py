@@ -33,8 +33,8 @@ from sessions.models import (
     Status,
 )
 from sessions.public_caps import check_public_booking_caps
+from sessions.queue import dispatch_reminders_soon, offer_freed_time_soon
 from sessions.selectors import booking_rules, free_slots
-from sessions.tasks import dispatch_soon, offer_freed_time_soon
 
 SELF_SERVICE = (Source.CLIENT, Source.PUBLIC)
 
@@ -207,7 +207,7 @@ def book_appointment(
     _save_live(appointment)
     _log(appointment, actor, "created", status=Status.BOOKED, start=start)
     if reminders.on_booked(appointment):
-        dispatch_soon()
+        dispatch_reminders_soon()
     announce(appointment, "appointment.created")
     return appointment, token
 
@@ -332,7 +332,7 @@ def reschedule_appointment(
         therapist=[old_therapist, therapist.pk],
     )
     if reminders.on_rescheduled(appointment):
-        dispatch_soon()
+        dispatch_reminders_soon()
     announce(appointment, "appointment.updated")
     offer_freed_time_soon(old_therapist, old_start, old_until)
     return appointment
@@ -438,7 +438,7 @@ def _refuse_quietly(
     _check_offered_online(service=service, therapist=therapist, actor=Actor(kind=Source.PUBLIC))
     _check_slot(practice=practice, service=service, therapist=therapist, start=start)
     if reminders.on_online_booking_refused(client):
-        dispatch_soon()
+        dispatch_reminders_soon()
     token, token_hash = new_secret("bk_")
     refusal = QuietRefusal.objects.create(
         practice=practice,

@@ -8,7 +8,7 @@ from practice.models import TimeOff
 from practice.tombstones import track_deletions
 from sessions import alerts
 from sessions.models import Appointment, Note, SessionPlan, WaitlistEntry
-from sessions.tasks import offer_freed_time_soon
+from sessions.queue import offer_freed_time_soon
 
 # Hard deletions (erasure, purge) stay visible to `?updated_since=` sync (practice.tombstones).
 track_deletions(Appointment, "appointment")

@@ -19,9 +19,10 @@ from practice.errors import NotFound, SlotUnavailable
 from practice.models import Therapist
 from practice.webhooks import record_event
 from sessions import reminders
+from sessions.booking import Actor, book_appointment
 from sessions.models import Source, WaitlistEntry, WaitlistOffer, WaitlistStatus
+from sessions.queue import dispatch_reminders_soon
 from sessions.selectors import free_slots
-from sessions.tasks import dispatch_soon
 
 
 def expire_entries(now: datetime | None = None) -> int:
@@ -92,7 +93,7 @@ def offer_freed_time(*, therapist_id: int, start: datetime, end: datetime) -> li
             },
         )
     if reminders.on_waitlist_offers(offers):
-        dispatch_soon()
+        dispatch_reminders_soon()
     return offers
 
 
@@ -112,8 +113,6 @@ def offer_for_token(token: str) -> WaitlistOffer:
 @transaction.atomic
 def claim_offer(*, token: str):
     """Book the offered slot for the waitlisted client; a slot already taken is a 409."""
-    from sessions.booking import Actor, book_appointment
-
     offer = offer_for_token(token)
     entry = WaitlistEntry.objects.select_for_update().get(pk=offer.entry_id)
     if offer.claimed_at is not None or entry.status != WaitlistStatus.WAITING:

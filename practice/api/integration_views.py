@@ -28,8 +28,6 @@ from practice.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from practice.queueing import publish_after_commit
-from practice.tasks import dispatch_webhooks
 from practice.tenancy import OWNER_ONLY, READ, PracticeScopedViewSet, ReadOnlyModelViewSet
 
 
@@ -220,7 +218,7 @@ class WebhookViewSet(ReadOnlyModelViewSet, mixins.DestroyModelMixin):
             WebhookDelivery.objects.filter(pk=delivery.pk).update(
                 status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), lease_until=None
             )
-            publish_after_commit(dispatch_webhooks)
+            webhooks.dispatch_webhooks_soon()
         delivery.refresh_from_db()
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from celery import current_app  # the project's app (config/__init__.py makes it current)
 from django.db import connection
 from django.db.models import F
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -503,8 +504,6 @@ def _check_database() -> str:
 
 
 def _check_broker() -> str:
-    from celery import current_app  # the project's app (config/__init__.py makes it current)
-
     try:
         with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
