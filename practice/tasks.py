@@ -89,7 +89,7 @@ def expire_unverified_accounts() -> int:
 @shared_task
 def dispatch_webhooks() -> int:
     """Beat, every minute (and after each event): claim due deliveries, hand them to senders."""
-    ids = webhooks.claim_due()
+    ids = webhooks.claim_due_deliveries()
     for delivery_id in ids:
         deliver_webhook.delay(delivery_id)
     return len(ids)

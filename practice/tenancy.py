@@ -212,7 +212,7 @@ def log_access(
 
 # PracticeScopedViewSet comes first so that its perform_create/update/destroy (server-owned
 # practice, audit) win over DRF's plain ones; a subclass adding DRF mixins lists them after these.
-class ModelViewSet(
+class TenantModelViewSet(
     PracticeScopedViewSet,
     mixins.ListModelMixin,
     ETagRetrieveMixin,
@@ -226,7 +226,12 @@ class ModelViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
 
-class ReadOnlyModelViewSet(
+class TenantViewSet(
     PracticeScopedViewSet, mixins.ListModelMixin, ETagRetrieveMixin, mixins.RetrieveModelMixin
 ):
-    pass
+    """Scoped list and retrieve; a subclass adds the writes it offers (DRF mixins listed after
+    this class, or its own `create`/actions), each calling one service."""
+
+
+class TenantReadOnlyModelViewSet(TenantViewSet):
+    """Scoped list and retrieve, and nothing that writes."""

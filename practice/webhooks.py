@@ -190,7 +190,7 @@ def event_body(event: WebhookEvent) -> bytes:
 # --- delivery -------------------------------------------------------------------------------
 
 
-def claim_due(now: datetime | None = None, batch: int = BATCH) -> list[int]:
+def claim_due_deliveries(now: datetime | None = None, batch: int = BATCH) -> list[int]:
     now = now or timezone.now()
     return claim_batch(
         model=WebhookDelivery,

@@ -68,11 +68,11 @@ def sms_backend():
     return HttpSms(url, getattr(settings, "SMS_FROM", "Backcare"))
 
 
-class Outbox:
+class Mailer:
     """The channels of one batch of messages: one mail connection (an SMTP session, not one per
     message) and one SMS backend, closed when the batch is done."""
 
-    def __enter__(self) -> Outbox:
+    def __enter__(self) -> Mailer:
         self.mail = get_connection()
         with contextlib.suppress(OSError):  # each message then fails on its own row, retried
             self.mail.open()

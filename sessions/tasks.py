@@ -29,7 +29,7 @@ def dispatch_reminders() -> int:
     their ids to send tasks in chunks (each claim commits before its tasks are published)."""
     claimed = 0
     for _ in range(MAX_CLAIMS_PER_TICK):
-        ids = reminders.claim_due()
+        ids = reminders.claim_due_reminders()
         for chunk in reminders.chunks(ids):
             send_reminders.delay(chunk)
         claimed += len(ids)
@@ -41,14 +41,14 @@ def dispatch_reminders() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def send_reminders(reminder_ids: list[int]) -> dict[int, str]:
     """Idempotent by reminder id: rows are claimed first, so running twice sends each once."""
-    return reminders.send_reminders(reminder_ids)
+    return reminders.deliver_reminders(reminder_ids)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def send_reminder(reminder_id: int) -> str:
     """One reminder (a single id). The dispatcher sends chunks through `send_reminders`; this
     stays so that messages an earlier release queued still run after an upgrade."""
-    return reminders.send_reminder(reminder_id)
+    return reminders.deliver_reminder(reminder_id)
 
 
 @shared_task

@@ -28,12 +28,12 @@ from practice.tenancy import (
     CLINICAL,
     CLINICAL_CLIENT_READS,
     WRITE,
-    ModelViewSet,
-    ReadOnlyModelViewSet,
+    TenantModelViewSet,
+    TenantViewSet,
 )
 
 
-class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.UpdateModelMixin):
+class ClientViewSet(TenantViewSet, mixins.CreateModelMixin, mixins.UpdateModelMixin):
     """Client records. Not deletable: clinical records follow a retention clock (DOMAIN.md 4)."""
 
     queryset = Client.objects.all()
@@ -90,7 +90,7 @@ class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.Update
             serializer.instance.refresh_from_db()
 
 
-class ConsentViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin):
+class ConsentViewSet(TenantViewSet, mixins.CreateModelMixin):
     """Consent records (DOMAIN.md 4): created by clinicians, withdrawn by them or the client."""
 
     queryset = Consent.objects.all()
@@ -113,7 +113,7 @@ class ConsentViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin):
         return Response(self.get_serializer(consent).data)
 
 
-class ComplaintViewSet(ModelViewSet):
+class ComplaintViewSet(TenantModelViewSet):
     """Back-pain complaints with red-flag screening; never visible to front desk."""
 
     queryset = Complaint.objects.prefetch_related(
@@ -212,7 +212,7 @@ class ComplaintViewSet(ModelViewSet):
         return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)
 
 
-class OutcomeViewSet(ReadOnlyModelViewSet):
+class OutcomeViewSet(TenantViewSet):
     """Outcome measures scored by the server (DOMAIN.md 3); a client submits their own answers."""
 
     queryset = Outcome.objects.all()

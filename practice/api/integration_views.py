@@ -28,7 +28,7 @@ from practice.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from practice.tenancy import OWNER_ONLY, READ, PracticeScopedViewSet, ReadOnlyModelViewSet
+from practice.tenancy import OWNER_ONLY, READ, PracticeScopedViewSet, TenantViewSet
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -54,7 +54,7 @@ class NameSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
 
 
-class ApiKeyViewSet(ReadOnlyModelViewSet, mixins.DestroyModelMixin):
+class ApiKeyViewSet(TenantViewSet, mixins.DestroyModelMixin):
     """`DELETE` revokes a key at once; the row stays for the record."""
 
     queryset = ApiKey.objects.all()
@@ -162,7 +162,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class WebhookViewSet(ReadOnlyModelViewSet, mixins.DestroyModelMixin):
+class WebhookViewSet(TenantViewSet, mixins.DestroyModelMixin):
     queryset = WebhookSubscription.objects.all()
     serializer_class = WebhookSerializer
     access = OWNER_ONLY

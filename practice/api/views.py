@@ -57,8 +57,9 @@ from practice.tenancy import (
     READ,
     STAFF_WRITE,
     WRITE,
-    ModelViewSet,
-    ReadOnlyModelViewSet,
+    TenantModelViewSet,
+    TenantReadOnlyModelViewSet,
+    TenantViewSet,
 )
 from practice.throttling import (
     LOGIN_FAILURES,
@@ -305,7 +306,7 @@ class PracticeView(APIView):
         return Response(incoming.data)
 
 
-class StaffViewSet(ModelViewSet):
+class StaffViewSet(TenantModelViewSet):
     queryset = Membership.objects.select_related("user__therapist").filter(role__in=STAFF_ROLES)
     serializer_class = StaffSerializer
     access = OWNER_ONLY
@@ -321,7 +322,7 @@ class StaffViewSet(ModelViewSet):
         services.remove_staff(membership=instance)
 
 
-class TherapistViewSet(ReadOnlyModelViewSet):
+class TherapistViewSet(TenantViewSet):
     queryset = Therapist.objects.select_related("user").prefetch_related("services")
     serializer_class = TherapistSerializer
     access = ALL_READ_OWNER_WRITE
@@ -384,7 +385,7 @@ class TherapistViewSet(ReadOnlyModelViewSet):
         return Response(WorkingHoursSerializer(rows, many=True).data)
 
 
-class TimeOffViewSet(ModelViewSet):
+class TimeOffViewSet(TenantModelViewSet):
     queryset = TimeOff.objects.all()
     serializer_class = TimeOffSerializer
     access = STAFF_WRITE
@@ -415,7 +416,7 @@ class TimeOffViewSet(ModelViewSet):
         super().perform_update(serializer)
 
 
-class ServiceViewSet(ModelViewSet):
+class ServiceViewSet(TenantModelViewSet):
     queryset = Service.objects.prefetch_related("therapists")
     serializer_class = ServiceSerializer
     access = ALL_READ_OWNER_WRITE
@@ -459,7 +460,7 @@ class AuditEventFilter(PracticeFilterSet):
         return queryset.filter(AuditEvent.records_containing(int(value)))
 
 
-class AuditEventViewSet(ReadOnlyModelViewSet):
+class AuditEventViewSet(TenantReadOnlyModelViewSet):
     """The access log of clinical records (owner only); append-only, so read-only here."""
 
     queryset = AuditEvent.objects.select_related("actor")

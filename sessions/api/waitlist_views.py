@@ -12,7 +12,7 @@ from clients.models import Client
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.errors import Invalid, InvalidTransition
 from practice.models import Role, Service, Therapist
-from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, ScopedPrimaryKeyRelatedField
+from practice.tenancy import STAFF_WRITE, WRITE, ScopedPrimaryKeyRelatedField, TenantViewSet
 from sessions import waitlist
 from sessions.api.serializers import AppointmentSerializer
 from sessions.api.views import PublicView
@@ -64,7 +64,7 @@ class WaitlistWriteSerializer(StrictSerializer):
         return attrs
 
 
-class WaitlistViewSet(ReadOnlyModelViewSet):
+class WaitlistViewSet(TenantViewSet):
     queryset = WaitlistEntry.objects.all()
     serializer_class = WaitlistEntrySerializer
     access = {**STAFF_WRITE, Role.CLIENT: WRITE}

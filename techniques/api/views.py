@@ -10,14 +10,14 @@ from rest_framework.response import Response
 
 from practice.errors import Invalid
 from practice.models import Role
-from practice.tenancy import CLINICAL, OWNER_ONLY, READ, ModelViewSet
+from practice.tenancy import CLINICAL, OWNER_ONLY, READ, TenantModelViewSet
 from practice.throttling import caller_ip
 from techniques import services
 from techniques.api.serializers import ContraindicationChangeSerializer, TechniqueSerializer
 from techniques.models import Technique
 
 
-class TechniqueViewSet(ModelViewSet):
+class TechniqueViewSet(TenantModelViewSet):
     queryset = Technique.objects.prefetch_related("contraindications")
     serializer_class = TechniqueSerializer
     access = {**CLINICAL, Role.FRONT_DESK: READ, Role.CLIENT: READ}

@@ -315,10 +315,10 @@ def test_a_cancelled_appointment_sends_nothing_even_if_its_row_was_claimed(booka
         ),
         scheduled_for=timezone.now() - timedelta(minutes=1),
     )
-    assert reminders.claim_due() == [row.pk]
+    assert reminders.claim_due_reminders() == [row.pk]
     type(row.appointment).objects.filter(pk=row.appointment_id).update(status=Status.CANCELLED)
 
-    assert reminders.send_reminder(row.pk) == ReminderStatus.CANCELLED
+    assert reminders.deliver_reminder(row.pk) == ReminderStatus.CANCELLED
 
     row.refresh_from_db()
     assert row.status == ReminderStatus.CANCELLED
