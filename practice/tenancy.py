@@ -17,7 +17,8 @@ from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
 
 from practice.api.base import StrictModelSerializer
-from practice.models import ApiKey, AuditAction, AuditEvent, Practice, Role, User
+from practice.audit import audit
+from practice.models import ApiKey, AuditAction, Practice, Role, User
 from practice.permissions import WRITE
 from practice.sync import SYNC_HEADER, ETagRetrieveMixin, next_sync_since
 from practice.throttling import caller_ip
@@ -195,17 +196,15 @@ def log_access(
         return
     if client_ids is None and record_type == "client":
         client_ids = record_ids
-    clients = sorted({pk for pk in client_ids or () if pk is not None})
-    AuditEvent.objects.create(
+    audit(
         practice=request.practice,
         actor=request.user if isinstance(request.user, User) else None,  # an API key has none
         role=getattr(request, "role", None) or "",
         api_key=auth if isinstance(auth := getattr(request, "auth", None), ApiKey) else None,
         action=action,
         record_type=record_type,
-        record_ids=AuditEvent.encode(record_ids),
-        client_id=clients[0] if len(clients) == 1 else None,
-        client_ids=AuditEvent.encode(clients) if clients else "",
+        record_ids=record_ids,
+        client_ids=client_ids or (),
         ip_address=caller_ip(request),
     )
 

@@ -13,8 +13,9 @@ from clients.domain import ComplaintStatus
 from clients.models import Client, Complaint, ConsentKind, Instrument, OutcomeSource
 from clients.selectors import current_clearance_flags, has_open_red_flag
 from clients.services import record_outcome
+from practice.audit import audit
 from practice.errors import Invalid, NoteLocked, PermissionDenied, PreconditionFailed
-from practice.models import AuditAction, AuditEvent, Practice, User
+from practice.models import AuditAction, Practice, User
 from sessions.models import (
     Amendment,
     Appointment,
@@ -266,14 +267,13 @@ def save_plan(
         _write_items(plan, checked)
         overrides = [item for item in checked if item["overridden"]]
         if overrides:
-            AuditEvent.objects.create(
+            audit(
                 practice=practice,
                 actor=by,
                 action=AuditAction.UPDATE,
                 record_type="session_plan_override",
-                record_ids=AuditEvent.encode([plan.pk]),
-                client_id=client.pk if client is not None else None,
-                client_ids=AuditEvent.encode([client.pk]) if client is not None else "",
+                record_ids=[plan.pk],
+                client_ids=[client.pk] if client is not None else (),
                 ip_address=ip,
             )
     return plan

@@ -34,6 +34,7 @@ from clients.models import (
     MedicalClearance,
     Outcome,
 )
+from practice.audit import audit
 from practice.errors import PreconditionFailed
 from practice.models import AuditAction, AuditEvent, Practice, Role, User
 from practice.retention import (
@@ -219,15 +220,14 @@ def _scrub_copies(client: Client, *, names: bool) -> None:
 def _log_system(
     *, practice_id: int, client_id: int, action: str, record_type: str, actor: User | None = None
 ) -> None:
-    AuditEvent.objects.create(
-        practice_id=practice_id,
+    audit(
+        practice=practice_id,
         actor=actor,
         role="system" if actor is None else "",
         action=action,
         record_type=record_type,
-        record_ids=AuditEvent.encode([client_id]),
-        client_id=client_id,
-        client_ids=AuditEvent.encode([client_id]),
+        record_ids=[client_id],
+        client_ids=[client_id],
     )
 
 
