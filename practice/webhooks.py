@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -175,6 +176,45 @@ def record_event(*, practice: Practice | int, type: str, data: dict[str, Any]) -
 def dispatch_webhooks_soon() -> None:
     """After commit, ask for a dispatch now (by name: practice.tasks imports this module)."""
     enqueue_after_commit("practice.tasks.dispatch_webhooks")
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+
+
+def create_subscription(
+    *, practice: Practice, url: str, events: list[str], active: bool = True
+) -> tuple[WebhookSubscription, str]:
+    """A subscription and its signing secret (derived from SECRET_KEY and a salt; shown once)."""
+    subscription = WebhookSubscription.objects.create(
+        practice=practice, url=url, events=events, active=active, secret_salt=new_salt()
+    )
+    return subscription, subscription_secret(subscription)
+
+
+def update_subscription(
+    *, subscription: WebhookSubscription, fields: dict[str, Any], paused: bool | None = None
+) -> WebhookSubscription:
+    """Change url/events/active; resuming a paused subscription forgets its failure streak, so
+    pending events go out again."""
+    for field, value in fields.items():
+        setattr(subscription, field, value)
+    if paused is not None:
+        subscription.paused_at = timezone.now() if paused else None
+        if not paused:
+            subscription.failing_since = None
+    subscription.save()
+    return subscription
+
+
+@transaction.atomic
+def redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again now: a new attempt of the same event (same id for de-duplication)."""
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), lease_until=None
+    )
+    dispatch_webhooks_soon()
+    delivery.refresh_from_db()
+    return delivery
 
 
 def event_body(event: WebhookEvent) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -13,16 +12,14 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from practice import webhooks
+from practice import services, webhooks
 from practice.api.base import AwareDateTimeField, StrictSerializer
-from practice.auth import API_KEY_PREFIX, new_secret
 from practice.models import (
     API_KEY_ROLE,
     SCHEDULING_TOMBSTONE_TYPES,
     TOMBSTONE_TYPES,
     WEBHOOK_EVENTS,
     ApiKey,
-    DeliveryStatus,
     Role,
     Tombstone,
     WebhookDelivery,
@@ -66,21 +63,15 @@ class ApiKeyViewSet(TenantViewSet, mixins.DestroyModelMixin):
     def create(self, request):
         incoming = NameSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        secret, key_hash = new_secret(API_KEY_PREFIX)
-        key = ApiKey.objects.create(
+        key, key.key = services.create_api_key(  # the secret is shown this once
             practice=request.practice,
             name=incoming.validated_data["name"],
-            key_hash=key_hash,
-            prefix=secret[:10],
             created_by=request.user,
         )
-        key.key = secret  # shown this once
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
-        ApiKey.objects.filter(pk=instance.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+        services.revoke_api_key(key=instance)
 
 
 class WebhookSerializer(serializers.ModelSerializer):
@@ -173,14 +164,12 @@ class WebhookViewSet(TenantViewSet, mixins.DestroyModelMixin):
         incoming = WebhookWriteSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        subscription = WebhookSubscription.objects.create(
+        subscription, subscription.secret = webhooks.create_subscription(  # shown this once
             practice=request.practice,
             url=data["url"],
             events=data["events"],
             active=data.get("active", True),
-            secret_salt=webhooks.new_salt(),
         )
-        subscription.secret = webhooks.subscription_secret(subscription)  # shown this once
         return Response(WebhookCreatedSerializer(subscription).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=WebhookWriteSerializer, responses={200: WebhookSerializer})
@@ -190,13 +179,9 @@ class WebhookViewSet(TenantViewSet, mixins.DestroyModelMixin):
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
         paused = data.pop("paused", None)
-        for field, value in data.items():
-            setattr(subscription, field, value)
-        if paused is not None:  # resuming forgets the failure streak; pending events go out
-            subscription.paused_at = timezone.now() if paused else None
-            if not paused:
-                subscription.failing_since = None
-        subscription.save()
+        subscription = webhooks.update_subscription(
+            subscription=subscription, fields=data, paused=paused
+        )
         return Response(WebhookSerializer(subscription).data)
 
     @extend_schema(responses={200: DeliverySerializer(many=True)})
@@ -214,12 +199,7 @@ class WebhookViewSet(TenantViewSet, mixins.DestroyModelMixin):
         """Send a delivery again now (a new attempt, same event id for de-duplication)."""
         subscription = self.get_object()
         delivery = get_object_or_404(WebhookDelivery, pk=delivery_id, subscription=subscription)
-        with transaction.atomic():
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), lease_until=None
-            )
-            webhooks.dispatch_webhooks_soon()
-        delivery.refresh_from_db()
+        delivery = webhooks.redeliver(delivery=delivery)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 

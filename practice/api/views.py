@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from celery import current_app  # the project's app (config/__init__.py makes it current)
 from django.db import connection
-from django.db.models import F
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -48,7 +47,6 @@ from practice.models import (
     Service,
     Therapist,
     TimeOff,
-    User,
     WorkingHours,
 )
 from practice.schema import ErrorSerializer
@@ -282,8 +280,7 @@ class RotateCalendarView(APIView):
 
     @extend_schema(request=None, responses={200: MeSerializer})
     def post(self, request):
-        User.objects.filter(pk=request.user.pk).update(calendar_version=F("calendar_version") + 1)
-        request.user.refresh_from_db(fields=["calendar_version"])
+        services.rotate_calendar_url(user=request.user)
         return MeView().get(request)
 
 
@@ -302,7 +299,9 @@ class PracticeView(APIView):
             request.practice, data=request.data, partial=True, context={"request": request}
         )
         incoming.is_valid(raise_exception=True)
-        incoming.save()
+        incoming.instance = services.update_practice(
+            practice=request.practice, fields=dict(incoming.validated_data)
+        )
         return Response(incoming.data)
 
 
@@ -317,6 +316,24 @@ class StaffViewSet(TenantModelViewSet):
     @extend_schema(request=StaffChangeSerializer, responses={200: StaffSerializer})
     def partial_update(self, request, *args, **kwargs):
         return super().partial_update(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        user = services.create_user_in_practice(
+            practice=self.request.practice,
+            email=data["user"]["email"],
+            password=data["password"],
+            role=data["role"],
+            first_name=data["user"].get("first_name", ""),
+            last_name=data["user"].get("last_name", ""),
+        )
+        serializer.instance = user.membership
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.update_staff_member(
+            membership=serializer.instance, fields=data.get("user", {}), role=data.get("role")
+        )
 
     def perform_destroy(self, instance):
         services.remove_staff(membership=instance)
@@ -408,12 +425,19 @@ class TimeOffViewSet(TenantModelViewSet):
 
     def perform_create(self, serializer):
         self._check_own(serializer)
-        super().perform_create(serializer)
+        serializer.instance = services.create_time_off(
+            practice=self.request.practice, fields=dict(serializer.validated_data)
+        )
 
     def perform_update(self, serializer):
         # may_change looks at the row as stored; this stops a therapist handing it to someone else.
         self._check_own(serializer)
-        super().perform_update(serializer)
+        serializer.instance = services.update_time_off(
+            time_off=serializer.instance, fields=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance):
+        services.remove_time_off(time_off=instance)
 
 
 class ServiceViewSet(TenantModelViewSet):
@@ -444,9 +468,7 @@ class ServiceViewSet(TenantModelViewSet):
         )
 
     def perform_destroy(self, instance):
-        # Past bookings keep pointing at a service: retire it instead of deleting it.
-        instance.active = False
-        instance.save(update_fields=["active"])
+        services.retire_service(service=instance)
 
 
 class AuditEventFilter(PracticeFilterSet):
