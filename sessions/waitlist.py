@@ -10,13 +10,15 @@ never to a client who opted out; one whose offer was claimed or expired meanwhil
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from clients.models import Client
 from practice.auth import hash_secret
-from practice.errors import NotFound, SlotUnavailable
-from practice.models import Therapist
+from practice.errors import Invalid, InvalidTransition, NotFound, SlotUnavailable
+from practice.models import Practice, Therapist
 from practice.webhooks import record_event
 from sessions import reminders
 from sessions.booking import Actor, book_appointment
@@ -132,3 +134,24 @@ def claim_offer(*, token: str):
     entry.appointment = appointment
     entry.save(update_fields=["status", "appointment", "updated_at"])
     return appointment
+
+
+@transaction.atomic
+def join_waitlist(
+    *, practice: Practice, client: Client | None, fields: dict[str, Any]
+) -> WaitlistEntry:
+    """A client waits for a time (API.md "Waitlist"); staff name the client, a client is itself."""
+    if client is None:
+        raise Invalid.on("client", "This field is required.", "required")
+    return WaitlistEntry.objects.create(practice=practice, client=client, **fields)
+
+
+def cancel_entry(*, entry: WaitlistEntry) -> WaitlistEntry:
+    """Only a waiting entry can be cancelled; any other is a 409 naming its status."""
+    updated = WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistStatus.WAITING).update(
+        status=WaitlistStatus.CANCELLED
+    )
+    if not updated:
+        raise InvalidTransition(f"This entry is {entry.status}.")
+    entry.refresh_from_db()
+    return entry
