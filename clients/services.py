@@ -474,3 +474,34 @@ def record_medical_clearance(
         expires_on=expires_on,
         **fields,
     )
+
+
+# --- client records and consent (the writes of clients/api/views.py) -----------------------------
+
+
+@transaction.atomic
+def create_client(*, practice: Practice, fields: dict[str, Any]) -> Client:
+    """A client record made by staff; `red_flag_open` follows the complaints, not what was sent
+    (DOMAIN.md 2b), and integrations hear `client.created`."""
+    client = Client.objects.create(practice=practice, **fields)
+    sync_red_flag_open(client_id=client.pk)
+    client.refresh_from_db()
+    announce_client(client)
+    return client
+
+
+@transaction.atomic
+def update_client(*, client: Client, fields: dict[str, Any]) -> Client:
+    """An edit cannot drop `red_flag_open` while a referral is open, nor invent one (DOMAIN.md
+    2b): it follows the client's complaints, not what an edit of health_flags sends."""
+    for field, value in fields.items():
+        setattr(client, field, value)
+    client.save()
+    sync_red_flag_open(client_id=client.pk)
+    client.refresh_from_db()
+    return client
+
+
+def record_consent(*, practice: Practice, witnessed_by: User, fields: dict[str, Any]) -> Consent:
+    """A consent record (DOMAIN.md 4), witnessed by the clinician who enters it."""
+    return Consent.objects.create(practice=practice, witnessed_by=witnessed_by, **fields)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models, transaction
+from django.db import models
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
 
@@ -127,20 +127,16 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         return scope(super().get_queryset(), self.request)
 
+    # Every write has one home, a service: a viewset that offers create, update or destroy says
+    # which service each calls (and audits with `self.audit`); serializers never save.
     def perform_create(self, serializer):
-        with transaction.atomic():
-            instance = serializer.save(practice=self.request.practice)
-            self.audit(AuditAction.CREATE, [instance])
+        raise ImproperlyConfigured(f"{type(self).__name__}.perform_create must call a service.")
 
     def perform_update(self, serializer):
-        with transaction.atomic():
-            instance = serializer.save()
-            self.audit(AuditAction.UPDATE, [instance])
+        raise ImproperlyConfigured(f"{type(self).__name__}.perform_update must call a service.")
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            self.audit(AuditAction.DELETE, [instance])
-            instance.delete()
+        raise ImproperlyConfigured(f"{type(self).__name__}.perform_destroy must call a service.")
 
     # --- access log: one INSERT per response, however many rows it shows -------------------------
     def paginate_queryset(self, queryset):

@@ -206,6 +206,11 @@ def update_subscription(
     return subscription
 
 
+def delete_subscription(*, subscription: WebhookSubscription) -> None:
+    """The subscription goes with its deliveries; events stay for other subscriptions."""
+    subscription.delete()
+
+
 @transaction.atomic
 def redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again now: a new attempt of the same event (same id for de-duplication)."""

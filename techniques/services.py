@@ -190,3 +190,10 @@ def update_technique(
         rows = _checked_rows(contraindications)
         _write_rows(technique=technique, rows=rows, before=_rows_of(technique), by=by, ip=ip)
     return technique
+
+
+def delete_technique(*, technique: Technique) -> None:
+    """A practice's own technique can go; a built-in one is adjusted, never deleted."""
+    if technique.is_builtin:
+        raise Invalid("Built-in techniques cannot be deleted; adjust them instead.")
+    technique.delete()

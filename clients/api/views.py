@@ -74,20 +74,19 @@ class ClientViewSet(TenantViewSet, mixins.CreateModelMixin, mixins.UpdateModelMi
             self.permission_denied(request, "Clients sign up through auth/register/.")
         return super().create(request, *args, **kwargs)
 
+    @transaction.atomic
     def perform_create(self, serializer):
-        with transaction.atomic():
-            super().perform_create(serializer)
-            services.sync_red_flag_open(client_id=serializer.instance.pk)
-            serializer.instance.refresh_from_db()
-            services.announce_client(serializer.instance)
+        serializer.instance = services.create_client(
+            practice=self.request.practice, fields=dict(serializer.validated_data)
+        )
+        self.audit(AuditAction.CREATE, [serializer.instance])
 
+    @transaction.atomic
     def perform_update(self, serializer):
-        # `red_flag_open` follows the client's complaints (DOMAIN.md 2b), not what an edit of
-        # health_flags sends: an edit cannot drop it while a referral is open, nor invent one.
-        with transaction.atomic():
-            super().perform_update(serializer)
-            services.sync_red_flag_open(client_id=serializer.instance.pk)
-            serializer.instance.refresh_from_db()
+        serializer.instance = services.update_client(
+            client=serializer.instance, fields=dict(serializer.validated_data)
+        )
+        self.audit(AuditAction.UPDATE, [serializer.instance])
 
 
 class ConsentViewSet(TenantViewSet, mixins.CreateModelMixin):
@@ -101,9 +100,14 @@ class ConsentViewSet(TenantViewSet, mixins.CreateModelMixin):
     filterset_fields = ["client", "kind"]
     ordering_fields = ["signed_at", "id"]
 
+    @transaction.atomic
     def perform_create(self, serializer):
-        serializer.validated_data["witnessed_by"] = self.request.user
-        super().perform_create(serializer)
+        serializer.instance = services.record_consent(
+            practice=self.request.practice,
+            witnessed_by=self.request.user,
+            fields=dict(serializer.validated_data),
+        )
+        self.audit(AuditAction.CREATE, [serializer.instance])
 
     @extend_schema(request=None, responses={200: ConsentSerializer})
     @action(detail=True, methods=["post"])

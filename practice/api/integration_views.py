@@ -159,6 +159,9 @@ class WebhookViewSet(TenantViewSet, mixins.DestroyModelMixin):
     access = OWNER_ONLY
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
+    def perform_destroy(self, instance):
+        webhooks.delete_subscription(subscription=instance)
+
     @extend_schema(request=WebhookWriteSerializer, responses={201: WebhookCreatedSerializer})
     def create(self, request):
         incoming = WebhookWriteSerializer(data=request.data)

@@ -8,7 +8,6 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from practice.errors import Invalid
 from practice.models import Role
 from practice.tenancy import CLINICAL, OWNER_ONLY, READ, TenantModelViewSet
 from practice.throttling import caller_ip
@@ -57,9 +56,7 @@ class TechniqueViewSet(TenantModelViewSet):
         return self._answer(technique, status.HTTP_200_OK)
 
     def perform_destroy(self, instance):
-        if instance.is_builtin:
-            raise Invalid("Built-in techniques cannot be deleted; adjust them instead.")
-        super().perform_destroy(instance)
+        services.delete_technique(technique=instance)
 
     @extend_schema(responses={200: ContraindicationChangeSerializer(many=True)})
     @action(
