@@ -25,12 +25,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from practice.mail import send_email
 from practice.models import (
     DeliveryStatus,
     Membership,
@@ -372,14 +372,13 @@ def _track_health(subscription: WebhookSubscription, ok: bool, now: datetime) ->
             owners = Membership.objects.filter(
                 practice_id=subscription.practice_id, role=Role.OWNER
             ).values_list("user__email", flat=True)
-            send_mail(
+            send_email(
                 subject="A Backcare webhook was paused",
-                message=(
+                body=(
                     f"Deliveries to {subscription.url} have failed for 24 hours, so the "
                     "subscription is paused. Fix the receiver, then resume it (PATCH "
                     '{"paused": false}); pending events are kept.'
                 ),
-                from_email=None,
-                recipient_list=list(owners),
+                to=list(owners),
                 fail_silently=True,
             )

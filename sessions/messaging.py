@@ -14,7 +14,9 @@ import urllib.request
 from base64 import b64encode
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import get_connection
+
+from practice.mail import send_email
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,6 @@ class Mailer:
             self.sms.send(to=to, body=body)
             return
         try:
-            EmailMessage(subject, body, None, [to], connection=self.mail).send()
+            send_email(to=[to], subject=subject, body=body, connection=self.mail)
         except OSError as error:  # SMTP trouble is worth another try
             raise TransientError(str(error)) from error

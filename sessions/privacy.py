@@ -16,8 +16,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection, models, transaction
 from django.db.models import Max, Q
 from django.db.models.signals import post_save
@@ -36,6 +34,7 @@ from clients.models import (
 )
 from practice.audit import audit
 from practice.errors import PreconditionFailed
+from practice.mail import send_email
 from practice.models import AuditAction, AuditEvent, Practice, Role, User
 from practice.retention import (
     Jurisdiction,
@@ -473,12 +472,7 @@ def file_erasure_request(
 
 def _email_explanation(address: str, practice_name: str, explanation: str) -> None:
     try:
-        send_mail(
-            f"{practice_name}: your erasure request",
-            explanation,
-            settings.DEFAULT_FROM_EMAIL,
-            [address],
-        )
+        send_email(to=[address], subject=f"{practice_name}: your erasure request", body=explanation)
     except Exception:  # the answer is also in the response and in the stored request
         logger.exception("erasure explanation email failed")
 
