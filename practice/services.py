@@ -82,7 +82,7 @@ def _release_expired_signup(email: str) -> None:
 
 
 @transaction.atomic
-def expire_unverified_accounts() -> int:
+def delete_unverified_accounts() -> int:
     """Beat, hourly: delete client accounts never verified in time; their tokens go with them."""
     _, by_model = _expired_signups().delete()
     return by_model.get(User._meta.label, 0)

@@ -79,7 +79,7 @@ def send_email_change(*, user_id: int, new_email: str) -> None:
 @shared_task
 def expire_unverified_accounts() -> int:
     """Beat, hourly: client sign-ups never verified in time are deleted (issue 13.7)."""
-    return services.expire_unverified_accounts()
+    return services.delete_unverified_accounts()
 
 
 @shared_task
@@ -99,4 +99,4 @@ def deliver_webhook(delivery_id: int) -> str:
 @shared_task
 def purge_tombstones() -> int:
     """Daily: deletions older than their practice's sync horizon leave the `deleted/` feed."""
-    return tombstones.purge_tombstones()
+    return tombstones.purge_old_tombstones()

@@ -251,7 +251,7 @@ def purge_candidates(practice: Practice, today: dt.date) -> models.QuerySet[Clie
     ).order_by("pk")
 
 
-def purge_expired_records(*, today: dt.date | None = None) -> PurgeReport:
+def purge_records_past_retention(*, today: dt.date | None = None) -> PurgeReport:
     """The scheduled purge (DOMAIN.md 4, 8): delete clients whose `retain_until` has passed,
     never one on legal hold, never a record inside retention.
 

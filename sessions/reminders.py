@@ -146,7 +146,7 @@ def on_waitlist_offers(offers: list[WaitlistOffer]) -> bool:
     return bool(created)
 
 
-def schedule_rebook_nudges(now: datetime | None = None) -> int:
+def queue_rebook_nudges(now: datetime | None = None) -> int:
     """One nudge for a client with an active complaint and nothing booked, `rebook_nudge_days`
     after their last session (API.md, DOMAIN.md 6)."""
     now = now or timezone.now()

@@ -53,7 +53,7 @@ def send_reminder(reminder_id: int) -> str:
 
 @shared_task
 def schedule_rebook_nudges() -> int:
-    return reminders.schedule_rebook_nudges()
+    return reminders.queue_rebook_nudges()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -75,5 +75,5 @@ def expire_waitlist() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def purge_expired_records() -> int:
     """Daily: delete records past `retain_until`, never on legal hold (DOMAIN.md 4); running
-    twice, or two at once, is harmless (sessions.privacy.purge_expired_records)."""
-    return len(privacy.purge_expired_records().purged)
+    twice, or two at once, is harmless (sessions.privacy.purge_records_past_retention)."""
+    return len(privacy.purge_records_past_retention().purged)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clients.models import Complaint, Outcome
 from practice.models import Practice, TimeOff, Tombstone, WebhookEvent
-from practice.tombstones import purge_tombstones
+from practice.tombstones import purge_old_tombstones
 from sessions import privacy
 from sessions.models import Note
 from tests.factories import (
@@ -85,7 +85,7 @@ def test_a_purge_leaves_tombstones_and_clinical_ones_only_clinicians_see(
     note = Note.objects.get(client=client)
     outcome = Outcome.objects.get(client=client)
 
-    report = privacy.purge_expired_records(today=TODAY)
+    report = privacy.purge_records_past_retention(today=TODAY)
 
     assert report.purged == [client.pk]
     clinical = {("complaint", complaint.pk), ("note", note.pk), ("outcome", outcome.pk)}
@@ -144,7 +144,7 @@ def test_tombstones_are_kept_for_the_practices_horizon_then_purged(practice, oth
     for name, age in (("old", 8), ("recent", 6), ("theirs", 8)):  # theirs: default 30 days
         Tombstone.objects.filter(pk=rows[name].pk).update(deleted_at=now - dt.timedelta(days=age))
 
-    assert purge_tombstones(now=now) == 1
+    assert purge_old_tombstones(now=now) == 1
 
     assert set(Tombstone.objects.values_list("pk", flat=True)) == {
         rows["recent"].pk,
