@@ -23,7 +23,9 @@ def registered_task(name: str) -> Task:
     autodiscovery of each app's `tasks.py`, as a worker does at start."""
     app = current_app
     if name not in app.tasks:
-        app.loader.import_default_modules()
+        # Not `loader.import_default_modules()`: in a web process that would run Django's system
+        # checks (Celery's worker fixup) inside the request that enqueues first.
+        app.autodiscover_tasks(force=True)
     return app.tasks[name]
 
 
