@@ -3,7 +3,7 @@
 Needs Postgres (SKIP LOCKED, the partial index) and Redis (a real broker shared with a worker
 process). The bench seeds 10,000 due reminders (email, each for a booked appointment) beside 10,000
 long sent ones, shows the EXPLAIN of the dispatcher's claim query, claims every due row with
-`sessions.reminders.claim_due` and queues the `send_reminders` tasks the beat's
+`sessions.reminders.claim_due_reminders` and queues the `send_reminders` tasks the beat's
 `dispatch_reminders` would publish (a chunk of ids each), then one `bench.noop` task per
 reminder, all on a queue of its own, each batch between two `bench.mark` tasks. Only then does
 it start one worker (`--pool=solo`, the console email backend writing to /dev/null): it takes
@@ -35,7 +35,7 @@ from bench.seed import SEED, SeededPractice
 from clients.models import Client
 from config.celery import app
 from sessions.models import Appointment, Reminder, ReminderKind, ReminderStatus, Status
-from sessions.reminders import claim_due
+from sessions.reminders import claim_due_reminders
 
 NAME = "reminders_per_s"
 TARGET = 0.5  # at least half the bare task rate
@@ -111,14 +111,16 @@ def seed_reminders(seeded: SeededPractice, schedule: Schedule, count: int) -> No
 
 
 def explain_claim() -> list[str]:
-    """EXPLAIN of the SELECT … FOR UPDATE SKIP LOCKED that claim_due runs (captured from a call
-    whose transaction is rolled back, so no row is claimed)."""
+    """EXPLAIN of the SELECT … FOR UPDATE SKIP LOCKED that claim_due_reminders runs (captured from a
+    call whose transaction is rolled back, so no row is claimed)."""
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
-        claim_due()
+        claim_due_reminders()
         transaction.set_rollback(True)
     claims = [q["sql"] for q in queries.captured_queries if "SKIP LOCKED" in q["sql"]]
     if len(claims) != 1:
-        raise BenchError(f"{NAME}: expected one SKIP LOCKED query in claim_due, saw {len(claims)}")
+        raise BenchError(
+            f"{NAME}: expected one SKIP LOCKED query in claim_due_reminders, saw {len(claims)}"
+        )
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN {claims[0]}")
         return [claims[0]] + [row[0] for row in cursor.fetchall()]
@@ -160,11 +162,13 @@ def measure_reminders(
 
     started = time.perf_counter()
     claimed: list[int] = []
-    while ids := claim_due():
+    while ids := claim_due_reminders():
         claimed += ids
     claim_seconds = time.perf_counter() - started
     if len(claimed) < count:
-        raise BenchError(f"{NAME}: claim_due claimed {len(claimed)} of {count} due reminders")
+        raise BenchError(
+            f"{NAME}: claim_due_reminders claimed {len(claimed)} of {count} due reminders"
+        )
 
     queue_name = f"bench-worker-{uuid.uuid4().hex[:8]}"
     run = uuid.uuid4().hex

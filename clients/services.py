@@ -489,6 +489,42 @@ def record_medical_clearance(
     )
 
 
+# --- client records and consent (the writes of clients/api/views.py) -----------------------------
+
+
+@transaction.atomic
+def create_client(*, practice: Practice, fields: dict[str, Any]) -> Client:
+    """A client record made by staff; `red_flag_open` follows the complaints, not what was sent
+    (DOMAIN.md 2b), and integrations hear `client.created`."""
+    client = Client.objects.create(practice=practice, **fields)
+    sync_red_flag_open(client_id=client.pk)
+    client.refresh_from_db()
+    announce_client(client)
+    return client
+
+
+@transaction.atomic
+def update_client(
+    *, client: Client, fields: dict[str, Any], by: User | None
+) -> tuple[Client, list[MedicalClearance]]:
+    """An edit cannot drop `red_flag_open` while a referral is open, nor invent one (DOMAIN.md
+    2b): it follows the client's complaints, not what an edit of health_flags sends. A clearance
+    flag added again (a new clot) revokes the old clearances of that flag (returned, to audit)."""
+    flags_before = list(client.health_flags)
+    for field, value in fields.items():
+        setattr(client, field, value)
+    client.save()
+    sync_red_flag_open(client_id=client.pk)
+    client.refresh_from_db()
+    revoked = revoke_clearances_for_new_flags(client=client, flags_before=flags_before, by=by)
+    return client, revoked
+
+
+def record_consent(*, practice: Practice, witnessed_by: User, fields: dict[str, Any]) -> Consent:
+    """A consent record (DOMAIN.md 4), witnessed by the clinician who enters it."""
+    return Consent.objects.create(practice=practice, witnessed_by=witnessed_by, **fields)
+
+
 @transaction.atomic
 def revoke_medical_clearance(
     *, clearance: MedicalClearance, by: User | None, reason: str

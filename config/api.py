@@ -21,6 +21,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, pagination, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from practice.errors import DomainError
 from practice.paging import MAX_OFFSET, page_size_from, whole_number
@@ -241,8 +242,6 @@ class PageNumberPagination(pagination.PageNumberPagination):
         )
 
     def _page_url(self, number: int) -> str:
-        from rest_framework.utils.urls import remove_query_param, replace_query_param
-
         url = self.request.build_absolute_uri()  # type: ignore[union-attr]
         if number == 1:
             return remove_query_param(url, self.page_query_param)

@@ -4,12 +4,16 @@ Worker and beat log through Django's LOGGING (JSON or text, request and task ids
 Celery's own format; `config.observability` carries the request id from the web to the task.
 """
 
+import logging
 import os
+from logging.config import dictConfig
 
 from celery import Celery
 from celery.signals import setup_logging
+from django.conf import settings
 
-import config.observability  # noqa: F401  (connects the signals that carry the request id)
+# Also connects the signals that carry the request id.
+from config.observability import RequestIdFilter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -24,13 +28,6 @@ def _use_django_logging(**_) -> None:
 
     Django applies LOGGING when it sets up; apply it here only if that has not happened yet (an
     embedded test worker must not reset the handlers a test attached)."""
-    import logging
-    from logging.config import dictConfig
-
-    from django.conf import settings
-
-    from config.observability import RequestIdFilter
-
     handlers = logging.getLogger().handlers
     if not any(isinstance(f, RequestIdFilter) for h in handlers for f in h.filters):
         dictConfig(settings.LOGGING)

@@ -4,6 +4,7 @@ With nothing set this runs on a SQLite file and an embedded (filesystem) Celery 
 `make run` needs no external service; `DATABASE_URL` and `REDIS_URL` switch to Postgres and Redis.
 """
 
+import secrets
 from pathlib import Path
 
 import environ
@@ -28,7 +29,6 @@ def _local_secret_key() -> str:
     path = VAR_DIR / "secret_key"
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        import secrets
 
         path.write_text(secrets.token_urlsafe(50))
         path.chmod(0o600)

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -128,13 +129,11 @@ _CALENDAR_SALT = "backcare.calendar"
 
 
 def calendar_token(user: User) -> str:
-    from django.core import signing
 
     return signing.Signer(salt=_CALENDAR_SALT).sign(f"{user.pk}.{user.calendar_version}")
 
 
 def user_for_calendar_token(token: str) -> User | None:
-    from django.core import signing
 
     try:
         value = signing.Signer(salt=_CALENDAR_SALT).unsign(token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -53,8 +54,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 def validate_timezone(value: str) -> None:
-    from django.core.exceptions import ValidationError
-
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"'{value}' is not an IANA time zone.", code="invalid_timezone")
 

@@ -1,4 +1,8 @@
-"""Publishing a task after commit without ever making a request wait on a broker that is down."""
+"""Publishing a task after commit without ever making a request wait on a broker that is down.
+
+Tasks are named, never imported: `tasks.py` modules sit on top of their app (they import services;
+nothing imports them but Celery's registry and the beat schedule), so a service enqueues with
+`enqueue_after_commit("sessions.tasks.dispatch_reminders")`."""
 
 from __future__ import annotations
 
@@ -7,13 +11,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from celery import Task, current_app
 from django.db import connection, models, transaction
 
 logger = logging.getLogger(__name__)
 
 
-def publish_after_commit(task: Any, **kwargs: Any) -> None:
-    """After the current transaction commits, queue `task` once, trying the broker only once.
+def registered_task(name: str) -> Task:
+    """The task called `name` in Celery's registry (config/__init__.py makes the project's app
+    current). A web process imports no tasks module itself: the first lookup runs Celery's
+    autodiscovery of each app's `tasks.py`, as a worker does at start."""
+    app = current_app
+    if name not in app.tasks:
+        # Not `loader.import_default_modules()`: in a web process that would run Django's system
+        # checks (Celery's worker fixup) inside the request that enqueues first.
+        app.autodiscover_tasks(force=True)
+    return app.tasks[name]
+
+
+def enqueue_after_commit(task_name: str, **kwargs: Any) -> None:
+    """After the current transaction commits, queue the task `task_name` once, trying the broker
+    only once.
 
     The rows the task acts on are already in the database, and a beat schedule picks them up
     anyway; so a broker outage costs a minute's delay, never a failed or slow request. Connections
@@ -22,6 +40,7 @@ def publish_after_commit(task: Any, **kwargs: Any) -> None:
     """
 
     def publish() -> None:
+        task = registered_task(task_name)
         with task.app.pool.acquire(block=True, timeout=2) as connection:
             connection.ensure_connection(max_retries=0)
             task.apply_async(kwargs=kwargs, retry=False, connection=connection)

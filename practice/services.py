@@ -9,12 +9,13 @@ from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from practice.auth import hash_secret, issue_token, new_secret
+from practice.auth import API_KEY_PREFIX, hash_secret, issue_token, new_secret
 from practice.errors import IdentityNotProven, Invalid, InvalidCredentials, NotFound
 from practice.models import (
+    ApiKey,
     AuthToken,
     EmailVerification,
     Membership,
@@ -22,10 +23,12 @@ from practice.models import (
     Role,
     Service,
     Therapist,
+    TimeOff,
     User,
     WorkingHours,
     validate_timezone,
 )
+from practice.queueing import registered_task
 from practice.signals import email_changed, email_verified
 
 # Path words under public/ that a practice slug would shadow.
@@ -47,9 +50,7 @@ def _send_after_commit(task_name: str, **kwargs: object) -> None:
     """Queue a mail task of this app once the transaction commits (the secret is made there)."""
 
     def send() -> None:
-        from practice import tasks  # import cycle: practice.tasks imports this module
-
-        getattr(tasks, task_name).delay(**kwargs)
+        registered_task(f"practice.tasks.{task_name}").delay(**kwargs)
 
     transaction.on_commit(send)
 
@@ -81,7 +82,7 @@ def _release_expired_signup(email: str) -> None:
 
 
 @transaction.atomic
-def expire_unverified_accounts() -> int:
+def delete_unverified_accounts() -> int:
     """Beat, hourly: delete client accounts never verified in time; their tokens go with them."""
     _, by_model = _expired_signups().delete()
     return by_model.get(User._meta.label, 0)
@@ -511,3 +512,81 @@ def update_therapist(
         therapist.services.set(services)
         _touch(Service, before ^ {service.pk for service in services})
     return therapist
+
+
+# --- staff, practice settings, calendar links --------------------------------------------------
+
+
+@transaction.atomic
+def update_staff_member(
+    *, membership: Membership, fields: dict[str, str], role: str | None = None
+) -> Membership:
+    """Rename a member of staff (`first_name`, `last_name`) and change their role (owner only,
+    API.md "Staff"); the email and password are set at creation only."""
+    for field, value in fields.items():
+        setattr(membership.user, field, value)
+    membership.user.save(update_fields=[*fields] or None)
+    if role is not None:
+        change_staff_role(membership=membership, role=role)
+    return membership
+
+
+@transaction.atomic
+def update_practice(*, practice: Practice, fields: dict[str, object]) -> Practice:
+    """The owner changes the practice's name and policies (API.md "Practice")."""
+    for field, value in fields.items():
+        setattr(practice, field, value)
+    practice.save()
+    return practice
+
+
+def rotate_calendar_url(*, user: User) -> User:
+    """A new calendar feed URL; the old one stops working at once (API.md "Calendar")."""
+    User.objects.filter(pk=user.pk).update(calendar_version=F("calendar_version") + 1)
+    user.refresh_from_db(fields=["calendar_version"])
+    return user
+
+
+def retire_service(*, service: Service) -> Service:
+    """Past bookings keep pointing at a service: it is retired (inactive), never deleted."""
+    service.active = False
+    service.save(update_fields=["active"])
+    return service
+
+
+# --- time off ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_time_off(*, practice: Practice, fields: dict[str, object]) -> TimeOff:
+    return TimeOff.objects.create(practice=practice, **fields)
+
+
+@transaction.atomic
+def update_time_off(*, time_off: TimeOff, fields: dict[str, object]) -> TimeOff:
+    for field, value in fields.items():
+        setattr(time_off, field, value)
+    time_off.save()
+    return time_off
+
+
+def remove_time_off(*, time_off: TimeOff) -> None:
+    """Removed time off frees working time (sessions offers it to the waitlist on delete)."""
+    time_off.delete()
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+def create_api_key(*, practice: Practice, name: str, created_by: User) -> tuple[ApiKey, str]:
+    """A new practice API key and its secret, which is shown once and stored only as a hash."""
+    secret, key_hash = new_secret(API_KEY_PREFIX)
+    key = ApiKey.objects.create(
+        practice=practice, name=name, key_hash=key_hash, prefix=secret[:10], created_by=created_by
+    )
+    return key, secret
+
+
+def revoke_api_key(*, key: ApiKey) -> None:
+    """Revoked at once; the row stays for the record (and the audit log's `api_key`)."""
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -1,9 +1,9 @@
 """Celery tasks of the practice app: thin, taking ids, calling a service."""
 
 from celery import shared_task
-from django.core.mail import send_mail
 
-from practice import services, tombstones
+from practice import services, tombstones, webhooks
+from practice.mail import send_email
 from practice.models import User
 
 MAIL_TASK = {
@@ -22,15 +22,14 @@ def send_email_verification(*, user_id: int, phone: str = "") -> None:
     if secret is None:
         return
     user = User.objects.get(pk=user_id)
-    send_mail(
+    send_email(
         subject="Confirm your email for Backcare",
-        message=(
+        body=(
             f"Hello {user.first_name or ''},\n\nOpen this link and press Confirm to finish signing"
             f" up:\n{services.verification_link(secret)}\n\nIf you did not sign up, do not"
             " confirm: ignore this message and nothing happens.\n"
         ),
-        from_email=None,
-        recipient_list=[user.email],
+        to=[user.email],
     )
 
 
@@ -41,15 +40,14 @@ def send_password_reset(*, user_id: int) -> None:
     if secret is None:
         return
     user = User.objects.get(pk=user_id)
-    send_mail(
+    send_email(
         subject="Reset your Backcare password",
-        message=(
+        body=(
             "Someone asked to reset the password of this Backcare account. To choose a new one,"
             f" open:\n{services.password_reset_link(secret)}\n\nThe link works once, for an hour."
             " If it was not you, ignore this message: the password stays as it is.\n"
         ),
-        from_email=None,
-        recipient_list=[user.email],
+        to=[user.email],
     )
 
 
@@ -60,38 +58,34 @@ def send_email_change(*, user_id: int, new_email: str) -> None:
     if secret is None:
         return
     user = User.objects.get(pk=user_id)
-    send_mail(
+    send_email(
         subject="Confirm your new email for Backcare",
-        message=(
+        body=(
             "Open this link and press Confirm to make this address your Backcare login:\n"
             f"{services.email_change_link(secret)}\n\nIf you did not ask, ignore this message.\n"
         ),
-        from_email=None,
-        recipient_list=[new_email],
+        to=[new_email],
     )
-    send_mail(
+    send_email(
         subject="Your Backcare email is about to change",
-        message=(
+        body=(
             "Someone logged in to your account asked to change its email. Nothing changes unless"
             " the new address confirms. If it was not you, reset your password.\n"
         ),
-        from_email=None,
-        recipient_list=[user.email],
+        to=[user.email],
     )
 
 
 @shared_task
 def expire_unverified_accounts() -> int:
     """Beat, hourly: client sign-ups never verified in time are deleted (issue 13.7)."""
-    return services.expire_unverified_accounts()
+    return services.delete_unverified_accounts()
 
 
 @shared_task
 def dispatch_webhooks() -> int:
     """Beat, every minute (and after each event): claim due deliveries, hand them to senders."""
-    from practice import webhooks
-
-    ids = webhooks.claim_due()
+    ids = webhooks.claim_due_deliveries()
     for delivery_id in ids:
         deliver_webhook.delay(delivery_id)
     return len(ids)
@@ -99,12 +93,10 @@ def dispatch_webhooks() -> int:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def deliver_webhook(delivery_id: int) -> str:
-    from practice import webhooks
-
     return webhooks.deliver(delivery_id)
 
 
 @shared_task
 def purge_tombstones() -> int:
     """Daily: deletions older than their practice's sync horizon leave the `deleted/` feed."""
-    return tombstones.purge_tombstones()
+    return tombstones.purge_old_tombstones()

@@ -12,15 +12,16 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models, transaction
+from django.db import models
 from django.db.models import QuerySet
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from practice.api.base import StrictModelSerializer
+from practice.audit import audit
 from practice.auth import PracticeRequest
-from practice.models import ApiKey, AuditAction, AuditEvent, Practice, Role, User
+from practice.models import ApiKey, AuditAction, Practice, Role, User
 from practice.permissions import WRITE
 from practice.sync import SYNC_HEADER, ETagRetrieveMixin, next_sync_since
 from practice.throttling import caller_ip
@@ -133,20 +134,16 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Any]:
         return scope(super().get_queryset(), self.request)
 
+    # Every write has one home, a service: a viewset that offers create, update or destroy says
+    # which service each calls (and audits with `self.audit`); serializers never save.
     def perform_create(self, serializer) -> None:
-        with transaction.atomic():
-            instance = serializer.save(practice=self.request.practice)
-            self.audit(AuditAction.CREATE, [instance])
+        raise ImproperlyConfigured(f"{type(self).__name__}.perform_create must call a service.")
 
     def perform_update(self, serializer) -> None:
-        with transaction.atomic():
-            instance = serializer.save()
-            self.audit(AuditAction.UPDATE, [instance])
+        raise ImproperlyConfigured(f"{type(self).__name__}.perform_update must call a service.")
 
     def perform_destroy(self, instance) -> None:
-        with transaction.atomic():
-            self.audit(AuditAction.DELETE, [instance])
-            instance.delete()
+        raise ImproperlyConfigured(f"{type(self).__name__}.perform_destroy must call a service.")
 
     # --- access log: one INSERT per response, however many rows it shows -------------------------
     def paginate_queryset(self, queryset) -> list[Any] | None:
@@ -202,24 +199,22 @@ def log_access(
         return
     if client_ids is None and record_type == "client":
         client_ids = record_ids
-    clients = sorted({pk for pk in client_ids or () if pk is not None})
-    AuditEvent.objects.create(
+    audit(
         practice=request.practice,
         actor=request.user if isinstance(request.user, User) else None,  # an API key has none
         role=getattr(request, "role", None) or "",
         api_key=auth if isinstance(auth := getattr(request, "auth", None), ApiKey) else None,
         action=action,
         record_type=record_type,
-        record_ids=AuditEvent.encode(record_ids),
-        client_id=clients[0] if len(clients) == 1 else None,
-        client_ids=AuditEvent.encode(clients) if clients else "",
+        record_ids=record_ids,
+        client_ids=client_ids or (),
         ip_address=caller_ip(request),
     )
 
 
 # PracticeScopedViewSet comes first so that its perform_create/update/destroy (server-owned
 # practice, audit) win over DRF's plain ones; a subclass adding DRF mixins lists them after these.
-class ModelViewSet(
+class TenantModelViewSet(
     PracticeScopedViewSet,
     mixins.ListModelMixin,
     ETagRetrieveMixin,
@@ -233,7 +228,12 @@ class ModelViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
 
-class ReadOnlyModelViewSet(
+class TenantViewSet(
     PracticeScopedViewSet, mixins.ListModelMixin, ETagRetrieveMixin, mixins.RetrieveModelMixin
 ):
-    pass
+    """Scoped list and retrieve; a subclass adds the writes it offers (DRF mixins listed after
+    this class, or its own `create`/actions), each calling one service."""
+
+
+class TenantReadOnlyModelViewSet(TenantViewSet):
+    """Scoped list and retrieve, and nothing that writes."""

@@ -76,7 +76,7 @@ def track_deletions(
     post_delete.connect(deleted, sender=model, weak=False, dispatch_uid=f"tombstone-{record_type}")
 
 
-def purge_tombstones(now: datetime | None = None) -> int:
+def purge_old_tombstones(now: datetime | None = None) -> int:
     """Drop tombstones older than their practice's sync horizon (a daily beat task)."""
     now = now or timezone.now()
     purged = 0

@@ -26,11 +26,12 @@ from email.message import Message
 from typing import IO, Any, TypeVar
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from practice.mail import send_email
 from practice.models import (
     DeliveryStatus,
     Membership,
@@ -40,7 +41,7 @@ from practice.models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from practice.queueing import claim_batch, publish_after_commit
+from practice.queueing import claim_batch, enqueue_after_commit
 
 RETRY_FOR = timedelta(hours=24)
 LEASE = timedelta(minutes=2)
@@ -170,9 +171,56 @@ def record_event(*, practice: Practice | int, type: str, data: dict[str, Any]) -
     WebhookDelivery.objects.bulk_create(
         WebhookDelivery(subscription=s, event=event, next_attempt_at=now) for s in subscriptions
     )
-    from practice.tasks import dispatch_webhooks
+    dispatch_webhooks_soon()
 
-    publish_after_commit(dispatch_webhooks)
+
+def dispatch_webhooks_soon() -> None:
+    """After commit, ask for a dispatch now (by name: practice.tasks imports this module)."""
+    enqueue_after_commit("practice.tasks.dispatch_webhooks")
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+
+
+def create_subscription(
+    *, practice: Practice, url: str, events: list[str], active: bool = True
+) -> tuple[WebhookSubscription, str]:
+    """A subscription and its signing secret (derived from SECRET_KEY and a salt; shown once)."""
+    subscription = WebhookSubscription.objects.create(
+        practice=practice, url=url, events=events, active=active, secret_salt=new_salt()
+    )
+    return subscription, subscription_secret(subscription)
+
+
+def update_subscription(
+    *, subscription: WebhookSubscription, fields: dict[str, Any], paused: bool | None = None
+) -> WebhookSubscription:
+    """Change url/events/active; resuming a paused subscription forgets its failure streak, so
+    pending events go out again."""
+    for field, value in fields.items():
+        setattr(subscription, field, value)
+    if paused is not None:
+        subscription.paused_at = timezone.now() if paused else None
+        if not paused:
+            subscription.failing_since = None
+    subscription.save()
+    return subscription
+
+
+def delete_subscription(*, subscription: WebhookSubscription) -> None:
+    """The subscription goes with its deliveries; events stay for other subscriptions."""
+    subscription.delete()
+
+
+@transaction.atomic
+def redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again now: a new attempt of the same event (same id for de-duplication)."""
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), lease_until=None
+    )
+    dispatch_webhooks_soon()
+    delivery.refresh_from_db()
+    return delivery
 
 
 def event_body(event: WebhookEvent) -> bytes:
@@ -188,7 +236,7 @@ def event_body(event: WebhookEvent) -> bytes:
 # --- delivery -------------------------------------------------------------------------------
 
 
-def claim_due(now: datetime | None = None, batch: int = BATCH) -> list[int]:
+def claim_due_deliveries(now: datetime | None = None, batch: int = BATCH) -> list[int]:
     now = now or timezone.now()
     return claim_batch(
         model=WebhookDelivery,
@@ -335,14 +383,13 @@ def _track_health(subscription: WebhookSubscription, ok: bool, now: datetime) ->
             owners = Membership.objects.filter(
                 practice_id=subscription.practice_id, role=Role.OWNER
             ).values_list("user__email", flat=True)
-            send_mail(
+            send_email(
                 subject="A Backcare webhook was paused",
-                message=(
+                body=(
                     f"Deliveries to {subscription.url} have failed for 24 hours, so the "
                     "subscription is paused. Fix the receiver, then resume it (PATCH "
                     '{"paused": false}); pending events are kept.'
                 ),
-                from_email=None,
-                recipient_list=list(owners),
+                to=list(owners),
                 fail_silently=True,
             )

@@ -5,7 +5,6 @@ through the reminders outbox (a `Reminder` of kind `alert`: claimed, sent, marke
 
 from __future__ import annotations
 
-from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,7 +12,6 @@ from clients.domain import REFERRAL_ADVICE, referral_urgency
 from clients.models import Client, Complaint
 from practice.errors import InvalidTransition
 from practice.models import Membership, Practice, Role, Therapist, User
-from practice.queueing import publish_after_commit
 from sessions.models import (
     AlertKind,
     Appointment,
@@ -22,6 +20,7 @@ from sessions.models import (
     ReminderKind,
     TherapistAlert,
 )
+from sessions.queue import dispatch_reminders_soon
 
 
 def raise_alert(
@@ -61,8 +60,7 @@ def raise_alert(
         scheduled_for=timezone.now(),
         alert=alert,
     )
-    # Looked up by name: sessions.tasks imports this app's reminders, which import this module.
-    publish_after_commit(current_app.tasks["sessions.tasks.dispatch_reminders"])
+    dispatch_reminders_soon()
     return alert
 
 

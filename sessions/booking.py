@@ -33,8 +33,8 @@ from sessions.models import (
     Status,
 )
 from sessions.public_caps import check_public_booking_caps
+from sessions.queue import dispatch_reminders_soon, offer_freed_time_soon
 from sessions.selectors import booking_rules, free_slots
-from sessions.tasks import dispatch_soon, offer_freed_time_soon
 
 SELF_SERVICE = (Source.CLIENT, Source.PUBLIC)
 
@@ -220,7 +220,7 @@ def book_appointment(
     _save_live(appointment)
     _log(appointment, actor, "created", status=Status.BOOKED, start=start)
     if reminders.on_booked(appointment):
-        dispatch_soon()
+        dispatch_reminders_soon()
     announce(appointment, "appointment.created")
     return appointment, token
 
@@ -346,7 +346,7 @@ def reschedule_appointment(
         therapist=[old_therapist, therapist.pk],
     )
     if reminders.on_rescheduled(appointment):
-        dispatch_soon()
+        dispatch_reminders_soon()
     announce(appointment, "appointment.updated")
     offer_freed_time_soon(old_therapist, old_start, old_until)
     return appointment
@@ -483,7 +483,7 @@ def _refuse_quietly(
         practice=practice, service=service, therapist=therapist, start=start, self_service=True
     )
     if reminders.on_online_booking_refused(client):
-        dispatch_soon()
+        dispatch_reminders_soon()
     token, token_hash = new_secret("bk_")
     refusal = QuietRefusal.objects.create(
         practice=practice,

@@ -14,8 +14,9 @@ from clients.domain import ComplaintStatus
 from clients.models import Client, Complaint, ConsentKind, Instrument, Outcome, OutcomeSource
 from clients.selectors import current_clearance_flags, has_open_red_flag
 from clients.services import record_outcome
+from practice.audit import audit
 from practice.errors import Invalid, NoteLocked, PermissionDenied, PreconditionFailed
-from practice.models import AuditAction, AuditEvent, Practice, User
+from practice.models import AuditAction, Practice, User
 from sessions.models import (
     Amendment,
     Appointment,
@@ -335,14 +336,13 @@ def _check_length(appointment: Appointment, items: list[dict]) -> None:
 def _audit_overrides(
     plan: SessionPlan, *, practice: Practice, by: User, client: Client | None, ip: str | None
 ) -> None:
-    AuditEvent.objects.create(
+    audit(
         practice=practice,
         actor=by,
         action=AuditAction.UPDATE,
         record_type="session_plan_override",
-        record_ids=AuditEvent.encode([plan.pk]),
-        client_id=client.pk if client is not None else None,
-        client_ids=AuditEvent.encode([client.pk]) if client is not None else "",
+        record_ids=[plan.pk],
+        client_ids=[client.pk] if client is not None else (),
         ip_address=ip,
     )
 

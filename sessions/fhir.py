@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 from django.conf import settings
 
@@ -462,8 +463,6 @@ def composition(note: Note) -> list[dict]:
 
 
 def _xhtml(text: str) -> str:
-    from xml.sax.saxutils import escape
-
     return escape(text or "-")
 
 

@@ -14,7 +14,9 @@ import urllib.request
 from base64 import b64encode
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import get_connection
+
+from practice.mail import send_email
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +70,11 @@ def sms_backend() -> ConsoleSms | HttpSms:
     return HttpSms(url, getattr(settings, "SMS_FROM", "Backcare"))
 
 
-class Outbox:
+class Mailer:
     """The channels of one batch of messages: one mail connection (an SMTP session, not one per
     message) and one SMS backend, closed when the batch is done."""
 
-    def __enter__(self) -> Outbox:
+    def __enter__(self) -> Mailer:
         self.mail = get_connection()
         with contextlib.suppress(OSError):  # each message then fails on its own row, retried
             self.mail.open()
@@ -90,6 +92,6 @@ class Outbox:
             self.sms.send(to=to, body=body)
             return
         try:
-            EmailMessage(subject, body, None, [to], connection=self.mail).send()
+            send_email(to=[to], subject=subject, body=body, connection=self.mail)
         except OSError as error:  # SMTP trouble is worth another try
             raise TransientError(str(error)) from error

@@ -16,8 +16,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection, models, transaction
 from django.db.models import Max, Q
 from django.db.models.signals import post_save
@@ -35,7 +33,9 @@ from clients.models import (
     MedicalClearance,
     Outcome,
 )
+from practice.audit import audit
 from practice.errors import PreconditionFailed
+from practice.mail import send_email
 from practice.models import AuditAction, AuditEvent, Practice, Role, User
 from practice.retention import (
     Jurisdiction,
@@ -226,15 +226,14 @@ def _scrub_copies(client: Client, *, names: bool) -> None:
 def _log_system(
     *, practice_id: int, client_id: int, action: str, record_type: str, actor: User | None = None
 ) -> None:
-    AuditEvent.objects.create(
-        practice_id=practice_id,
+    audit(
+        practice=practice_id,
         actor=actor,
         role="system" if actor is None else "",
         action=action,
         record_type=record_type,
-        record_ids=AuditEvent.encode([client_id]),
-        client_id=client_id,
-        client_ids=AuditEvent.encode([client_id]),
+        record_ids=[client_id],
+        client_ids=[client_id],
     )
 
 
@@ -259,7 +258,7 @@ def purge_candidates(practice: Practice, today: dt.date) -> models.QuerySet[Clie
     ).order_by("pk")
 
 
-def purge_expired_records(*, today: dt.date | None = None) -> PurgeReport:
+def purge_records_past_retention(*, today: dt.date | None = None) -> PurgeReport:
     """The scheduled purge (DOMAIN.md 4, 8): delete clients whose `retain_until` has passed,
     never one on legal hold, never a record inside retention.
 
@@ -506,12 +505,7 @@ def _kept_record_counts(client: Client) -> dict[str, int]:
 
 def _email_explanation(address: str, practice_name: str, explanation: str) -> None:
     try:
-        send_mail(
-            f"{practice_name}: your erasure request",
-            explanation,
-            settings.DEFAULT_FROM_EMAIL,
-            [address],
-        )
+        send_email(to=[address], subject=f"{practice_name}: your erasure request", body=explanation)
     except Exception:  # the answer is also in the response and in the stored request
         logger.exception("erasure explanation email failed")
 

@@ -25,7 +25,7 @@ from practice.auth import hash_secret, new_secret
 from practice.errors import InvalidTransition, NotFound
 from practice.queueing import claim_batch, commits_not_waiting_for_disk
 from sessions import alerts
-from sessions.messaging import Outbox, PermanentError, TransientError
+from sessions.messaging import Mailer, PermanentError, TransientError
 from sessions.models import (
     AlertKind,
     Appointment,
@@ -146,7 +146,7 @@ def on_waitlist_offers(offers: list[WaitlistOffer]) -> bool:
     return bool(created)
 
 
-def schedule_rebook_nudges(now: datetime | None = None) -> int:
+def queue_rebook_nudges(now: datetime | None = None) -> int:
     """One nudge for a client with an active complaint and nothing booked, `rebook_nudge_days`
     after their last session (API.md, DOMAIN.md 6)."""
     now = now or timezone.now()
@@ -189,7 +189,7 @@ def schedule_rebook_nudges(now: datetime | None = None) -> int:
 # --- dispatch -------------------------------------------------------------------------------
 
 
-def claim_due(now: datetime | None = None, batch: int = BATCH) -> list[int]:
+def claim_due_reminders(now: datetime | None = None, batch: int = BATCH) -> list[int]:
     """Claim due rows for sending: `scheduled` -> `queued`, skipping rows another dispatcher holds.
 
     Also returns to the queue rows whose sender's lease ran out (a killed worker).
@@ -229,12 +229,12 @@ def _claim_for_sending(ids: list[int]) -> list[int]:
     return mine
 
 
-def send_reminder(reminder_id: int) -> str:
+def deliver_reminder(reminder_id: int) -> str:
     """Send one claimed reminder once. Returns its final status (or "skipped")."""
-    return send_reminders([reminder_id])[reminder_id]
+    return deliver_reminders([reminder_id])[reminder_id]
 
 
-def send_reminders(ids: list[int]) -> dict[int, str]:
+def deliver_reminders(ids: list[int]) -> dict[int, str]:
     """Send each claimed reminder among `ids` once; its final status by id ("skipped" for a row
     that was not `queued`: sent already, cancelled, or another worker's).
 
@@ -257,9 +257,9 @@ def send_reminders(ids: list[int]) -> dict[int, str]:
         "waitlist_offer__entry__service",
         "waitlist_offer__therapist__user",
     ).filter(pk__in=mine)
-    with Outbox() as outbox, commits_not_waiting_for_disk():
+    with Mailer() as mailer, commits_not_waiting_for_disk():
         for reminder in rows:
-            results[reminder.pk] = _send(reminder, outbox)
+            results[reminder.pk] = _send(reminder, mailer)
     return results
 
 
@@ -279,11 +279,11 @@ def waitlist_offer_is_open(offer: WaitlistOffer, now: datetime) -> bool:
     )
 
 
-def _send(reminder: Reminder, outbox: Outbox) -> str:
+def _send(reminder: Reminder, mailer: Mailer) -> str:
     appointment = reminder.appointment
     mark = Reminder.objects.filter(pk=reminder.pk).update
     if reminder.kind == ReminderKind.ALERT:
-        return _send_alert(reminder, outbox)
+        return _send_alert(reminder, mailer)
     # Unsubscribed after the dispatcher handed this row to a worker: the opt-out still wins.
     if (
         reminder.client.reminders_opt_out
@@ -307,26 +307,26 @@ def _send(reminder: Reminder, outbox: Outbox) -> str:
         token, token_hash = new_secret(LINK_PREFIX[reminder.kind])
     subject, body = compose(reminder, token=token)
     address = reminder.client.phone if reminder.channel == "sms" else reminder.client.email
-    return _deliver(reminder, outbox, [address], subject, body, token_hash)
+    return _deliver(reminder, mailer, [address], subject, body, token_hash)
 
 
-def _send_alert(reminder: Reminder, outbox: Outbox) -> str:
+def _send_alert(reminder: Reminder, mailer: Mailer) -> str:
     """An alert goes to clinicians, whatever the client's own message preferences; it names the
     client by first name and says where to look, never what the record says."""
     alert = reminder.alert
     if alert is None:  # an `alert` row is written with its alert; nothing to say without it
-        return _deliver(reminder, outbox, [], "", "", None)
+        return _deliver(reminder, mailer, [], "", "", None)
     subject = f"A client needs your attention ({reminder.practice.name})"
     body = (
         f"An alert ({alert.kind.replace('_', ' ')}) about {reminder.client.first_name} needs "
         f"your attention. Open Backcare: {_link('alerts/')}"
     )
-    return _deliver(reminder, outbox, alerts.recipients(alert), subject, body, None)
+    return _deliver(reminder, mailer, alerts.recipients(alert), subject, body, None)
 
 
 def _deliver(
     reminder: Reminder,
-    outbox: Outbox,
+    mailer: Mailer,
     addresses: list[str],
     subject: str,
     body: str,
@@ -337,7 +337,7 @@ def _deliver(
         if not addresses:
             raise PermanentError("Nobody to send this to.")
         for address in addresses:
-            outbox.deliver(channel=reminder.channel, to=address, subject=subject, body=body)
+            mailer.deliver(channel=reminder.channel, to=address, subject=subject, body=body)
     except TransientError as error:
         retry = reminder.attempts < MAX_ATTEMPTS
         status = ReminderStatus.SCHEDULED if retry else ReminderStatus.FAILED

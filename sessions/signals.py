@@ -20,7 +20,7 @@ from sessions.models import (
     WaitlistEntry,
     WaitlistOffer,
 )
-from sessions.tasks import offer_freed_time_soon
+from sessions.queue import offer_freed_time_soon
 
 # Hard deletions (erasure, purge) stay visible to `?updated_since=` sync (practice.tombstones).
 track_deletions(Appointment, "appointment")

@@ -10,19 +10,22 @@ never to a client who opted out; one whose offer was claimed or expired meanwhil
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from clients.models import Client
 from clients.selectors import has_open_red_flag
 from practice.auth import hash_secret
-from practice.errors import NotFound, SlotUnavailable
-from practice.models import Therapist
+from practice.errors import Invalid, InvalidTransition, NotFound, SlotUnavailable
+from practice.models import Practice, Therapist
 from practice.webhooks import record_event
 from sessions import reminders
+from sessions.booking import Actor, book_appointment
 from sessions.models import Appointment, Source, WaitlistEntry, WaitlistOffer, WaitlistStatus
+from sessions.queue import dispatch_reminders_soon
 from sessions.selectors import free_slots
-from sessions.tasks import dispatch_soon
 
 
 def expire_entries(now: datetime | None = None) -> int:
@@ -95,7 +98,7 @@ def offer_freed_time(*, therapist_id: int, start: datetime, end: datetime) -> li
             },
         )
     if reminders.on_waitlist_offers(offers):
-        dispatch_soon()
+        dispatch_reminders_soon()
     return offers
 
 
@@ -115,8 +118,6 @@ def offer_for_token(token: str) -> WaitlistOffer:
 @transaction.atomic
 def claim_offer(*, token: str) -> Appointment:
     """Book the offered slot for the waitlisted client; a slot already taken is a 409."""
-    from sessions.booking import Actor, book_appointment
-
     offer = offer_for_token(token)
     entry = WaitlistEntry.objects.select_for_update().get(pk=offer.entry_id)
     if offer.claimed_at is not None or entry.status != WaitlistStatus.WAITING:
@@ -136,3 +137,24 @@ def claim_offer(*, token: str) -> Appointment:
     entry.appointment = appointment
     entry.save(update_fields=["status", "appointment", "updated_at"])
     return appointment
+
+
+@transaction.atomic
+def join_waitlist(
+    *, practice: Practice, client: Client | None, fields: dict[str, Any]
+) -> WaitlistEntry:
+    """A client waits for a time (API.md "Waitlist"); staff name the client, a client is itself."""
+    if client is None:
+        raise Invalid.on("client", "This field is required.", "required")
+    return WaitlistEntry.objects.create(practice=practice, client=client, **fields)
+
+
+def cancel_entry(*, entry: WaitlistEntry) -> WaitlistEntry:
+    """Only a waiting entry can be cancelled; any other is a 409 naming its status."""
+    updated = WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistStatus.WAITING).update(
+        status=WaitlistStatus.CANCELLED
+    )
+    if not updated:
+        raise InvalidTransition(f"This entry is {entry.status}.")
+    entry.refresh_from_db()
+    return entry

@@ -8,8 +8,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from practice.audit import audit
 from practice.errors import Invalid, PermissionDenied, PreconditionFailed
-from practice.models import AuditAction, AuditEvent, Practice, Role, User
+from practice.models import AuditAction, Practice, Role, User
 from practice.vocabulary import HEALTH_FLAGS
 from techniques import catalog, rules
 from techniques.models import Contraindication, ContraindicationChange, Rule, Technique
@@ -144,13 +145,13 @@ def _record_change(
         usual_pressure_before=pressure_before,
         usual_pressure_after=pressure_after,
     )
-    AuditEvent.objects.create(
-        practice_id=technique.practice_id,
+    audit(
+        practice=technique.practice_id,
         actor=by,
         role=Role.OWNER,
         action=AuditAction.UPDATE if before else AuditAction.CREATE,
         record_type="contraindication_change",
-        record_ids=AuditEvent.encode([change.pk]),
+        record_ids=[change.pk],
         ip_address=ip,
     )
 

@@ -30,13 +30,13 @@ from practice.tenancy import (
     CLINICAL,
     CLINICAL_CLIENT_READS,
     WRITE,
-    ModelViewSet,
-    ReadOnlyModelViewSet,
+    TenantModelViewSet,
+    TenantViewSet,
     log_access,
 )
 
 
-class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.UpdateModelMixin):
+class ClientViewSet(TenantViewSet, mixins.CreateModelMixin, mixins.UpdateModelMixin):
     """Client records. Not deletable: clinical records follow a retention clock (DOMAIN.md 4)."""
 
     queryset = Client.objects.all()
@@ -77,37 +77,30 @@ class ClientViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin, mixins.Update
             self.permission_denied(request, "Clients sign up through auth/register/.")
         return super().create(request, *args, **kwargs)
 
-    def perform_create(self, serializer) -> None:
-        with transaction.atomic():
-            super().perform_create(serializer)
-            services.sync_red_flag_open(client_id=serializer.instance.pk)
-            serializer.instance.refresh_from_db()
-            services.announce_client(serializer.instance)
+    @transaction.atomic
+    def perform_create(self, serializer):
+        serializer.instance = services.create_client(
+            practice=self.request.practice, fields=dict(serializer.validated_data)
+        )
+        self.audit(AuditAction.CREATE, [serializer.instance])
 
-    def perform_update(self, serializer) -> None:
-        # `red_flag_open` follows the client's complaints (DOMAIN.md 2b), not what an edit of
-        # health_flags sends: an edit cannot drop it while a referral is open, nor invent one.
-        # A clearance flag added again (a new clot) revokes the clearances of the old one.
-        flags_before = list(serializer.instance.health_flags)
-        with transaction.atomic():
-            super().perform_update(serializer)
-            services.sync_red_flag_open(client_id=serializer.instance.pk)
-            serializer.instance.refresh_from_db()
-            revoked = services.revoke_clearances_for_new_flags(
-                client=serializer.instance,
-                flags_before=flags_before,
-                by=self.request.user if isinstance(self.request.user, User) else None,
-            )
-            log_access(
-                self.request,
-                AuditAction.UPDATE,
-                "medical_clearance",
-                [c.pk for c in revoked],
-                client_ids=[serializer.instance.pk],
-            )
+    @transaction.atomic
+    def perform_update(self, serializer):
+        by = self.request.user if isinstance(self.request.user, User) else None
+        serializer.instance, revoked = services.update_client(
+            client=serializer.instance, fields=dict(serializer.validated_data), by=by
+        )
+        self.audit(AuditAction.UPDATE, [serializer.instance])
+        log_access(
+            self.request,
+            AuditAction.UPDATE,
+            "medical_clearance",
+            [c.pk for c in revoked],
+            client_ids=[serializer.instance.pk],
+        )
 
 
-class ConsentViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin):
+class ConsentViewSet(TenantViewSet, mixins.CreateModelMixin):
     """Consent records (DOMAIN.md 4): created by clinicians, withdrawn by them or the client."""
 
     queryset = Consent.objects.all()
@@ -118,9 +111,14 @@ class ConsentViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin):
     filterset_fields = ["client", "kind"]
     ordering_fields = ["signed_at", "id"]
 
+    @transaction.atomic
     def perform_create(self, serializer) -> None:
-        serializer.validated_data["witnessed_by"] = self.request.user
-        super().perform_create(serializer)
+        serializer.instance = services.record_consent(
+            practice=self.request.practice,
+            witnessed_by=self.request.user,  # type: ignore[arg-type]  # staff only (access)
+            fields=dict(serializer.validated_data),
+        )
+        self.audit(AuditAction.CREATE, [serializer.instance])
 
     @extend_schema(request=None, responses={200: ConsentSerializer})
     @action(detail=True, methods=["post"])
@@ -130,7 +128,7 @@ class ConsentViewSet(ReadOnlyModelViewSet, mixins.CreateModelMixin):
         return Response(self.get_serializer(consent).data)
 
 
-class ComplaintViewSet(ModelViewSet):
+class ComplaintViewSet(TenantModelViewSet):
     """Back-pain complaints with red-flag screening; never visible to front desk."""
 
     queryset = Complaint.objects.prefetch_related(
@@ -233,7 +231,7 @@ class ComplaintViewSet(ModelViewSet):
         return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)
 
 
-class OutcomeViewSet(ReadOnlyModelViewSet):
+class OutcomeViewSet(TenantViewSet):
     """Outcome measures scored by the server (DOMAIN.md 3); a client submits their own answers."""
 
     queryset = Outcome.objects.all()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -15,24 +14,20 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from practice import webhooks
+from practice import services, webhooks
 from practice.api.base import AwareDateTimeField, StrictSerializer
-from practice.auth import API_KEY_PREFIX, new_secret
 from practice.models import (
     API_KEY_ROLE,
     SCHEDULING_TOMBSTONE_TYPES,
     TOMBSTONE_TYPES,
     WEBHOOK_EVENTS,
     ApiKey,
-    DeliveryStatus,
     Role,
     Tombstone,
     WebhookDelivery,
     WebhookSubscription,
 )
-from practice.queueing import publish_after_commit
-from practice.tasks import dispatch_webhooks
-from practice.tenancy import OWNER_ONLY, READ, PracticeScopedViewSet, ReadOnlyModelViewSet
+from practice.tenancy import OWNER_ONLY, READ, PracticeScopedViewSet, TenantViewSet
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -58,7 +53,7 @@ class NameSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
 
 
-class ApiKeyViewSet(ReadOnlyModelViewSet, mixins.DestroyModelMixin):
+class ApiKeyViewSet(TenantViewSet, mixins.DestroyModelMixin):
     """`DELETE` revokes a key at once; the row stays for the record."""
 
     queryset = ApiKey.objects.all()
@@ -70,21 +65,16 @@ class ApiKeyViewSet(ReadOnlyModelViewSet, mixins.DestroyModelMixin):
     def create(self, request) -> Response:
         incoming = NameSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        secret, key_hash = new_secret(API_KEY_PREFIX)
-        key = ApiKey.objects.create(
+        key, secret = services.create_api_key(
             practice=request.practice,
             name=incoming.validated_data["name"],
-            key_hash=key_hash,
-            prefix=secret[:10],
             created_by=request.user,
         )
         key.key = secret  # type: ignore[attr-defined]  # shown this once
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance) -> None:
-        ApiKey.objects.filter(pk=instance.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+        services.revoke_api_key(key=instance)
 
 
 class WebhookSerializer(serializers.ModelSerializer):
@@ -166,26 +156,27 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class WebhookViewSet(ReadOnlyModelViewSet, mixins.DestroyModelMixin):
+class WebhookViewSet(TenantViewSet, mixins.DestroyModelMixin):
     queryset = WebhookSubscription.objects.all()
     serializer_class = WebhookSerializer
     access = OWNER_ONLY
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def perform_destroy(self, instance):
+        webhooks.delete_subscription(subscription=instance)
 
     @extend_schema(request=WebhookWriteSerializer, responses={201: WebhookCreatedSerializer})
     def create(self, request) -> Response:
         incoming = WebhookWriteSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        subscription = WebhookSubscription.objects.create(
+        subscription, secret = webhooks.create_subscription(
             practice=request.practice,
             url=data["url"],
             events=data["events"],
             active=data.get("active", True),
-            secret_salt=webhooks.new_salt(),
         )
-        # shown this once
-        subscription.secret = webhooks.subscription_secret(subscription)  # type: ignore[attr-defined]
+        subscription.secret = secret  # type: ignore[attr-defined]  # shown this once
         return Response(WebhookCreatedSerializer(subscription).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=WebhookWriteSerializer, responses={200: WebhookSerializer})
@@ -195,13 +186,9 @@ class WebhookViewSet(ReadOnlyModelViewSet, mixins.DestroyModelMixin):
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
         paused = data.pop("paused", None)
-        for field, value in data.items():
-            setattr(subscription, field, value)
-        if paused is not None:  # resuming forgets the failure streak; pending events go out
-            subscription.paused_at = timezone.now() if paused else None
-            if not paused:
-                subscription.failing_since = None
-        subscription.save()
+        subscription = webhooks.update_subscription(
+            subscription=subscription, fields=data, paused=paused
+        )
         return Response(WebhookSerializer(subscription).data)
 
     @extend_schema(responses={200: DeliverySerializer(many=True)})
@@ -219,12 +206,7 @@ class WebhookViewSet(ReadOnlyModelViewSet, mixins.DestroyModelMixin):
         """Send a delivery again now (a new attempt, same event id for de-duplication)."""
         subscription = self.get_object()
         delivery = get_object_or_404(WebhookDelivery, pk=delivery_id, subscription=subscription)
-        with transaction.atomic():
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), lease_until=None
-            )
-            publish_after_commit(dispatch_webhooks)
-        delivery.refresh_from_db()
+        delivery = webhooks.redeliver(delivery=delivery)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.response import Response
 
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.models import (
@@ -184,32 +182,6 @@ class StaffSerializer(PracticeModelSerializer):
     def get_therapist(self, membership: Membership) -> int | None:
         therapist = getattr(membership.user, "therapist", None)
         return therapist.pk if therapist else None
-
-    def create(self, validated_data) -> Membership:
-        from practice.services import create_user_in_practice
-
-        user_data = validated_data.pop("user")
-        user = create_user_in_practice(
-            practice=validated_data["practice"],
-            email=user_data["email"],
-            password=validated_data["password"],
-            role=validated_data["role"],
-            first_name=user_data.get("first_name", ""),
-            last_name=user_data.get("last_name", ""),
-        )
-        return user.membership
-
-    @transaction.atomic
-    def update(self, instance, validated_data) -> Response:
-        from practice.services import change_staff_role
-
-        user_data = validated_data.pop("user", {})
-        for field, value in user_data.items():
-            setattr(instance.user, field, value)
-        instance.user.save(update_fields=[*user_data] or None)
-        if "role" in validated_data:
-            change_staff_role(membership=instance, role=validated_data["role"])
-        return instance
 
 
 class TherapistSerializer(PracticeModelSerializer):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from celery import current_app  # the project's app (config/__init__.py makes it current)
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -50,7 +51,6 @@ from practice.models import (
     Service,
     Therapist,
     TimeOff,
-    User,
     WorkingHours,
 )
 from practice.schema import ErrorSerializer
@@ -59,8 +59,9 @@ from practice.tenancy import (
     READ,
     STAFF_WRITE,
     WRITE,
-    ModelViewSet,
-    ReadOnlyModelViewSet,
+    TenantModelViewSet,
+    TenantReadOnlyModelViewSet,
+    TenantViewSet,
 )
 from practice.throttling import (
     LOGIN_FAILURES,
@@ -283,8 +284,7 @@ class RotateCalendarView(APIView):
 
     @extend_schema(request=None, responses={200: MeSerializer})
     def post(self, request) -> Response:
-        User.objects.filter(pk=request.user.pk).update(calendar_version=F("calendar_version") + 1)
-        request.user.refresh_from_db(fields=["calendar_version"])
+        services.rotate_calendar_url(user=request.user)
         return MeView().get(request)
 
 
@@ -303,11 +303,13 @@ class PracticeView(APIView):
             request.practice, data=request.data, partial=True, context={"request": request}
         )
         incoming.is_valid(raise_exception=True)
-        incoming.save()
+        incoming.instance = services.update_practice(
+            practice=request.practice, fields=dict(incoming.validated_data)
+        )
         return Response(incoming.data)
 
 
-class StaffViewSet(ModelViewSet):
+class StaffViewSet(TenantModelViewSet):
     queryset = Membership.objects.select_related("user__therapist").filter(role__in=STAFF_ROLES)
     serializer_class = StaffSerializer
     access = OWNER_ONLY
@@ -319,11 +321,29 @@ class StaffViewSet(ModelViewSet):
     def partial_update(self, request, *args, **kwargs) -> Response:
         return super().partial_update(request, *args, **kwargs)
 
+    def perform_create(self, serializer) -> None:
+        data = serializer.validated_data
+        user = services.create_user_in_practice(
+            practice=self.request.practice,
+            email=data["user"]["email"],
+            password=data["password"],
+            role=data["role"],
+            first_name=data["user"].get("first_name", ""),
+            last_name=data["user"].get("last_name", ""),
+        )
+        serializer.instance = user.membership
+
+    def perform_update(self, serializer) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.update_staff_member(
+            membership=serializer.instance, fields=data.get("user", {}), role=data.get("role")
+        )
+
     def perform_destroy(self, instance) -> None:
         services.remove_staff(membership=instance)
 
 
-class TherapistViewSet(ReadOnlyModelViewSet):
+class TherapistViewSet(TenantViewSet):
     queryset = Therapist.objects.select_related("user").prefetch_related("services")
     serializer_class = TherapistSerializer
     access = ALL_READ_OWNER_WRITE
@@ -396,7 +416,7 @@ class TherapistViewSet(ReadOnlyModelViewSet):
         return Response(WorkingHoursSerializer(rows, many=True).data)
 
 
-class TimeOffViewSet(ModelViewSet):
+class TimeOffViewSet(TenantModelViewSet):
     queryset = TimeOff.objects.all()
     serializer_class = TimeOffSerializer
     access = STAFF_WRITE
@@ -419,15 +439,22 @@ class TimeOffViewSet(ModelViewSet):
 
     def perform_create(self, serializer) -> None:
         self._check_own(serializer)
-        super().perform_create(serializer)
+        serializer.instance = services.create_time_off(
+            practice=self.request.practice, fields=dict(serializer.validated_data)
+        )
 
     def perform_update(self, serializer) -> None:
         # may_change looks at the row as stored; this stops a therapist handing it to someone else.
         self._check_own(serializer)
-        super().perform_update(serializer)
+        serializer.instance = services.update_time_off(
+            time_off=serializer.instance, fields=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance):
+        services.remove_time_off(time_off=instance)
 
 
-class ServiceViewSet(ModelViewSet):
+class ServiceViewSet(TenantModelViewSet):
     queryset = Service.objects.prefetch_related("therapists")
     serializer_class = ServiceSerializer
     access = ALL_READ_OWNER_WRITE
@@ -455,9 +482,7 @@ class ServiceViewSet(ModelViewSet):
         )
 
     def perform_destroy(self, instance) -> None:
-        # Past bookings keep pointing at a service: retire it instead of deleting it.
-        instance.active = False
-        instance.save(update_fields=["active"])
+        services.retire_service(service=instance)
 
 
 class AuditEventFilter(PracticeFilterSet):
@@ -471,7 +496,7 @@ class AuditEventFilter(PracticeFilterSet):
         return queryset.filter(AuditEvent.records_containing(int(value)))
 
 
-class AuditEventViewSet(ReadOnlyModelViewSet):
+class AuditEventViewSet(TenantReadOnlyModelViewSet):
     """The access log of clinical records (owner only); append-only, so read-only here."""
 
     queryset = AuditEvent.objects.select_related("actor")
@@ -516,8 +541,6 @@ def _check_database() -> str:
 
 
 def _check_broker() -> str:
-    from celery import current_app  # the project's app (config/__init__.py makes it current)
-
     try:
         with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

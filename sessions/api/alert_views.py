@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from practice.api.base import AwareDateTimeField, StrictSerializer
 from practice.filters import PracticeFilterSet
 from practice.models import AuditAction
-from practice.tenancy import CLINICAL, ReadOnlyModelViewSet
+from practice.tenancy import CLINICAL, TenantViewSet
 from sessions import alerts
 from sessions.models import FollowUpAnswer, TherapistAlert
 
@@ -76,7 +76,7 @@ class AlertFilter(PracticeFilterSet):
         return queryset.filter(acknowledged_at__isnull=not value)
 
 
-class AlertViewSet(ReadOnlyModelViewSet):
+class AlertViewSet(TenantViewSet):
     """Alerts of the practice, newest first; `?acknowledged=false` lists the open ones."""
 
     queryset = TherapistAlert.objects.select_related("follow_up_answer", "delivery")

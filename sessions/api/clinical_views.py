@@ -21,7 +21,7 @@ from practice.models import AuditAction, Role
 from practice.tenancy import (
     CLINICAL,
     CLINICAL_CLIENT_READS,
-    ReadOnlyModelViewSet,
+    TenantViewSet,
     log_access,
     scope,
 )
@@ -38,7 +38,7 @@ from sessions.api.clinical_serializers import (
 from sessions.models import Amendment, Note, PlanItem, SessionPlan
 
 
-class ClinicalViewSet(ReadOnlyModelViewSet):
+class ClinicalViewSet(TenantViewSet):
     access = CLINICAL_CLIENT_READS
     http_method_names = ["get", "post", "patch", "head", "options"]
 

@@ -20,7 +20,7 @@ from practice.tenancy import (
     OWNER_ONLY,
     READ,
     AccessTable,
-    ReadOnlyModelViewSet,
+    TenantReadOnlyModelViewSet,
     log_access,
     scope,
 )
@@ -114,7 +114,7 @@ class OwnErasureView(_ErasureView):
         return self.respond(request, _own_client(request))
 
 
-class ErasureRequestViewSet(ReadOnlyModelViewSet):
+class ErasureRequestViewSet(TenantReadOnlyModelViewSet):
     """`erasure-requests/` (owner): every request with its due date and answer (DOMAIN.md 8)."""
 
     queryset = ErasureRequest.objects.all()

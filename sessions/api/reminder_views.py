@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from practice.api.base import AwareDateTimeField, StrictSerializer
 from practice.errors import NotFound
 from practice.models import CLINICAL_ROLES, AuditAction, Role
-from practice.tenancy import CLINICAL, READ, ReadOnlyModelViewSet, log_access
+from practice.tenancy import CLINICAL, READ, TenantReadOnlyModelViewSet, log_access
 from sessions import reminders
 from sessions.api.views import PublicThrottle
 from sessions.models import Reminder, ReminderKind, ReminderStatus
@@ -51,7 +51,7 @@ class ReminderSerializer(serializers.ModelSerializer):
         return PUBLIC_STATUS.get(reminder.status, reminder.status)
 
 
-class ReminderViewSet(ReadOnlyModelViewSet):
+class ReminderViewSet(TenantReadOnlyModelViewSet):
     queryset = Reminder.objects.all()
     serializer_class = ReminderSerializer
     access = {**CLINICAL, Role.FRONT_DESK: READ, Role.CLIENT: READ}

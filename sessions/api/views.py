@@ -21,7 +21,7 @@ from practice.filters import FilterBackend, IsoDateTimeFilter, PracticeFilterSet
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
 from practice.paging import page_size_from
 from practice.sync import UpdatedSinceFilter
-from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, scope
+from practice.tenancy import STAFF_WRITE, WRITE, TenantViewSet, scope
 from practice.throttling import (
     AddressRateThrottle,
     AttemptCounter,
@@ -138,7 +138,7 @@ class AppointmentCursorPagination(pagination.CursorPagination):
         )
 
 
-class AppointmentViewSet(ReadOnlyModelViewSet):
+class AppointmentViewSet(TenantViewSet):
     queryset = appointments_with_parties()
     serializer_class = AppointmentSerializer
     access = SCHEDULING

@@ -12,13 +12,12 @@ from rest_framework.response import Response
 
 from clients.models import Client
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
-from practice.errors import Invalid, InvalidTransition
 from practice.models import Role, Service, Therapist
-from practice.tenancy import STAFF_WRITE, WRITE, ReadOnlyModelViewSet, ScopedPrimaryKeyRelatedField
+from practice.tenancy import STAFF_WRITE, WRITE, ScopedPrimaryKeyRelatedField, TenantViewSet
 from sessions import waitlist
 from sessions.api.serializers import AppointmentSerializer
 from sessions.api.views import PublicView
-from sessions.models import WaitlistEntry, WaitlistStatus
+from sessions.models import WaitlistEntry
 from sessions.selectors import appointments_with_parties
 
 
@@ -66,7 +65,7 @@ class WaitlistWriteSerializer(StrictSerializer):
         return attrs
 
 
-class WaitlistViewSet(ReadOnlyModelViewSet):
+class WaitlistViewSet(TenantViewSet):
     queryset = WaitlistEntry.objects.all()
     serializer_class = WaitlistEntrySerializer
     access = {**STAFF_WRITE, Role.CLIENT: WRITE}
@@ -79,23 +78,16 @@ class WaitlistViewSet(ReadOnlyModelViewSet):
         incoming = WaitlistWriteSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
+        client = data.pop("client", None)
         if request.role == Role.CLIENT:
-            data["client"] = Client.objects.filter(user=request.user).first()
-        if data.get("client") is None:
-            raise Invalid.on("client", "This field is required.", "required")
-        entry = WaitlistEntry.objects.create(practice=request.practice, **data)
+            client = Client.objects.filter(user=request.user).first()
+        entry = waitlist.join_waitlist(practice=request.practice, client=client, fields=data)
         return Response(WaitlistEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: WaitlistEntrySerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None) -> Response:
-        entry = self.get_object()
-        updated = WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistStatus.WAITING).update(
-            status=WaitlistStatus.CANCELLED
-        )
-        if not updated:
-            raise InvalidTransition(f"This entry is {entry.status}.")
-        entry.refresh_from_db()
+        entry = waitlist.cancel_entry(entry=self.get_object())
         return Response(WaitlistEntrySerializer(entry).data)
 
 

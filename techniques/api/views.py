@@ -10,14 +10,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from practice.models import AuditAction, Role
-from practice.tenancy import CLINICAL, OWNER_ONLY, READ, ModelViewSet, log_access
+from practice.tenancy import CLINICAL, OWNER_ONLY, READ, TenantModelViewSet, log_access
 from practice.throttling import caller_ip
 from techniques import services
 from techniques.api.serializers import ContraindicationChangeSerializer, TechniqueSerializer
 from techniques.models import Technique
 
 
-class TechniqueViewSet(ModelViewSet):
+class TechniqueViewSet(TenantModelViewSet):
     queryset = Technique.objects.prefetch_related("contraindications")
     serializer_class = TechniqueSerializer
     access = {**CLINICAL, Role.FRONT_DESK: READ, Role.CLIENT: READ}

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from clients.models import Client
 from practice.models import EmailVerification, Membership, Role, User
-from practice.services import expire_unverified_accounts
+from practice.services import delete_unverified_accounts
 from tests.factories import ClientFactory
 
 REGISTER = "/api/v1/auth/register/"
@@ -382,6 +382,6 @@ def test_the_hourly_job_deletes_only_expired_unverified_client_accounts(
     long_ago = timezone.now() - timedelta(days=30)
     User.objects.update(date_joined=long_ago)
 
-    assert expire_unverified_accounts() == 1
+    assert delete_unverified_accounts() == 1
     assert not User.objects.filter(email="dana@example.com").exists()
     assert User.objects.filter(pk__in=[owner.user.pk, client_member.user.pk]).count() == 2

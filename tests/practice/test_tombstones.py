@@ -20,7 +20,7 @@ from clients.models import (
     RedFlagAnswer,
 )
 from practice.models import TOMBSTONE_TYPES, Practice, TimeOff, Tombstone, WebhookEvent
-from practice.tombstones import TRACKED, purge_tombstones
+from practice.tombstones import TRACKED, purge_old_tombstones
 from sessions import privacy
 from sessions.models import Appointment, Note, PlanItem, SessionPlan
 from techniques.models import Technique
@@ -101,7 +101,7 @@ def test_a_purge_leaves_tombstones_and_clinical_ones_only_clinicians_see(
     note = Note.objects.get(client=client)
     outcome = Outcome.objects.get(client=client)
 
-    report = privacy.purge_expired_records(today=TODAY)
+    report = privacy.purge_records_past_retention(today=TODAY)
 
     assert report.purged == [client.pk]
     clinical = {("complaint", complaint.pk), ("note", note.pk), ("outcome", outcome.pk)}
@@ -160,7 +160,7 @@ def test_tombstones_are_kept_for_the_practices_horizon_then_purged(practice, oth
     for name, age in (("old", 8), ("recent", 6), ("theirs", 8)):  # theirs: default 30 days
         Tombstone.objects.filter(pk=rows[name].pk).update(deleted_at=now - dt.timedelta(days=age))
 
-    assert purge_tombstones(now=now) == 1
+    assert purge_old_tombstones(now=now) == 1
 
     assert set(Tombstone.objects.values_list("pk", flat=True)) == {
         rows["recent"].pk,

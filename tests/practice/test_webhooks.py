@@ -165,7 +165,7 @@ def book(api, setup: Bookable, start: datetime):
 
 def deliver_due(now: datetime | None = None) -> list[str]:
     """One dispatcher tick: claim what is due, send each."""
-    return [webhooks.deliver(delivery_id) for delivery_id in webhooks.claim_due(now)]
+    return [webhooks.deliver(delivery_id) for delivery_id in webhooks.claim_due_deliveries(now)]
 
 
 def only_delivery() -> WebhookDelivery:
@@ -634,7 +634,7 @@ def test_failures_retry_with_backoff_until_the_receiver_answers(
             ("pending", attempt, 500)
         ]
         assert log[0]["response_snippet"] == "boom"
-        assert webhooks.claim_due(delivery.next_attempt_at - timedelta(seconds=1)) == []
+        assert webhooks.claim_due_deliveries(delivery.next_attempt_at - timedelta(seconds=1)) == []
         assert deliver_due(delivery.next_attempt_at) == ["pending" if attempt < 3 else "succeeded"]
 
     delivery = only_delivery()
@@ -739,9 +739,10 @@ def test_the_response_snippet_is_capped_and_stored_whatever_the_bytes(owner, boo
 def test_a_claimed_delivery_is_sent_once(owner, bookable, receiver):
     subscribe(owner, receiver.url)
     book(owner.api, bookable, local(bookable.practice, 3, 10))
-    [delivery_id] = webhooks.claim_due()
+    [delivery_id] = webhooks.claim_due_deliveries()
 
-    assert webhooks.claim_due() == []  # leased: a second dispatcher tick does not take it
+    # leased: a second dispatcher tick does not take it
+    assert webhooks.claim_due_deliveries() == []
     assert webhooks.deliver(delivery_id) == "succeeded"
     assert webhooks.deliver(delivery_id) == "skipped"  # a duplicated task message
 

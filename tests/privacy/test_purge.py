@@ -131,7 +131,7 @@ def test_purge_deletes_a_record_past_retain_until_with_its_login(practice):
     user = User.objects.create_user("gone@example.com", "pw-12345678")
     expired = record(practice, last_entry=dt.date(2020, 6, 14), user=user)  # until 2030-06-14
 
-    report = privacy.purge_expired_records(today=TODAY)
+    report = privacy.purge_records_past_retention(today=TODAY)
 
     assert report.purged == [expired.pk]
     assert not exists(expired)
@@ -148,7 +148,7 @@ def test_purge_never_deletes_clinical_records_inside_retention(practice):
     minor = record(practice, last_entry=dt.date(2015, 1, 1), date_of_birth=dt.date(2010, 1, 1))
     before = {c.pk: clinical_rows(c) for c in (last_day, minor)}
 
-    report = privacy.purge_expired_records(today=TODAY)
+    report = privacy.purge_records_past_retention(today=TODAY)
 
     assert report.purged == []
     assert exists(last_day)
@@ -161,7 +161,7 @@ def test_purge_trusts_the_records_not_a_stale_clock(practice):
     client = record(practice, last_entry=dt.date(2029, 1, 1))
     Client.objects.filter(pk=client.pk).update(last_clinical_entry=dt.date(2001, 1, 1))
 
-    report = privacy.purge_expired_records(today=TODAY)
+    report = privacy.purge_records_past_retention(today=TODAY)
 
     assert report.kept_inside_retention == [client.pk]
     assert exists(client)
@@ -172,29 +172,29 @@ def test_a_legal_hold_blocks_the_purge_until_cleared(owner, practice):
     client = record(practice, last_entry=dt.date(2010, 1, 1))
     privacy.set_legal_hold(client=client, legal_hold=True, reason="Litigation", by=owner.user)
 
-    assert privacy.purge_expired_records(today=TODAY).purged == []
+    assert privacy.purge_records_past_retention(today=TODAY).purged == []
     assert exists(client)
     assert clinical_rows(client) == 4
 
     privacy.set_legal_hold(client=client, legal_hold=False, reason="Closed", by=owner.user)
-    assert privacy.purge_expired_records(today=TODAY).purged == [client.pk]
+    assert privacy.purge_records_past_retention(today=TODAY).purged == [client.pk]
     assert not exists(client)
 
 
 def test_a_shorter_jurisdiction_shortens_the_clock_at_once(practice):
     client = record(practice, last_entry=dt.date(2024, 6, 1))  # 10 years: 2034
-    assert privacy.purge_expired_records(today=TODAY).purged == []
+    assert privacy.purge_records_past_retention(today=TODAY).purged == []
     practice.jurisdiction = "us_fl"  # 5 years: until 2029-06-01
     practice.save(update_fields=["jurisdiction"])
-    assert privacy.purge_expired_records(today=TODAY).purged == [client.pk]
+    assert privacy.purge_records_past_retention(today=TODAY).purged == [client.pk]
 
 
 def test_running_the_purge_twice_is_harmless(practice):
     expired = record(practice, last_entry=dt.date(2001, 1, 1))
     kept = record(practice, last_entry=dt.date(2029, 1, 1))
 
-    first = privacy.purge_expired_records(today=TODAY)
-    second = privacy.purge_expired_records(today=TODAY)
+    first = privacy.purge_records_past_retention(today=TODAY)
+    second = privacy.purge_records_past_retention(today=TODAY)
 
     assert first.purged == [expired.pk]
     assert second.purged == []
@@ -221,7 +221,7 @@ def test_two_purges_at_once_delete_each_record_once(practice):
 
     def run():
         try:
-            reports.append(privacy.purge_expired_records(today=TODAY))
+            reports.append(privacy.purge_records_past_retention(today=TODAY))
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
         finally:

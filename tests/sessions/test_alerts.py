@@ -227,7 +227,7 @@ def test_an_alert_is_emailed_once_through_the_outbox(
     assert delivery.status == "sent"
     assert len(mail.outbox) == 1
 
-    assert reminders.send_reminders([delivery.pk]) == {delivery.pk: "skipped"}
+    assert reminders.deliver_reminders([delivery.pk]) == {delivery.pk: "skipped"}
     assert len(mail.outbox) == 1
     listed = owner.api.get(ALERTS).json()["results"]
     assert listed[0]["delivery_status"] == "sent"

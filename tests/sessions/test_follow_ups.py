@@ -44,9 +44,9 @@ class FollowUp:
 
 def send_follow_up(reminder: Reminder) -> str:
     """Send the follow-up as the worker would and read its token from the message."""
-    assert reminder.pk in reminders.claim_due(now=reminder.scheduled_for)
+    assert reminder.pk in reminders.claim_due_reminders(now=reminder.scheduled_for)
     sent_before = len(mail.outbox)
-    assert reminders.send_reminder(reminder.pk) == "sent"
+    assert reminders.deliver_reminder(reminder.pk) == "sent"
     link = re.search(r"/api/v1/public/follow-ups/([^/\s]+)/", mail.outbox[sent_before].body)
     assert link, mail.outbox[sent_before].body
     return link.group(1)
@@ -155,9 +155,9 @@ def test_one_answer_per_visit_whatever_the_channel(anon, follow_up, capsys):
         channel="sms",
         scheduled_for=timezone.now() - timedelta(minutes=1),
     )
-    assert sms.pk in reminders.claim_due()
+    assert sms.pk in reminders.claim_due_reminders()
     capsys.readouterr()
-    assert reminders.send_reminder(sms.pk) == "sent"
+    assert reminders.deliver_reminder(sms.pk) == "sent"
     printed = capsys.readouterr().out  # the console SMS backend
     sms_token = re.search(r"/api/v1/public/follow-ups/([^/\s]+)/", printed).group(1)
     assert sms_token != follow_up.token

@@ -315,10 +315,10 @@ def test_a_cancelled_appointment_sends_nothing_even_if_its_row_was_claimed(booka
         ),
         scheduled_for=timezone.now() - timedelta(minutes=1),
     )
-    assert reminders.claim_due() == [row.pk]
+    assert reminders.claim_due_reminders() == [row.pk]
     type(row.appointment).objects.filter(pk=row.appointment_id).update(status=Status.CANCELLED)
 
-    assert reminders.send_reminder(row.pk) == ReminderStatus.CANCELLED
+    assert reminders.deliver_reminder(row.pk) == ReminderStatus.CANCELLED
 
     row.refresh_from_db()
     assert row.status == ReminderStatus.CANCELLED
@@ -381,8 +381,8 @@ def nudges(client: Client) -> list[Reminder]:
 
 
 def test_a_lapsed_client_gets_one_rebook_nudge(lapsed):
-    assert reminders.schedule_rebook_nudges() == 1
-    assert reminders.schedule_rebook_nudges() == 0  # the beat runs hourly: still one
+    assert reminders.queue_rebook_nudges() == 1
+    assert reminders.queue_rebook_nudges() == 0  # the beat runs hourly: still one
 
     (nudge,) = nudges(lapsed)
     assert nudge.appointment_id is None
@@ -398,7 +398,7 @@ def test_no_nudge_when_something_is_booked(lapsed, bookable):
         start=timezone.now() + timedelta(days=3),
     )
 
-    assert reminders.schedule_rebook_nudges() == 0
+    assert reminders.queue_rebook_nudges() == 0
     assert nudges(lapsed) == []
 
 
@@ -406,7 +406,7 @@ def test_no_nudge_when_something_is_booked(lapsed, bookable):
 def test_no_nudge_without_an_active_complaint(lapsed, status):
     lapsed.complaints.update(status=status)
 
-    assert reminders.schedule_rebook_nudges() == 0
+    assert reminders.queue_rebook_nudges() == 0
     assert nudges(lapsed) == []
 
 
@@ -414,13 +414,13 @@ def test_no_nudge_before_rebook_nudge_days(lapsed):
     lapsed.practice.rebook_nudge_days = 31
     lapsed.practice.save()
 
-    assert reminders.schedule_rebook_nudges() == 0
+    assert reminders.queue_rebook_nudges() == 0
 
 
 def test_no_nudge_for_an_unsubscribed_client(lapsed):
     Client.objects.filter(pk=lapsed.pk).update(reminders_opt_out=True)
 
-    assert reminders.schedule_rebook_nudges() == 0
+    assert reminders.queue_rebook_nudges() == 0
 
 
 # --- reminders/ --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Claiming and sending one reminder (sessions.reminders.claim_due / send_reminder).
+"""Claiming and sending one reminder (sessions.reminders.claim_due_reminders / deliver_reminder).
 
 What the client receives (practice name, local time in the practice's zone, an unsubscribe link, no
 clinical content), that a send runs once however often it is asked, and what a failure leaves on the
@@ -64,8 +64,8 @@ def due_reminder(bookable, **overrides) -> Reminder:
 
 
 def claim_and_send(reminder: Reminder, now: datetime | None = None) -> str:
-    assert reminder.pk in reminders.claim_due(now=now), "the reminder was not due"
-    return reminders.send_reminder(reminder.pk)
+    assert reminder.pk in reminders.claim_due_reminders(now=now), "the reminder was not due"
+    return reminders.deliver_reminder(reminder.pk)
 
 
 # --- the message ----------------------------------------------------------------------------
@@ -134,9 +134,9 @@ def test_messages_carry_no_clinical_content(bookable):
         scheduled_for=timezone.now(),
     )
 
-    assert set(reminders.claim_due()) == {row.pk, follow_up.pk, nudge.pk}
+    assert set(reminders.claim_due_reminders()) == {row.pk, follow_up.pk, nudge.pk}
     for reminder in (row, follow_up, nudge):
-        reminders.send_reminder(reminder.pk)
+        reminders.deliver_reminder(reminder.pk)
 
     assert len(mail.outbox) == 3
     for message in mail.outbox:
@@ -196,18 +196,18 @@ def test_sending_twice_sends_one_message(bookable):
     row = due_reminder(bookable)
 
     assert claim_and_send(row) == ReminderStatus.SENT
-    assert reminders.send_reminder(row.pk) == "skipped"  # a redelivered task
+    assert reminders.deliver_reminder(row.pk) == "skipped"  # a redelivered task
 
     assert len(mail.outbox) == 1
     row.refresh_from_db()
     assert (row.status, row.attempts) == (ReminderStatus.SENT, 1)
-    assert reminders.claim_due(now=timezone.now() + timedelta(days=1)) == []
+    assert reminders.claim_due_reminders(now=timezone.now() + timedelta(days=1)) == []
 
 
 def test_an_unclaimed_reminder_is_not_sent(bookable):
     row = due_reminder(bookable)
 
-    assert reminders.send_reminder(row.pk) == "skipped"
+    assert reminders.deliver_reminder(row.pk) == "skipped"
 
     assert mail.outbox == []
     row.refresh_from_db()
@@ -217,19 +217,19 @@ def test_an_unclaimed_reminder_is_not_sent(bookable):
 def test_a_reminder_not_yet_due_is_not_claimed(bookable):
     row = due_reminder(bookable, scheduled_for=timezone.now() + timedelta(minutes=10))
 
-    assert reminders.claim_due() == []
-    assert reminders.claim_due(now=timezone.now() + timedelta(minutes=11)) == [row.pk]
+    assert reminders.claim_due_reminders() == []
+    assert reminders.claim_due_reminders(now=timezone.now() + timedelta(minutes=11)) == [row.pk]
 
 
 def test_claims_come_in_batches(bookable):
     rows = [due_reminder(bookable) for _ in range(5)]
 
-    first = reminders.claim_due(batch=3)
-    second = reminders.claim_due(batch=3)
+    first = reminders.claim_due_reminders(batch=3)
+    second = reminders.claim_due_reminders(batch=3)
 
     assert len(first) == 3
     assert sorted(first + second) == sorted(r.pk for r in rows)
-    assert reminders.claim_due(batch=3) == []
+    assert reminders.claim_due_reminders(batch=3) == []
 
 
 def test_one_tick_dispatches_every_due_reminder_batch_after_batch(monkeypatch, bookable):
@@ -247,11 +247,11 @@ def test_one_tick_dispatches_every_due_reminder_batch_after_batch(monkeypatch, b
 def test_a_chunk_sends_its_queued_rows_once_and_skips_the_others(bookable):
     queued = [due_reminder(bookable) for _ in range(3)]
     not_due = due_reminder(bookable, scheduled_for=timezone.now() + timedelta(hours=1))
-    assert sorted(reminders.claim_due()) == sorted(r.pk for r in queued)
+    assert sorted(reminders.claim_due_reminders()) == sorted(r.pk for r in queued)
     ids = [r.pk for r in queued] + [not_due.pk]
 
-    first = reminders.send_reminders(ids)
-    again = reminders.send_reminders(ids)  # the same task, redelivered
+    first = reminders.deliver_reminders(ids)
+    again = reminders.deliver_reminders(ids)  # the same task, redelivered
 
     assert first == {**{r.pk: ReminderStatus.SENT for r in queued}, not_due.pk: "skipped"}
     assert again == dict.fromkeys(ids, "skipped")
@@ -262,17 +262,19 @@ def test_a_chunk_sends_its_queued_rows_once_and_skips_the_others(bookable):
 
 def test_a_lapsed_lease_puts_the_row_back_and_it_is_sent_once(bookable):
     row = due_reminder(bookable)
-    assert reminders.claim_due() == [row.pk]
+    assert reminders.claim_due_reminders() == [row.pk]
     # The worker that took it dies after claiming it for sending, before sending anything.
     Reminder.objects.filter(pk=row.pk).update(
         status=ReminderStatus.SENDING, lease_until=timezone.now() + reminders.LEASE, attempts=1
     )
-    assert reminders.claim_due(now=timezone.now() + timedelta(minutes=1)) == []  # lease holds
+    assert (
+        reminders.claim_due_reminders(now=timezone.now() + timedelta(minutes=1)) == []
+    )  # lease holds
 
     later = timezone.now() + reminders.LEASE + timedelta(minutes=1)
-    assert reminders.claim_due(now=later) == [row.pk]
-    assert reminders.send_reminder(row.pk) == ReminderStatus.SENT
-    assert reminders.send_reminder(row.pk) == "skipped"  # the dead worker's task, redelivered
+    assert reminders.claim_due_reminders(now=later) == [row.pk]
+    assert reminders.deliver_reminder(row.pk) == ReminderStatus.SENT
+    assert reminders.deliver_reminder(row.pk) == "skipped"  # the dead worker's task, redelivered
 
     assert len(mail.outbox) == 1
     row.refresh_from_db()
@@ -297,7 +299,7 @@ def test_a_transient_error_retries_with_backoff_then_fails(settings, bookable):
         assert "Connection refused" in row.last_error
         assert row.lease_until is None
         delays.append(row.scheduled_for - before)
-        assert reminders.claim_due(now=row.scheduled_for - timedelta(seconds=5)) == []
+        assert reminders.claim_due_reminders(now=row.scheduled_for - timedelta(seconds=5)) == []
         now = row.scheduled_for
 
     assert claim_and_send(row, now=now) == ReminderStatus.FAILED
@@ -311,7 +313,7 @@ def test_a_transient_error_retries_with_backoff_then_fails(settings, bookable):
     assert delays == sorted(delays)
     assert delays[0] >= timedelta(minutes=1)
     assert delays[-1] > 4 * delays[0]
-    assert reminders.claim_due(now=now + timedelta(days=1)) == []
+    assert reminders.claim_due_reminders(now=now + timedelta(days=1)) == []
 
 
 def test_a_transient_error_then_success_sends_once(settings, bookable):
@@ -337,7 +339,7 @@ def test_a_permanent_error_fails_at_once_with_the_reason(bookable):
     row.refresh_from_db()
     assert (row.status, row.attempts, row.sent_at) == (ReminderStatus.FAILED, 1, None)
     assert row.last_error == "No email address for this client."
-    assert reminders.claim_due(now=timezone.now() + timedelta(days=1)) == []
+    assert reminders.claim_due_reminders(now=timezone.now() + timedelta(days=1)) == []
 
 
 def test_the_delivery_result_is_visible_in_reminders(owner, bookable):
@@ -446,13 +448,13 @@ def test_an_unreachable_sms_provider_is_transient():
 def test_a_5xx_from_the_provider_reschedules_and_a_4xx_fails(sms_provider, bookable):
     transient = due_reminder(bookable, channel="sms")
     permanent = due_reminder(bookable, channel="sms")
-    claimed = reminders.claim_due()
+    claimed = reminders.claim_due_reminders()
     assert set(claimed) == {transient.pk, permanent.pk}
 
     sms_provider.status = 502
-    assert reminders.send_reminder(transient.pk) == ReminderStatus.SCHEDULED
+    assert reminders.deliver_reminder(transient.pk) == ReminderStatus.SCHEDULED
     sms_provider.status = 404
-    assert reminders.send_reminder(permanent.pk) == ReminderStatus.FAILED
+    assert reminders.deliver_reminder(permanent.pk) == ReminderStatus.FAILED
 
     transient.refresh_from_db()
     permanent.refresh_from_db()
@@ -501,10 +503,10 @@ def test_a_reminder_already_handed_to_a_worker_is_not_sent_after_unsubscribing(a
     first = due_reminder(bookable)
     claim_and_send(first)
     queued = due_reminder(bookable)
-    assert reminders.claim_due() == [queued.pk]
+    assert reminders.claim_due_reminders() == [queued.pk]
 
     assert anon.post(unsubscribe_path(mail.outbox[0].body)).status_code == 200
-    reminders.send_reminder(queued.pk)
+    reminders.deliver_reminder(queued.pk)
 
     assert len(mail.outbox) == 1
     queued.refresh_from_db()

@@ -384,7 +384,7 @@ def test_two_dispatchers_at_once_claim_disjoint_sets(bookable):
         try:
             connection.ensure_connection()  # both connected before either starts claiming
             start.wait(timeout=10)
-            while ids := reminders.claim_due(batch=10):
+            while ids := reminders.claim_due_reminders(batch=10):
                 claimed[name].extend(ids)
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
@@ -419,7 +419,7 @@ tasks.send_reminder.app.connection_for_write().ensure_connection()
 open(sys.argv[2], "w").close()  # ready
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.005)
-while ids := reminders.claim_due(batch=20):
+while ids := reminders.claim_due_reminders(batch=20):
     for reminder_id in ids:
         tasks.send_reminder.delay(reminder_id)
     print(*ids, flush=True)
@@ -498,7 +498,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
         unsent = Reminder.objects.exclude(status=ReminderStatus.SENT)
         assert set(unsent.values_list("pk", flat=True)) == stranded
         later = timezone.now() + reminders.LEASE + timedelta(minutes=1)
-        assert sorted(reminders.claim_due(now=later)) == sorted(stranded)
+        assert sorted(reminders.claim_due_reminders(now=later)) == sorted(stranded)
         tasks.send_reminders.delay(sorted(stranded))
         assert wait_for(lambda: sent_count() == 500), workers.logs()
         time.sleep(0.5)

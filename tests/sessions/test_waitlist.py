@@ -259,7 +259,7 @@ def test_offers_are_outbox_messages_sent_once_in_waitlist_order(
     assert all(r.token_hash for r in rows)  # the claim link is stored hashed with `sent`
     assert [m.to for m in offer_mails()] == [[c.email] for c in waiting]
 
-    assert set(reminders.send_reminders([r.pk for r in rows]).values()) == {"skipped"}
+    assert set(reminders.deliver_reminders([r.pk for r in rows]).values()) == {"skipped"}
     assert len(offer_mails()) == 2
     # Staff see them with the other messages.
     kinds = [r["kind"] for r in owner.api.get("/api/v1/reminders/").json()["results"]]
@@ -328,7 +328,7 @@ def test_a_failed_offer_message_is_retried_and_its_link_then_claims(
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     mail.outbox.clear()
     later = max(rows.values_list("scheduled_for", flat=True))
-    reminders.send_reminders(reminders.claim_due(now=later))
+    reminders.deliver_reminders(reminders.claim_due_reminders(now=later))
 
     assert set(rows.values_list("status", flat=True)) == {ReminderStatus.SENT}
     claimed = anon.post(claim_link(offer_mails()[0]))
@@ -352,7 +352,7 @@ def test_an_offer_message_whose_offer_expired_before_it_went_out_is_not_sent(
     assert len(offers) == 2
     WaitlistOffer.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
 
-    results = reminders.send_reminders(reminders.claim_due())
+    results = reminders.deliver_reminders(reminders.claim_due_reminders())
 
     assert set(results.values()) == {ReminderStatus.CANCELLED}
     assert offer_mails() == []
