@@ -261,7 +261,7 @@ def test_a_purge_leaves_a_tombstone_for_every_row_it_deletes(owner, practice):
         for pk in model.objects.values_list("pk", flat=True)
     }
 
-    report = privacy.purge_expired_records(today=TODAY)
+    report = privacy.purge_records_past_retention(today=TODAY)
 
     assert report.purged == [client.pk]
     kinds = {kind for kind, _ in before}
