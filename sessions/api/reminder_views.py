@@ -64,6 +64,10 @@ class ReminderViewSet(TenantReadOnlyModelViewSet):
         # front desk's to see, even as a delivery row.
         if self.request.role not in CLINICAL_ROLES:
             queryset = queryset.exclude(kind=ReminderKind.ALERT)
+        # "Your online booking was not made" says why a client may not book online (an open
+        # referral, a restricted record): the client's own to see, not the front desk's or a key's.
+        if self.request.role not in {*CLINICAL_ROLES, Role.CLIENT}:
+            queryset = queryset.exclude(kind=ReminderKind.ONLINE_BLOCKED)
         return queryset
 
 
