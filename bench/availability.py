@@ -23,7 +23,7 @@ from bench.results import Figure
 from bench.schedule import Schedule
 from practice.models import Practice, Service, TimeOff, WorkingHours
 from sessions.availability import Slot
-from sessions.models import Appointment, Status
+from sessions.scheduling.models import Appointment, Status
 from sessions.selectors import booking_rules, free_slots
 
 NAME = "availability_14d"

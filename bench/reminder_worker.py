@@ -34,8 +34,8 @@ from bench.schedule import BUFFER, DURATION, Schedule
 from bench.seed import SEED, SeededPractice
 from clients.models import Client
 from config.celery import app
-from sessions.models import Appointment, Reminder, ReminderKind, ReminderStatus, Status
 from sessions.reminders import claim_due_reminders
+from sessions.scheduling.models import Appointment, Reminder, ReminderKind, ReminderStatus, Status
 
 NAME = "reminders_per_s"
 TARGET = 0.5  # at least half the bare task rate

@@ -29,7 +29,6 @@ def _local_secret_key() -> str:
     path = VAR_DIR / "secret_key"
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-
         path.write_text(secrets.token_urlsafe(50))
         path.chmod(0o600)
     return path.read_text().strip()
@@ -57,6 +56,9 @@ INSTALLED_APPS = [
     "practice",
     "clients",
     "techniques",
+    "sessions.scheduling.apps.SchedulingConfig",
+    "sessions.records.apps.RecordsConfig",
+    # The old app: no models now, kept for its migrations (and the receivers it connects).
     "sessions.apps.TreatmentConfig",
 ]
 
@@ -271,10 +273,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "HealthFlagEnum": "practice.vocabulary.HEALTH_FLAGS",
         "ConsentKindEnum": "clients.models.ConsentKind",
-        "AmendmentKindEnum": "sessions.models.AmendmentKind",
+        "AmendmentKindEnum": "sessions.records.models.AmendmentKind",
         "ComplaintStatusEnum": "clients.domain.ComplaintStatus",
-        "AppointmentStatusEnum": "sessions.models.Status",
-        "BookingSourceEnum": "sessions.models.Source",
+        "AppointmentStatusEnum": "sessions.scheduling.models.Status",
+        "BookingSourceEnum": "sessions.scheduling.models.Source",
     },
 }
 

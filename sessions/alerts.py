@@ -12,15 +12,9 @@ from clients.domain import REFERRAL_ADVICE, referral_urgency
 from clients.models import Client, Complaint
 from practice.errors import InvalidTransition
 from practice.models import Membership, Practice, Role, Therapist, User
-from sessions.models import (
-    AlertKind,
-    Appointment,
-    FollowUpAnswer,
-    Reminder,
-    ReminderKind,
-    TherapistAlert,
-)
 from sessions.queue import dispatch_reminders_soon
+from sessions.records.models import AlertKind, FollowUpAnswer, TherapistAlert
+from sessions.scheduling.models import Appointment, Reminder, ReminderKind
 
 
 def raise_alert(

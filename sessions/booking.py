@@ -24,7 +24,9 @@ from practice.metrics import BOOKING_CONFLICTS
 from practice.models import Practice, Service, Therapist, User
 from practice.webhooks import record_event
 from sessions import reminders
-from sessions.models import (
+from sessions.public_caps import check_public_booking_caps
+from sessions.queue import dispatch_reminders_soon, offer_freed_time_soon
+from sessions.scheduling.models import (
     TRANSITIONS,
     Appointment,
     AppointmentEvent,
@@ -32,8 +34,6 @@ from sessions.models import (
     Source,
     Status,
 )
-from sessions.public_caps import check_public_booking_caps
-from sessions.queue import dispatch_reminders_soon, offer_freed_time_soon
 from sessions.selectors import booking_rules, free_slots
 
 SELF_SERVICE = (Source.CLIENT, Source.PUBLIC)

@@ -49,15 +49,13 @@ from practice.retention import (
 from practice.webhooks import scrub_client_events
 from sessions import reminders
 from sessions.booking import Actor, cancel_appointment
-from sessions.models import (
-    Amendment,
+from sessions.records.models import Amendment, Note, SessionPlan
+from sessions.scheduling.models import (
     Appointment,
     IdempotencyRecord,
-    Note,
     QuietRefusal,
     Reminder,
     ReminderStatus,
-    SessionPlan,
     Source,
     Status,
     WaitlistEntry,

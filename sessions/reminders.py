@@ -26,11 +26,9 @@ from practice.errors import InvalidTransition, NotFound
 from practice.queueing import claim_batch, commits_not_waiting_for_disk
 from sessions import alerts
 from sessions.messaging import Mailer, PermanentError, TransientError
-from sessions.models import (
-    AlertKind,
+from sessions.records.models import AlertKind, FollowUpAnswer, Note
+from sessions.scheduling.models import (
     Appointment,
-    FollowUpAnswer,
-    Note,
     Reminder,
     ReminderKind,
     ReminderStatus,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from practice.models import Practice, Service, TimeOff, WorkingHours
 from sessions import availability
 from sessions.availability import Interval, Slot
-from sessions.models import Appointment, QuietRefusal, Status
+from sessions.scheduling.models import Appointment, QuietRefusal, Status
 
 MAX_RANGE_DAYS = 62
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from sessions import privacy, reminders, waitlist
 from sessions.idempotency import KEEP_HOURS
-from sessions.models import IdempotencyRecord, QuietRefusal
+from sessions.scheduling.models import IdempotencyRecord, QuietRefusal
 
 
 @shared_task

@@ -23,8 +23,14 @@ from practice.models import Practice, Therapist
 from practice.webhooks import record_event
 from sessions import reminders
 from sessions.booking import Actor, book_appointment
-from sessions.models import Appointment, Source, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from sessions.queue import dispatch_reminders_soon
+from sessions.scheduling.models import (
+    Appointment,
+    Source,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistStatus,
+)
 from sessions.selectors import free_slots
 
 

@@ -14,7 +14,7 @@ from practice.filters import PracticeFilterSet
 from practice.models import AuditAction
 from practice.tenancy import CLINICAL, TenantViewSet
 from sessions import alerts
-from sessions.models import FollowUpAnswer, TherapistAlert
+from sessions.records.models import FollowUpAnswer, TherapistAlert
 
 
 class FollowUpAnswerSerializer(serializers.ModelSerializer):

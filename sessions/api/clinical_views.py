@@ -35,7 +35,7 @@ from sessions.api.clinical_serializers import (
     SessionPlanSerializer,
     SessionPlanWriteSerializer,
 )
-from sessions.models import Amendment, Note, PlanItem, SessionPlan
+from sessions.records.models import Amendment, Note, PlanItem, SessionPlan
 
 
 class ClinicalViewSet(TenantViewSet):

@@ -17,7 +17,7 @@ from practice.models import CLINICAL_ROLES, AuditAction, Role
 from practice.tenancy import CLINICAL, READ, TenantReadOnlyModelViewSet, log_access
 from sessions import reminders
 from sessions.api.views import PublicThrottle
-from sessions.models import Reminder, ReminderKind, ReminderStatus
+from sessions.scheduling.models import Reminder, ReminderKind, ReminderStatus
 
 # Internal hand-over states read as "scheduled" in the API (API.md "Reminders" statuses).
 PUBLIC_STATUS: dict[str, str] = {

@@ -11,7 +11,7 @@ from clients.models import Client
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.models import Practice, Service, Therapist
 from practice.tenancy import ScopedPrimaryKeyRelatedField
-from sessions.models import Appointment, AppointmentEvent
+from sessions.scheduling.models import Appointment, AppointmentEvent
 from sessions.selectors import MAX_RANGE_DAYS
 
 

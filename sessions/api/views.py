@@ -49,7 +49,7 @@ from sessions.api.serializers import (
 )
 from sessions.booking import Actor
 from sessions.idempotency import idempotent
-from sessions.models import Appointment, QuietRefusal, Source, Status
+from sessions.scheduling.models import Appointment, QuietRefusal, Source, Status
 from sessions.selectors import appointments_with_parties, free_slots
 
 STAFF_AND_CLIENT = {**STAFF_WRITE, Role.CLIENT: WRITE}

@@ -17,7 +17,7 @@ from practice.tenancy import STAFF_WRITE, WRITE, ScopedPrimaryKeyRelatedField, T
 from sessions import waitlist
 from sessions.api.serializers import AppointmentSerializer
 from sessions.api.views import PublicView
-from sessions.models import WaitlistEntry
+from sessions.scheduling.models import WaitlistEntry
 from sessions.selectors import appointments_with_parties
 
 

@@ -28,8 +28,8 @@ from practice import services as practice_services
 from practice.auth import calendar_token, hash_secret
 from practice.models import ApiKey, AuthToken, User
 from sessions.booking import Actor, book_appointment
-from sessions.models import ReminderKind, ReminderStatus, Source, WaitlistOffer
 from sessions.reminders import unsubscribe_token
+from sessions.scheduling.models import ReminderKind, ReminderStatus, Source, WaitlistOffer
 from tests.conftest import login_client
 from tests.contract.routes import RECIPES, ROUTES
 from tests.factories import PASSWORD, ClientFactory, ReminderFactory, WaitlistEntryFactory

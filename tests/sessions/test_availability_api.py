@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from practice.models import Practice, Service, Therapist
 from practice.services import set_working_hours
-from sessions.models import Status
+from sessions.scheduling.models import Status
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,

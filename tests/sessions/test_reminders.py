@@ -19,7 +19,7 @@ from clients.models import Client
 from practice.models import Practice, Therapist
 from practice.services import set_working_hours
 from sessions import reminders
-from sessions.models import Reminder, ReminderKind, ReminderStatus, Status
+from sessions.scheduling.models import Reminder, ReminderKind, ReminderStatus, Status
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,

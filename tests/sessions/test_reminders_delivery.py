@@ -26,7 +26,7 @@ from django.utils import timezone
 from clients.models import Client
 from sessions import reminders, tasks
 from sessions.messaging import HttpSms, PermanentError, TransientError
-from sessions.models import Reminder, ReminderKind, ReminderStatus
+from sessions.scheduling.models import Reminder, ReminderKind, ReminderStatus
 from tests.factories import (
     AppointmentFactory,
     ComplaintFactory,

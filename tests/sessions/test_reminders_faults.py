@@ -40,7 +40,7 @@ from django.utils import timezone
 from clients.models import Client
 from config.celery import app
 from sessions import reminders, tasks
-from sessions.models import Appointment, Reminder, ReminderKind, ReminderStatus
+from sessions.scheduling.models import Appointment, Reminder, ReminderKind, ReminderStatus
 from tests.factories import ClientFactory
 from tests.sessions.test_reminders import Bookable, book, local, make_bookable
 

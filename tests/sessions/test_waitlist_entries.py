@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from sessions.models import WaitlistEntry, WaitlistStatus
+from sessions.scheduling.models import WaitlistEntry, WaitlistStatus
 from tests.factories import ClientFactory, WaitlistEntryFactory
 
 pytestmark = pytest.mark.django_db
