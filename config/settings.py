@@ -171,7 +171,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions.tasks.purge_idempotency_records",
         "schedule": 3600.0,
     },
-    # DOMAIN.md 4: clinical records past `retain_until` and not on legal hold (sessions.privacy).
+    # DOMAIN.md 4: clinical records past `retain_until` and not on legal hold
+    # (sessions.records.privacy).
     "purge-expired-records": {"task": "sessions.tasks.purge_expired_records", "schedule": 86400.0},
     # Tombstones past each practice's sync horizon (practice.tombstones).
     "purge-tombstones": {"task": "practice.tasks.purge_tombstones", "schedule": 86400.0},

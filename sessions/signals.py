@@ -6,8 +6,7 @@ from django.dispatch import receiver
 from clients.events import screening_recorded
 from practice.models import TimeOff
 from practice.tombstones import track_deletions
-from sessions import alerts
-from sessions.queue import offer_freed_time_soon
+from sessions.records import alerts
 from sessions.records.models import (
     Amendment,
     FollowUpAnswer,
@@ -23,6 +22,7 @@ from sessions.scheduling.models import (
     WaitlistEntry,
     WaitlistOffer,
 )
+from sessions.scheduling.queue import offer_freed_time_soon
 
 # Hard deletions (erasure, purge) stay visible to `?updated_since=` sync (practice.tombstones).
 track_deletions(Appointment, "appointment")

@@ -198,7 +198,7 @@ class TombstoneFactory(factory.django.DjangoModelFactory):
 
 
 class ErasureRequestFactory(factory.django.DjangoModelFactory):
-    """A stored answer to an erasure request (sessions.privacy writes the real ones)."""
+    """A stored answer to an erasure request (sessions.records.privacy writes the real ones)."""
 
     class Meta:
         model = ErasureRequest

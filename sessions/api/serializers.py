@@ -12,7 +12,7 @@ from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerial
 from practice.models import Practice, Service, Therapist
 from practice.tenancy import ScopedPrimaryKeyRelatedField
 from sessions.scheduling.models import Appointment, AppointmentEvent
-from sessions.selectors import MAX_RANGE_DAYS
+from sessions.scheduling.selectors import MAX_RANGE_DAYS
 
 
 def scoped(model: Any) -> ScopedPrimaryKeyRelatedField:

@@ -1,5 +1,6 @@
 """Scheduling: appointments, their history, quiet refusals, idempotent create keys, the reminder
-outbox and the waitlist. Tables keep their old `treatment_` names (moved from the `treatment` app)."""
+outbox and the waitlist.
+Tables keep their old `treatment_` names (moved from the `treatment` app)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from clients.models import Client, Complaint, LegalHoldChange, Outcome
 from practice.models import AuditEvent, User
-from sessions import privacy
+from sessions.records import privacy
 from sessions.records.models import Amendment, Note
 from sessions.scheduling.models import Appointment
 from sessions.tasks import purge_expired_records

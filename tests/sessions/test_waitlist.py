@@ -9,7 +9,7 @@ from django.core import mail
 from django.utils import timezone
 
 from clients.models import Client
-from sessions import reminders, waitlist
+from sessions.scheduling import reminders, waitlist
 from sessions.scheduling.models import (
     Appointment,
     Reminder,

@@ -1,4 +1,4 @@
-"""Joining and leaving the waitlist through the API (sessions.waitlist.join_waitlist /
+"""Joining and leaving the waitlist through the API (sessions.scheduling.waitlist.join_waitlist /
 cancel_entry): the rules the view used to hold, now in the service."""
 
 from __future__ import annotations

@@ -47,9 +47,9 @@ from practice.retention import (
     rule_for,
 )
 from practice.webhooks import scrub_client_events
-from sessions import reminders
-from sessions.booking import Actor, cancel_appointment
 from sessions.records.models import Amendment, Note, SessionPlan
+from sessions.scheduling import reminders
+from sessions.scheduling.booking import Actor, cancel_appointment
 from sessions.scheduling.models import (
     Appointment,
     IdempotencyRecord,

@@ -9,8 +9,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from practice.models import Practice, Service, TimeOff, WorkingHours
-from sessions import availability
-from sessions.availability import Interval, Slot
+from sessions.scheduling import availability
+from sessions.scheduling.availability import Interval, Slot
 from sessions.scheduling.models import Appointment, QuietRefusal, Status
 
 MAX_RANGE_DAYS = 62

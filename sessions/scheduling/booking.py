@@ -23,9 +23,7 @@ from practice.errors import Invalid, InvalidTransition, PreconditionFailed, Slot
 from practice.metrics import BOOKING_CONFLICTS
 from practice.models import Practice, Service, Therapist, User
 from practice.webhooks import record_event
-from sessions import reminders
-from sessions.public_caps import check_public_booking_caps
-from sessions.queue import dispatch_reminders_soon, offer_freed_time_soon
+from sessions.scheduling import reminders
 from sessions.scheduling.models import (
     TRANSITIONS,
     Appointment,
@@ -34,7 +32,9 @@ from sessions.scheduling.models import (
     Source,
     Status,
 )
-from sessions.selectors import booking_rules, free_slots
+from sessions.scheduling.public_caps import check_public_booking_caps
+from sessions.scheduling.queue import dispatch_reminders_soon, offer_freed_time_soon
+from sessions.scheduling.selectors import booking_rules, free_slots
 
 SELF_SERVICE = (Source.CLIENT, Source.PUBLIC)
 
