@@ -39,7 +39,7 @@ ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env("WEBHOOK_ALLOW_PRIVATE_HOSTS")
 BASE_URL = env.str("BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 # Live (future, not cancelled) bookings one email / one address may hold through the public page
-# of a practice (OWASP API6, sessions/public_caps.py); 0 turns a cap off.
+# of a practice (OWASP API6, sessions/scheduling/public_caps.py); 0 turns a cap off.
 PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL = env.int("PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL", default=3)
 PUBLIC_BOOKING_MAX_LIVE_PER_IP = env.int("PUBLIC_BOOKING_MAX_LIVE_PER_IP", default=10)
 

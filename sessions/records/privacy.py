@@ -470,7 +470,8 @@ def _erase_contact_details(client: Client, now: dt.datetime) -> list[dict[str, A
     if client.user_id is not None:
         erased.append({"what": "portal_account", "detail": "login, sessions and calendar feed"})
         User.objects.filter(pk=client.user_id).delete()  # cascades tokens and membership
-    # The address a public booking came from is contact data too (sessions/public_caps.py).
+    # The address a public booking came from is contact data too
+    # (sessions/scheduling/public_caps.py).
     Appointment.objects.filter(client=client).update(booked_from_ip=None)
     _scrub_copies(client, names=False)
     Client.objects.filter(pk=client.pk).update(

@@ -61,7 +61,7 @@ class Appointment(models.Model):
     sequence = models.PositiveIntegerField(default=0)
     manage_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     # Public bookings only: the caller's address (an IPv6 one as its /64), for the per-address cap
-    # on live public bookings (sessions/public_caps.py). Never shown by the API.
+    # on live public bookings (sessions/scheduling/public_caps.py). Never shown by the API.
     booked_from_ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
