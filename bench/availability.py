@@ -1,4 +1,4 @@
-"""availability_14d: `sessions.selectors.free_slots` for 14 days beside a brute force.
+"""availability_14d: `sessions.scheduling.selectors.free_slots` for 14 days beside a brute force.
 
 The brute force walks the same grid (each therapist's working hours, the practice's slot step, the
 notice and horizon rules) and asks the database about every candidate slot: one overlap query
@@ -22,9 +22,9 @@ from bench.measure import BenchError
 from bench.results import Figure
 from bench.schedule import Schedule
 from practice.models import Practice, Service, TimeOff, WorkingHours
-from sessions.availability import Slot
-from sessions.models import Appointment, Status
-from sessions.selectors import booking_rules, free_slots
+from sessions.scheduling.availability import Slot
+from sessions.scheduling.models import Appointment, Status
+from sessions.scheduling.selectors import booking_rules, free_slots
 
 NAME = "availability_14d"
 DAYS = 14

@@ -37,7 +37,7 @@ from bench.schedule import Schedule
 from bench.seed import SEED, SeededPractice
 from clients.models import Client
 from loadtest.workload import distinct_slots
-from sessions.models import Appointment
+from sessions.scheduling.models import Appointment
 
 NAME = "booking_p95"
 CLIENTS = 16

@@ -42,7 +42,7 @@ from bench.seed import SEED, SeededPractice
 from clients.models import Client
 from practice.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from practice.webhooks import new_salt
-from sessions.models import Appointment
+from sessions.scheduling.models import Appointment
 
 NAME = "booking_webhooks"
 SUBSCRIPTIONS = 5

@@ -22,7 +22,8 @@ from bench.seed import SEED, SeededPractice
 from clients.domain import ComplaintStatus, Episode, Mechanism, OnsetType
 from clients.models import Client, Complaint, Instrument, Outcome
 from practice.models import Service, Therapist
-from sessions.models import Amendment, AmendmentKind, Appointment, Note, Source, Status
+from sessions.records.models import Amendment, AmendmentKind, Note
+from sessions.scheduling.models import Appointment, Source, Status
 
 NOTES = 3000
 SERIES = (40, 4)  # sessions of the two courses of care whose progress is read

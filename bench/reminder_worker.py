@@ -3,7 +3,7 @@
 Needs Postgres (SKIP LOCKED, the partial index) and Redis (a real broker shared with a worker
 process). The bench seeds 10,000 due reminders (email, each for a booked appointment) beside 10,000
 long sent ones, shows the EXPLAIN of the dispatcher's claim query, claims every due row with
-`sessions.reminders.claim_due_reminders` and queues the `send_reminders` tasks the beat's
+`sessions.scheduling.reminders.claim_due_reminders` and queues the `send_reminders` tasks the beat's
 `dispatch_reminders` would publish (a chunk of ids each), then one `bench.noop` task per
 reminder, all on a queue of its own, each batch between two `bench.mark` tasks. Only then does
 it start one worker (`--pool=solo`, the console email backend writing to /dev/null): it takes
@@ -34,8 +34,8 @@ from bench.schedule import BUFFER, DURATION, Schedule
 from bench.seed import SEED, SeededPractice
 from clients.models import Client
 from config.celery import app
-from sessions.models import Appointment, Reminder, ReminderKind, ReminderStatus, Status
-from sessions.reminders import claim_due_reminders
+from sessions.scheduling.models import Appointment, Reminder, ReminderKind, ReminderStatus, Status
+from sessions.scheduling.reminders import claim_due_reminders
 
 NAME = "reminders_per_s"
 TARGET = 0.5  # at least half the bare task rate
@@ -143,7 +143,7 @@ def measure_reminders(
     if not (settings.IS_POSTGRES and settings.REDIS_URL):
         return Skipped(NAME, "needs Postgres and Redis (DATABASE_URL, REDIS_URL)")
     from bench.tasks import mark, noop
-    from sessions.reminders import chunks
+    from sessions.scheduling.reminders import chunks
     from sessions.tasks import send_reminders
 
     started = time.perf_counter()

@@ -17,7 +17,7 @@ from bench.seed import SEED, SeededPractice
 from clients.models import Client
 from practice.models import Role, Service, Therapist, TimeOff
 from practice.services import create_user_in_practice, set_working_hours
-from sessions.models import Appointment, Source, Status
+from sessions.scheduling.models import Appointment, Source, Status
 
 THERAPISTS = 3
 APPOINTMENTS = 500

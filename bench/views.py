@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from clients.models import Client, Complaint, RedFlagAnswer
-from sessions.models import Amendment, Note
+from sessions.records.models import Amendment, Note
 
 PAGE = 100
 

@@ -45,7 +45,8 @@ class Client(models.Model):
     reminder_channels = models.JSONField(default=default_reminder_channels)
     reminders_opt_out = models.BooleanField(default=False)  # set by the unsubscribe link
     # The retention clock (DOMAIN.md 4): the practice-local day of the latest clinical entry, kept
-    # by sessions.privacy on every clinical write; `retain_until` follows from it, the date of
+    # by sessions.records.privacy
+    # on every clinical write; `retain_until` follows from it, the date of
     # birth and the practice's jurisdiction (practice.retention). Null: no clinical record yet.
     last_clinical_entry = models.DateField(null=True, blank=True)
     # Legal hold: no purge while set (owner only, with a reason; history in LegalHoldChange).

@@ -29,7 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from config.api import error_body
-from sessions.models import Reminder, ReminderStatus
+from sessions.scheduling.models import Reminder, ReminderStatus
 
 logger = logging.getLogger(__name__)
 

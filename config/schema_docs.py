@@ -195,7 +195,7 @@ OPERATIONS: dict[str, Doc] = {
     ),
     "auth_verify_email_create": Doc(
         "Confirm a sign-up",
-        "`{\"token\", \"date_of_birth\"?}`: links the account to the practice's client record "
+        '`{"token", "date_of_birth"?}`: links the account to the practice\'s client record '
         "with that email, or creates one. Linking a record that already holds personal or "
         "clinical data needs its `date_of_birth`; five wrong dates spend the link. Unconfirmed "
         "sign-ups expire.",
@@ -205,17 +205,17 @@ OPERATIONS: dict[str, Doc] = {
     ),
     "auth_email_change_confirm_create": Doc(
         "Confirm an email change",
-        "`{\"token\"}` from the link sent to the new address: only now do the login email and "
+        '`{"token"}` from the link sent to the new address: only now do the login email and '
         "the client record's email change.",
     ),
     "auth_password_create": Doc(
         "Change your password",
-        "`{\"current_password\", \"new_password\"}`. Every other token of the account stops "
+        '`{"current_password", "new_password"}`. Every other token of the account stops '
         "working; the one that made the call stays valid.",
     ),
     "auth_password_reset_create": Doc(
         "Ask for a password reset",
-        "`{\"email\"}`: answers 202 whether or not the email has an account, and mails a "
+        '`{"email"}`: answers 202 whether or not the email has an account, and mails a '
         "single-use link (valid one hour) when it does. A few mails an hour per address.",
     ),
     "auth_password_reset_confirm_retrieve": Doc(
@@ -223,12 +223,12 @@ OPERATIONS: dict[str, Doc] = {
     ),
     "auth_password_reset_confirm_create": Doc(
         "Reset a password",
-        "`{\"token\", \"new_password\"}`: sets the password and revokes every token of the "
+        '`{"token", "new_password"}`: sets the password and revokes every token of the '
         "account. The link works once.",
     ),
     "me_email_create": Doc(
         "Change your login email",
-        "`{\"email\", \"password\"}`: mails a confirmation link to the new address; nothing "
+        '`{"email", "password"}`: mails a confirmation link to the new address; nothing '
         "changes until it is confirmed (`auth/email-change/confirm/`).",
     ),
     "me_retrieve": Doc(

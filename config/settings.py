@@ -29,7 +29,6 @@ def _local_secret_key() -> str:
     path = VAR_DIR / "secret_key"
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-
         path.write_text(secrets.token_urlsafe(50))
         path.chmod(0o600)
     return path.read_text().strip()
@@ -40,7 +39,7 @@ ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env("WEBHOOK_ALLOW_PRIVATE_HOSTS")
 BASE_URL = env.str("BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 # Live (future, not cancelled) bookings one email / one address may hold through the public page
-# of a practice (OWASP API6, sessions/public_caps.py); 0 turns a cap off.
+# of a practice (OWASP API6, sessions/scheduling/public_caps.py); 0 turns a cap off.
 PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL = env.int("PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL", default=3)
 PUBLIC_BOOKING_MAX_LIVE_PER_IP = env.int("PUBLIC_BOOKING_MAX_LIVE_PER_IP", default=10)
 
@@ -57,6 +56,9 @@ INSTALLED_APPS = [
     "practice",
     "clients",
     "techniques",
+    "sessions.scheduling.apps.SchedulingConfig",
+    "sessions.records.apps.RecordsConfig",
+    # The old app: no models now, kept for its migrations (and the receivers it connects).
     "sessions.apps.TreatmentConfig",
 ]
 
@@ -169,7 +171,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions.tasks.purge_idempotency_records",
         "schedule": 3600.0,
     },
-    # DOMAIN.md 4: clinical records past `retain_until` and not on legal hold (sessions.privacy).
+    # DOMAIN.md 4: clinical records past `retain_until` and not on legal hold
+    # (sessions.records.privacy).
     "purge-expired-records": {"task": "sessions.tasks.purge_expired_records", "schedule": 86400.0},
     # Tombstones past each practice's sync horizon (practice.tombstones).
     "purge-tombstones": {"task": "practice.tasks.purge_tombstones", "schedule": 86400.0},
@@ -271,10 +274,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "HealthFlagEnum": "practice.vocabulary.HEALTH_FLAGS",
         "ConsentKindEnum": "clients.models.ConsentKind",
-        "AmendmentKindEnum": "sessions.models.AmendmentKind",
+        "AmendmentKindEnum": "sessions.records.models.AmendmentKind",
         "ComplaintStatusEnum": "clients.domain.ComplaintStatus",
-        "AppointmentStatusEnum": "sessions.models.Status",
-        "BookingSourceEnum": "sessions.models.Source",
+        "AppointmentStatusEnum": "sessions.scheduling.models.Status",
+        "BookingSourceEnum": "sessions.scheduling.models.Source",
     },
 }
 

@@ -1,5 +1,6 @@
 """Every outgoing email leaves through `send_email`: account links (practice.tasks), the paused
-webhook notice, erasure explanations, and the reminder outbox's sender (sessions.messaging)."""
+webhook notice, erasure explanations, and the reminder outbox's sender
+(sessions.scheduling.messaging)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def send_email(
     fail_silently: bool = False,
 ) -> None:
     """One plain-text message from DEFAULT_FROM_EMAIL; `connection` reuses an open SMTP session
-    for a batch (sessions.messaging.Mailer)."""
+    for a batch (sessions.scheduling.messaging.Mailer)."""
     EmailMessage(subject, body, None, list(to), connection=connection).send(
         fail_silently=fail_silently
     )

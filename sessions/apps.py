@@ -8,4 +8,4 @@ class TreatmentConfig(AppConfig):
     verbose_name = "Treatment sessions"
 
     def ready(self) -> None:
-        from sessions import privacy, signals  # noqa: F401 - connects the receivers
+        from sessions import signals  # noqa: F401 - connects the receivers

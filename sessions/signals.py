@@ -6,21 +6,23 @@ from django.dispatch import receiver
 from clients.events import screening_recorded
 from practice.models import TimeOff
 from practice.tombstones import track_deletions
-from sessions import alerts
-from sessions.models import (
+from sessions.records import alerts
+from sessions.records.models import (
     Amendment,
-    Appointment,
-    AppointmentEvent,
     FollowUpAnswer,
     Note,
     PlanItem,
-    Reminder,
     SessionPlan,
     TherapistAlert,
+)
+from sessions.scheduling.models import (
+    Appointment,
+    AppointmentEvent,
+    Reminder,
     WaitlistEntry,
     WaitlistOffer,
 )
-from sessions.queue import offer_freed_time_soon
+from sessions.scheduling.queue import offer_freed_time_soon
 
 # Hard deletions (erasure, purge) stay visible to `?updated_since=` sync (practice.tombstones).
 track_deletions(Appointment, "appointment")

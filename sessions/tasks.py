@@ -5,9 +5,10 @@ from datetime import datetime, timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from sessions import privacy, reminders, waitlist
-from sessions.idempotency import KEEP_HOURS
-from sessions.models import IdempotencyRecord, QuietRefusal
+from sessions.records import privacy
+from sessions.scheduling import reminders, waitlist
+from sessions.scheduling.idempotency import KEEP_HOURS
+from sessions.scheduling.models import IdempotencyRecord, QuietRefusal
 
 
 @shared_task
@@ -75,5 +76,5 @@ def expire_waitlist() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def purge_expired_records() -> int:
     """Daily: delete records past `retain_until`, never on legal hold (DOMAIN.md 4); running
-    twice, or two at once, is harmless (sessions.privacy.purge_records_past_retention)."""
+    twice, or two at once, is harmless (sessions.records.privacy.purge_records_past_retention)."""
     return len(privacy.purge_records_past_retention().purged)

@@ -198,7 +198,7 @@ class TombstoneFactory(factory.django.DjangoModelFactory):
 
 
 class ErasureRequestFactory(factory.django.DjangoModelFactory):
-    """A stored answer to an erasure request (sessions.privacy writes the real ones)."""
+    """A stored answer to an erasure request (sessions.records.privacy writes the real ones)."""
 
     class Meta:
         model = ErasureRequest
@@ -217,7 +217,7 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     """A booked appointment written directly (no slot rules): for list, scope and feed tests."""
 
     class Meta:
-        model = "treatment.Appointment"
+        model = "scheduling.Appointment"
 
     client = factory.SubFactory(ClientFactory)
     practice = factory.SelfAttribute("client.practice")
@@ -242,7 +242,7 @@ class SessionPlanFactory(factory.django.DjangoModelFactory):
     """A plan for an appointment (no items: the service checks items; this is for scope tests)."""
 
     class Meta:
-        model = "treatment.SessionPlan"
+        model = "records.SessionPlan"
 
     appointment = factory.SubFactory(AppointmentFactory)
     client = factory.SelfAttribute("appointment.client")
@@ -252,7 +252,7 @@ class SessionPlanFactory(factory.django.DjangoModelFactory):
 
 class NoteFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "treatment.Note"
+        model = "records.Note"
 
     client = factory.SubFactory(ClientFactory)
     practice = factory.SelfAttribute("client.practice")
@@ -266,7 +266,7 @@ class NoteFactory(factory.django.DjangoModelFactory):
 
 class ReminderFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "treatment.Reminder"
+        model = "scheduling.Reminder"
 
     appointment = factory.SubFactory(AppointmentFactory)
     client = factory.SelfAttribute("appointment.client")
@@ -278,7 +278,7 @@ class ReminderFactory(factory.django.DjangoModelFactory):
 
 class TherapistAlertFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "treatment.TherapistAlert"
+        model = "records.TherapistAlert"
 
     client = factory.SubFactory(ClientFactory)
     practice = factory.SelfAttribute("client.practice")
@@ -308,7 +308,7 @@ class WebhookSubscriptionFactory(factory.django.DjangoModelFactory):
 
 class WaitlistEntryFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "treatment.WaitlistEntry"
+        model = "scheduling.WaitlistEntry"
 
     client = factory.SubFactory(ClientFactory)
     practice = factory.SelfAttribute("client.practice")

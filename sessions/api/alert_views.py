@@ -13,8 +13,8 @@ from practice.api.base import AwareDateTimeField, StrictSerializer
 from practice.filters import PracticeFilterSet
 from practice.models import AuditAction
 from practice.tenancy import CLINICAL, TenantViewSet
-from sessions import alerts
-from sessions.models import FollowUpAnswer, TherapistAlert
+from sessions.records import alerts
+from sessions.records.models import FollowUpAnswer, TherapistAlert
 
 
 class FollowUpAnswerSerializer(serializers.ModelSerializer):

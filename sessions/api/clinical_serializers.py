@@ -11,15 +11,8 @@ from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
 from practice.models import Role
 from practice.tenancy import ScopedPrimaryKeyRelatedField
 from practice.vocabulary import REGIONS
-from sessions.models import (
-    GOALS,
-    Amendment,
-    AmendmentKind,
-    Appointment,
-    Note,
-    PlanItem,
-    SessionPlan,
-)
+from sessions.records.models import GOALS, Amendment, AmendmentKind, Note, PlanItem, SessionPlan
+from sessions.scheduling.models import Appointment
 from techniques.models import Technique
 
 SIDES = ("left", "right", "bilateral", "midline")

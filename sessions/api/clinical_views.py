@@ -26,7 +26,6 @@ from practice.tenancy import (
     scope,
 )
 from practice.throttling import caller_ip
-from sessions import clinical, fhir
 from sessions.api.clinical_serializers import (
     AmendmentInSerializer,
     AmendmentSerializer,
@@ -35,7 +34,8 @@ from sessions.api.clinical_serializers import (
     SessionPlanSerializer,
     SessionPlanWriteSerializer,
 )
-from sessions.models import Amendment, Note, PlanItem, SessionPlan
+from sessions.records import clinical, fhir
+from sessions.records.models import Amendment, Note, PlanItem, SessionPlan
 
 
 class ClinicalViewSet(TenantViewSet):

@@ -1,5 +1,5 @@
 """Privacy endpoints (DOMAIN.md 8): legal hold, erasure requests, a client's own export, and the
-access log of one client's record. Thin: sessions.privacy holds the rules."""
+access log of one client's record. Thin: sessions.records.privacy holds the rules."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from practice.tenancy import (
     log_access,
     scope,
 )
-from sessions import privacy
 from sessions.api.clinical_views import ClientExportView
 from sessions.api.privacy_serializers import (
     AccessLogEntrySerializer,
@@ -33,6 +32,7 @@ from sessions.api.privacy_serializers import (
     LegalHoldSerializer,
     LegalHoldStateSerializer,
 )
+from sessions.records import privacy
 
 CLIENT_SELF: AccessTable = {Role.CLIENT: READ}
 CLIENT_SELF_WRITE: AccessTable = {Role.CLIENT: WRITE}

@@ -15,9 +15,10 @@ from practice.api.base import AwareDateTimeField, StrictSerializer
 from practice.errors import NotFound
 from practice.models import CLINICAL_ROLES, AuditAction, Role
 from practice.tenancy import CLINICAL, READ, TenantReadOnlyModelViewSet, log_access
-from sessions import reminders
 from sessions.api.views import PublicThrottle
-from sessions.models import Reminder, ReminderKind, ReminderStatus
+from sessions.records import follow_ups
+from sessions.scheduling import reminders
+from sessions.scheduling.models import Reminder, ReminderKind, ReminderStatus
 
 # Internal hand-over states read as "scheduled" in the API (API.md "Reminders" statuses).
 PUBLIC_STATUS: dict[str, str] = {
@@ -135,7 +136,7 @@ class FollowUpView(APIView):
     def post(self, request, token) -> Response:
         incoming = FollowUpAnswerSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        answer = reminders.answer_follow_up(token=token, **incoming.validated_data)
+        answer = follow_ups.answer_follow_up(token=token, **incoming.validated_data)
         # Audited like a staff write (DOMAIN.md 8): no user, the link's practice and client; a
         # red-flag answer changed the complaint's screening too.
         request.practice = answer.practice

@@ -11,8 +11,8 @@ from clients.models import Client
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.models import Practice, Service, Therapist
 from practice.tenancy import ScopedPrimaryKeyRelatedField
-from sessions.models import Appointment, AppointmentEvent
-from sessions.selectors import MAX_RANGE_DAYS
+from sessions.scheduling.models import Appointment, AppointmentEvent
+from sessions.scheduling.selectors import MAX_RANGE_DAYS
 
 
 def scoped(model: Any) -> ScopedPrimaryKeyRelatedField:

@@ -29,7 +29,6 @@ from practice.throttling import (
     client_address,
     client_ip,
 )
-from sessions import booking, calendar, reminders
 from sessions.api.serializers import (
     AppointmentCreateSerializer,
     AppointmentSerializer,
@@ -47,10 +46,11 @@ from sessions.api.serializers import (
     SeriesCreateSerializer,
     SeriesSerializer,
 )
-from sessions.booking import Actor
-from sessions.idempotency import idempotent
-from sessions.models import Appointment, QuietRefusal, Source, Status
-from sessions.selectors import appointments_with_parties, free_slots
+from sessions.scheduling import booking, calendar, reminders
+from sessions.scheduling.booking import Actor
+from sessions.scheduling.idempotency import idempotent
+from sessions.scheduling.models import Appointment, QuietRefusal, Source, Status
+from sessions.scheduling.selectors import appointments_with_parties, free_slots
 
 STAFF_AND_CLIENT = {**STAFF_WRITE, Role.CLIENT: WRITE}
 # API keys: the scheduling scope of API.md (book, move and cancel; not the treatment-room moves).

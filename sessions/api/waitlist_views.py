@@ -14,11 +14,11 @@ from clients.models import Client
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.models import Role, Service, Therapist
 from practice.tenancy import STAFF_WRITE, WRITE, ScopedPrimaryKeyRelatedField, TenantViewSet
-from sessions import waitlist
 from sessions.api.serializers import AppointmentSerializer
 from sessions.api.views import PublicView
-from sessions.models import WaitlistEntry
-from sessions.selectors import appointments_with_parties
+from sessions.scheduling import waitlist
+from sessions.scheduling.models import WaitlistEntry
+from sessions.scheduling.selectors import appointments_with_parties
 
 
 class WaitlistEntrySerializer(serializers.ModelSerializer):

@@ -19,7 +19,7 @@ from django.utils import timezone
 from clients.models import Client, Complaint, RedFlagAnswer
 from config.urls import router
 from sessions.api.reminder_views import FollowUpView
-from sessions.models import TherapistAlert
+from sessions.records.models import TherapistAlert
 from tests.factories import ClientFactory
 from tests.sessions.test_follow_ups import make_follow_up, url
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from clients.models import Client, Complaint, Outcome, RedFlagAnswer
 from practice.models import AuditEvent, Practice
-from sessions.models import TherapistAlert
+from sessions.records.models import TherapistAlert
 from tests.factories import AppointmentFactory, ClientFactory, ComplaintFactory
 
 pytestmark = pytest.mark.django_db

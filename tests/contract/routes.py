@@ -32,14 +32,8 @@ from practice.models import (
     WebhookSubscription,
 )
 from practice.permissions import WRITE
-from sessions.models import (
-    Appointment,
-    Note,
-    Reminder,
-    SessionPlan,
-    TherapistAlert,
-    WaitlistEntry,
-)
+from sessions.records.models import Note, SessionPlan, TherapistAlert
+from sessions.scheduling.models import Appointment, Reminder, WaitlistEntry
 from techniques.models import Technique
 from tests.factories import (
     ApiKeyFactory,

@@ -21,7 +21,7 @@ from tests.factories import ClientFactory, WebhookSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = ("practice", "clients", "techniques", "treatment")
+OUR_APPS = ("practice", "clients", "techniques", "scheduling", "records")
 
 
 def database_state() -> dict[str, list[dict]]:

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from sessions.models import ReminderStatus
+from sessions.scheduling.models import ReminderStatus
 from tests.factories import AppointmentFactory, ReminderFactory
 from tests.sessions.booking_setup import local
 

@@ -27,9 +27,9 @@ from rest_framework.test import APIClient
 from practice import services as practice_services
 from practice.auth import calendar_token, hash_secret
 from practice.models import ApiKey, AuthToken, User
-from sessions.booking import Actor, book_appointment
-from sessions.models import ReminderKind, ReminderStatus, Source, WaitlistOffer
-from sessions.reminders import unsubscribe_token
+from sessions.scheduling.booking import Actor, book_appointment
+from sessions.scheduling.models import ReminderKind, ReminderStatus, Source, WaitlistOffer
+from sessions.scheduling.reminders import unsubscribe_token
 from tests.conftest import login_client
 from tests.contract.routes import RECIPES, ROUTES
 from tests.factories import PASSWORD, ClientFactory, ReminderFactory, WaitlistEntryFactory

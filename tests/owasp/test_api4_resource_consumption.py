@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from clients.models import Client
-from sessions.models import Appointment
+from sessions.scheduling.models import Appointment
 from tests.contract.routes import ROUTES
 from tests.sessions.booking_setup import local
 

@@ -30,7 +30,7 @@ from rest_framework.test import APIClient
 from clients.domain import ComplaintStatus
 from clients.models import Client
 from practice.models import WebhookEvent
-from sessions.models import (
+from sessions.scheduling.models import (
     Appointment,
     AppointmentEvent,
     IdempotencyRecord,

@@ -18,7 +18,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from clients.models import Client
 from practice.models import ApiKey, Practice, Service
-from sessions.models import Appointment, Source, Status
+from sessions.scheduling.models import Appointment, Source, Status
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,

@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from clients.models import Complaint
 from practice.models import Practice
-from sessions.models import TherapistAlert
+from sessions.records.models import TherapistAlert
 
 pytestmark = pytest.mark.django_db
 

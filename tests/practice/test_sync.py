@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from clients.models import Client
-from sessions.models import Appointment
+from sessions.scheduling.models import Appointment
 from tests.factories import AppointmentFactory, ClientFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db

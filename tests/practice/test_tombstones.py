@@ -21,8 +21,9 @@ from clients.models import (
 )
 from practice.models import TOMBSTONE_TYPES, Practice, TimeOff, Tombstone, WebhookEvent
 from practice.tombstones import TRACKED, purge_old_tombstones
-from sessions import privacy
-from sessions.models import Appointment, Note, PlanItem, SessionPlan
+from sessions.records import privacy
+from sessions.records.models import Note, PlanItem, SessionPlan
+from sessions.scheduling.models import Appointment
 from techniques.models import Technique
 from tests.factories import (
     AppointmentFactory,

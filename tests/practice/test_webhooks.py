@@ -29,7 +29,7 @@ from practice.models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from sessions.models import Appointment, AppointmentEvent
+from sessions.scheduling.models import Appointment, AppointmentEvent
 from tests.factories import NoteFactory, WebhookSubscriptionFactory
 from tests.sessions.booking_setup import Bookable, local, make_bookable
 

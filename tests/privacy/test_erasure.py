@@ -14,7 +14,8 @@ from clients.models import Client, Complaint, ErasureRequest, Outcome
 from practice.auth import calendar_url
 from practice.models import AuditEvent, AuthToken, Membership, User, WebhookDelivery, WebhookEvent
 from practice.retention import add_years
-from sessions.models import Appointment, IdempotencyRecord, Note, Reminder, WaitlistEntry
+from sessions.records.models import Note
+from sessions.scheduling.models import Appointment, IdempotencyRecord, Reminder, WaitlistEntry
 from tests.conftest import make_member
 from tests.factories import (
     PASSWORD,

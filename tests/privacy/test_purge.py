@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from clients.models import Client, Complaint, LegalHoldChange, Outcome
 from practice.models import AuditEvent, User
-from sessions import privacy
-from sessions.models import Amendment, Appointment, Note
+from sessions.records import privacy
+from sessions.records.models import Amendment, Note
+from sessions.scheduling.models import Appointment
 from sessions.tasks import purge_expired_records
 from tests.factories import (
     AppointmentFactory,

@@ -18,8 +18,9 @@ from django.utils import timezone
 from clients import services
 from clients.models import Client, Complaint, Outcome
 from practice.models import AuditEvent, Practice
-from sessions import reminders
-from sessions.models import FollowUpAnswer, Note, Reminder, ReminderKind, TherapistAlert
+from sessions.records.models import FollowUpAnswer, Note, TherapistAlert
+from sessions.scheduling import reminders
+from sessions.scheduling.models import Reminder, ReminderKind
 from tests.factories import OutcomeFactory, TherapistAlertFactory
 from tests.sessions.test_follow_ups import FollowUp, make_follow_up, url
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from practice.models import Practice, Service, Therapist
 from practice.services import set_working_hours
-from sessions.models import Status
+from sessions.scheduling.models import Status
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,
@@ -468,7 +468,9 @@ def test_a_dst_week_in_london_keeps_nine_to_five_local(owner, setup, monkeypatch
     """The slot clock is pinned (only where slots read it) to a month before each 2027 change, so
     the week is always inside the horizon: an unpinned test of the next autumn change would fall
     outside the 365-day maximum for a few days each year."""
-    monkeypatch.setattr("sessions.selectors.timezone", SimpleNamespace(now=lambda: clock))
+    monkeypatch.setattr(
+        "sessions.scheduling.selectors.timezone", SimpleNamespace(now=lambda: clock)
+    )
     work(setup.therapist, intervals=[(time(9), time(17))])
     first, last = change - timedelta(days=3), change + timedelta(days=3)
 

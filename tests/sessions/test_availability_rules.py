@@ -1,4 +1,5 @@
-"""Slot arithmetic (`sessions.availability`) as properties: any zone, any week around a DST change,
+"""Slot arithmetic (`sessions.scheduling.availability`) as properties: any
+zone, any week around a DST change,
 any weekly hours (API.md "Booking": "Days are the practice's days; daylight-saving changes are
 handled").
 
@@ -22,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sessions.availability import Busy, Interval, Rules, Slot, available_slots
+from sessions.scheduling.availability import Busy, Interval, Rules, Slot, available_slots
 
 NAMED_ZONES = ("Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata")
 

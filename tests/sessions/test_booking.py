@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from clients.domain import ComplaintStatus
-from sessions.models import Appointment, AppointmentEvent, Status
+from sessions.scheduling.models import Appointment, AppointmentEvent, Status
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
 from clients.models import Client
-from sessions.models import Appointment, AppointmentEvent, Status
+from sessions.scheduling.models import Appointment, AppointmentEvent, Status
 from tests.factories import AppointmentFactory, ClientFactory
 from tests.sessions.booking_setup import Bookable, local
 

@@ -21,7 +21,7 @@ from clients.models import Client
 from practice.auth import calendar_token
 from practice.models import Practice, Service, Therapist, User
 from practice.services import set_working_hours
-from sessions.models import Appointment
+from sessions.scheduling.models import Appointment
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,

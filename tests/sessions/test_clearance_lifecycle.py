@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clients.models import MedicalClearance
 from practice.models import AuditEvent
-from sessions.models import Note, PlanItem, SessionPlan
+from sessions.records.models import Note, PlanItem, SessionPlan
 from techniques.models import Technique
 from tests.factories import AppointmentFactory, ClientFactory, SessionPlanFactory
 

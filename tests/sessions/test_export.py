@@ -17,7 +17,7 @@ from fhir.resources.R4B.consent import Consent as ConsentResource
 from clients.models import MedicalClearance, Outcome
 from clients.services import record_outcome
 from practice.models import AuditEvent
-from sessions.models import Note, PlanItem
+from sessions.records.models import Note, PlanItem
 from techniques.models import Technique
 from tests.factories import (
     AppointmentFactory,

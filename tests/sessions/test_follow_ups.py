@@ -17,8 +17,9 @@ from django.core import mail
 from django.utils import timezone
 
 from clients.models import Client, Complaint, Outcome
-from sessions import reminders
-from sessions.models import Appointment, Reminder, ReminderKind, Status, TherapistAlert
+from sessions.records.models import TherapistAlert
+from sessions.scheduling import reminders
+from sessions.scheduling.models import Appointment, Reminder, ReminderKind, Status
 from tests.factories import AppointmentFactory, ComplaintFactory, NoteFactory, ReminderFactory
 from tests.sessions.test_reminders import make_bookable
 

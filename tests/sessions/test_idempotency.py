@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from practice.models import Practice
-from sessions.models import Appointment, IdempotencyRecord, Status
+from sessions.scheduling.models import Appointment, IdempotencyRecord, Status
 from sessions.tasks import purge_idempotency_records
 from tests.factories import AppointmentFactory, ClientFactory
 from tests.sessions.booking_setup import Bookable, local

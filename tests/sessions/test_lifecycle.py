@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from sessions.models import Appointment, AppointmentEvent, Status
+from sessions.scheduling.models import Appointment, AppointmentEvent, Status
 from tests.factories import AppointmentFactory
 from tests.sessions.booking_setup import Bookable, local
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from clients.models import Outcome
 from practice.models import AuditEvent, Role
-from sessions.models import Amendment, Note, PlanItem
+from sessions.records.models import Amendment, Note, PlanItem
 from techniques.models import Technique
 from tests.conftest import make_member
 from tests.factories import (

@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from practice.models import AuditEvent
-from sessions.models import Note, PlanItem, SessionPlan
+from sessions.records.models import Note, PlanItem, SessionPlan
 from techniques.models import Technique
 from tests.factories import (
     AppointmentFactory,

@@ -26,7 +26,7 @@ from practice.models import Practice, Service, Therapist
 from practice.services import set_working_hours
 from practice.throttling import IdempotencyKeyRateThrottle
 from sessions.api.views import PublicBookingThrottle
-from sessions.models import Appointment, IdempotencyRecord, Source, Status
+from sessions.scheduling.models import Appointment, IdempotencyRecord, Source, Status
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,

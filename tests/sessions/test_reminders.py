@@ -1,6 +1,7 @@
 """The reminder schedule follows the appointment (API.md "Reminders and follow-ups").
 
-Every lifecycle change is made through the API (or `sessions.booking`), and the test reads the
+Every lifecycle change is made through the API (or `sessions.scheduling.booking`),
+and the test reads the
 reminder rows it left: kind, channel, due time, status. The schedule is data in the database, so
 these tests need no broker; where a message goes out at once they run the on-commit dispatch with
 eager Celery and count the emails.
@@ -18,8 +19,8 @@ from clients.domain import ComplaintStatus
 from clients.models import Client
 from practice.models import Practice, Therapist
 from practice.services import set_working_hours
-from sessions import reminders
-from sessions.models import Reminder, ReminderKind, ReminderStatus, Status
+from sessions.scheduling import reminders
+from sessions.scheduling.models import Reminder, ReminderKind, ReminderStatus, Status
 from tests.factories import (
     AppointmentFactory,
     ClientFactory,

@@ -1,4 +1,5 @@
-"""Claiming and sending one reminder (sessions.reminders.claim_due_reminders / deliver_reminder).
+"""Claiming and sending one reminder (sessions.scheduling.reminders: claim_due_reminders,
+deliver_reminder).
 
 What the client receives (practice name, local time in the practice's zone, an unsubscribe link, no
 clinical content), that a send runs once however often it is asked, and what a failure leaves on the
@@ -24,9 +25,10 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from clients.models import Client
-from sessions import reminders, tasks
-from sessions.messaging import HttpSms, PermanentError, TransientError
-from sessions.models import Reminder, ReminderKind, ReminderStatus
+from sessions import tasks
+from sessions.scheduling import reminders
+from sessions.scheduling.messaging import HttpSms, PermanentError, TransientError
+from sessions.scheduling.models import Reminder, ReminderKind, ReminderStatus
 from tests.factories import (
     AppointmentFactory,
     ComplaintFactory,

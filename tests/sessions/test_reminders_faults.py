@@ -39,8 +39,9 @@ from django.utils import timezone
 
 from clients.models import Client
 from config.celery import app
-from sessions import reminders, tasks
-from sessions.models import Appointment, Reminder, ReminderKind, ReminderStatus
+from sessions import tasks
+from sessions.scheduling import reminders
+from sessions.scheduling.models import Appointment, Reminder, ReminderKind, ReminderStatus
 from tests.factories import ClientFactory
 from tests.sessions.test_reminders import Bookable, book, local, make_bookable
 
@@ -413,7 +414,8 @@ import os, sys, time
 import django
 django.setup()
 from django.db import connection
-from sessions import reminders, tasks
+from sessions import tasks
+from sessions.scheduling import reminders
 connection.ensure_connection()
 tasks.send_reminder.app.connection_for_write().ensure_connection()
 open(sys.argv[2], "w").close()  # ready

@@ -17,7 +17,7 @@ import pytest
 from django.urls import resolve
 
 from practice.models import AuditEvent
-from sessions.models import Note, PlanItem, SessionPlan
+from sessions.records.models import Note, PlanItem, SessionPlan
 from techniques.models import Technique
 from tests.factories import AppointmentFactory, ClientFactory, ComplaintFactory
 from tests.owasp.test_api5_function_authorization import served_operations

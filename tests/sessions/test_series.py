@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clients.domain import ComplaintStatus
 from practice.models import Practice
-from sessions.models import Appointment, AppointmentEvent
+from sessions.scheduling.models import Appointment, AppointmentEvent
 from tests.factories import AppointmentFactory, ClientFactory, ComplaintFactory, ServiceFactory
 from tests.sessions.booking_setup import Bookable
 

@@ -9,8 +9,8 @@ from django.core import mail
 from django.utils import timezone
 
 from clients.models import Client
-from sessions import reminders, waitlist
-from sessions.models import (
+from sessions.scheduling import reminders, waitlist
+from sessions.scheduling.models import (
     Appointment,
     Reminder,
     ReminderKind,
@@ -177,7 +177,7 @@ def test_racing_claims_of_one_freed_slot_book_it_once(bookable, settings):
     from rest_framework.test import APIClient
 
     from practice.auth import new_secret
-    from sessions.models import WaitlistOffer
+    from sessions.scheduling.models import WaitlistOffer
 
     start = local(bookable.practice, 1, 10)
     day = start.astimezone(bookable.practice.tz).date()

@@ -1,4 +1,4 @@
-"""Joining and leaving the waitlist through the API (sessions.waitlist.join_waitlist /
+"""Joining and leaving the waitlist through the API (sessions.scheduling.waitlist.join_waitlist /
 cancel_entry): the rules the view used to hold, now in the service."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from sessions.models import WaitlistEntry, WaitlistStatus
+from sessions.scheduling.models import WaitlistEntry, WaitlistStatus
 from tests.factories import ClientFactory, WaitlistEntryFactory
 
 pytestmark = pytest.mark.django_db

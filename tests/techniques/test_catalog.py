@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from practice.models import AuditEvent
-from sessions.models import PlanItem
+from sessions.records.models import PlanItem
 from techniques.models import Contraindication, ContraindicationChange, Technique
 from tests.factories import (
     AppointmentFactory,

@@ -11,16 +11,10 @@ from django.utils import timezone
 from clients.domain import REFERRAL_ADVICE, referral_urgency
 from clients.models import Client, Complaint
 from practice.errors import InvalidTransition
-from practice.models import Membership, Practice, Role, Therapist, User
-from sessions.models import (
-    AlertKind,
-    Appointment,
-    FollowUpAnswer,
-    Reminder,
-    ReminderKind,
-    TherapistAlert,
-)
-from sessions.queue import dispatch_reminders_soon
+from practice.models import Practice, Therapist, User
+from sessions.records.models import AlertKind, FollowUpAnswer, TherapistAlert
+from sessions.scheduling.models import Appointment, Reminder, ReminderKind
+from sessions.scheduling.queue import dispatch_reminders_soon
 
 
 def raise_alert(
@@ -62,17 +56,6 @@ def raise_alert(
     )
     dispatch_reminders_soon()
     return alert
-
-
-def recipients(alert: TherapistAlert) -> list[str]:
-    """The treating therapist, else the practice's owners (someone clinical always hears)."""
-    if alert.therapist_id is not None and alert.therapist is not None:
-        return [alert.therapist.user.email]
-    return list(
-        Membership.objects.filter(practice_id=alert.practice_id, role=Role.OWNER)
-        .order_by("id")
-        .values_list("user__email", flat=True)
-    )
 
 
 @transaction.atomic

@@ -3,7 +3,8 @@ are offered it by message, in order of request, with a claim link valid for the 
 `waitlist_offer_minutes`; the first claim books it through the normal booking rules (so the
 exclusion constraint settles racing claims) and later claims get 409 `slot_unavailable`.
 
-The messages are reminder-outbox rows (`sessions.reminders`, kind `waitlist_offer`): written in
+The messages are reminder-outbox rows (`sessions.scheduling.reminders`, kind
+`waitlist_offer`): written in
 the transaction of the offer, sent once by the dispatcher, retried, on the client's channels and
 never to a client who opted out; one whose offer was claimed or expired meanwhile is cancelled."""
 
@@ -21,11 +22,17 @@ from practice.auth import hash_secret
 from practice.errors import Invalid, InvalidTransition, NotFound, SlotUnavailable
 from practice.models import Practice, Therapist
 from practice.webhooks import record_event
-from sessions import reminders
-from sessions.booking import Actor, book_appointment
-from sessions.models import Appointment, Source, WaitlistEntry, WaitlistOffer, WaitlistStatus
-from sessions.queue import dispatch_reminders_soon
-from sessions.selectors import free_slots
+from sessions.scheduling import reminders
+from sessions.scheduling.booking import Actor, book_appointment
+from sessions.scheduling.models import (
+    Appointment,
+    Source,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistStatus,
+)
+from sessions.scheduling.queue import dispatch_reminders_soon
+from sessions.scheduling.selectors import free_slots
 
 
 def expire_entries(now: datetime | None = None) -> int:

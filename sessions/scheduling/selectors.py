@@ -9,9 +9,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from practice.models import Practice, Service, TimeOff, WorkingHours
-from sessions import availability
-from sessions.availability import Interval, Slot
-from sessions.models import Appointment, QuietRefusal, Status
+from sessions.scheduling import availability
+from sessions.scheduling.availability import Interval, Slot
+from sessions.scheduling.models import Appointment, QuietRefusal, Status
 
 MAX_RANGE_DAYS = 62
 

@@ -47,17 +47,15 @@ from practice.retention import (
     rule_for,
 )
 from practice.webhooks import scrub_client_events
-from sessions import reminders
-from sessions.booking import Actor, cancel_appointment
-from sessions.models import (
-    Amendment,
+from sessions.records.models import Amendment, Note, SessionPlan
+from sessions.scheduling import reminders
+from sessions.scheduling.booking import Actor, cancel_appointment
+from sessions.scheduling.models import (
     Appointment,
     IdempotencyRecord,
-    Note,
     QuietRefusal,
     Reminder,
     ReminderStatus,
-    SessionPlan,
     Source,
     Status,
     WaitlistEntry,
@@ -472,7 +470,8 @@ def _erase_contact_details(client: Client, now: dt.datetime) -> list[dict[str, A
     if client.user_id is not None:
         erased.append({"what": "portal_account", "detail": "login, sessions and calendar feed"})
         User.objects.filter(pk=client.user_id).delete()  # cascades tokens and membership
-    # The address a public booking came from is contact data too (sessions/public_caps.py).
+    # The address a public booking came from is contact data too
+    # (sessions/scheduling/public_caps.py).
     Appointment.objects.filter(client=client).update(booked_from_ip=None)
     _scrub_copies(client, names=False)
     Client.objects.filter(pk=client.pk).update(

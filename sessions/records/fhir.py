@@ -25,7 +25,8 @@ from clients.models import (
     OutcomeSource,
     RedFlagAnswer,
 )
-from sessions.models import Appointment, FollowUpAnswer, Note, Status
+from sessions.records.models import FollowUpAnswer, Note
+from sessions.scheduling.models import Appointment, Status
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"

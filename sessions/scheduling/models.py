@@ -1,4 +1,6 @@
-"""The visit from booking to follow-up: appointments, their history, and idempotent create keys."""
+"""Scheduling: appointments, their history, quiet refusals, idempotent create keys, the reminder
+outbox and the waitlist.
+Tables keep their old `treatment_` names (moved from the `treatment` app)."""
 
 from __future__ import annotations
 
@@ -59,12 +61,13 @@ class Appointment(models.Model):
     sequence = models.PositiveIntegerField(default=0)
     manage_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     # Public bookings only: the caller's address (an IPv6 one as its /64), for the per-address cap
-    # on live public bookings (sessions/public_caps.py). Never shown by the API.
+    # on live public bookings (sessions/scheduling/public_caps.py). Never shown by the API.
     booked_from_ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "treatment_appointment"
         ordering = ["start", "id"]
         indexes = [
             models.Index(fields=["practice", "start", "id"]),
@@ -104,6 +107,7 @@ class AppointmentEvent(models.Model):
     changes = models.JSONField(default=dict)
 
     class Meta:
+        db_table = "treatment_appointmentevent"
         ordering = ["at", "id"]
 
 
@@ -129,6 +133,7 @@ class QuietRefusal(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "treatment_quietrefusal"
         indexes = [models.Index(fields=["practice", "start"])]
 
 
@@ -144,195 +149,13 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "treatment_idempotencyrecord"
         constraints = [
             models.UniqueConstraint(
                 fields=["practice", "principal", "key"], name="idempotency_key_unique"
             )
         ]
         indexes = [models.Index(fields=["created_at"])]
-
-
-# --- clinical record: session plans, SOAP notes, amendments -----------------------------------
-
-GOALS = (
-    "muscle_relaxation",
-    "circulation",
-    "stress_reduction",
-    "posture",
-    "pain_relief",
-    "flexibility",
-    "mental_relaxation",
-)
-
-
-class SessionPlan(models.Model):
-    """Ordered technique items for an appointment and its complaint, or a reusable template
-    (`name` set, no client) that a plan can start from (API.md "Session plans")."""
-
-    client_path = "client"
-
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
-    client = models.ForeignKey(
-        Client, null=True, blank=True, on_delete=models.PROTECT, related_name="session_plans"
-    )
-    appointment = models.OneToOneField(
-        Appointment, null=True, blank=True, on_delete=models.PROTECT, related_name="plan"
-    )
-    complaint = models.ForeignKey(
-        "clients.Complaint", null=True, blank=True, on_delete=models.PROTECT, related_name="plans"
-    )
-    name = models.CharField(max_length=120, blank=True)
-    goals = models.JSONField(default=list, blank=True)
-    home_care = models.TextField(blank=True, max_length=5000)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=(Q(appointment__isnull=False) & Q(name=""))
-                | (Q(appointment__isnull=True) & ~Q(name="")),
-                name="plan_is_for_appointment_or_template",
-            ),
-        ]
-
-    @property
-    def is_template(self) -> bool:
-        return self.appointment_id is None
-
-
-class PlanItem(models.Model):
-    plan = models.ForeignKey(SessionPlan, on_delete=models.CASCADE, related_name="items")
-    position = models.PositiveSmallIntegerField()
-    technique = models.ForeignKey(
-        "techniques.Technique", on_delete=models.PROTECT, related_name="+"
-    )
-    region = models.CharField(max_length=20)
-    side = models.CharField(max_length=10, blank=True)
-    minutes = models.PositiveSmallIntegerField()
-    pressure = models.PositiveSmallIntegerField(null=True, blank=True)
-    notes = models.CharField(max_length=1000, blank=True)
-    # DOMAIN.md 0 rule 3: an override needs a reason, and what it overrode is kept.
-    override_reason = models.CharField(max_length=1000, blank=True)
-    overridden = models.JSONField(default=list, blank=True)
-
-    class Meta:
-        ordering = ["position"]
-        constraints = [
-            models.UniqueConstraint(fields=["plan", "position"], name="plan_item_position"),
-            models.CheckConstraint(
-                condition=Q(pressure__isnull=True) | Q(pressure__gte=1, pressure__lte=5),
-                name="plan_item_pressure_walton",
-            ),
-            models.CheckConstraint(condition=Q(minutes__gte=1), name="plan_item_minutes"),
-        ]
-
-
-def delivered_entry(item: PlanItem) -> dict:
-    """One delivered item as a note records it: what was done, where, how long, how hard."""
-    return {
-        "id": item.pk,
-        "technique": item.technique_id,
-        "technique_code": item.technique.code,
-        "technique_name": item.technique.name,
-        "region": item.region,
-        "side": item.side,
-        "minutes": item.minutes,
-        "pressure": item.pressure,
-    }
-
-
-class Note(models.Model):
-    """A SOAP treatment note (DOMAIN.md 4). Signing locks it; corrections are amendments."""
-
-    client_path = "client"
-
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="notes")
-    appointment = models.OneToOneField(
-        Appointment, null=True, blank=True, on_delete=models.PROTECT, related_name="note"
-    )
-    complaint = models.ForeignKey(
-        "clients.Complaint",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="session_notes",
-    )
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    subjective = models.TextField(blank=True, max_length=10000)
-    objective = models.TextField(blank=True, max_length=10000)
-    assessment = models.TextField(blank=True, max_length=10000)
-    plan = models.TextField(blank=True, max_length=10000)
-    pain_before = models.PositiveSmallIntegerField(null=True, blank=True)
-    pain_after = models.PositiveSmallIntegerField(null=True, blank=True)
-    consent_confirmed = models.BooleanField(default=False)
-    delivered_items = models.ManyToManyField(PlanItem, blank=True, related_name="+")
-    shared_with_client = models.BooleanField(default=False)
-    # pain_before / pain_after are also NPRS outcomes of the complaint (DOMAIN.md 3 schedule).
-    pain_before_outcome = models.OneToOneField(
-        "clients.Outcome", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    pain_after_outcome = models.OneToOneField(
-        "clients.Outcome", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    signed_at = models.DateTimeField(null=True, blank=True)
-    # The delivered items as they were at signing (`delivered_entry` each): a signed note says what
-    # was delivered then, whatever a technique is renamed to later.
-    delivered_snapshot = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["practice", "signed_at", "created_at"])]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(pain_before__isnull=True) | Q(pain_before__lte=10),
-                name="note_pain_before_range",
-            ),
-            models.CheckConstraint(
-                condition=Q(pain_after__isnull=True) | Q(pain_after__lte=10),
-                name="note_pain_after_range",
-            ),
-        ]
-
-    @property
-    def is_signed(self) -> bool:
-        return self.signed_at is not None
-
-    def delivered(self, items: list[PlanItem] | None = None) -> list[dict]:
-        """What was delivered: the snapshot of a signed note, else the linked items as they are
-        now (`items`, when the caller prefetched them with their techniques)."""
-        if self.delivered_snapshot is not None:
-            return self.delivered_snapshot
-        if items is None:
-            items = list(self.delivered_items.select_related("technique"))
-        return [delivered_entry(item) for item in sorted(items, key=lambda i: (i.position, i.pk))]
-
-
-class AmendmentKind(models.TextChoices):
-    AMENDMENT = "amendment"
-    CORRECTION = "correction"
-    LATE_ENTRY = "late_entry"
-
-
-class Amendment(models.Model):
-    """Kept beside the original, which stays readable (DOMAIN.md 4, "Signing and amendments")."""
-
-    note = models.ForeignKey(Note, on_delete=models.PROTECT, related_name="amendments")
-    kind = models.CharField(max_length=12, choices=AmendmentKind.choices)
-    text = models.TextField(max_length=10000)
-    reason = models.CharField(max_length=1000, blank=True)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
 
 # --- reminders, follow-ups and rebooking nudges (API.md "Reminders and follow-ups") ------------
@@ -387,11 +210,16 @@ class Reminder(models.Model):
     token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     alert = models.OneToOneField(
-        "TherapistAlert", null=True, blank=True, on_delete=models.CASCADE, related_name="delivery"
+        "records.TherapistAlert",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="delivery",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "treatment_reminder"
         ordering = ["scheduled_for", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -412,86 +240,6 @@ class Reminder(models.Model):
                 condition=Q(status__in=["queued", "sending"]),
                 name="reminder_lease_idx",
             ),
-        ]
-
-
-class AlertKind(models.TextChoices):
-    RED_FLAG = "red_flag"  # a positive red-flag answer, at intake, a visit or a follow-up
-    SCREENING_REVIEW = "screening_review"  # a screening question answered `unsure`
-    FOLLOW_UP_PAIN = "follow_up_pain"  # DOMAIN.md 6: follow-up pain high or risen
-
-
-class TherapistAlert(models.Model):
-    """Something in a client's record that needs a clinician's attention (DOMAIN.md 6 escalation,
-    2a screening). Listed at `alerts/` until acknowledged; each is also sent once by email
-    through the reminders outbox (a `Reminder` of kind `alert`)."""
-
-    client_path = "client"
-
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="alerts")
-    # The treating therapist when one is known; else the practice's owners are told.
-    therapist = models.ForeignKey(
-        Therapist, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
-    )
-    appointment = models.ForeignKey(
-        Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    complaint = models.ForeignKey(
-        "clients.Complaint", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    follow_up_answer = models.ForeignKey(
-        "FollowUpAnswer", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
-    )
-    kind = models.CharField(max_length=20, choices=AlertKind.choices)
-    urgency = models.CharField(max_length=24, blank=True, default="")
-    questions = models.JSONField(default=list, blank=True)
-    message = models.CharField(max_length=500)
-    created_at = models.DateTimeField(auto_now_add=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    acknowledgement_note = models.TextField(blank=True, max_length=2000)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(
-                fields=["practice", "created_at"],
-                condition=Q(acknowledged_at__isnull=True),
-                name="alert_open_idx",
-            )
-        ]
-
-
-class FollowUpAnswer(models.Model):
-    """The client's answer to a follow-up, kept whole: pain, comment and red-flag checkboxes
-    (DOMAIN.md 6), whatever else it led to (an NPRS outcome, alerts)."""
-
-    client_path = "client"
-
-    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="follow_up_answers")
-    appointment = models.ForeignKey(
-        Appointment, on_delete=models.CASCADE, related_name="follow_up_answers"
-    )
-    complaint = models.ForeignKey(
-        "clients.Complaint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    pain = models.PositiveSmallIntegerField()
-    comment = models.TextField(blank=True, max_length=1000)
-    red_flags = models.JSONField(default=list, blank=True)  # questions the client ticked
-    text_red_flags = models.JSONField(default=list, blank=True)  # questions the comment suggests
-    outcome = models.OneToOneField(
-        "clients.Outcome", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    answered_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["answered_at", "id"]
-        constraints = [
-            models.CheckConstraint(condition=Q(pain__lte=10), name="follow_up_pain_range"),
         ]
 
 
@@ -530,6 +278,7 @@ class WaitlistEntry(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "treatment_waitlistentry"
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["practice", "status", "last_day"])]
         constraints = [
@@ -553,4 +302,5 @@ class WaitlistOffer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "treatment_waitlistoffer"
         ordering = ["created_at", "id"]

@@ -25,7 +25,7 @@ from django.utils import timezone
 from clients.models import Client
 from practice.errors import Throttled
 from practice.models import Practice
-from sessions.models import Appointment, QuietRefusal, Source, Status
+from sessions.scheduling.models import Appointment, QuietRefusal, Source, Status
 
 SELF_BOOKED = (Source.PUBLIC, Source.CLIENT)
 

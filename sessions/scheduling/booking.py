@@ -23,8 +23,8 @@ from practice.errors import Invalid, InvalidTransition, PreconditionFailed, Slot
 from practice.metrics import BOOKING_CONFLICTS
 from practice.models import Practice, Service, Therapist, User
 from practice.webhooks import record_event
-from sessions import reminders
-from sessions.models import (
+from sessions.scheduling import reminders
+from sessions.scheduling.models import (
     TRANSITIONS,
     Appointment,
     AppointmentEvent,
@@ -32,9 +32,9 @@ from sessions.models import (
     Source,
     Status,
 )
-from sessions.public_caps import check_public_booking_caps
-from sessions.queue import dispatch_reminders_soon, offer_freed_time_soon
-from sessions.selectors import booking_rules, free_slots
+from sessions.scheduling.public_caps import check_public_booking_caps
+from sessions.scheduling.queue import dispatch_reminders_soon, offer_freed_time_soon
+from sessions.scheduling.selectors import booking_rules, free_slots
 
 SELF_SERVICE = (Source.CLIENT, Source.PUBLIC)
 
@@ -477,7 +477,7 @@ def _refuse_quietly(
     The answer must not depend on whom the email belongs to: the same checks in the same order as
     a booking (a taken slot is 409 `slot_unavailable`, as for anyone), then the same 201, a manage
     link that shows and cancels like a booking's, and a place under the same caps. Nothing is
-    booked; the reason goes to the client by email (sessions/reminders.py)."""
+    booked; the reason goes to the client by email (sessions/scheduling/reminders.py)."""
     _check_offered_online(service=service, therapist=therapist, actor=Actor(kind=Source.PUBLIC))
     _check_slot(
         practice=practice, service=service, therapist=therapist, start=start, self_service=True
@@ -590,7 +590,7 @@ def book_public_appointment(
     """Book from the public page (API.md "Public booking") for a new or matching client.
 
     Refused with 429 `throttled`, before anything is written, while this email or address already
-    holds its allowance of live public bookings (sessions/public_caps.py, OWASP API6)."""
+    holds its allowance of live public bookings (sessions/scheduling/public_caps.py, OWASP API6)."""
     check_public_booking_caps(practice=practice, email=email, client_ip=client_ip)
     client = client_for_public_booking(
         practice=practice, first_name=first_name, last_name=last_name, email=email, phone=phone

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from practice.errors import DomainError, IdempotencyKeyReused, Invalid
 from practice.models import Practice
-from sessions.models import IdempotencyRecord
+from sessions.scheduling.models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 KEEP_HOURS = 48

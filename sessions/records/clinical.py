@@ -17,15 +17,8 @@ from clients.services import record_outcome
 from practice.audit import audit
 from practice.errors import Invalid, NoteLocked, PermissionDenied, PreconditionFailed
 from practice.models import AuditAction, Practice, User
-from sessions.models import (
-    Amendment,
-    Appointment,
-    Note,
-    PlanItem,
-    SessionPlan,
-    Status,
-    delivered_entry,
-)
+from sessions.records.models import Amendment, Note, PlanItem, SessionPlan, delivered_entry
+from sessions.scheduling.models import Appointment, Status
 from techniques import rules
 from techniques.models import Technique
 

@@ -15,7 +15,7 @@ def dispatch_reminders_soon() -> None:
 
 
 def offer_freed_time_soon(therapist_id: int, start: datetime, end: datetime) -> None:
-    """After commit, offer a time that came free to the waitlist (sessions.waitlist)."""
+    """After commit, offer a time that came free to the waitlist (sessions.scheduling.waitlist)."""
     enqueue_after_commit(
         "sessions.tasks.offer_waitlist",
         therapist_id=therapist_id,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event
 
 from practice.models import Practice
-from sessions.models import Appointment, Status
+from sessions.scheduling.models import Appointment, Status
 
 THERAPIST = "therapist"
 CLIENT = "client"
