@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from sessions.models import ReminderKind
-from sessions.reminders import on_online_booking_refused
+from sessions.scheduling.models import ReminderKind
+from sessions.scheduling.reminders import on_online_booking_refused
 
 pytestmark = pytest.mark.django_db
 
