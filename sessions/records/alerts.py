@@ -94,37 +94,26 @@ def alert_on_screening(
         if appointment_id
         else None
     )
-    alerts = []
+    messages = []
     if positive:
         urgency = referral_urgency(positive)
-        alerts.append(
-            raise_alert(
-                practice=complaint.practice_id,
-                client=complaint.client_id,
-                kind=AlertKind.RED_FLAG,
-                therapist=therapist,
-                appointment=appointment,
-                complaint=complaint,
-                follow_up_answer=follow_up,
-                questions=positive,
-                message=(
-                    f"Red flag: {', '.join(positive)} ({urgency}). "
-                    f"{REFERRAL_ADVICE.get(urgency, '')}"
-                ),
-            )
-        )
+        advice = REFERRAL_ADVICE.get(urgency, "")
+        red_flag = f"Red flag: {', '.join(positive)} ({urgency}). {advice}"
+        messages.append((AlertKind.RED_FLAG, positive, red_flag))
     if unsure:
-        alerts.append(
-            raise_alert(
-                practice=complaint.practice_id,
-                client=complaint.client_id,
-                kind=AlertKind.SCREENING_REVIEW,
-                therapist=therapist,
-                appointment=appointment,
-                complaint=complaint,
-                follow_up_answer=follow_up,
-                questions=unsure,
-                message=f"Screening answered unsure, review: {', '.join(unsure)}.",
-            )
+        review = f"Screening answered unsure, review: {', '.join(unsure)}."
+        messages.append((AlertKind.SCREENING_REVIEW, unsure, review))
+    return [
+        raise_alert(
+            practice=complaint.practice_id,
+            client=complaint.client_id,
+            kind=kind,
+            therapist=therapist,
+            appointment=appointment,
+            complaint=complaint,
+            follow_up_answer=follow_up,
+            questions=questions,
+            message=message,
         )
-    return alerts
+        for kind, questions, message in messages
+    ]
