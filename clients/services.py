@@ -140,17 +140,27 @@ def create_complaint(
     client: Client,
     created_by: User | None,
     red_flags: dict[str, str] | None = None,
+    source: str = "staff",
+    appointment_id: int | None = None,
     **fields: Any,
 ) -> Complaint:
     """A complaint, its red-flag answers and its baseline NPRS (API.md "Complaints").
 
-    Any `yes` puts it in `referral_required` (DOMAIN.md 0, rule 2).
+    Any `yes` puts it in `referral_required` (DOMAIN.md 0, rule 2). `source` names where the
+    answers came from (staff, or the client's own `intake`); `appointment_id` is the visit whose
+    therapist the screening alerts (issue 17: the intake of a first visit).
     """
     _check_onset(fields.get("onset_date"), practice=practice)
     complaint = Complaint(practice=practice, client=client, created_by=created_by, **fields)
     _check_trauma_question(complaint.mechanism, red_flags or {})
     complaint.save()
-    _screen(complaint=complaint, answers=red_flags or {}, by=created_by)
+    _screen(
+        complaint=complaint,
+        answers=red_flags or {},
+        by=created_by,
+        source=source,
+        appointment_id=appointment_id,
+    )
     complaint.save()
     Outcome.objects.create(
         practice=practice,
@@ -520,8 +530,11 @@ def update_client(
     return client, revoked
 
 
-def record_consent(*, practice: Practice, witnessed_by: User, fields: dict[str, Any]) -> Consent:
-    """A consent record (DOMAIN.md 4), witnessed by the clinician who enters it."""
+def record_consent(
+    *, practice: Practice, witnessed_by: User | None, fields: dict[str, Any]
+) -> Consent:
+    """A consent record (DOMAIN.md 4), witnessed by the clinician who enters it (none for one the
+    client signed themselves through the intake, issue 17)."""
     return Consent.objects.create(practice=practice, witnessed_by=witnessed_by, **fields)
 
 

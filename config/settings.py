@@ -243,6 +243,9 @@ REST_FRAMEWORK = {
         "public_idempotency_keys": env.str("THROTTLE_PUBLIC_IDEMPOTENCY_KEYS", default="20/hour"),
         "public_booking_failed": env.str("THROTTLE_PUBLIC_BOOKING_FAILED", default="60/hour"),
         "api_key": env.str("THROTTLE_API_KEY", default="600/min"),
+        # Intake saves and submits (issue 17): per link, and per caller address.
+        "intake_token": env.str("THROTTLE_INTAKE_TOKEN", default="60/hour"),
+        "intake_address": env.str("THROTTLE_INTAKE_ADDRESS", default="300/hour"),
     },
     "DEFAULT_THROTTLE_CLASSES": [
         "practice.throttling.MemberRateThrottle",

@@ -18,6 +18,7 @@ from practice.api import views as practice_views
 from sessions.api import (
     alert_views,
     clinical_views,
+    intake_views,
     privacy_views,
     reminder_views,
     waitlist_views,
@@ -48,6 +49,7 @@ router.register("alerts", alert_views.AlertViewSet, basename="alert")
 router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
 router.register("erasure-requests", privacy_views.ErasureRequestViewSet, basename="erasure-request")
+router.register("intake-forms", intake_views.IntakeFormViewSet, basename="intake-form")
 
 api: list = [
     path("auth/token/", practice_views.LoginView.as_view(), name="auth-token"),
@@ -86,6 +88,40 @@ api: list = [
         "public/waitlist-offers/<str:token>/claim/",
         waitlist_views.WaitlistClaimView.as_view(),
         name="public-waitlist-claim",
+    ),
+    # Intake before the first visit (issue 17): sessions/api/intake_views.py
+    path(
+        "public/intake/<str:token>/",
+        intake_views.PublicIntakeView.as_view(),
+        name="public-intake",
+    ),
+    path(
+        "public/intake/<str:token>/submit/",
+        intake_views.PublicIntakeSubmitView.as_view(),
+        name="public-intake-submit",
+    ),
+    path("me/intake/", intake_views.OwnIntakeView.as_view(), name="me-intake"),
+    path("me/intake/submit/", intake_views.OwnIntakeSubmitView.as_view(), name="me-intake-submit"),
+    path("clients/<int:pk>/intake/", intake_views.ClientIntakeView.as_view(), name="client-intake"),
+    path(
+        "clients/<int:pk>/intake/resend/",
+        intake_views.ClientIntakeResendView.as_view(),
+        name="client-intake-resend",
+    ),
+    path(
+        "clients/<int:pk>/intake/proposals/<int:pid>/confirm/",
+        intake_views.ProposalDecisionView.as_view(),
+        name="client-intake-proposal-confirm",
+    ),
+    path(
+        "clients/<int:pk>/intake/proposals/<int:pid>/reject/",
+        intake_views.ProposalRejectView.as_view(),
+        name="client-intake-proposal-reject",
+    ),
+    path(
+        "appointments/<int:pk>/intake-on-paper/",
+        intake_views.IntakeOnPaperView.as_view(),
+        name="appointment-intake-on-paper",
     ),
     path(
         "public/follow-ups/<str:token>/",

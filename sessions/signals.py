@@ -6,7 +6,7 @@ from django.dispatch import receiver
 from clients.events import screening_recorded
 from practice.models import TimeOff
 from practice.tombstones import track_deletions
-from sessions.records import alerts
+from sessions.records import alerts, intake
 from sessions.records.models import (
     Amendment,
     FollowUpAnswer,
@@ -15,6 +15,7 @@ from sessions.records.models import (
     SessionPlan,
     TherapistAlert,
 )
+from sessions.scheduling.events import appointment_booked, appointment_checking_in
 from sessions.scheduling.models import (
     Appointment,
     AppointmentEvent,
@@ -56,3 +57,15 @@ def _screening_recorded(
         by=by,
         appointment_id=appointment_id,
     )
+
+
+@receiver(appointment_booked)
+def _appointment_booked(sender, *, appointment, **kwargs) -> None:
+    """A client's first visit, booked on any channel, gets its intake request (issue 17.2)."""
+    intake.request_intake_for_booking(appointment=appointment)
+
+
+@receiver(appointment_checking_in)
+def _appointment_checking_in(sender, *, appointment, **kwargs) -> None:
+    """The intake gate holds on every path to `checked_in` (issue 17.4)."""
+    intake.check_in_gate(appointment=appointment)

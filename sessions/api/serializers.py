@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clients.models import Client
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.models import Practice, Service, Therapist
 from practice.tenancy import ScopedPrimaryKeyRelatedField
+from sessions.records.intake import intake_status
+from sessions.records.models import IntakeStatus
 from sessions.scheduling.models import Appointment, AppointmentEvent
 from sessions.scheduling.selectors import MAX_RANGE_DAYS
 
@@ -93,12 +96,14 @@ class AppointmentSerializer(serializers.ModelSerializer):
     client_name = serializers.SerializerMethodField()
     therapist_name = serializers.SerializerMethodField()
     service_name = serializers.CharField(source="service.name")
+    intake_status = serializers.SerializerMethodField()
 
     class Meta:
         model = Appointment
         fields = [
             "id",
             "status",
+            "intake_status",
             "start",
             "end",
             "client",
@@ -122,6 +127,11 @@ class AppointmentSerializer(serializers.ModelSerializer):
 
     def get_therapist_name(self, appointment: Appointment) -> str:
         return appointment.therapist.user.full_name
+
+    @extend_schema_field({"type": "string", "enum": [s.value for s in IntakeStatus]})
+    def get_intake_status(self, appointment: Appointment) -> str:
+        """Issue 17.4; the viewset joins `intake_request`, so this runs no query."""
+        return intake_status(appointment)
 
 
 class AppointmentCreateSerializer(StrictSerializer):

@@ -139,7 +139,8 @@ class AppointmentCursorPagination(pagination.CursorPagination):
 
 
 class AppointmentViewSet(TenantViewSet):
-    queryset = appointments_with_parties()
+    # + the intake of a first visit (issue 17), for `intake_status` without a query per row
+    queryset = appointments_with_parties().select_related("intake_request")
     serializer_class = AppointmentSerializer
     access = SCHEDULING
     action_access = dict.fromkeys(("check_in", "complete", "no_show"), STAFF_WRITE)

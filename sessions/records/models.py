@@ -278,3 +278,126 @@ class FollowUpAnswer(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(pain__lte=10), name="follow_up_pain_range"),
         ]
+
+
+# --- intake before the first visit (issue 17) ----------------------------------------------------
+
+
+class IntakeForm(models.Model):
+    """One published version of a practice's intake form. Immutable: a change is a new version,
+    so what a client answered and signed always reads against the text they saw."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    # [{"kind": "general"|"sensitive_area", "version", "title", "text", "areas": [...]}]
+    consent_documents = models.JSONField(default=list)
+    # [{"key", "label", "type": "text"|"choice"|"yes_no", "choices": [...], "required": bool}]
+    questions = models.JSONField(default=list)
+    published_at = models.DateTimeField(auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-version", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "version"], name="intake_form_version")
+        ]
+
+
+class IntakeStatus(models.TextChoices):
+    NOT_REQUIRED = "not_required"
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    ON_PAPER = "on_paper"
+
+
+INTAKE_COMPLETE = (IntakeStatus.SUBMITTED, IntakeStatus.ON_PAPER)
+
+
+class IntakeRequest(models.Model):
+    """The intake of one client's first visit: drafts per section, then one submission and what
+    it changed (`effects`), or staff's note that it was done on paper."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="intake_requests")
+    appointment = models.OneToOneField(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="intake_request"
+    )
+    form = models.ForeignKey(IntakeForm, on_delete=models.PROTECT, related_name="requests")
+    status = models.CharField(
+        max_length=12, choices=IntakeStatus.choices, default=IntakeStatus.PENDING
+    )
+    drafts = models.JSONField(default=dict, blank=True)  # {section: answers}, as last saved
+    effects = models.JSONField(default=dict, blank=True)  # what the submission changed
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    submitted_from_ip = models.GenericIPAddressField(null=True, blank=True)
+    submitted_user_agent = models.CharField(max_length=500, blank=True)
+    on_paper_reason = models.CharField(max_length=500, blank=True)
+    on_paper_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    on_paper_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["client", "status"])]
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class HealthFlagProposal(models.Model):
+    """A client's intake would lift a restriction (a health flag on file they did not tick): it
+    waits for a therapist to confirm or reject it; added restrictions apply at once."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="flag_proposals")
+    intake = models.ForeignKey(IntakeRequest, on_delete=models.CASCADE, related_name="proposals")
+    flag = models.CharField(max_length=40)
+    action = models.CharField(max_length=10, default="remove")
+    status = models.CharField(
+        max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class ConsentSignature(models.Model):
+    """How a consent given through the intake was signed: typed full name, time, caller address
+    and user agent, and the sha256 of the exact document text and version (DOMAIN.md 4); for a
+    minor, the guardian who signed."""
+
+    consent = models.OneToOneField(
+        "clients.Consent", on_delete=models.CASCADE, related_name="signature"
+    )
+    intake = models.ForeignKey(IntakeRequest, on_delete=models.CASCADE, related_name="signatures")
+    signed_name = models.CharField(max_length=200)
+    signed_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    document_version = models.CharField(max_length=40)
+    document_sha256 = models.CharField(max_length=64)
+    guardian_name = models.CharField(max_length=200, blank=True)
+    guardian_relationship = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["signed_at", "id"]

@@ -24,6 +24,7 @@ from practice.metrics import BOOKING_CONFLICTS
 from practice.models import Practice, Service, Therapist, User
 from practice.webhooks import record_event
 from sessions.scheduling import reminders
+from sessions.scheduling.events import appointment_booked, appointment_checking_in
 from sessions.scheduling.models import (
     TRANSITIONS,
     Appointment,
@@ -221,6 +222,7 @@ def book_appointment(
     _log(appointment, actor, "created", status=Status.BOOKED, start=start)
     if reminders.on_booked(appointment):
         dispatch_reminders_soon()
+    appointment_booked.send(sender=Appointment, appointment=appointment, actor=actor)
     announce(appointment, "appointment.created")
     return appointment, token
 
@@ -286,6 +288,8 @@ def move_appointment(*, appointment: Appointment, to: str, actor: Actor) -> Appo
     """check-in, complete, no-show: the state machine of API.md "Booking", not time-gated."""
     appointment = _locked(appointment)
     _check_move(appointment, to)
+    if to == Status.CHECKED_IN:  # preconditions owned by higher apps (an incomplete intake)
+        appointment_checking_in.send(sender=Appointment, appointment=appointment, actor=actor)
     before = appointment.status
     appointment.status = to
     appointment.sequence += 1

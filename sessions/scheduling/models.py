@@ -170,6 +170,10 @@ class ReminderKind(models.TextChoices):
     # The public page answers a client who may not book online like anyone else; this message
     # tells them why nothing was booked (issue 13.3; DOMAIN.md 0, rule 2).
     ONLINE_BLOCKED = "online_blocked"
+    # The intake link of a client's first visit (issue 17), sent when it is booked (and again
+    # when staff resend it), and a reminder 48 h before the visit while the intake is incomplete.
+    INTAKE_REQUEST = "intake_request"
+    INTAKE_REMINDER = "intake_reminder"
 
 
 class ReminderStatus(models.TextChoices):
@@ -196,7 +200,7 @@ class Reminder(models.Model):
     waitlist_offer = models.ForeignKey(
         "WaitlistOffer", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )
-    kind = models.CharField(max_length=14, choices=ReminderKind.choices)
+    kind = models.CharField(max_length=20, choices=ReminderKind.choices)
     channel = models.CharField(max_length=8)
     scheduled_for = models.DateTimeField()
     status = models.CharField(
@@ -224,7 +228,8 @@ class Reminder(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["appointment", "kind", "channel"],
-                condition=Q(appointment__isnull=False),
+                # An intake request may be resent by staff (each message its own link).
+                condition=Q(appointment__isnull=False) & ~Q(kind="intake_request"),
                 name="one_reminder_per_appointment_kind_channel",
             ),
         ]

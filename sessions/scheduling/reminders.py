@@ -41,6 +41,8 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 FOLLOW_UP_VALID = timedelta(days=7)
 PENDING = (ReminderStatus.SCHEDULED, ReminderStatus.QUEUED, ReminderStatus.SENDING)
+INTAKE_KINDS = (ReminderKind.INTAKE_REQUEST, ReminderKind.INTAKE_REMINDER)
+INTAKE_REMINDER_BEFORE = timedelta(hours=48)  # issue 17: "reminded 48 h before if incomplete"
 
 
 def _channels(client: Client) -> list[str]:
@@ -90,9 +92,80 @@ def on_online_booking_refused(client: Client) -> bool:
 
 
 def on_rescheduled(appointment: Appointment) -> bool:
-    """Moved with the appointment: a reminder already sent for the old time is sent again."""
+    """Moved with the appointment: a reminder already sent for the old time is sent again; an
+    intake reminder not yet sent moves to 48 h before the new time."""
     Reminder.objects.filter(appointment=appointment, kind=ReminderKind.REMINDER).delete()
+    Reminder.objects.filter(
+        appointment=appointment,
+        kind=ReminderKind.INTAKE_REMINDER,
+        status=ReminderStatus.SCHEDULED,
+    ).update(scheduled_for=_intake_reminder_due(appointment))
     return on_booked(appointment)
+
+
+# --- intake messages (issue 17): the records app decides when; the outbox sends them once --------
+
+
+def _intake_reminder_due(appointment: Appointment) -> datetime:
+    return max(timezone.now(), appointment.start - INTAKE_REMINDER_BEFORE)
+
+
+def on_intake_requested(appointment: Appointment, *, with_reminder: bool = True) -> bool:
+    """The intake link now, on each of the client's channels (opt-out respected), and, unless
+    resent, a reminder 48 h before the visit (cancelled by `on_intake_done`). True when a message
+    is due now (the caller asks for a dispatch)."""
+    now = timezone.now()
+    channels = _channels(appointment.client)
+    rows = [
+        Reminder(
+            practice_id=appointment.practice_id,
+            client_id=appointment.client_id,
+            appointment=appointment,
+            kind=ReminderKind.INTAKE_REQUEST,
+            channel=channel,
+            scheduled_for=now,
+        )
+        for channel in channels
+    ]
+    if with_reminder and appointment.start - INTAKE_REMINDER_BEFORE > now:
+        rows += [
+            Reminder(
+                practice_id=appointment.practice_id,
+                client_id=appointment.client_id,
+                appointment=appointment,
+                kind=ReminderKind.INTAKE_REMINDER,
+                channel=channel,
+                scheduled_for=appointment.start - INTAKE_REMINDER_BEFORE,
+            )
+            for channel in channels
+        ]
+    Reminder.objects.bulk_create(rows, ignore_conflicts=True)
+    return bool(channels)
+
+
+def on_intake_done(appointment_id: int) -> None:
+    """Submitted or done on paper: no more intake messages for this visit."""
+    Reminder.objects.filter(
+        appointment_id=appointment_id, kind__in=INTAKE_KINDS, status__in=PENDING
+    ).update(status=ReminderStatus.CANCELLED, lease_until=None)
+
+
+def appointment_for_intake_link(token: str) -> Appointment | None:
+    """The visit whose intake message carried this link (`public/intake/{token}/`), while the
+    link is valid: sent, and the visit booked (or checked in) and not yet ended."""
+    reminder = (
+        Reminder.objects.select_related("appointment__practice", "appointment__client")
+        .filter(token_hash=hash_secret(token), kind__in=INTAKE_KINDS)
+        .first()
+    )
+    if reminder is None or reminder.appointment is None:
+        return None
+    appointment = reminder.appointment
+    if appointment.status not in (Status.BOOKED, Status.CHECKED_IN):
+        return None
+    if appointment.end <= timezone.now():
+        return None
+    return appointment
 
 
 def on_ended(appointment: Appointment) -> None:
@@ -263,6 +336,8 @@ LINK_PREFIX: dict[str, str] = {
     ReminderKind.FOLLOW_UP: "fu_",
     ReminderKind.REMINDER: "bk_",
     ReminderKind.WAITLIST_OFFER: "wl_",
+    ReminderKind.INTAKE_REQUEST: "in_",
+    ReminderKind.INTAKE_REMINDER: "in_",
 }
 
 
@@ -285,7 +360,7 @@ def _send(reminder: Reminder, mailer: Mailer) -> str:
         reminder.client.reminders_opt_out
         or (
             appointment is not None
-            and reminder.kind == ReminderKind.REMINDER
+            and reminder.kind in (ReminderKind.REMINDER, *INTAKE_KINDS)
             and (appointment.status != Status.BOOKED)
         )
         or (
@@ -438,6 +513,8 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
             f"(POST to the link, or open it in the practice's booking page.) The offer ends at "
             f"{offer.expires_at.astimezone(practice.tz):%H:%M}."
         )
+    elif reminder.kind in INTAKE_KINDS and appointment is not None:
+        subject, body = _compose_intake(reminder, appointment, token)
     elif reminder.kind == ReminderKind.ONLINE_BLOCKED:
         subject = f"Your online booking at {practice.name}"
         body = (
@@ -459,6 +536,27 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
             f"Book your next one with {practice.name} whenever suits you."
         )
     return subject, body + footer
+
+
+def _compose_intake(
+    reminder: Reminder, appointment: Appointment, token: str | None
+) -> tuple[str, str]:
+    """The intake link: no clinical content, only where to fill the form and until when."""
+    practice = reminder.practice
+    when = appointment.start.astimezone(practice.tz).strftime("%A %d %B %Y at %H:%M")
+    first = (
+        "Before your first visit"
+        if reminder.kind == ReminderKind.INTAKE_REQUEST
+        else ("A reminder: before your visit")
+    )
+    subject = f"Your intake form for {practice.name}"
+    body = (
+        f"Hello {reminder.client.first_name},\n\n{first} on {when} ({practice.timezone}), "
+        f"please tell us about your health and your back here:\n"
+        f"{_link(f'public/intake/{token}/')}\n"
+        "You can save and come back; the link works until your appointment ends."
+    )
+    return subject, body
 
 
 # --- follow-up answers ------------------------------------------------------------------------

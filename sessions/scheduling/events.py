@@ -1,0 +1,15 @@
+"""Signals scheduling sends, so that records (above it) reacts without being imported here
+(STYLE.md: a lower app never imports a higher one). Receivers are connected by sessions.signals."""
+
+from django.dispatch import Signal
+
+# Sent inside the booking transaction, after the appointment row is saved, on every booking path
+# (staff, client, public page, waitlist claim, series: all go through `book_appointment`), with
+# `appointment` and `actor`. Records creates the intake request of a client's first visit.
+appointment_booked = Signal()
+
+# Sent inside the check-in transaction, with the appointment row locked and before its status
+# changes, with `appointment` and `actor`: a receiver that raises a DomainError (e.g. 409
+# `precondition_failed` for an incomplete intake) stops the check-in on every path to
+# `checked_in` (API `check-in/`, bulk or any later caller of `move_appointment`).
+appointment_checking_in = Signal()
