@@ -87,6 +87,15 @@ RESOURCES: dict[str, Resource] = {
         "Requests to erase a client's personal data, with their due date and the answer: what "
         "was erased, what was kept under which retention rule and until when (owner only).",
     ),
+    "intake_forms": Resource(
+        "intake form version",
+        "intake form versions",
+        "The practice's intake form (issue 17), versioned: sections the server understands "
+        "(`contact`, `health`, `complaint`, `baseline`, `consents`, `questions`), the consent "
+        "documents with their text, version and `sha256`, and the practice's own questions. A "
+        "version never changes once published; POST (owner) publishes the next one. Until then "
+        "the default form is listed (without an id). Therapists and front desk read.",
+    ),
     "notes": Resource(
         "note",
         "notes",
@@ -325,6 +334,66 @@ OPERATIONS: dict[str, Doc] = {
         "Clinicians only, with a `reason`: the clearance is kept as history but is no longer "
         "current (409 if already revoked). Recording a clearance flag on the client again "
         "revokes that flag's clearances the same way. Audited.",
+    ),
+    "clients_intake_list": Doc(
+        "A client's intake submissions",
+        "Clinicians only: each intake (first visit), its answers, what the submission changed "
+        "(`effects`: contact, health flags added and proposed removals, complaint, outcomes, "
+        "consents), the signatures and the proposals awaiting a therapist. Logged.",
+    ),
+    "clients_intake_proposals_confirm_create": Doc(
+        "Confirm an intake proposal",
+        "Clinicians only: the health flag the client's intake would lift is removed; `note` "
+        "optional. 409 once decided. Audited.",
+    ),
+    "clients_intake_proposals_reject_create": Doc(
+        "Reject an intake proposal",
+        "Clinicians only: the health flag stays on the client; `note` optional. 409 once "
+        "decided. Audited.",
+    ),
+    "clients_intake_resend_create": Doc(
+        "Send the intake link again",
+        "Staff: a new message with its own link for the client's open intake (respecting their "
+        "channels and opt-out); 404 without an open intake, 409 when nothing can be sent.",
+    ),
+    "appointments_intake_on_paper_create": Doc(
+        "Record the intake as done on paper",
+        "Staff, with a `reason`: the visit's intake counts as complete (`intake_status` "
+        "`on_paper`), so the first visit may be checked in; no more intake messages. Audited.",
+    ),
+    "me_intake_retrieve": Doc(
+        "Your intake form",
+        "A logged-in client: the same answer as their intake link (the form, drafts, what is "
+        "missing, status).",
+    ),
+    "me_intake_partial_update": Doc(
+        "Save intake answers",
+        "A logged-in client: save one or more sections as drafts, as on the link.",
+    ),
+    "me_intake_submit_create": Doc(
+        "Submit your intake",
+        "A logged-in client: submit once, as on the link (409 if already submitted).",
+    ),
+    "public_intake_retrieve": Doc(
+        "Intake form by link",
+        "No login: the secret link sent when a first visit was booked, valid until the visit "
+        "ends. Answers the practice's name, the visit's time, the form version, saved drafts "
+        "and the sections still `missing`. Never staff or other clients' data. 404 for a "
+        "guessed or expired link.",
+    ),
+    "public_intake_partial_update": Doc(
+        "Save intake answers by link",
+        "Any of `contact`, `health`, `complaint`, `baseline`, `consents`, `questions`, each "
+        "validated field by field (400 `invalid` with dotted fields); saved as drafts. Unknown "
+        "fields and oversize answers are 400; rate-limited per link and per address.",
+    ),
+    "public_intake_submit_create": Doc(
+        "Submit the intake by link",
+        "Submits the drafts (plus any sections in the body) in one transaction: health flags "
+        "(added at once; lifted ones as proposals for a therapist), the complaint with its "
+        "red-flag screening and alert, baseline NPRS, RMDQ or ODI, and PSFS, and the signed "
+        "consents (typed name, time, address, user agent, document hash; a guardian for a "
+        "minor). A second submit is 409; a failed one writes nothing.",
     ),
     "clients_erasure_create": Doc(
         "Erase a client's data",

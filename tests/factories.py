@@ -315,3 +315,18 @@ class WaitlistEntryFactory(factory.django.DjangoModelFactory):
     service = factory.SubFactory(ServiceFactory, practice=factory.SelfAttribute("..practice"))
     first_day = factory.LazyFunction(timezone.localdate)
     last_day = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=14))
+
+
+class IntakeFormFactory(factory.django.DjangoModelFactory):
+    """A published intake form version (issue 17)."""
+
+    class Meta:
+        model = "records.IntakeForm"
+
+    practice = factory.SubFactory(PracticeFactory)
+    version = factory.Sequence(lambda n: n + 1)
+    title = "Before your first visit"
+    consent_documents = factory.LazyFunction(
+        lambda: [{"kind": "general", "version": "1", "title": "Consent", "text": "I agree."}]
+    )
+    questions = factory.LazyFunction(list)

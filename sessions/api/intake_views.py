@@ -60,10 +60,11 @@ class IntakeFormViewSet(TenantViewSet, mixins.CreateModelMixin):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Until the owner publishes a version, the default form is the one in use (shown with
         no id; it is saved when the first intake is requested)."""
-        if self.get_queryset().exists():
-            return super().list(request, *args, **kwargs)
-        default = IntakeFormSerializer(intake.default_form(request.practice)).data
-        return Response({"next": None, "previous": None, "results": [default]})
+        response = super().list(request, *args, **kwargs)  # paging checked as for any list
+        if not response.data["results"] and not self.get_queryset().exists():
+            default = IntakeFormSerializer(intake.default_form(request.practice)).data
+            response.data["results"] = [default]
+        return response
 
     @extend_schema(request=IntakeFormCreateSerializer, responses={201: IntakeFormSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

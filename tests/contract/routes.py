@@ -32,7 +32,7 @@ from practice.models import (
     WebhookSubscription,
 )
 from practice.permissions import WRITE
-from sessions.records.models import Note, SessionPlan, TherapistAlert
+from sessions.records.models import IntakeForm, Note, SessionPlan, TherapistAlert
 from sessions.scheduling.models import Appointment, Reminder, WaitlistEntry
 from techniques.models import Technique
 from tests.factories import (
@@ -43,6 +43,7 @@ from tests.factories import (
     ComplaintFactory,
     ConsentFactory,
     ErasureRequestFactory,
+    IntakeFormFactory,
     MembershipFactory,
     NoteFactory,
     OutcomeFactory,
@@ -160,6 +161,7 @@ RECIPES: dict[type[models.Model], Recipe] = {
     WaitlistEntry: _for_client(WaitlistEntryFactory),
     ErasureRequest: _in_practice(ErasureRequestFactory),
     Tombstone: _in_practice(TombstoneFactory),
+    IntakeForm: _in_practice(IntakeFormFactory),
 }
 
 

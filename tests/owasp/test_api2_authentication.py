@@ -27,8 +27,16 @@ from rest_framework.test import APIClient
 from practice import services as practice_services
 from practice.auth import calendar_token, hash_secret
 from practice.models import ApiKey, AuthToken, User
+from sessions.records.intake import current_form
+from sessions.records.models import IntakeRequest
 from sessions.scheduling.booking import Actor, book_appointment
-from sessions.scheduling.models import ReminderKind, ReminderStatus, Source, WaitlistOffer
+from sessions.scheduling.models import (
+    Appointment,
+    ReminderKind,
+    ReminderStatus,
+    Source,
+    WaitlistOffer,
+)
 from sessions.scheduling.reminders import unsubscribe_token
 from tests.conftest import login_client
 from tests.contract.routes import RECIPES, ROUTES
@@ -245,6 +253,24 @@ def live_links(practice, members, owner, anon, django_capture_on_commit_callback
         status=ReminderStatus.SENT,
         sent_at=timezone.now(),
     )
+    # Issue 17: the booking above is the client's first visit, so it has an intake request; its
+    # link as the message would carry it, and an intake for the logged-in client's `me/intake/`.
+    intake_token = "in_probe-token"
+    ReminderFactory(
+        client=bookable.client,
+        practice=practice,
+        appointment=Appointment.objects.get(client=bookable.client),
+        kind=ReminderKind.INTAKE_REQUEST,
+        scheduled_for=timezone.now() - timedelta(hours=1),
+        token_hash=hash_secret(intake_token),
+        status=ReminderStatus.SENT,
+        sent_at=timezone.now(),
+    )
+    IntakeRequest.objects.create(
+        practice=practice,
+        client=members["client"].user.client,
+        form=current_form(practice=practice),
+    )
     offer_token = "wl_probe-token"
     WaitlistOffer.objects.create(
         entry=WaitlistEntryFactory(client=bookable.client, service=bookable.service),
@@ -274,6 +300,7 @@ def live_links(practice, members, owner, anon, django_capture_on_commit_callback
             "/static/{}": "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css",
             "/api/v1/public/unsubscribe/{}/": unsubscribe_token(bookable.client),
             "/api/v1/public/follow-ups/{}/": follow_up_token,
+            "/api/v1/public/intake/{}/": intake_token,
             "/api/v1/calendar/{}.ics": calendar_token(members["therapist"].user),
             "/api/v1/public/waitlist-offers/{}/claim/": offer_token,
         },
