@@ -154,7 +154,8 @@ def test_the_link_is_sent_once_and_the_message_holds_no_clinical_content(owner, 
     assert token.startswith("in_")
     assert reminders.claim_due_reminders() == []  # nothing else due now
     body = mail.outbox[-1].body
-    assert "osteoporosis" not in body and bookable.therapist.user.first_name not in body
+    assert "osteoporosis" not in body
+    assert bookable.therapist.user.first_name not in body
 
 
 def test_an_opted_out_client_gets_no_message_but_the_intake_exists(owner, bookable):
@@ -238,7 +239,8 @@ def test_a_client_fills_the_default_form_in_three_visits_and_submits(
         "questions",
     ]
     # Nothing of the practice's staff, nor the client's record beyond their first name.
-    assert bookable.therapist.user.email not in str(shown) and "health_flags" not in str(shown)
+    assert bookable.therapist.user.email not in str(shown)
+    assert "health_flags" not in str(shown)
     # Visit 1: contact and health; visit 2: the complaint; visit 3: baseline and consents.
     first = anon.patch(url(token), {"contact": CONTACT, "health": HEALTH}, format="json")
     assert first.status_code == 200, first.content
@@ -258,7 +260,8 @@ def test_a_client_fills_the_default_form_in_three_visits_and_submits(
 
     # Health flags: pregnancy added at once; osteoporosis (not ticked) still there, proposed.
     client = owner.api.get(f"/api/v1/clients/{client_id}/").json()
-    assert "pregnancy" in client["health_flags"] and "osteoporosis" in client["health_flags"]
+    assert "pregnancy" in client["health_flags"]
+    assert "osteoporosis" in client["health_flags"]
     # The complaint and its screening: same rules as staff entry.
     (complaint,) = owner.api.get(f"/api/v1/complaints/?client={client_id}").json()["results"]
     assert complaint["status"] == "referral_required"
@@ -282,7 +285,8 @@ def test_a_client_fills_the_default_form_in_three_visits_and_submits(
     consents = owner.api.get(f"/api/v1/consents/?client={client_id}").json()["results"]
     assert sorted(c["kind"] for c in consents) == ["general", "sensitive_area"]
     general = ConsentSignature.objects.get(consent__kind="general")
-    assert general.signed_name == "Ada Lovelace" and general.user_agent == "Probe/1"
+    assert general.signed_name == "Ada Lovelace"
+    assert general.user_agent == "Probe/1"
     assert general.document_sha256 == document_sha256(DEFAULT_CONSENT_DOCUMENTS[0])
     assert general.ip_address == "127.0.0.1"
     # The staff view: the submission, what it changed, what waits.
@@ -319,7 +323,8 @@ def test_a_second_submit_is_409_and_changes_nothing(first_visit, anon):
     assert anon.post(url(token) + "submit/", ALL, format="json").status_code == 200
     again = anon.post(url(token) + "submit/", ALL, format="json")
     assert again.status_code == 409
-    assert Complaint.objects.count() == 1 and Consent.objects.count() == 2
+    assert Complaint.objects.count() == 1
+    assert Consent.objects.count() == 2
     assert anon.patch(url(token), {"contact": CONTACT}, format="json").status_code == 409
 
 
@@ -332,8 +337,10 @@ def test_a_failed_submit_leaves_nothing_half_written(first_visit, anon, bookable
     response = anon.post(url(token) + "submit/", bad, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"].startswith("baseline.psfs")
-    assert not Complaint.objects.exists() and not Consent.objects.exists()
-    assert not Outcome.objects.exists() and not HealthFlagProposal.objects.exists()
+    assert not Complaint.objects.exists()
+    assert not Consent.objects.exists()
+    assert not Outcome.objects.exists()
+    assert not HealthFlagProposal.objects.exists()
     bookable.client.refresh_from_db()
     assert bookable.client.health_flags == ["osteoporosis"]
     assert IntakeRequest.objects.get().status == IntakeStatus.PENDING
@@ -446,7 +453,8 @@ def test_a_logged_in_client_fills_it_at_me_intake(owner, client_member, bookable
     client = client_member.user.client
     book(owner, bookable, client=client)
     shown = client_member.api.get("/api/v1/me/intake/")
-    assert shown.status_code == 200 and shown.json()["status"] == "pending"
+    assert shown.status_code == 200
+    assert shown.json()["status"] == "pending"
     response = client_member.api.post("/api/v1/me/intake/submit/", ALL, format="json")
     assert response.status_code == 200, response.content
     assert front_desk.api.get("/api/v1/me/intake/").status_code == 403
@@ -504,7 +512,7 @@ def test_a_returning_client_without_an_intake_is_not_gated(owner, bookable):
     assert owner.api.post(f"/api/v1/appointments/{appointment['id']}/check-in/").status_code == 200
 
 
-# --- form versions ----------------------------------------------------------------------------------
+# --- form versions -----------------------------------------------------------------------------
 
 
 def test_publishing_a_new_version_never_changes_what_was_signed(
@@ -534,7 +542,8 @@ def test_publishing_a_new_version_never_changes_what_was_signed(
 
 def test_a_practice_without_a_published_form_lists_the_default(owner):
     (shown,) = owner.api.get("/api/v1/intake-forms/").json()["results"]
-    assert shown["id"] is None and shown["version"] == 1
+    assert shown["id"] is None
+    assert shown["version"] == 1
     assert [d["kind"] for d in shown["consent_documents"]] == ["general", "sensitive_area"]
 
 
