@@ -35,7 +35,7 @@ from sessions.api.clinical_serializers import (
     SessionPlanWriteSerializer,
 )
 from sessions.records import clinical, fhir
-from sessions.records.models import Amendment, Note, PlanItem, SessionPlan
+from sessions.records.models import Amendment, IntakeStatus, Note, PlanItem, SessionPlan
 
 
 class ClinicalViewSet(TenantViewSet):
@@ -208,9 +208,12 @@ class ClientExportView(APIView):
             appointments=client.appointments.select_related("service", "therapist__user"),
             notes=notes,
             outcomes=client.outcomes.all(),
-            consents=client.consents.all(),
+            consents=client.consents.select_related("signature"),
             follow_up_answers=client.follow_up_answers.all(),
             clearances=client.clearances.all(),
+            intakes=client.intake_requests.filter(status=IntakeStatus.SUBMITTED).select_related(
+                "form"
+            ),
             today=timezone.localdate(timezone=request.practice.tz),
         )
         log_access(request, AuditAction.EXPORT, "client", [client.pk])

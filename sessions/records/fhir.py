@@ -3,11 +3,14 @@
 Plain dicts: Patient, Flag per health flag, Condition per complaint (SNOMED code, body sites),
 Appointment and Encounter per visit, Procedure per delivered technique, Observation per outcome
 (LOINC 72514-3 for pain, 97909-6 for the ODI total), Composition per SOAP note with its amendments
-as Provenance, and Consent. The tests validate it with `fhir.resources`.
+as Provenance, and Consent; a submitted intake (issue 17) as a QuestionnaireResponse with its
+Questionnaire, its signed consents carrying the typed signature and the document's sha256. The
+tests validate it with `fhir.resources`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -25,7 +28,8 @@ from clients.models import (
     OutcomeSource,
     RedFlagAnswer,
 )
-from sessions.records.models import FollowUpAnswer, Note
+from sessions.records.intake_forms import SECTION_SERIALIZERS
+from sessions.records.models import FollowUpAnswer, IntakeForm, IntakeRequest, Note
 from sessions.scheduling.models import Appointment, Status
 
 SNOMED = "http://snomed.info/sct"
@@ -468,6 +472,26 @@ def _xhtml(text: str) -> str:
 
 
 def consent(record: Consent) -> dict:
+    resource = _consent(record)
+    signature = getattr(record, "signature", None)
+    if signature is not None:  # signed by the client through the intake (issue 17)
+        resource["performer"] = [{"display": signature.guardian_name or signature.signed_name}]
+        resource["identifier"] = [
+            {"system": f"{LOCAL}/consent-document-sha256", "value": signature.document_sha256}
+        ]
+        resource["sourceAttachment"] = {
+            "title": f"Typed signature: {signature.signed_name}"
+            + (
+                f" (guardian {signature.guardian_name}, {signature.guardian_relationship})"
+                if signature.guardian_name
+                else ""
+            ),
+            "creation": _instant(signature.signed_at),
+        }
+    return resource
+
+
+def _consent(record: Consent) -> dict:
     return {
         "resourceType": "Consent",
         "id": str(record.pk),
@@ -531,6 +555,83 @@ def clearance(record: MedicalClearance, today: date) -> dict:
     }
 
 
+def _questionnaire_url(form: IntakeForm) -> str:
+    return f"{settings.BASE_URL}/fhir/Questionnaire/intake-form-{form.pk}"
+
+
+def questionnaire(form: IntakeForm) -> dict:
+    """The intake form version as a Questionnaire: one group per section, one item per field."""
+    items = []
+    for section, serializer in SECTION_SERIALIZERS.items():
+        keys = [q["key"] for q in form.questions] if section == "questions" else serializer().fields
+        if not keys:
+            continue
+        items.append(
+            {
+                "linkId": section,
+                "type": "group",
+                "item": [{"linkId": f"{section}.{k}", "text": k, "type": "string"} for k in keys],
+            }
+        )
+    return {
+        "resourceType": "Questionnaire",
+        "id": f"intake-form-{form.pk}",
+        "url": _questionnaire_url(form),
+        "version": str(form.version),
+        "title": form.title,
+        "status": "active",
+        "date": _instant(form.published_at),
+        "item": items,
+    }
+
+
+def _answer(value: Any) -> dict:
+    if isinstance(value, bool):
+        return {"valueBoolean": value}
+    if isinstance(value, int):
+        return {"valueInteger": value}
+    if isinstance(value, str):
+        return {"valueString": value}
+    return {"valueString": json.dumps(value, sort_keys=True)}
+
+
+def questionnaire_response(intake: IntakeRequest) -> dict:
+    """A submitted intake's answers, as given, against the form version it answered."""
+    items = []
+    for section, answers in intake.drafts.items():
+        if section == "questions":
+            answers = answers.get("answers", {})
+        items.append(
+            {
+                "linkId": section,
+                "item": [
+                    {"linkId": f"{section}.{key}", "answer": [_answer(value)]}
+                    for key, value in answers.items()
+                ],
+            }
+        )
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": f"intake-{intake.pk}",
+        "questionnaire": _questionnaire_url(intake.form),
+        "status": "completed",
+        "subject": _ref("Patient", intake.client_id),
+        "authored": _instant(intake.submitted_at) if intake.submitted_at else None,
+        "source": _ref("Patient", intake.client_id),
+        "item": items,
+    }
+
+
+def intake_resources(intakes: Iterable[IntakeRequest]) -> list[dict]:
+    """Each submitted intake and, once per version, the form it answered."""
+    resources: list[dict] = []
+    forms: dict[int, IntakeForm] = {}
+    for intake in intakes:
+        forms.setdefault(intake.form_id, intake.form)
+        resources.append(questionnaire_response(intake))
+    return [questionnaire(form) for form in forms.values()] + resources
+
+
 def prune(value: Any) -> Any:
     """Drop empty strings, nulls, empty lists and objects, at every depth: FHIR forbids empty
     elements (issue 14.3), and a field with nothing to say is left out."""
@@ -555,6 +656,7 @@ def bundle(
     consents: Iterable[Consent],
     follow_up_answers: Iterable[FollowUpAnswer] = (),
     clearances: Iterable[MedicalClearance] = (),
+    intakes: Iterable[IntakeRequest] = (),
     today: date | None = None,
 ) -> dict:
     resources = [patient(client), *flags(client)]
@@ -584,6 +686,7 @@ def bundle(
     resources += [consent(c) for c in consents]
     today = today or datetime.now(tz=UTC).date()
     resources += [clearance(c, today) for c in clearances]
+    resources += intake_resources(intakes)
     return prune(
         {
             "resourceType": "Bundle",

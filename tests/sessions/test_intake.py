@@ -558,3 +558,35 @@ def test_a_client_booking_themselves_gets_an_intake(client_member, bookable):
         actor=Actor(kind=Source.CLIENT, user=client_member.user),
     )
     assert IntakeRequest.objects.get(client=client).appointment == appointment
+
+
+# --- FHIR export -------------------------------------------------------------------------------
+
+
+def test_the_export_carries_the_answers_the_form_and_the_signatures(
+    therapist, first_visit, anon, bookable
+):
+    import importlib
+
+    from fhir.resources.R4B.bundle import Bundle
+
+    _, token = first_visit
+    assert anon.post(url(token) + "submit/", ALL, format="json").status_code == 200
+    exported = therapist.api.get(f"/api/v1/clients/{bookable.client.pk}/export/").json()
+    Bundle.model_validate(exported)
+    resources = [e["resource"] for e in exported["entry"]]
+    for resource in resources:
+        kind = resource["resourceType"]
+        module = importlib.import_module(f"fhir.resources.R4B.{kind.lower()}")
+        getattr(module, kind).model_validate(resource)
+    (questionnaire,) = [r for r in resources if r["resourceType"] == "Questionnaire"]
+    (response,) = [r for r in resources if r["resourceType"] == "QuestionnaireResponse"]
+    assert response["questionnaire"] == questionnaire["url"]
+    assert response["status"] == "completed"
+    sections = {item["linkId"] for item in response["item"]}
+    assert sections == {"contact", "health", "complaint", "baseline", "consents"}
+    signed = [r for r in resources if r["resourceType"] == "Consent" and "identifier" in r]
+    assert len(signed) == 2
+    assert {r["identifier"][0]["value"] for r in signed} >= {
+        document_sha256(DEFAULT_CONSENT_DOCUMENTS[0])
+    }
