@@ -7,7 +7,8 @@ from django.core.management import call_command
 
 from clients.models import Complaint
 from practice.models import Practice
-from sessions.records.models import TherapistAlert
+from sessions.records.models import IntakeRequest, TherapistAlert
+from sessions.scheduling.models import Appointment
 
 pytestmark = pytest.mark.django_db
 
@@ -21,3 +22,10 @@ def test_the_demo_opens_with_bookable_clients_and_no_red_flag_waiting():
     assert complaints.count() == 2
     assert set(complaints.values_list("status", flat=True)) == {"active"}
     assert not TherapistAlert.objects.exists()
+
+
+def test_the_demos_first_upcoming_appointment_has_a_pending_intake():
+    call_command("load_demo", verbosity=0)
+    first = Appointment.objects.filter(practice__slug="demo").order_by("start").first()
+    assert first is not None
+    assert IntakeRequest.objects.get(appointment=first).status == "pending"

@@ -9,13 +9,16 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.services import create_complaint
-from practice.models import Practice, Therapist
+from practice.models import Practice, Service, Therapist
 from practice.services import (
     create_practice,
     create_service,
     create_user_in_practice,
     set_working_hours,
 )
+from sessions.scheduling.booking import Actor, book_appointment
+from sessions.scheduling.models import Source
+from sessions.scheduling.selectors import free_slots
 
 SLUG = "demo"
 OWNER_EMAIL = "owner@demo.test"
@@ -46,6 +49,7 @@ class Command(BaseCommand):
             _add_staff(practice)
             _add_services_and_hours(practice)
             _add_clients(practice)
+            _book_first_visit(practice)
             created = "Created"
         else:
             created = "Found"
@@ -128,3 +132,24 @@ def _add_clients(practice: Practice) -> None:
                 pain_now=6 + index,
                 red_flags=dict.fromkeys(("saddle_numbness", "cancer_history"), "no"),
             )
+
+
+def _book_first_visit(practice: Practice) -> None:
+    """The first upcoming appointment: a new client's first visit, whose intake request (issue
+    17) waits as `pending`, with its link in the outbox."""
+    service = Service.objects.get(practice=practice, name="First visit (90 min)")
+    client = Client.objects.get(practice=practice, email="david.kim@example.com")
+    today = timezone.localdate(timezone=practice.tz)
+    slots = free_slots(
+        practice=practice, service=service, first=today, last=today + timedelta(days=14)
+    )
+    if not slots:
+        return
+    book_appointment(
+        practice=practice,
+        service=service,
+        therapist=Therapist.objects.get(pk=slots[0].therapist),
+        client=client,
+        start=slots[0].start,
+        actor=Actor(kind=Source.STAFF, user=practice.memberships.get(role="owner").user),
+    )
