@@ -37,9 +37,16 @@ OTHER_FIGURES = (
     "booking_p95",
     "booking_webhooks",
     "reminders_per_s",
+    "intake_submit",
 )
 CLINICAL = ("notes_list", "progress_queries")
-SCHEDULE = ("availability_14d", "booking_p95", "booking_webhooks", "reminders_per_s")
+SCHEDULE = (
+    "availability_14d",
+    "booking_p95",
+    "booking_webhooks",
+    "reminders_per_s",
+    "intake_submit",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,6 +74,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="booking_webhooks: bookings a side (with 5 subscriptions, and with none)",
     )
     parser.add_argument(
+        "--intake-submissions",
+        type=int,
+        default=200,
+        help="intake_submit: full intake submissions (and as many GET me/) from 8 clients",
+    )
+    parser.add_argument(
         "--reminders", type=int, default=10_000, help="reminders_per_s: due reminders to send"
     )
     args = parser.parse_args(argv)
@@ -85,7 +98,7 @@ def skip_reason(name: str) -> str | None:
     """Why a figure cannot run against this run's services, if it cannot."""
     from django.conf import settings
 
-    if name in ("booking_p95", "booking_webhooks") and not settings.IS_POSTGRES:
+    if name in ("booking_p95", "booking_webhooks", "intake_submit") and not settings.IS_POSTGRES:
         return "needs Postgres"
     if name == "reminders_per_s" and not (settings.IS_POSTGRES and settings.REDIS_URL):
         return "needs Postgres and Redis"
@@ -167,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.booking_load import measure_booking
     from bench.booking_webhooks import measure_booking_webhooks
     from bench.clinical import notes_list_queries, progress_queries, seed_clinical
+    from bench.intake_submit import measure_intake_submit
     from bench.measure import Pair, check_same_rows, measure, profile
     from bench.reminder_worker import measure_reminders
     from bench.results import RESULTS_PATH, Figure, Skipped, table, write_results
@@ -251,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
             elif name == "reminders_per_s":
                 figures.append(measure_reminders(seeded, schedule, count=args.reminders, say=say))
+            elif name == "intake_submit":
+                figures.append(
+                    measure_intake_submit(
+                        seeded, schedule, requests=args.intake_submissions, say=say
+                    )
+                )
 
     write_results(figures)
     say("")

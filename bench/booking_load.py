@@ -88,12 +88,12 @@ class Phase:
         )
 
 
-def load(base: str, token: str, jobs: list[tuple], phase: Phase) -> Phase:
-    """Run `jobs` (method, url, json body) from CLIENTS threads, each job once."""
+def load(base: str, token: str, jobs: list[tuple], phase: Phase, clients: int = CLIENTS) -> Phase:
+    """Run `jobs` (method, url, json body) from `clients` threads, each job once."""
     pending: queue.SimpleQueue = queue.SimpleQueue()
     for job in jobs:
         pending.put(job)
-    ready = threading.Barrier(CLIENTS)
+    ready = threading.Barrier(clients)
 
     def client() -> None:
         headers = {"Authorization": f"Bearer {token}"}
@@ -115,7 +115,7 @@ def load(base: str, token: str, jobs: list[tuple], phase: Phase) -> Phase:
                 if status not in phase.expected and len(phase.unexpected) < 5:
                     phase.unexpected.append(f"{method} {url} -> {status}: {text[:300]}")
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
