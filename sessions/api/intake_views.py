@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.permissions import AllowAny
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,7 +18,15 @@ from clients.models import Client
 from practice.errors import Invalid, NotFound
 from practice.models import AuditAction, Role
 from practice.permissions import WRITE
-from practice.tenancy import CLINICAL, READ, STAFF_WRITE, TenantViewSet, log_access, scope
+from practice.tenancy import (
+    CLINICAL,
+    READ,
+    STAFF_WRITE,
+    AccessTable,
+    TenantViewSet,
+    log_access,
+    scope,
+)
 from practice.throttling import AttemptCounter, caller_ip, client_address, hashed_ident
 from sessions.api.intake_serializers import (
     ClientIntakeSerializer,
@@ -38,8 +45,8 @@ from sessions.records.models import IntakeForm, IntakeRequest
 from sessions.scheduling import reminders
 from sessions.scheduling.models import Appointment
 
-FORM_ACCESS = {Role.OWNER: WRITE, Role.THERAPIST: READ, Role.FRONT_DESK: READ}
-CLIENT_SELF_WRITE = {Role.CLIENT: WRITE}
+FORM_ACCESS: AccessTable = {Role.OWNER: WRITE, Role.THERAPIST: READ, Role.FRONT_DESK: READ}
+CLIENT_SELF_WRITE: AccessTable = {Role.CLIENT: WRITE}
 
 # Issue 17 "Bad input and abuse": every save or submit through a link counts, per link and per
 # address (a script cannot hammer one link, nor walk many from one address).
@@ -57,7 +64,7 @@ class IntakeFormViewSet(TenantViewSet, mixins.CreateModelMixin):
     filterset_fields = ["version"]
     ordering_fields = ["version", "id"]
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def list(self, request, *args: Any, **kwargs: Any) -> Response:
         """Until the owner publishes a version, the default form is the one in use (shown with
         no id; it is saved when the first intake is requested)."""
         response = super().list(request, *args, **kwargs)  # paging checked as for any list
@@ -67,7 +74,7 @@ class IntakeFormViewSet(TenantViewSet, mixins.CreateModelMixin):
         return response
 
     @extend_schema(request=IntakeFormCreateSerializer, responses={201: IntakeFormSerializer})
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def create(self, request, *args: Any, **kwargs: Any) -> Response:
         IntakeFormCreateSerializer(data=request.data).is_valid(raise_exception=True)
         incoming = intake_forms.IntakeFormIn(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -77,7 +84,7 @@ class IntakeFormViewSet(TenantViewSet, mixins.CreateModelMixin):
         return Response(IntakeFormSerializer(form).data, status=status.HTTP_201_CREATED)
 
 
-def _sections(request: Request) -> dict[str, Any]:
+def _sections(request) -> dict[str, Any]:
     if not isinstance(request.data, dict):
         raise Invalid.on("non_field_errors", "Expected a JSON object.")
     unknown = sorted(set(request.data) - set(intake_forms.SECTIONS))
@@ -92,39 +99,39 @@ def _sections(request: Request) -> dict[str, Any]:
     return dict(request.data)
 
 
-def _user_agent(request: Request) -> str:
+def _user_agent(request) -> str:
     return str(request.META.get("HTTP_USER_AGENT", ""))[:500]
 
 
 class _IntakeFilling(APIView):
     """GET the form and drafts, PATCH sections as drafts; the subclass finds the intake."""
 
-    def intake(self, request: Request, **kwargs: Any) -> IntakeRequest:
+    def intake(self, request, **kwargs: Any) -> IntakeRequest:
         raise NotImplementedError
 
-    def idents(self, request: Request, intake_request: IntakeRequest) -> dict[str, str]:
+    def idents(self, request, intake_request: IntakeRequest) -> dict[str, str]:
         return {
             "intake_token": f"intake:{intake_request.pk}",
             "intake_address": client_address(request),
         }
 
-    def count_write(self, request: Request, intake_request: IntakeRequest) -> None:
+    def count_write(self, request, intake_request: IntakeRequest) -> None:
         idents = self.idents(request, intake_request)
         INTAKE_WRITES.check(idents, request)
         INTAKE_WRITES.record(idents, request)
 
-    def answer(self, request: Request, intake_request: IntakeRequest) -> Response:
+    def answer(self, request, intake_request: IntakeRequest) -> Response:
         intake_request = IntakeRequest.objects.select_related(
             "practice", "client", "form", "appointment"
         ).get(pk=intake_request.pk)
         return Response(IntakeLinkSerializer(link_view(intake_request)).data)
 
     @extend_schema(responses={200: IntakeLinkSerializer})
-    def get(self, request: Request, **kwargs: Any) -> Response:
+    def get(self, request, **kwargs: Any) -> Response:
         return self.answer(request, self.intake(request, **kwargs))
 
     @extend_schema(request=IntakeSectionsSerializer, responses={200: IntakeLinkSerializer})
-    def patch(self, request: Request, **kwargs: Any) -> Response:
+    def patch(self, request, **kwargs: Any) -> Response:
         found = self.intake(request, **kwargs)
         self.count_write(request, found)
         saved = intake.save_intake_draft(intake=found, sections=_sections(request))
@@ -135,7 +142,7 @@ class _IntakeSubmitting(_IntakeFilling):
     http_method_names = ["post", "options"]
 
     @extend_schema(request=IntakeSectionsSerializer, responses={200: IntakeLinkSerializer})
-    def post(self, request: Request, **kwargs: Any) -> Response:
+    def post(self, request, **kwargs: Any) -> Response:
         found = self.intake(request, **kwargs)
         self.count_write(request, found)
         with transaction.atomic():
@@ -177,13 +184,13 @@ class PublicIntakeView(_IntakeFilling):
     throttle_classes = (PublicThrottle,)
     http_method_names = ["get", "patch", "options"]
 
-    def intake(self, request: Request, **kwargs: Any) -> IntakeRequest:
+    def intake(self, request, **kwargs: Any) -> IntakeRequest:
         return intake_for_link(kwargs["token"])
 
-    def idents(self, request: Request, intake_request: IntakeRequest) -> dict[str, str]:
+    def idents(self, request, intake_request: IntakeRequest) -> dict[str, str]:
         # Per link (its token's hash, so two links of one intake count apart) and per address.
         return {
-            "intake_token": hashed_ident(request.resolver_match.kwargs["token"]),
+            "intake_token": hashed_ident(self.kwargs["token"]),
             "intake_address": client_address(request),
         }
 
@@ -194,7 +201,7 @@ class PublicIntakeSubmitView(_IntakeSubmitting, PublicIntakeView):
     http_method_names = ["post", "options"]
 
 
-def own_intake(request: Request) -> IntakeRequest:
+def own_intake(request) -> IntakeRequest:
     """The logged-in client's intake: the open one, else the latest."""
     client = scope(Client.objects.all(), request).filter(user=request.user).first()
     found = None
@@ -212,7 +219,7 @@ class OwnIntakeView(_IntakeFilling):
     access = CLIENT_SELF_WRITE
     http_method_names = ["get", "patch", "options"]
 
-    def intake(self, request: Request, **kwargs: Any) -> IntakeRequest:
+    def intake(self, request, **kwargs: Any) -> IntakeRequest:
         return own_intake(request)
 
 
@@ -225,7 +232,7 @@ class OwnIntakeSubmitView(_IntakeSubmitting, OwnIntakeView):
 # --- staff ------------------------------------------------------------------------------------
 
 
-def _client(request: Request, pk: int) -> Client:
+def _client(request, pk: int) -> Client:
     client = scope(Client.objects.all(), request).filter(pk=pk).first()
     if client is None:
         raise NotFound()
@@ -247,7 +254,7 @@ class ClientIntakeView(APIView):
     access = CLINICAL
 
     @extend_schema(responses={200: ClientIntakeSerializer(many=True)})
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request, pk: int) -> Response:
         client = _client(request, pk)
         intakes = list(client_intakes(client))
         log_access(
@@ -262,7 +269,7 @@ class ClientIntakeResendView(APIView):
     access = STAFF_WRITE
 
     @extend_schema(request=None, responses={202: None})
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request, pk: int) -> Response:
         client = _client(request, pk)
         found = client.intake_requests.filter(status__in=intake.OPEN).order_by("-id").first()
         if found is None:
@@ -278,7 +285,7 @@ class ProposalDecisionView(APIView):
     confirm = True
 
     @extend_schema(request=DecisionSerializer, responses={200: ProposalSerializer})
-    def post(self, request: Request, pk: int, pid: int) -> Response:
+    def post(self, request, pk: int, pid: int) -> Response:
         client = _client(request, pk)
         proposal = client.flag_proposals.filter(pk=pid).first()
         if proposal is None:
@@ -305,7 +312,7 @@ class IntakeOnPaperView(APIView):
     access = STAFF_WRITE
 
     @extend_schema(request=OnPaperSerializer, responses={200: ClientIntakeSerializer})
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request, pk: int) -> Response:
         appointment = (
             scope(Appointment.objects.select_related("practice"), request).filter(pk=pk).first()
         )

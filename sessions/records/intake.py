@@ -193,8 +193,9 @@ def record_intake_on_paper(
         raise InvalidTransition(f"This intake is already {intake.status}.")
     # Other open requests of the client (a visit booked out of order) are settled by this one.
     others = IntakeRequest.objects.filter(client_id=appointment.client_id, status__in=OPEN)
-    for other in others.exclude(pk=intake.pk).exclude(appointment=None):
-        reminders.on_intake_done(other.appointment_id)
+    for other in others.exclude(pk=intake.pk):
+        if other.appointment_id is not None:
+            reminders.on_intake_done(other.appointment_id)
     others.update(
         status=IntakeStatus.ON_PAPER,
         on_paper_reason=reason,

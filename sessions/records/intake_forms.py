@@ -127,12 +127,12 @@ class ConsentDocumentIn(Strict):
 
 class QuestionIn(Strict):
     key = serializers.RegexField(r"^[a-z][a-z0-9_]{0,39}$")
-    label = serializers.CharField(max_length=300)
+    label = serializers.CharField(max_length=300)  # type: ignore[assignment]  # a declared field
     type = serializers.ChoiceField(choices=QUESTION_TYPES)
     choices = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, default=list, max_length=30
     )
-    required = serializers.BooleanField(required=False, default=False)
+    required = serializers.BooleanField(required=False, default=False)  # type: ignore[assignment]
 
 
 class IntakeFormIn(Strict):
