@@ -47,7 +47,7 @@ from practice.retention import (
     rule_for,
 )
 from practice.webhooks import scrub_client_events
-from sessions.records.models import Amendment, Note, SessionPlan
+from sessions.records.models import Amendment, IntakeRequest, Note, SessionPlan
 from sessions.scheduling import reminders
 from sessions.scheduling.booking import Actor, cancel_appointment
 from sessions.scheduling.models import (
@@ -219,6 +219,19 @@ def _scrub_copies(client: Client, *, names: bool) -> None:
     IdempotencyRecord.objects.filter(practice_id=client.practice_id).filter(
         Q(response__client=client.pk) | Q(response__appointment_id__in=appointment_ids)
     ).delete()
+    _scrub_intake_contact(client, names=names)
+
+
+def _scrub_intake_contact(client: Client, *, names: bool) -> None:
+    """The contact section of the client's intake answers (issue 17): phone and emergency contact
+    are contact data; the names and date of birth stay with a restricted record."""
+    kept = () if names else ("first_name", "last_name", "date_of_birth")
+    for intake in IntakeRequest.objects.filter(client=client).only("pk", "drafts"):
+        contact = intake.drafts.get("contact")
+        if not isinstance(contact, dict):
+            continue
+        drafts = {**intake.drafts, "contact": {k: v for k, v in contact.items() if k in kept}}
+        IntakeRequest.objects.filter(pk=intake.pk).update(drafts=drafts)
 
 
 def _log_system(

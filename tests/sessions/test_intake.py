@@ -590,3 +590,16 @@ def test_the_export_carries_the_answers_the_form_and_the_signatures(
     assert {r["identifier"][0]["value"] for r in signed} >= {
         document_sha256(DEFAULT_CONSENT_DOCUMENTS[0])
     }
+
+
+def test_an_erasure_that_keeps_the_record_scrubs_the_intakes_contact_answers(
+    owner, first_visit, anon, bookable
+):
+    _, token = first_visit
+    assert anon.post(url(token) + "submit/", ALL, format="json").status_code == 200
+    response = owner.api.post(
+        f"/api/v1/clients/{bookable.client.pk}/erasure/", {"reason": "asked"}, format="json"
+    )
+    assert response.status_code in (200, 201), response.content
+    contact = IntakeRequest.objects.get().drafts["contact"]
+    assert "phone" not in contact and "emergency_contact" not in contact
