@@ -57,7 +57,13 @@ lint: $(VENV)/.synced
 test: lint
 	$(BIN)/pytest
 
-bench: $(VENV)/.synced
+# The bench also installs the `bench` dependency group (django-appointment, the peer of the
+# availability_vs_peer figure); `make run` and `make test` never need it.
+$(VENV)/.bench-synced: $(VENV)/.synced
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet --group bench
+	@touch $@
+
+bench: $(VENV)/.bench-synced
 	$(PY) -m bench
 
 # Mixed load from 32 clients against gunicorn + a Celery worker on a private Postgres and Redis

@@ -34,6 +34,7 @@ FIGURES = (
 OTHER_FIGURES = (
     "progress_queries",
     "availability_14d",
+    "availability_vs_peer",
     "booking_p95",
     "booking_webhooks",
     "reminders_per_s",
@@ -110,9 +111,10 @@ def say(message: str) -> None:
 
 
 @contextmanager
-def throwaway_database() -> Iterator[str]:
+def throwaway_database(suffix: str = "") -> Iterator[str]:
     """A test database named `bench_<name>` (SQLite: var/bench.sqlite3), created by migrations and
-    dropped on exit, as Django's test runner does."""
+    dropped on exit, as Django's test runner does. A `suffix` names another one beside it (the
+    peer figure's subprocess makes its own while the bench's is in use)."""
     from django.conf import settings
     from django.db import connections
     from django.test.utils import (
@@ -123,10 +125,11 @@ def throwaway_database() -> Iterator[str]:
     )
 
     settings_dict = connections["default"].settings_dict
+    tail = f"_{suffix}" if suffix else ""
     if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
-        name = str(settings.VAR_DIR / "bench.sqlite3")
+        name = str(settings.VAR_DIR / f"bench{tail}.sqlite3")
     else:
-        name = f"bench_{settings_dict['NAME']}"
+        name = f"bench_{settings_dict['NAME']}{tail}"
     settings_dict.setdefault("TEST", {})["NAME"] = name
     live_name = settings_dict["NAME"]
     setup_test_environment(debug=False)
@@ -182,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.clinical import notes_list_queries, progress_queries, seed_clinical
     from bench.intake_submit import measure_intake_submit
     from bench.measure import Pair, check_same_rows, measure, profile
+    from bench.peer import measure_peer
     from bench.reminder_worker import measure_reminders
     from bench.results import RESULTS_PATH, Figure, Skipped, table, write_results
     from bench.schedule import seed_schedule
@@ -244,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             figures.append(figure)
         if clinical is not None and wanted("progress_queries"):
             figures.append(progress_queries(client, clinical, say=say))
+        if wanted("availability_vs_peer"):  # its own process, settings and database
+            figures.append(measure_peer(rounds=max(3, args.rounds // 2), say=say))
         for name in SCHEDULE:
             if not wanted(name):
                 continue

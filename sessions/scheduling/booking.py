@@ -166,8 +166,8 @@ def announce(appointment: Appointment, event: str) -> None:
     )
 
 
-def _log(appointment: Appointment, actor: Actor, action: str, **changes: Any) -> None:
-    AppointmentEvent.objects.create(
+def _log(appointment: Appointment, actor: Actor, action: str, **changes: Any) -> AppointmentEvent:
+    return AppointmentEvent.objects.create(
         appointment=appointment,
         actor=actor.user,
         actor_kind=actor.kind,
@@ -219,12 +219,22 @@ def book_appointment(
         booked_from_ip=client_ip,
     )
     _save_live(appointment)
-    _log(appointment, actor, "created", status=Status.BOOKED, start=start)
+    created = _log(appointment, actor, "created", status=Status.BOOKED, start=start)
+    _knows_its_history(appointment, [created])
     if reminders.on_booked(appointment):
         dispatch_reminders_soon()
     appointment_booked.send(sender=Appointment, appointment=appointment, actor=actor)
     announce(appointment, "appointment.created")
     return appointment, token
+
+
+def _knows_its_history(appointment: Appointment, events: list[AppointmentEvent]) -> None:
+    """A new appointment's history is the event just written: kept as its prefetched `events`,
+    so the answer to the booking need not read it back (issue 22.1)."""
+    history = AppointmentEvent.objects.filter(appointment=appointment)
+    history._result_cache = events
+    history._prefetch_done = True
+    appointment._prefetched_objects_cache = {"events": history}
 
 
 def _locked(appointment: Appointment) -> Appointment:

@@ -12,11 +12,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from practice.errors import DomainError, IdempotencyKeyReused, Invalid
+from practice.errors import IdempotencyKeyReused, Invalid
 from practice.models import Practice
 from sessions.scheduling.models import IdempotencyRecord
 
@@ -51,6 +52,49 @@ def _replay(
     return response
 
 
+class _KeyTaken(Exception):
+    """The key was stored by an earlier request: undo this attempt and answer that one."""
+
+
+def _store(
+    *,
+    practice: Practice,
+    principal: str,
+    key: str,
+    fingerprint: str,
+    response: Response,
+    redact: Redact | None,
+) -> bool:
+    """Keep the first answer under the key: one `INSERT ... ON CONFLICT DO NOTHING RETURNING`
+    (issue 22.1), so the lookup is folded into the insert. False when the key was already taken
+    (also by a concurrent request: the insert waits for it on the unique index)."""
+    body = json.loads(json.dumps(redact(response) if redact else response.data, default=str))
+    fields = IdempotencyRecord._meta
+    values = {
+        "practice_id": practice.pk,
+        "principal": principal,
+        "key": key,
+        "request_hash": fingerprint,
+        "status_code": response.status_code,
+        "response": body,
+        "created_at": timezone.now(),
+    }
+    params = [
+        fields.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()
+    ]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(fields.get_field(name).column) for name in values)
+    unique = ", ".join(quote(name) for name in ("practice_id", "principal", "key"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(fields.db_table)} ({columns}) "  # noqa: S608 - names from _meta
+            f"VALUES ({', '.join(['%s'] * len(params))}) "
+            f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(fields.pk.column)}",
+            params,
+        )
+        return cursor.fetchone() is not None
+
+
 def idempotent(
     request: Request,
     *,
@@ -63,33 +107,42 @@ def idempotent(
     """Run `create` at most once per (practice, principal, key) and body.
 
     `redact` gives what to store of a response that carries a secret, `restore` puts a fresh
-    secret back into it on replay."""
+    secret back into it on replay.
+
+    The first answer is looked for only when this attempt cannot stand (issue 22.1): `create` runs
+    first, and its success is kept by one insert that does nothing if the key is taken; then the
+    attempt is rolled back and the stored answer replayed (or 409 for another body). A failure
+    (an error or a non-2xx answer) also looks for a stored answer before it is given. So a key
+    that holds an answer always replays it, and a first booking costs one query for its key."""
     key = request.META.get(HEADER)
     if not key:
         return create()
     if len(key) > 200:
         raise Invalid.on("Idempotency-Key", "At most 200 characters.")
     fingerprint = _fingerprint(request)
-    replay = _replay(practice, principal, key, fingerprint, restore)
-    if replay is not None:
-        return replay
     try:
         with transaction.atomic():
             response = create()
-            if 200 <= response.status_code < 300:
-                IdempotencyRecord.objects.create(
-                    practice=practice,
-                    principal=principal,
-                    key=key,
-                    request_hash=fingerprint,
-                    status_code=response.status_code,
-                    response=json.loads(
-                        json.dumps(redact(response) if redact else response.data, default=str)
-                    ),
-                )
+            if not 200 <= response.status_code < 300:
+                if not IdempotencyRecord.objects.filter(
+                    practice=practice, principal=principal, key=key
+                ).exists():
+                    return response
+                raise _KeyTaken()  # the stored answer stands, not this attempt
+            stored = _store(
+                practice=practice,
+                principal=principal,
+                key=key,
+                fingerprint=fingerprint,
+                response=response,
+                redact=redact,
+            )
+            if not stored:
+                raise _KeyTaken()
             return response
-    except (DomainError, IntegrityError):
-        # A concurrent request with the same key may have won; if so, answer what it answered.
+    except Exception:
+        # A retry whose first attempt stands (its slot is taken by itself, say), or a concurrent
+        # request with the same key that won: answer what that one answered.
         replay = _replay(practice, principal, key, fingerprint, restore)
         if replay is not None:
             return replay

@@ -449,7 +449,15 @@ def test_the_outbox_is_written_in_the_bookings_transaction(owner, bookable, monk
     def broken(*args, **kwargs):
         raise RuntimeError("outbox unavailable")
 
+    one_statement = webhooks._record_event_in_one_statement
+
+    def written_then_broken(*args, **kwargs):
+        one_statement(*args, **kwargs)  # the event and its delivery are written, then it fails
+        raise RuntimeError("outbox unavailable")
+
+    # On Postgres the outbox is one statement (issue 22.1), elsewhere the ORM's inserts.
     monkeypatch.setattr(WebhookDelivery.objects, "bulk_create", broken)
+    monkeypatch.setattr(webhooks, "_record_event_in_one_statement", written_then_broken)
 
     with pytest.raises(RuntimeError, match="outbox unavailable"):
         book(owner.api, bookable, local(bookable.practice, 3, 10))
