@@ -24,6 +24,7 @@ from practice.metrics import BOOKING_CONFLICTS
 from practice.models import Practice, Service, Therapist, User
 from practice.webhooks import record_event
 from sessions.scheduling import reminders
+from sessions.scheduling.availability import Slot
 from sessions.scheduling.models import (
     TRANSITIONS,
     Appointment,
@@ -34,7 +35,6 @@ from sessions.scheduling.models import (
 )
 from sessions.scheduling.public_caps import check_public_booking_caps
 from sessions.scheduling.queue import dispatch_reminders_soon, offer_freed_time_soon
-from sessions.scheduling.availability import Slot
 from sessions.scheduling.selectors import booking_rules, free_slots
 
 SELF_SERVICE = (Source.CLIENT, Source.PUBLIC)

@@ -251,9 +251,7 @@ def _appointments(
     if diaries.recovery:  # a join only when a recovery gap needs each session's pressure
         columns.append("service__pressure_level")
     taken = Taken()
-    for therapist, room, start, end, blocked_until, *pressure in appointments.values_list(
-        *columns
-    ):
+    for therapist, room, start, end, blocked_until, *pressure in appointments.values_list(*columns):
         if room is not None and rooms:
             taken.rooms[room].append(Interval(start, blocked_until))
         limits = diaries.limits.get(therapist)
