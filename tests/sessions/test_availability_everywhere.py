@@ -206,9 +206,7 @@ def test_the_waitlist_is_not_offered_time_on_a_day_off(clinic):
 # --- courses (series) ---------------------------------------------------------------------------
 
 
-def test_a_course_books_rooms_and_reports_the_dates_a_room_limit_or_override_refuses(
-    owner, clinic
-):
+def test_a_course_books_rooms_and_reports_the_dates_a_room_limit_or_override_refuses(owner, clinic):
     client = ClientFactory(practice=clinic.practice)
     Therapist.objects.filter(pk=clinic.therapist.pk).update(max_daily_minutes=60)
     week = timedelta(weeks=1)

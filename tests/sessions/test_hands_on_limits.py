@@ -104,9 +104,7 @@ def test_a_deep_session_is_followed_by_the_recovery_gap(owner, bookable):
     assert book(owner.api, bookable, at(bookable.practice, day, 11, 15)).status_code == 409
 
 
-def test_a_deep_session_is_not_offered_where_its_recovery_would_run_into_the_next(
-    owner, bookable
-):
+def test_a_deep_session_is_not_offered_where_its_recovery_would_run_into_the_next(owner, bookable):
     limit(bookable.therapist, recovery_minutes=45)
     deep = ServiceFactory(
         practice=bookable.practice, duration_minutes=60, buffer_minutes=15, pressure_level=4
@@ -141,9 +139,7 @@ def test_a_light_session_needs_no_recovery(owner, bookable):
     ],
 )
 def test_limits_below_zero_or_beyond_reason_are_a_400(owner, bookable, body):
-    response = owner.api.patch(
-        f"/api/v1/therapists/{bookable.therapist.pk}/", body, format="json"
-    )
+    response = owner.api.patch(f"/api/v1/therapists/{bookable.therapist.pk}/", body, format="json")
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == next(iter(body))

@@ -296,9 +296,7 @@ def test_another_practice_cannot_see_or_retire_a_room(other_owner, clinic):
     assert Room.objects.get(pk=clinic.room.pk).active
 
 
-def test_availability_with_rooms_costs_one_query_more(
-    owner, clinic, django_assert_max_num_queries
-):
+def test_availability_with_rooms_costs_one_query_more(owner, clinic, django_assert_max_num_queries):
     for offset in range(1, 14, 2):
         day = local_day(clinic.practice, offset)
         book(owner.api, clinic, clinic.first, at(clinic.practice, day, 10))

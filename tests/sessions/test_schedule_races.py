@@ -81,9 +81,12 @@ def test_bookings_at_different_times_racing_for_the_days_last_hour_one_wins(owne
     hour = ServiceFactory(practice=bookable.practice, duration_minutes=60, buffer_minutes=0)
     bookable.therapist.services.add(hour)
     day = timezone.now().astimezone(bookable.practice.tz).date() + timedelta(days=3)
-    assert booking(hour, bookable.therapist, bookable.client, at(bookable.practice, day, 9))(
-        owner.api
-    ).status_code == 201
+    assert (
+        booking(hour, bookable.therapist, bookable.client, at(bookable.practice, day, 9))(
+            owner.api
+        ).status_code
+        == 201
+    )
     starts = [at(bookable.practice, day, h) for h in range(10, 17)]  # seven, none overlapping
 
     outcomes = race(
@@ -99,9 +102,7 @@ def test_thirty_bookings_racing_for_the_weeks_last_hour_one_wins(owner, bookable
     hour = ServiceFactory(practice=bookable.practice, duration_minutes=60, buffer_minutes=0)
     bookable.therapist.services.add(hour)
     monday = next_monday(bookable.practice)
-    booking(hour, bookable.therapist, bookable.client, at(bookable.practice, monday, 9))(
-        owner.api
-    )
+    booking(hour, bookable.therapist, bookable.client, at(bookable.practice, monday, 9))(owner.api)
     starts = [
         at(bookable.practice, monday + timedelta(days=d), h)
         for d in range(1, 7)
