@@ -638,7 +638,11 @@ def add_date_override(
         DateOverride.objects.filter(therapist=therapist, date=date).values_list("start", "end")
     )
     clash = any(
-        start is None or other_start is None or (start < other_end and other_start < end)
+        start is None
+        or end is None
+        or other_start is None
+        or other_end is None
+        or (start < other_end and other_start < end)
         for other_start, other_end in same_day
     )
     if clash:
