@@ -39,7 +39,7 @@ TARGET = 10.0  # the selector at least 10x faster than the brute force
 MAX_QUERIES = 4
 FAST_CALLS_PER_ROUND = 5
 ROOMS = 4
-DAILY_LIMIT, WEEKLY_LIMIT = 180, 840  # minutes: they bite on the busier days and weeks
+DAILY_LIMIT, WEEKLY_LIMIT = 240, 1080  # minutes: they bite on the busier days and weeks
 # TODO(issue 20.4): outside calendars' busy blocks. Until their model is on this branch, 200
 # short time-off rows stand in for them (availability treats the two alike); replace the
 # stand-in with real busy blocks, and the brute force's `off` with a query of each, when they land.
