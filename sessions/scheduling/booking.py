@@ -365,7 +365,7 @@ def reschedule_appointment(
         self_service=actor.kind in SELF_SERVICE,
     )
     old_start, old_therapist = appointment.start, appointment.therapist_id
-    old_until = appointment.blocked_until
+    old_until, old_room = appointment.blocked_until, appointment.room_id
     appointment.start = start
     appointment.end = start + timedelta(minutes=service.duration_minutes)
     appointment.blocked_until = appointment.end + timedelta(minutes=service.buffer_minutes)
@@ -373,12 +373,16 @@ def reschedule_appointment(
     appointment.room_id = _room_for(slot, keep=appointment.room_id)
     appointment.sequence += 1
     _save_live(appointment)
+    moved_room = (
+        {"room": [old_room, appointment.room_id]} if old_room != appointment.room_id else {}
+    )
     _log(
         appointment,
         actor,
         "rescheduled",
         start=[old_start.isoformat(), start.isoformat()],
         therapist=[old_therapist, therapist.pk],
+        **moved_room,
     )
     if reminders.on_rescheduled(appointment):
         dispatch_reminders_soon()

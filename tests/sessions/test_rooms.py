@@ -199,6 +199,7 @@ def test_a_reschedule_takes_another_room_when_its_own_is_taken(owner, clinic):
 
     assert response.status_code == 200, response.content
     assert Appointment.objects.get(pk=moved["id"]).room_id == green.pk
+    assert response.json()["history"][-1]["changes"]["room"] == [clinic.room.pk, green.pk]
 
 
 def test_a_reschedule_with_no_room_free_is_refused_and_keeps_the_old_time(owner, clinic):
