@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db.models import DateField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
@@ -63,25 +64,25 @@ def free_slots(
     )
     if not diaries.hours:
         return []
+    days: dict[str, Any] = {"first": first, "last": last, "tz": practice.tz}
     if ignore_busy:  # the grid alone: is this a start time that could ever be booked?
         return availability.available_slots(
             hours=diaries.hours,
             overrides=diaries.overrides,
             time_off={},
             booked={},
-            first=first,
-            last=last,
-            tz=practice.tz,
             rules=booking_rules(practice, service, now),
+            **days,
         )
     window = _window(practice, first, last, whole_weeks=diaries.weekly_limits)
-    therapists = list(diaries.hours)
     rooms = _suitable_rooms(practice, service) if service.needs_room else None
+    if rooms == []:  # it needs a room and none suits: nothing to offer
+        return []
     # TODO(issue 20.4): an outside calendar's busy blocks join `time_off` here (one query).
-    time_off = _time_off(therapists, window)
+    time_off = _time_off(list(diaries.hours), window)
     taken = _appointments(diaries, rooms, window, exclude_appointment=exclude_appointment)
     if hold_quiet_refusals:
-        _hold_quiet_refusals(taken, therapists, window)
+        _hold_quiet_refusals(taken, list(diaries.hours), window)
     return availability.available_slots(
         hours=diaries.hours,
         overrides=diaries.overrides,
@@ -90,10 +91,8 @@ def free_slots(
         limits=diaries.limits,
         hands_on=taken.hands_on,
         rooms=None if rooms is None else availability.RoomPlan(rooms, taken.room_busy()),
-        first=first,
-        last=last,
-        tz=practice.tz,
         rules=booking_rules(practice, service, now),  # "now" as the busy times were read
+        **days,
     )
 
 
