@@ -118,7 +118,17 @@ RESOURCES: dict[str, Resource] = {
         "service",
         "services",
         "What can be booked: name, duration and buffer in minutes, price, whether it is "
-        "bookable online, and the therapists who offer it. Everyone reads; the owner writes.",
+        "bookable online, and the therapists who offer it; whether it needs a room (`needs_room`, "
+        "narrowed by `rooms` or `room_tags`) and its Walton `pressure_level` (4-5: a deep session, "
+        "followed by the therapist's recovery gap). Everyone reads; the owner writes.",
+    ),
+    "rooms": Resource(
+        "room",
+        "rooms",
+        "Treatment rooms: one treatment at a time, with optional `equipment` tags. A service that "
+        "needs a room is offered and booked only with a free suitable room (with its buffer for "
+        "turnover); the booking holds it. Deleting a room retires it. Staff read; the owner "
+        "writes.",
     ),
     "session_plans": Resource(
         "session plan",
@@ -180,6 +190,22 @@ STANDARD_ACTIONS = {
 }
 
 OPERATIONS: dict[str, Doc] = {
+    "therapists_date_overrides_list": Doc(
+        "List a therapist's date overrides",
+        "Dates whose hours replace the weekly hours, from `since` (default today) to `until`. "
+        "Owner, therapists, front desk and API keys.",
+    ),
+    "therapists_date_overrides_create": Doc(
+        "Add a date override",
+        "Hours of one date in the practice's local time (`HH:MM`), replacing that date's weekly "
+        "hours: a longer, shorter or split day (one row per interval), or a day off (no `start` "
+        "and `end`). Overlapping the date's other rows is a 400 `overlap`. The owner, or the "
+        "therapist for themselves.",
+    ),
+    "therapists_date_overrides_destroy": Doc(
+        "Remove a date override",
+        "The date goes back to the weekly hours. The owner, or the therapist for themselves.",
+    ),
     "api_root_retrieve": Doc(
         "Where to start",
         "Links to the interactive docs, ReDoc, the OpenAPI schema, health, the guides and the "

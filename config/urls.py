@@ -13,7 +13,7 @@ from clients.api.clearance_views import ClientClearanceRevokeView, ClientClearan
 from clients.api.views import ClientViewSet, ComplaintViewSet, ConsentViewSet, OutcomeViewSet
 from config.metrics import metrics_view
 from config.views import ApiRootView, docs_asset
-from practice.api import integration_views
+from practice.api import integration_views, schedule_views
 from practice.api import views as practice_views
 from sessions.api import (
     alert_views,
@@ -33,6 +33,7 @@ router.register("staff", practice_views.StaffViewSet, basename="staff")
 router.register("therapists", practice_views.TherapistViewSet, basename="therapist")
 router.register("time-off", practice_views.TimeOffViewSet, basename="time-off")
 router.register("services", practice_views.ServiceViewSet, basename="service")
+router.register("rooms", schedule_views.RoomViewSet, basename="room")
 router.register("audit-events", practice_views.AuditEventViewSet, basename="audit-event")
 router.register("api-keys", integration_views.ApiKeyViewSet, basename="api-key")
 router.register("webhooks", integration_views.WebhookViewSet, basename="webhook")
@@ -80,6 +81,16 @@ api: list = [
         name="me-calendar-rotate",
     ),
     path("practice/", practice_views.PracticeView.as_view(), name="practice"),
+    path(
+        "therapists/<int:pk>/date-overrides/",
+        schedule_views.DateOverridesView.as_view(),
+        name="therapist-date-overrides",
+    ),
+    path(
+        "therapists/<int:pk>/date-overrides/<int:override_id>/",
+        schedule_views.DateOverrideView.as_view(),
+        name="therapist-date-override",
+    ),
     path("availability/", session_views.AvailabilityView.as_view(), name="availability"),
     path(
         "calendar/<str:token>.ics", session_views.CalendarFeedView.as_view(), name="calendar-feed"

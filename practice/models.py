@@ -194,6 +194,18 @@ class Therapist(models.Model):
     services: models.ManyToManyField = models.ManyToManyField(
         "Service", blank=True, related_name="therapists"
     )
+    # Hands-on limits (issue 20.2, docs/scheduling.md): minutes of treatment per practice-local
+    # day and week (none: no limit), and a rest after each deep session (a service whose
+    # `pressure_level` is 4 or 5, DOMAIN.md "Walton pressure scale").
+    max_daily_minutes = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(1440)]
+    )
+    max_weekly_minutes = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(10080)]
+    )
+    recovery_minutes = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(240)]
+    )
     updated_at = models.DateTimeField(auto_now=True)  # incremental sync (`?updated_since=`)
 
     class Meta:
@@ -220,7 +232,22 @@ class Service(models.Model):
     )
     online_bookable = models.BooleanField(default=True)
     active = models.BooleanField(default=True)
+    # Rooms (issue 20.1): a service that needs a room is booked only with a free suitable one:
+    # one of `rooms`, or one whose equipment holds every tag of `room_tags`, or (neither given)
+    # any active room of the practice. Services that need none book as before.
+    needs_room = models.BooleanField(default=False)
+    rooms: models.ManyToManyField = models.ManyToManyField(
+        "Room", blank=True, related_name="services"
+    )
+    room_tags = models.JSONField(default=list, blank=True)
+    # Walton 1..5 (DOMAIN.md): how hard the session is on the therapist; 4 and 5 are followed by
+    # the therapist's `recovery_minutes`. None: not a deep session.
+    pressure_level = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
     updated_at = models.DateTimeField(auto_now=True)  # incremental sync (`?updated_since=`)
+
+    DEEP_PRESSURE = 4  # this pressure level and above is a deep session
 
     class Meta:
         ordering = ["name", "id"]
@@ -274,6 +301,54 @@ class TimeOff(models.Model):
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="time_off_order"),
         ]
         indexes = [models.Index(fields=["therapist", "start"])]
+
+
+class Room(models.Model):
+    """A treatment room: one treatment at a time (issue 20.1). Appointments of services that need
+    a room hold one; on Postgres an exclusion constraint (scheduling migration 0002) forbids two
+    live appointments of one room whose occupied ranges (with the turnover buffer) overlap."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="rooms")
+    name = models.CharField(max_length=100)
+    equipment = models.JSONField(default=list, blank=True)  # tags, e.g. ["table", "hot_stones"]
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "name"], name="room_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DateOverride(models.Model):
+    """One date's hours of a therapist, in the practice's local time, replacing the weekly hours
+    of that date (issue 20.3): a longer or shorter day, extra hours, or (no start and end) a day
+    off. The rows of one date never overlap (`practice.services.add_date_override`)."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    therapist = models.ForeignKey(
+        Therapist, on_delete=models.CASCADE, related_name="date_overrides"
+    )
+    date = models.DateField()
+    start = models.TimeField(null=True, blank=True)
+    end = models.TimeField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date", "start", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start__isnull=True, end__isnull=True)
+                | Q(start__isnull=False, end__isnull=False, end__gt=F("start")),
+                name="date_override_hours",
+            ),
+        ]
+        indexes = [models.Index(fields=["therapist", "date"])]
 
 
 class AuthToken(models.Model):

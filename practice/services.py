@@ -17,10 +17,12 @@ from practice.errors import IdentityNotProven, Invalid, InvalidCredentials, NotF
 from practice.models import (
     ApiKey,
     AuthToken,
+    DateOverride,
     EmailVerification,
     Membership,
     Practice,
     Role,
+    Room,
     Service,
     Therapist,
     TimeOff,
@@ -465,13 +467,26 @@ def _touch(model: type[Service] | type[Therapist], ids: set[int]) -> None:
 
 
 @transaction.atomic
+def _room_fields(fields: dict, rooms: list[Room] | None) -> None:
+    """Naming rooms or room tags makes a service need a room (issue 20.1)."""
+    if rooms or fields.get("room_tags"):
+        fields["needs_room"] = True
+
+
 def create_service(
-    *, practice: Practice, fields: dict, therapists: list[Therapist] | None
+    *,
+    practice: Practice,
+    fields: dict,
+    therapists: list[Therapist] | None,
+    rooms: list[Room] | None = None,
 ) -> Service:
     """A bookable service (API.md "Who offers a service"): created without `therapists`, it is
     offered by every active therapist of the practice at that moment, so that a solo practice
-    can book it at once."""
+    can book it at once. `rooms` (or `room_tags`) say which rooms it may use (issue 20.1)."""
+    _room_fields(fields, rooms)
     service = Service.objects.create(practice=practice, **fields)
+    if rooms:
+        service.rooms.set(rooms)
     if therapists is None:
         therapists = list(Therapist.objects.filter(practice=practice, active=True))
     Therapist.services.through.objects.bulk_create(
@@ -484,12 +499,20 @@ def create_service(
 
 @transaction.atomic
 def update_service(
-    *, service: Service, fields: dict, therapists: list[Therapist] | None
+    *,
+    service: Service,
+    fields: dict,
+    therapists: list[Therapist] | None,
+    rooms: list[Room] | None = None,
 ) -> Service:
-    """Change a service; `therapists`, when given, replaces who offers it (left out: unchanged)."""
+    """Change a service; `therapists`, when given, replaces who offers it (left out: unchanged),
+    and `rooms` likewise the rooms it may use."""
+    _room_fields(fields, rooms)
     for name, value in fields.items():
         setattr(service, name, value)
     service.save()
+    if rooms is not None:
+        service.rooms.set(rooms)
     if therapists is not None:
         offering = service.therapists  # type: ignore[attr-defined]  # reverse side of the M2M
         before = set(offering.values_list("pk", flat=True))
@@ -573,6 +596,73 @@ def update_time_off(*, time_off: TimeOff, fields: dict[str, object]) -> TimeOff:
 def remove_time_off(*, time_off: TimeOff) -> None:
     """Removed time off frees working time (sessions offers it to the waitlist on delete)."""
     time_off.delete()
+
+
+# --- rooms and date overrides (issue 20) ------------------------------------------------------
+
+
+@transaction.atomic
+def create_room(*, practice: Practice, fields: dict) -> Room:
+    """A treatment room: one treatment at a time (issue 20.1)."""
+    return Room.objects.create(practice=practice, **fields)
+
+
+@transaction.atomic
+def update_room(*, room: Room, fields: dict) -> Room:
+    """Rename a room, change its equipment, retire or bring it back (issue 20.1)."""
+    for name, value in fields.items():
+        setattr(room, name, value)
+    room.save()
+    return room
+
+
+@transaction.atomic
+def retire_room(*, room: Room) -> Room:
+    """Past and booked appointments keep pointing at a room: it is retired (no longer offered
+    for new bookings), never deleted; bookings already holding it keep it."""
+    room.active = False
+    room.save(update_fields=["active", "updated_at"])
+    return room
+
+
+@transaction.atomic
+def add_date_override(
+    *, therapist: Therapist, date: date, start: time | None, end: time | None, note: str = ""
+) -> DateOverride:
+    """One date's hours (or a day off) replacing the weekly hours of that date (issue 20.3).
+
+    The rows of one date may not overlap, and a day off is the date's only row: 400 `overlap`.
+    The therapist row is locked so that two concurrent additions check one after the other."""
+    Therapist.objects.select_for_update().filter(pk=therapist.pk).first()
+    same_day = list(
+        DateOverride.objects.filter(therapist=therapist, date=date).values_list("start", "end")
+    )
+    clash = any(
+        start is None
+        or end is None
+        or other_start is None
+        or other_end is None
+        or (start < other_end and other_start < end)
+        for other_start, other_end in same_day
+    )
+    if clash:
+        raise Invalid.on(
+            "date", f"An override of {date.isoformat()} overlaps this one.", code="overlap"
+        )
+    return DateOverride.objects.create(
+        practice_id=therapist.practice_id,
+        therapist=therapist,
+        date=date,
+        start=start,
+        end=end,
+        note=note,
+    )
+
+
+@transaction.atomic
+def remove_date_override(*, override: DateOverride) -> None:
+    """The date goes back to the weekly hours (issue 20.3)."""
+    override.delete()
 
 
 # --- API keys ----------------------------------------------------------------------------------

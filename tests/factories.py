@@ -10,9 +10,11 @@ from django.utils import timezone
 from clients.models import Client, Complaint, Consent, ErasureRequest, Outcome
 from practice.models import (
     AuditEvent,
+    DateOverride,
     Membership,
     Practice,
     Role,
+    Room,
     Service,
     Therapist,
     TimeOff,
@@ -78,6 +80,26 @@ class TherapistFactory(factory.django.DjangoModelFactory):
     user = factory.LazyAttribute(
         lambda o: MembershipFactory(practice=o.practice, role=Role.THERAPIST).user
     )
+
+
+class RoomFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Room
+
+    practice = factory.SubFactory(PracticeFactory)
+    name = factory.Sequence(lambda n: f"Room {n}")
+    equipment = factory.LazyFunction(list)
+
+
+class DateOverrideFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DateOverride
+
+    therapist = factory.SubFactory(TherapistFactory)
+    practice = factory.SelfAttribute("therapist.practice")
+    date = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=3))
+    start = dt.time(12)
+    end = dt.time(20)
 
 
 class WorkingHoursFactory(factory.django.DjangoModelFactory):

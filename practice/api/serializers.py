@@ -14,6 +14,7 @@ from practice.models import (
     Membership,
     Practice,
     Role,
+    Room,
     Service,
     Therapist,
     TimeOff,
@@ -195,7 +196,16 @@ class TherapistSerializer(PracticeModelSerializer):
         required=False,
         help_text="Services this therapist offers (the other view of a service's `therapists`).",
     )
-    hidden_fields = {Role.CLIENT: {"email", "active"}}
+    # Hands-on limits (issue 20.2) are the practice's business, not a client's.
+    hidden_fields = {
+        Role.CLIENT: {
+            "email",
+            "active",
+            "max_daily_minutes",
+            "max_weekly_minutes",
+            "recovery_minutes",
+        }
+    }
 
     class Meta:
         model = Therapist
@@ -208,6 +218,9 @@ class TherapistSerializer(PracticeModelSerializer):
             "online_bookable",
             "active",
             "services",
+            "max_daily_minutes",
+            "max_weekly_minutes",
+            "recovery_minutes",
         ]
         read_only_fields = ["id"]
 
@@ -258,6 +271,21 @@ class TimeOffSerializer(PracticeModelSerializer):
         return attrs
 
 
+class TagsField(serializers.ListField):
+    """Equipment tags: short lower-case words, each once (issue 20.1)."""
+
+    child = serializers.RegexField(
+        r"^[a-z0-9][a-z0-9_-]{0,39}$",
+        error_messages={"invalid": "A tag is 1-40 of a-z, 0-9, '_' and '-'."},
+    )
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=20, **kwargs)
+
+    def to_internal_value(self, data) -> list[str]:
+        return sorted(set(super().to_internal_value(data)))
+
+
 class ServiceSerializer(PracticeModelSerializer):
     therapists = ScopedPrimaryKeyRelatedField(
         many=True,
@@ -265,7 +293,16 @@ class ServiceSerializer(PracticeModelSerializer):
         required=False,
         help_text="Therapists who offer it; left out on create: every active therapist.",
     )
-    hidden_fields = {Role.CLIENT: {"active"}}
+    rooms = ScopedPrimaryKeyRelatedField(
+        many=True,
+        queryset=Room.objects.all(),
+        required=False,
+        help_text="Rooms it may use (issue 20.1); naming rooms or tags makes it need a room.",
+    )
+    room_tags = TagsField(
+        required=False, help_text="It may use any room whose equipment holds all these tags."
+    )
+    hidden_fields = {Role.CLIENT: {"active", "needs_room", "rooms", "room_tags"}}
 
     class Meta:
         model = Service
@@ -279,6 +316,10 @@ class ServiceSerializer(PracticeModelSerializer):
             "online_bookable",
             "active",
             "therapists",
+            "needs_room",
+            "rooms",
+            "room_tags",
+            "pressure_level",
         ]
         read_only_fields = ["id"]
 
@@ -306,3 +347,49 @@ class AuditEventSerializer(serializers.ModelSerializer):
         model = AuditEvent
         fields = ["id", "at", "actor", "action", "record_type", "record_ids", "ip_address"]
         read_only_fields = fields
+
+
+class RoomSerializer(PracticeModelSerializer):
+    """A treatment room (issue 20.1): one treatment at a time; `equipment` tags match services'
+    `room_tags`."""
+
+    equipment = TagsField(required=False)
+
+    class Meta:
+        model = Room
+        fields = ["id", "name", "equipment", "active"]
+        read_only_fields = ["id"]
+
+    def validate_name(self, value: str) -> str:
+        taken = Room.objects.filter(practice=self.context["request"].practice, name=value)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError(
+                "The practice already has a room with this name.", code="unique"
+            )
+        return value
+
+
+class DateOverrideSerializer(StrictSerializer):
+    """One date's hours of a therapist in the practice's local time (issue 20.3): `start` and
+    `end` replace that date's weekly hours (several rows: several intervals); both left out or
+    null: a day off."""
+
+    id = serializers.IntegerField(read_only=True)
+    therapist = serializers.IntegerField(source="therapist_id", read_only=True)
+    date = BoundedDateField()
+    start = HourMinuteField(required=False, allow_null=True, default=None)
+    end = HourMinuteField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs) -> dict[str, Any]:
+        start, end = attrs.get("start"), attrs.get("end")
+        if (start is None) != (end is None):
+            missing = "end" if end is None else "start"
+            raise serializers.ValidationError(
+                {missing: "Give both start and end, or neither for a day off."}
+            )
+        if start is not None and end <= start:
+            raise serializers.ValidationError({"end": "End must be after start."})
+        return attrs

@@ -455,7 +455,7 @@ class TimeOffViewSet(TenantModelViewSet):
 
 
 class ServiceViewSet(TenantModelViewSet):
-    queryset = Service.objects.prefetch_related("therapists")
+    queryset = Service.objects.prefetch_related("therapists", "rooms")
     serializer_class = ServiceSerializer
     access = ALL_READ_OWNER_WRITE
     filterset_fields = ["online_bookable", "active"]
@@ -469,16 +469,16 @@ class ServiceViewSet(TenantModelViewSet):
 
     def perform_create(self, serializer) -> None:
         fields = dict(serializer.validated_data)
-        therapists = fields.pop("therapists", None)
+        therapists, rooms = fields.pop("therapists", None), fields.pop("rooms", None)
         serializer.instance = services.create_service(
-            practice=self.request.practice, fields=fields, therapists=therapists
+            practice=self.request.practice, fields=fields, therapists=therapists, rooms=rooms
         )
 
     def perform_update(self, serializer) -> None:
         fields = dict(serializer.validated_data)
-        therapists = fields.pop("therapists", None)
+        therapists, rooms = fields.pop("therapists", None), fields.pop("rooms", None)
         serializer.instance = services.update_service(
-            service=serializer.instance, fields=fields, therapists=therapists
+            service=serializer.instance, fields=fields, therapists=therapists, rooms=rooms
         )
 
     def perform_destroy(self, instance) -> None:

@@ -112,6 +112,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "therapist_name",
             "service",
             "service_name",
+            "room",
             "late_cancellation",
             "cancellation_reason",
             "source",

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from practice.metrics import BOOKING_CONFLICTS
 from practice.models import Practice, Service, Therapist, User
 from practice.webhooks import record_event
 from sessions.scheduling import reminders
+from sessions.scheduling.availability import Slot
 from sessions.scheduling.events import appointment_booked, appointment_checking_in
 from sessions.scheduling.models import (
     TRANSITIONS,
@@ -89,9 +90,10 @@ def _check_slot(
     start: datetime,
     exclude: int | None = None,
     self_service: bool = False,
-) -> None:
-    """400 for a time that can never be booked, 409 `slot_unavailable` for one that is taken
-    (for a client or the public page, also by a quiet refusal: issue 13.3)."""
+) -> Slot:
+    """The free slot at `start` (with its free rooms); 400 for a time that can never be booked,
+    409 `slot_unavailable` for one that is taken (for a client or the public page, also by a
+    quiet refusal: issue 13.3), by the room it needs or by the therapist's hands-on limits."""
     day = start.astimezone(practice.tz).date()
     common: dict[str, Any] = {"practice": practice, "service": service, "first": day, "last": day}
     slots = free_slots(
@@ -100,8 +102,9 @@ def _check_slot(
         hold_quiet_refusals=self_service,
         **common,
     )
-    if any(slot.start == start for slot in slots):
-        return
+    for slot in slots:
+        if slot.start == start:
+            return slot
     if not therapist.services.filter(pk=service.pk).exists():
         raise Invalid.on("therapist", "This therapist does not offer this service.")
     rules = booking_rules(practice, service)
@@ -124,6 +127,34 @@ def _check_slot(
     raise SlotUnavailable()
 
 
+def _room_for(slot: Slot, keep: int | None = None) -> int | None:
+    """The room a booking takes: the one it holds if still free (a reschedule), else the first
+    free suitable one; None for a service that needs no room (issue 20.1)."""
+    if keep is not None and keep in slot.rooms:
+        return keep
+    return slot.rooms[0] if slot.rooms else None
+
+
+# Advisory-lock namespace of `_take_turns` (any constant the app uses for nothing else).
+HANDS_ON_LOCK = 2002
+
+
+def _take_turns(therapist: Therapist) -> None:
+    """Bookings of a therapist with hands-on limits or a recovery gap take turns from here to
+    their commit (issue 20.2): no constraint sees "the day's last 60 minutes", so two racing
+    bookings at different times would both pass the check. A transaction-level advisory lock per
+    therapist (one round trip, none for therapists without limits) makes the second one check
+    after the first has committed. SQLite runs one writer at a time anyway."""
+    limited = (
+        therapist.max_daily_minutes is not None
+        or therapist.max_weekly_minutes is not None
+        or therapist.recovery_minutes
+    )
+    if limited and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [HANDS_ON_LOCK, therapist.pk])
+
+
 # Postgres "deadlock_detected". Two transactions writing overlapping rows each wait for the other
 # in the exclusion check; Postgres aborts one of them, which has lost the slot to the other.
 DEADLOCK_DETECTED = "40P01"
@@ -137,7 +168,7 @@ def _save_live(appointment: Appointment, **save_kwargs: Any) -> None:
     try:
         appointment.save(**save_kwargs)
     except IntegrityError as error:
-        if "appointment_no_overlap" in str(error):
+        if "no_overlap" in str(error):  # the therapist's or the room's exclusion constraint
             BOOKING_CONFLICTS.labels(detected_by="constraint").inc()
             raise SlotUnavailable() from None
         raise
@@ -196,7 +227,8 @@ def book_appointment(
         check_public_booking_caps(
             practice=practice, email=client.email, client_ip=client_ip, client=client
         )
-    _check_slot(
+    _take_turns(therapist)
+    slot = _check_slot(
         practice=practice,
         service=service,
         therapist=therapist,
@@ -210,6 +242,7 @@ def book_appointment(
         client=client,
         therapist=therapist,
         service=service,
+        room_id=_room_for(slot),
         start=start,
         end=end,
         blocked_until=end + timedelta(minutes=service.buffer_minutes),
@@ -336,7 +369,8 @@ def reschedule_appointment(
         client=appointment.client,
         actor=actor,
     )
-    _check_slot(
+    _take_turns(therapist)
+    slot = _check_slot(
         practice=appointment.practice,
         service=service,
         therapist=therapist,
@@ -345,19 +379,24 @@ def reschedule_appointment(
         self_service=actor.kind in SELF_SERVICE,
     )
     old_start, old_therapist = appointment.start, appointment.therapist_id
-    old_until = appointment.blocked_until
+    old_until, old_room = appointment.blocked_until, appointment.room_id
     appointment.start = start
     appointment.end = start + timedelta(minutes=service.duration_minutes)
     appointment.blocked_until = appointment.end + timedelta(minutes=service.buffer_minutes)
     appointment.therapist = therapist
+    appointment.room_id = _room_for(slot, keep=appointment.room_id)
     appointment.sequence += 1
     _save_live(appointment)
+    moved_room = (
+        {"room": [old_room, appointment.room_id]} if old_room != appointment.room_id else {}
+    )
     _log(
         appointment,
         actor,
         "rescheduled",
         start=[old_start.isoformat(), start.isoformat()],
         therapist=[old_therapist, therapist.pk],
+        **moved_room,
     )
     if reminders.on_rescheduled(appointment):
         dispatch_reminders_soon()

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from clients.models import Client
-from practice.models import Practice, Service, Therapist
+from practice.models import Practice, Room, Service, Therapist
 
 
 class Status(models.TextChoices):
@@ -38,7 +38,8 @@ class Appointment(models.Model):
     """One booked visit. It occupies [start, blocked_until): its time plus the service's turnover.
 
     On Postgres an exclusion constraint (migration 0002) forbids two live appointments of one
-    therapist whose occupied ranges overlap, so however many requests race, one wins.
+    therapist whose occupied ranges overlap, so however many requests race, one wins; another
+    (scheduling migration 0002) does the same for a room (issue 20.1).
     """
 
     client_path = "client"
@@ -47,6 +48,10 @@ class Appointment(models.Model):
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="appointments")
     therapist = models.ForeignKey(Therapist, on_delete=models.PROTECT, related_name="appointments")
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="appointments")
+    # The room it holds, for a service that needs one (issue 20.1); rooms are retired, not deleted.
+    room = models.ForeignKey(
+        Room, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     start = models.DateTimeField()
     end = models.DateTimeField()
     blocked_until = models.DateTimeField()
@@ -73,6 +78,9 @@ class Appointment(models.Model):
             models.Index(fields=["practice", "start", "id"]),
             models.Index(fields=["therapist", "start"]),
             models.Index(fields=["client", "start"]),
+            models.Index(
+                fields=["room", "start"], condition=Q(room__isnull=False), name="appointment_room"
+            ),
             models.Index(
                 fields=["practice", "booked_from_ip", "start"],
                 condition=Q(booked_from_ip__isnull=False),

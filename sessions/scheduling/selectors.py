@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import DateField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 
-from practice.models import Practice, Service, TimeOff, WorkingHours
+from practice.models import DateOverride, Practice, Room, Service, TimeOff, WorkingHours
 from sessions.scheduling import availability
 from sessions.scheduling.availability import Interval, Slot
 from sessions.scheduling.models import Appointment, QuietRefusal, Status
@@ -26,7 +28,13 @@ def booking_rules(
         step=timedelta(minutes=practice.slot_step_minutes),
         earliest=now + timedelta(minutes=practice.min_notice_minutes),
         latest=now + timedelta(days=practice.booking_horizon_days),
+        deep=is_deep(service.pressure_level),
     )
+
+
+def is_deep(pressure_level: int | None) -> bool:
+    """A deep session (Walton 4-5): the therapist's recovery gap follows it (issue 20.2)."""
+    return pressure_level is not None and pressure_level >= Service.DEEP_PRESSURE
 
 
 def free_slots(
@@ -44,101 +52,230 @@ def free_slots(
 ) -> list[Slot]:
     """Bookable slots of `service` on the practice's local days first..last (API.md "Booking").
 
-    Three set-based queries whatever the range: working hours of the therapists offering the
-    service, their time off, and their live appointments; the rest is `availability`. With
-    `hold_quiet_refusals` (what the public sees and books), a live quiet refusal holds its time
-    like a booking, so that no later public answer tells it apart from one (issue 13.3).
+    Set-based queries whatever the range: the weekly hours and date overrides of the therapists
+    offering the service with their hands-on limits (one), their time off (one), the service's
+    rooms if it needs one (one), and the live appointments of those therapists and rooms (one);
+    the rest is `availability`. With `hold_quiet_refusals` (what the public sees and books), a
+    live quiet refusal holds its time like a booking, so that no later public answer tells it
+    apart from one (issue 13.3).
     """
-    hours = _working_hours(practice, service, therapist_id=therapist_id, online_only=online_only)
-    if not hours:
+    diaries = _diaries(
+        practice, service, first, last, therapist_id=therapist_id, online_only=online_only
+    )
+    if not diaries.hours:
         return []
+    days: dict[str, Any] = {"first": first, "last": last, "tz": practice.tz}
     if ignore_busy:  # the grid alone: is this a start time that could ever be booked?
         return availability.available_slots(
-            hours=hours,
+            hours=diaries.hours,
+            overrides=diaries.overrides,
             time_off={},
             booked={},
-            first=first,
-            last=last,
-            tz=practice.tz,
             rules=booking_rules(practice, service, now),
+            **days,
         )
-    # A day's bounds in UTC, padded by a day for zones far from UTC and for long buffers.
-    window = Interval(
-        datetime.combine(first, datetime.min.time(), tzinfo=practice.tz) - timedelta(days=1),
-        datetime.combine(last, datetime.min.time(), tzinfo=practice.tz) + timedelta(days=2),
-    )
-    time_off, booked = _busy(list(hours), window, exclude_appointment=exclude_appointment)
+    window = _window(practice, first, last, whole_weeks=diaries.weekly_limits)
+    rooms = _suitable_rooms(practice, service) if service.needs_room else None
+    if rooms == []:  # it needs a room and none suits: nothing to offer
+        return []
+    # TODO(issue 20.4): an outside calendar's busy blocks join `time_off` here (one query).
+    time_off = _time_off(list(diaries.hours), window)
+    taken = _appointments(diaries, rooms, window, exclude_appointment=exclude_appointment)
     if hold_quiet_refusals:
-        for therapist, held in _quiet_refusals(list(hours), window).items():
-            booked[therapist] = [*booked.get(therapist, []), *held]
+        _hold_quiet_refusals(taken, list(diaries.hours), window)
     return availability.available_slots(
-        hours=hours,
+        hours=diaries.hours,
+        overrides=diaries.overrides,
         time_off=time_off,
-        booked=booked,
-        first=first,
-        last=last,
-        tz=practice.tz,
+        booked=taken.booked,
+        limits=diaries.limits,
+        hands_on=taken.hands_on,
+        rooms=None if rooms is None else availability.RoomPlan(rooms, taken.room_busy()),
         rules=booking_rules(practice, service, now),  # "now" as the busy times were read
+        **days,
     )
 
 
 WeeklyHours = dict[int, list[tuple[int, time, time]]]  # therapist -> (weekday, start, end)
 
 
-def _working_hours(
-    practice: Practice, service: Service, *, therapist_id: int | None, online_only: bool
-) -> WeeklyHours:
-    """The weekly hours of the active therapists offering `service` (one query)."""
-    hours_qs = WorkingHours.objects.filter(
-        practice=practice, therapist__active=True, therapist__services=service
-    )
+@dataclass
+class Diaries:
+    """What the therapists offering a service make available: weekly hours, date overrides (a
+    date's hours, none for a day off) and hands-on limits."""
+
+    hours: WeeklyHours = field(default_factory=dict)
+    overrides: dict[int, dict[date, list[tuple[time, time]]]] = field(default_factory=dict)
+    limits: dict[int, availability.Limits] = field(default_factory=dict)
+
+    @property
+    def weekly_limits(self) -> bool:
+        return any(limit.weekly is not None for limit in self.limits.values())
+
+    @property
+    def recovery(self) -> bool:
+        return any(limit.recovery for limit in self.limits.values())
+
+    def add(self, row: tuple) -> None:
+        therapist, weekday, day, start, end, daily, weekly, recovery = row
+        self.hours.setdefault(therapist, [])
+        if therapist not in self.limits:
+            self.limits[therapist] = availability.Limits(
+                daily=None if daily is None else timedelta(minutes=daily),
+                weekly=None if weekly is None else timedelta(minutes=weekly),
+                recovery=timedelta(minutes=recovery),
+            )
+        if day is None:
+            self.hours[therapist].append((weekday, start, end))
+            return
+        dated = self.overrides.setdefault(therapist, {}).setdefault(day, [])
+        if start is not None:  # a row without hours is a day off
+            dated.append((start, end))
+
+
+DIARY_COLUMNS = (
+    "therapist_id",
+    "weekday",
+    "day",
+    "start",
+    "end",
+    "therapist__max_daily_minutes",
+    "therapist__max_weekly_minutes",
+    "therapist__recovery_minutes",
+)
+
+
+def _diaries(
+    practice: Practice,
+    service: Service,
+    first: date,
+    last: date,
+    *,
+    therapist_id: int | None,
+    online_only: bool,
+) -> Diaries:
+    """Weekly hours and the overrides of first..last of the active therapists offering `service`,
+    with their limits: one query (a UNION ALL of the two tables)."""
+    who = Q(practice=practice, therapist__active=True, therapist__services=service)
     if therapist_id is not None:
-        hours_qs = hours_qs.filter(therapist_id=therapist_id)
+        who &= Q(therapist_id=therapist_id)
     if online_only:
-        hours_qs = hours_qs.filter(therapist__online_bookable=True)
-    hours: WeeklyHours = defaultdict(list)
-    for therapist, weekday, start, end in hours_qs.values_list(
-        "therapist_id", "weekday", "start", "end"
-    ):
-        hours[therapist].append((weekday, start, end))
-    return dict(hours)
+        who &= Q(therapist__online_bookable=True)
+    weekly = (
+        WorkingHours.objects.filter(who)
+        .order_by()  # a compound statement's parts take no ORDER BY
+        .annotate(day=Value(None, output_field=DateField()))
+        .values_list(*DIARY_COLUMNS)
+    )
+    dated = (
+        DateOverride.objects.filter(who, date__gte=first, date__lte=last)
+        .order_by()
+        .annotate(day=F("date"), weekday=Value(-1, output_field=IntegerField()))
+        .values_list(*DIARY_COLUMNS)
+    )
+    diaries = Diaries()
+    for row in weekly.union(dated, all=True):
+        diaries.add(row)
+    return diaries
 
 
-def _busy(
-    therapist_ids: list[int], window: Interval, *, exclude_appointment: int | None
-) -> tuple[dict[int, list[Interval]], dict[int, list[Interval]]]:
-    """The therapists' time off and live appointments (blocked until their buffer ends) that
-    reach into `window`: two queries."""
+def _window(practice: Practice, first: date, last: date, *, whole_weeks: bool) -> Interval:
+    """The local days first..last in UTC, padded by a day for zones far from UTC and for long
+    buffers; widened to whole local weeks when a weekly hands-on limit counts the week."""
+    if whole_weeks:
+        first = first - timedelta(days=first.weekday())
+        last = last + timedelta(days=6 - last.weekday())
+    return Interval(
+        datetime.combine(first, datetime.min.time(), tzinfo=practice.tz) - timedelta(days=1),
+        datetime.combine(last, datetime.min.time(), tzinfo=practice.tz) + timedelta(days=2),
+    )
+
+
+def _suitable_rooms(practice: Practice, service: Service) -> list[int]:
+    """The active rooms `service` may use (issue 20.1): the rooms it names and those whose
+    equipment holds all its tags; naming neither, any active room of the practice. One query."""
+    named = Service.rooms.through.objects.filter(service_id=service.pk, room_id=OuterRef("pk"))
+    rows = list(
+        Room.objects.filter(practice=practice)
+        .annotate(named=Exists(named))
+        .order_by("id")
+        .values_list("id", "active", "equipment", "named")
+    )
+    tags = set(service.room_tags or ())
+    if not tags and not any(row[3] for row in rows):
+        return [room for room, active, _, _ in rows if active]
+    return [
+        room
+        for room, active, equipment, is_named in rows
+        if active and (is_named or (tags and tags <= set(equipment or ())))
+    ]
+
+
+def _time_off(therapist_ids: list[int], window: Interval) -> dict[int, list[Interval]]:
+    """The therapists' time off reaching into `window`: one query."""
     time_off: dict[int, list[Interval]] = defaultdict(list)
     for therapist, off_start, off_end in TimeOff.objects.filter(
         therapist_id__in=therapist_ids, start__lt=window.end, end__gt=window.start
     ).values_list("therapist_id", "start", "end"):
         time_off[therapist].append(Interval(off_start, off_end))
-    booked: dict[int, list[Interval]] = defaultdict(list)
+    return time_off
+
+
+@dataclass
+class Taken:
+    """Live appointments as availability needs them: each therapist's occupied time (buffer or
+    recovery included), their sessions (for the hands-on tallies), each room's occupied time."""
+
+    booked: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
+    hands_on: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
+    rooms: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
+
+    def room_busy(self) -> dict[int, availability.Busy]:
+        return {room: availability.Busy(taken) for room, taken in self.rooms.items()}
+
+
+def _appointments(
+    diaries: Diaries, rooms: list[int] | None, window: Interval, *, exclude_appointment: int | None
+) -> Taken:
+    """Live appointments of the therapists, or in the rooms, reaching into `window`: one query."""
+    whose = Q(therapist_id__in=list(diaries.hours))
+    if rooms:
+        whose |= Q(room_id__in=rooms)
     appointments: QuerySet[Appointment] = Appointment.objects.filter(
-        therapist_id__in=therapist_ids, start__lt=window.end, blocked_until__gt=window.start
+        whose, start__lt=window.end, blocked_until__gt=window.start
     ).exclude(status=Status.CANCELLED)
     if exclude_appointment is not None:
         appointments = appointments.exclude(pk=exclude_appointment)
-    for therapist, start, blocked_until in appointments.values_list(
-        "therapist_id", "start", "blocked_until"
-    ):
-        booked[therapist].append(Interval(start, blocked_until))
-    return time_off, booked
+    columns = ["therapist_id", "room_id", "start", "end", "blocked_until"]
+    if diaries.recovery:  # a join only when a recovery gap needs each session's pressure
+        columns.append("service__pressure_level")
+    taken = Taken()
+    for therapist, room, start, end, blocked_until, *pressure in appointments.values_list(*columns):
+        if room is not None and rooms:
+            taken.rooms[room].append(Interval(start, blocked_until))
+        limits = diaries.limits.get(therapist)
+        if limits is None:  # in one of the rooms, someone else's diary
+            continue
+        deep = bool(pressure) and is_deep(pressure[0])
+        taken.booked[therapist].append(
+            availability.occupied(start, end, blocked_until, deep=deep, recovery=limits.recovery)
+        )
+        if limits.caps_time:
+            taken.hands_on[therapist].append(Interval(start, end))
+    return taken
 
 
-def _quiet_refusals(therapist_ids: list[int], window: Interval) -> dict[int, list[Interval]]:
+def _hold_quiet_refusals(taken: Taken, therapist_ids: list[int], window: Interval) -> None:
     """Live quiet refusals reaching into `window`, held like bookings (with their buffer) on the
-    public side (issue 13.3): one query."""
-    held: dict[int, list[Interval]] = defaultdict(list)
+    public side (issue 13.3), and counted like them against hands-on limits: one query."""
     refusals = QuietRefusal.objects.filter(
         therapist_id__in=therapist_ids, start__lt=window.end, end__gt=window.start
     ).exclude(status=Status.CANCELLED)
     for therapist, start, end, buffer in refusals.values_list(
         "therapist_id", "start", "end", "service__buffer_minutes"
     ):
-        held[therapist].append(Interval(start, end + timedelta(minutes=buffer)))
-    return held
+        taken.booked[therapist].append(Interval(start, end + timedelta(minutes=buffer)))
+        taken.hands_on[therapist].append(Interval(start, end))
 
 
 def appointments_with_parties() -> QuerySet[Appointment]:
