@@ -315,3 +315,28 @@ class WaitlistEntryFactory(factory.django.DjangoModelFactory):
     service = factory.SubFactory(ServiceFactory, practice=factory.SelfAttribute("..practice"))
     first_day = factory.LazyFunction(timezone.localdate)
     last_day = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=14))
+
+
+class CalendarLinkFactory(factory.django.DjangoModelFactory):
+    """An outside calendar (issue 20.4); an `ics` subscription unless told otherwise."""
+
+    class Meta:
+        model = "scheduling.CalendarLink"
+
+    therapist = factory.SubFactory(TherapistFactory)
+    practice = factory.SelfAttribute("therapist.practice")
+    kind = "ics"
+    url = factory.Sequence(lambda n: f"https://calendar.example.com/busy-{n}.ics")
+    next_sync_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(minutes=5))
+
+
+class BusyBlockFactory(factory.django.DjangoModelFactory):
+    """A busy time synced from an outside calendar: availability reads it like time off."""
+
+    class Meta:
+        model = "scheduling.BusyBlock"
+
+    link = factory.SubFactory(CalendarLinkFactory)
+    therapist = factory.SelfAttribute("link.therapist")
+    start = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=3))
+    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(hours=1))
