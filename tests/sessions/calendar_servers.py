@@ -1,9 +1,9 @@
 """Real servers for the outside-calendar tests (issue 20.4): no mocked HTTP.
 
-`radicale`: a Radicale CalDAV server (from PyPI) in a subprocess on a loopback port, filesystem
-storage in a temporary folder, htpasswd plain auth. `IcsServer`: a `http.server` thread serving
-.ics bodies with ETags (304 on If-None-Match), plus the misbehaving answers a sync must survive:
-an endless body, a trickle, garbage.
+`running_radicale`: a Radicale CalDAV server (from PyPI) in a subprocess on a loopback port,
+filesystem storage in a temporary folder, htpasswd plain auth. `running_ics_server`: a
+`http.server` thread serving .ics bodies with ETags (304 on If-None-Match), plus the misbehaving
+answers a sync must survive: an endless body, a trickle, garbage.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import caldav
-import pytest
 
 USER, PASSWORD = "therapist", "app-password-1"
 
@@ -61,9 +61,8 @@ class Radicale:
         return self.client().principal().make_calendar(name=cal_id, cal_id=cal_id)
 
 
-@pytest.fixture(scope="session")
-def radicale(tmp_path_factory) -> Iterator[Radicale]:
-    folder: Path = tmp_path_factory.mktemp("radicale")
+@contextmanager
+def running_radicale(folder: Path) -> Iterator[Radicale]:
     (folder / "users").write_text(f"{USER}:{PASSWORD}\n")
     port = free_port()
     process = subprocess.Popen(  # noqa: S603  # our own interpreter, fixed arguments
@@ -163,8 +162,8 @@ def _handler(server: IcsServer) -> type[http.server.BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture(scope="session")
-def ics_server() -> Iterator[IcsServer]:
+@contextmanager
+def running_ics_server() -> Iterator[IcsServer]:
     port = free_port()
     server = IcsServer(f"http://127.0.0.1:{port}")
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), _handler(server))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import time as clock
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,19 +26,32 @@ from practice.models import Practice, Service, Therapist, TimeOff
 from sessions.scheduling import calendar_write_back, outside_calendars
 from sessions.scheduling.models import BusyBlock, CalendarLink, CalendarWrite
 from tests.factories import ClientFactory, ServiceFactory
-from tests.sessions.calendar_servers import (  # noqa: F401  # fixtures
+from tests.sessions.calendar_servers import (
     PASSWORD,
     USER,
+    IcsServer,
     Radicale,
     free_port,
-    ics_server,
-    radicale,
+    running_ics_server,
+    running_radicale,
 )
 from tests.sessions.test_availability_api import at, get, local_day, walls, work
 
 pytestmark = pytest.mark.django_db
 
 NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.fixture(scope="module")
+def radicale(tmp_path_factory) -> Iterator[Radicale]:
+    with running_radicale(tmp_path_factory.mktemp("radicale")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ics_server() -> Iterator[IcsServer]:
+    with running_ics_server() as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)
@@ -331,7 +345,7 @@ def test_a_failing_write_back_never_blocks_booking_and_is_recorded(owner, diary,
     assert write.lease_until is None
 
 
-# --- bad calendars: recorded, capped, backed off; the last good busy set stays ----------------------
+# --- bad calendars: recorded, capped, backed off; the last good busy set stays ------------------
 
 
 @functools.cache
