@@ -289,6 +289,7 @@ SPECTACULAR_SETTINGS = {
         "ComplaintStatusEnum": "clients.domain.ComplaintStatus",
         "AppointmentStatusEnum": "sessions.scheduling.models.Status",
         "BookingSourceEnum": "sessions.scheduling.models.Source",
+        "CalendarKindEnum": "sessions.scheduling.models.CalendarKind",
     },
 }
 

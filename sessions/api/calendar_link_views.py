@@ -154,6 +154,7 @@ class TherapistCalendarView(TherapistCalendarsView):
         link = outside_calendars.update_link(link=link, fields=fields, password=password)
         return Response(CalendarLinkSerializer(link).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, pk: int, cid: int) -> Response:
         outside_calendars.delete_link(link=self.link(request, pk, cid))
         return Response(status=status.HTTP_204_NO_CONTENT)
