@@ -17,7 +17,14 @@ from bench.seed import SEED, SeededPractice
 from clients.models import Client
 from practice.models import Role, Service, Therapist, TimeOff
 from practice.services import create_user_in_practice, set_working_hours
-from sessions.scheduling.models import Appointment, Source, Status
+from sessions.scheduling.models import (
+    Appointment,
+    BusyBlock,
+    CalendarKind,
+    CalendarLink,
+    Source,
+    Status,
+)
 
 THERAPISTS = 3
 APPOINTMENTS = 500
@@ -148,3 +155,36 @@ def seed_schedule(seeded: SeededPractice, *, seed: int = SEED) -> Schedule:
     return Schedule(
         service=service, therapists=therapists, appointments=len(chosen), time_off=len(time_off)
     )
+
+
+def seed_outside_busy_blocks(
+    therapists: list[Therapist], *, count: int = 200, seed: int = SEED
+) -> int:
+    """`count` busy blocks from outside calendars (issue 20.4), spread over the therapists'
+    days FIRST_DAY..LAST_DAY inside working time (30-90 minutes, 15-minute aligned), on one ics
+    link per therapist: what the availability figure reads beside time off. Returns the count."""
+    rng = random.Random(seed + 2)
+    tz = therapists[0].practice.tz
+    today = timezone.localdate(timezone=tz)
+    with transaction.atomic():
+        links = [
+            CalendarLink.objects.create(
+                practice_id=t.practice_id,
+                therapist=t,
+                kind=CalendarKind.ICS,
+                url=f"https://calendar.example.com/bench-{t.pk}.ics",
+                next_sync_at=timezone.now() + dt.timedelta(days=365),
+            )
+            for t in therapists
+        ]
+        blocks = []
+        for number in range(count):
+            link = links[number % len(links)]
+            day = today + dt.timedelta(days=rng.randint(FIRST_DAY, LAST_DAY))
+            start = _local(day, dt.time(9 + rng.randint(0, 7), 15 * rng.randint(0, 3)), tz)
+            length = dt.timedelta(minutes=30 * rng.randint(1, 3))
+            blocks.append(
+                BusyBlock(link=link, therapist=link.therapist, start=start, end=start + length)
+            )
+        BusyBlock.objects.bulk_create(blocks)
+    return count

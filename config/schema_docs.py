@@ -539,6 +539,36 @@ OPERATIONS: dict[str, Doc] = {
     "public_waitlist_offers_claim_create": Doc(
         "Claim a waiting-list offer", "Book the offered slot: the first claim wins, others get 409."
     ),
+    "therapists_calendars_list": Doc(
+        "A therapist's outside calendars",
+        "The owner, or the therapist for themselves: the calendars whose busy times are synced "
+        "into availability (`kind` `ics` or `caldav`), with `last_synced_at`, `last_error`, "
+        "`failures` and `next_sync_at`. A CalDAV password is never shown (`has_password`).",
+    ),
+    "therapists_calendars_create": Doc(
+        "Link an outside calendar",
+        "`kind` `ics` (an iCalendar `url`, read by subscription) or `caldav` (`url` of the "
+        "calendar, `username`, `password`: an app password, stored encrypted; https only; "
+        "optional `write_back` puts booked appointments there as \"Massage appointment\"). The "
+        "URL follows the webhook rules (no private or loopback addresses; 400 `unsafe_url`). "
+        "Busy times count like time off; the first sync runs at once.",
+    ),
+    "therapists_calendars_retrieve": Doc(
+        "An outside calendar", "One link, with its sync state (`last_error` after a failure)."
+    ),
+    "therapists_calendars_partial_update": Doc(
+        "Change an outside calendar",
+        "`name`, `url`, `username`, `password`, `write_back`. A new URL or new credentials sync "
+        "again at once; the busy times stay until that sync succeeds.",
+    ),
+    "therapists_calendars_destroy": Doc(
+        "Unlink an outside calendar", "Its busy times stop counting at once."
+    ),
+    "therapists_calendars_sync_create": Doc(
+        "Sync an outside calendar now",
+        "202: the link is synced at the next dispatch, whatever its backoff; the outcome shows "
+        "on the link (`last_synced_at`, `last_error`).",
+    ),
     "therapists_working_hours_list": Doc(
         "A therapist's weekly hours",
         "Intervals per weekday (0 = Monday) in the practice's local time, `HH:MM`.",

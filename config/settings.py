@@ -42,6 +42,15 @@ BASE_URL = env.str("BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', defau
 # of a practice (OWASP API6, sessions/scheduling/public_caps.py); 0 turns a cap off.
 PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL = env.int("PUBLIC_BOOKING_MAX_LIVE_PER_EMAIL", default=3)
 PUBLIC_BOOKING_MAX_LIVE_PER_IP = env.int("PUBLIC_BOOKING_MAX_LIVE_PER_IP", default=10)
+# Outside calendars (issue 20.4, sessions/scheduling/outside_calendars.py): how often a link is
+# synced, and the caps of one sync (bytes read, events expanded, seconds per request).
+CALENDAR_SYNC_MINUTES = env.int("CALENDAR_SYNC_MINUTES", default=5)
+CALENDAR_MAX_BYTES = env.int("CALENDAR_MAX_BYTES", default=5 * 1024 * 1024)
+CALENDAR_MAX_EVENTS = env.int("CALENDAR_MAX_EVENTS", default=5000)
+CALENDAR_TIMEOUT_SECONDS = env.int("CALENDAR_TIMEOUT_SECONDS", default=10)
+# The Fernet key (urlsafe base64 of 32 bytes) that encrypts CalDAV app passwords at rest; unset,
+# one is derived from SECRET_KEY (HKDF), so rotating SECRET_KEY then means re-entering them.
+CALENDAR_ENCRYPTION_KEY = env.str("CALENDAR_ENCRYPTION_KEY", default="")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -161,6 +170,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "dispatch-reminders": {"task": "sessions.tasks.dispatch_reminders", "schedule": 60.0},
     "dispatch-webhooks": {"task": "practice.tasks.dispatch_webhooks", "schedule": 60.0},
+    # Outside calendars: due links synced, appointments written back (issue 20.4).
+    "sync-outside-calendars": {"task": "sessions.tasks.sync_outside_calendars", "schedule": 60.0},
     "expire-waitlist": {"task": "sessions.tasks.expire_waitlist", "schedule": 3600.0},
     "schedule-rebook-nudges": {"task": "sessions.tasks.schedule_rebook_nudges", "schedule": 3600.0},
     "expire-unverified-accounts": {
@@ -281,6 +292,7 @@ SPECTACULAR_SETTINGS = {
         "ComplaintStatusEnum": "clients.domain.ComplaintStatus",
         "AppointmentStatusEnum": "sessions.scheduling.models.Status",
         "BookingSourceEnum": "sessions.scheduling.models.Source",
+        "CalendarKindEnum": "sessions.scheduling.models.CalendarKind",
     },
 }
 

@@ -17,6 +17,7 @@ from practice.api import integration_views, schedule_views
 from practice.api import views as practice_views
 from sessions.api import (
     alert_views,
+    calendar_link_views,
     clinical_views,
     intake_views,
     privacy_views,
@@ -197,6 +198,22 @@ api: list = [
         "clients/<int:pk>/clearances/<int:cid>/revoke/",
         ClientClearanceRevokeView.as_view(),
         name="client-clearance-revoke",
+    ),
+    # Outside calendars (issue 20.4): sessions/api/calendar_link_views.py
+    path(
+        "therapists/<int:pk>/calendars/",
+        calendar_link_views.TherapistCalendarsView.as_view(),
+        name="therapist-calendars",
+    ),
+    path(
+        "therapists/<int:pk>/calendars/<int:cid>/",
+        calendar_link_views.TherapistCalendarView.as_view(),
+        name="therapist-calendar",
+    ),
+    path(
+        "therapists/<int:pk>/calendars/<int:cid>/sync/",
+        calendar_link_views.TherapistCalendarSyncView.as_view(),
+        name="therapist-calendar-sync",
     ),
     # Privacy duties (DOMAIN.md 8): sessions/api/privacy_views.py
     path("me/export/", privacy_views.OwnExportView.as_view(), name="me-export"),

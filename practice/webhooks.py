@@ -353,6 +353,13 @@ def _pinned_opener(address: str) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(_NoRedirects, Http, Https)
 
 
+def vetted_opener(url: str) -> urllib.request.OpenerDirector:
+    """An opener for `url` under the webhook rules: `check_url` now (raises UnsafeURL), connect
+    to the vetted address only, follow no redirect. Outside calendars fetch through it too."""
+    address = check_url(url)
+    return _OPENER if address is None else _pinned_opener(address)
+
+
 def _snippet(raw: bytes) -> str:
     # PostgreSQL text cannot hold NUL: one in a receiver's answer would make recording the
     # attempt fail, leaving the delivery to be re-sent forever and never given up on.

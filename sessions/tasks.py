@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from sessions.records import privacy
-from sessions.scheduling import reminders, waitlist
+from sessions.scheduling import calendar_write_back, outside_calendars, reminders, waitlist
 from sessions.scheduling.idempotency import KEEP_HOURS
 from sessions.scheduling.models import IdempotencyRecord, QuietRefusal
 
@@ -78,3 +78,31 @@ def purge_expired_records() -> int:
     """Daily: delete records past `retain_until`, never on legal hold (DOMAIN.md 4); running
     twice, or two at once, is harmless (sessions.records.privacy.purge_records_past_retention)."""
     return len(privacy.purge_records_past_retention().purged)
+
+
+# --- outside calendars (issue 20.4) -------------------------------------------------------------
+
+
+@shared_task
+def sync_outside_calendars() -> int:
+    """Beat, every minute (and after a link changes): claim due links (SKIP LOCKED, leased) and
+    hand each to its own sync task, so one slow calendar holds up no other; push due
+    write-backs that a missed after-commit publish left behind."""
+    ids = outside_calendars.claim_due_links()
+    for link_id in ids:
+        sync_calendar_link.delay(link_id)
+    push_calendar_writes.delay()
+    return len(ids)
+
+
+# A sync is bounded by its own caps (bytes, events, seconds per request); the time limit is the
+# last guard that a worker is never held by one calendar.
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=120, time_limit=150)
+def sync_calendar_link(link_id: int) -> str:
+    return outside_calendars.sync_link(link_id)
+
+
+@shared_task(soft_time_limit=120, time_limit=150)
+def push_calendar_writes() -> int:
+    """Appointments to put into (or remove from) therapists' CalDAV calendars."""
+    return len(calendar_write_back.push_due_writes())

@@ -352,3 +352,28 @@ class IntakeFormFactory(factory.django.DjangoModelFactory):
         lambda: [{"kind": "general", "version": "1", "title": "Consent", "text": "I agree."}]
     )
     questions = factory.LazyFunction(list)
+
+
+class CalendarLinkFactory(factory.django.DjangoModelFactory):
+    """An outside calendar (issue 20.4); an `ics` subscription unless told otherwise."""
+
+    class Meta:
+        model = "scheduling.CalendarLink"
+
+    therapist = factory.SubFactory(TherapistFactory)
+    practice = factory.SelfAttribute("therapist.practice")
+    kind = "ics"
+    url = factory.Sequence(lambda n: f"https://calendar.example.com/busy-{n}.ics")
+    next_sync_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(minutes=5))
+
+
+class BusyBlockFactory(factory.django.DjangoModelFactory):
+    """A busy time synced from an outside calendar: availability reads it like time off."""
+
+    class Meta:
+        model = "scheduling.BusyBlock"
+
+    link = factory.SubFactory(CalendarLinkFactory)
+    therapist = factory.SelfAttribute("link.therapist")
+    start = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=3))
+    end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(hours=1))

@@ -25,6 +25,7 @@ from practice.models import Practice, Service, Therapist, User
 from practice.webhooks import record_event
 from sessions.scheduling import reminders
 from sessions.scheduling.availability import Slot
+from sessions.scheduling.calendar_write_back import queue_write_back
 from sessions.scheduling.events import appointment_booked, appointment_checking_in
 from sessions.scheduling.models import (
     TRANSITIONS,
@@ -180,7 +181,9 @@ def _save_live(appointment: Appointment, **save_kwargs: Any) -> None:
 
 
 def announce(appointment: Appointment, event: str) -> None:
-    """Webhook outbox row, in this transaction: scheduling data only (API.md "Webhooks")."""
+    """Webhook outbox row, in this transaction: scheduling data only (API.md "Webhooks"); and
+    the write-back outbox rows of the therapist's CalDAV calendars (issue 20.4)."""
+    queue_write_back(appointment, new=event == "appointment.created")
     record_event(
         practice=appointment.practice_id,
         type=event,

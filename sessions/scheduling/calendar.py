@@ -25,6 +25,11 @@ def _summary(appointment: Appointment, audience: str) -> str:
     return f"{appointment.service.name} with {appointment.therapist.user.first_name}"
 
 
+def appointment_uid(appointment_id: int, practice_slug: str) -> str:
+    """The appointment's calendar UID: the same in the feeds and in a CalDAV write-back."""
+    return f"appointment-{appointment_id}@{practice_slug}.backcare"
+
+
 def feed(*, practice: Practice, appointments: Iterable[Appointment], audience: str) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//Backcare//Appointments//EN")
@@ -35,7 +40,7 @@ def feed(*, practice: Practice, appointments: Iterable[Appointment], audience: s
     stamp = timezone.now().astimezone(UTC)
     for appointment in appointments:
         event = Event()
-        event.add("uid", f"appointment-{appointment.pk}@{practice.slug}.backcare")
+        event.add("uid", appointment_uid(appointment.pk, practice.slug))
         event.add("sequence", appointment.sequence)
         event.add("dtstamp", stamp)
         event.add("dtstart", appointment.start.astimezone(UTC))

@@ -317,3 +317,86 @@ class WaitlistOffer(models.Model):
     class Meta:
         db_table = "treatment_waitlistoffer"
         ordering = ["created_at", "id"]
+
+
+# --- outside calendars (issue 20.4) -------------------------------------------------------------
+
+
+class CalendarKind(models.TextChoices):
+    ICS = "ics"  # an iCalendar URL, read only
+    CALDAV = "caldav"  # a CalDAV calendar: read, and optionally written back to
+
+
+class CalendarLink(models.Model):
+    """A therapist's other calendar, synced into busy blocks (sessions/scheduling/
+    outside_calendars.py). The CalDAV app password is stored encrypted, never shown."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    therapist = models.ForeignKey(
+        Therapist, on_delete=models.CASCADE, related_name="calendar_links"
+    )
+    kind = models.CharField(max_length=8, choices=CalendarKind.choices)
+    name = models.CharField(max_length=100, blank=True)
+    url = models.URLField(max_length=1000)
+    username = models.CharField(max_length=200, blank=True)
+    password_encrypted = models.TextField(blank=True)
+    write_back = models.BooleanField(default=False)
+    # What the last good sync left: the ics ETag, the CalDAV sync-token, when a whole window
+    # was last expanded (deltas are applied on top of it for a day at most).
+    etag = models.CharField(max_length=300, blank=True)
+    sync_token = models.CharField(max_length=500, blank=True)
+    expanded_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    next_sync_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["next_sync_at"], name="calendarlink_due_idx")]
+
+
+class BusyBlock(models.Model):
+    """Time a linked calendar says the therapist is busy; availability reads it like time off.
+    Replaced only by a successful sync. `href` names the calendar object it came from, so a
+    CalDAV sync-token delta replaces just that object's blocks."""
+
+    link = models.ForeignKey(CalendarLink, on_delete=models.CASCADE, related_name="busy_blocks")
+    therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    href = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        indexes = [models.Index(fields=["therapist", "start"], name="busyblock_therapist_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="busyblock_end_after"),
+        ]
+
+
+class CalendarWrite(models.Model):
+    """The write-back outbox: an appointment to put into (or remove from) one CalDAV calendar.
+    One row per link and appointment; a change marks it due again, the sender pushes the
+    appointment's state as it is then (booked: PUT; cancelled or moved away: DELETE)."""
+
+    link = models.ForeignKey(CalendarLink, on_delete=models.CASCADE, related_name="writes")
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField(null=True, blank=True)  # None: in step with the calendar
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    written_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["link", "appointment"], name="one_write_per_link"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(due_at__isnull=False), name="calendarwrite_due_idx"
+            )
+        ]

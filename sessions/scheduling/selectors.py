@@ -13,7 +13,7 @@ from django.utils import timezone
 from practice.models import DateOverride, Practice, Room, Service, TimeOff, WorkingHours
 from sessions.scheduling import availability
 from sessions.scheduling.availability import Interval, Slot
-from sessions.scheduling.models import Appointment, QuietRefusal, Status
+from sessions.scheduling.models import Appointment, BusyBlock, QuietRefusal, Status
 
 MAX_RANGE_DAYS = 62
 
@@ -212,11 +212,17 @@ def _suitable_rooms(practice: Practice, service: Service) -> list[int]:
 
 
 def _time_off(therapist_ids: list[int], window: Interval) -> dict[int, list[Interval]]:
-    """The therapists' time off reaching into `window`: one query."""
+    """The therapists' time off, with their outside calendars' busy blocks (issue 20.4), reaching
+    into `window`: one UNION query."""
     time_off: dict[int, list[Interval]] = defaultdict(list)
-    for therapist, off_start, off_end in TimeOff.objects.filter(
+    # Busy times synced from outside calendars (issue 20.4) count as time off: one UNION query.
+    off = TimeOff.objects.filter(
         therapist_id__in=therapist_ids, start__lt=window.end, end__gt=window.start
-    ).values_list("therapist_id", "start", "end"):
+    ).values_list("therapist_id", "start", "end")
+    outside = BusyBlock.objects.filter(
+        therapist_id__in=therapist_ids, start__lt=window.end, end__gt=window.start
+    ).values_list("therapist_id", "start", "end")
+    for therapist, off_start, off_end in off.order_by().union(outside.order_by(), all=True):
         time_off[therapist].append(Interval(off_start, off_end))
     return time_off
 

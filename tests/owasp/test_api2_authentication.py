@@ -40,7 +40,13 @@ from sessions.scheduling.models import (
 from sessions.scheduling.reminders import unsubscribe_token
 from tests.conftest import login_client
 from tests.contract.routes import RECIPES, ROUTES
-from tests.factories import PASSWORD, ClientFactory, ReminderFactory, WaitlistEntryFactory
+from tests.factories import (
+    PASSWORD,
+    CalendarLinkFactory,
+    ClientFactory,
+    ReminderFactory,
+    WaitlistEntryFactory,
+)
 from tests.owasp.test_api5_function_authorization import served_operations
 from tests.sessions.booking_setup import local, make_bookable
 
@@ -279,6 +285,7 @@ def live_links(practice, members, owner, anon, django_capture_on_commit_callback
         token_hash=hash_secret(offer_token),
         expires_at=timezone.now() + timedelta(hours=1),
     )
+    own_calendar = CalendarLinkFactory(therapist=members["therapist"].user.therapist)
     ids = {
         route.prefix: RECIPES[route.model](
             practice, members, client=members["client"].user.client, size=1
@@ -304,6 +311,12 @@ def live_links(practice, members, owner, anon, django_capture_on_commit_callback
             "/api/v1/calendar/{}.ics": calendar_token(members["therapist"].user),
             "/api/v1/public/waitlist-offers/{}/claim/": offer_token,
         },
+        # Paths with two ids of different records (issue 20.4: a therapist's outside calendar).
+        "paths": {
+            "/api/v1/therapists/{}/calendars/{}/": (
+                f"/api/v1/therapists/{own_calendar.therapist_id}/calendars/{own_calendar.pk}/"
+            ),
+        },
         "queries": {
             "/api/v1/auth/verify-email/": {
                 "token": practice_services.start_email_verification(user_id=registrant.pk)
@@ -323,6 +336,8 @@ def live_links(practice, members, owner, anon, django_capture_on_commit_callback
 
 
 def _concrete(path: str, links: dict) -> str:
+    if path in links["paths"]:
+        return links["paths"][path]
     if path in links["tokens"]:
         return path.replace("{}", str(links["tokens"][path]))
     if path.startswith("/api/v1/public/{}/"):

@@ -70,6 +70,13 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/therapists/{}/": SCHEDULING,
     "PATCH /api/v1/therapists/{}/": OWNER,
     "GET /api/v1/therapists/{}/working-hours/": SCHEDULING,
+    # outside calendars: the owner, or a therapist for themselves (another's is a 404, API1)
+    "GET /api/v1/therapists/{}/calendars/": CLINICAL,
+    "POST /api/v1/therapists/{}/calendars/": CLINICAL,
+    "GET /api/v1/therapists/{}/calendars/{}/": CLINICAL,
+    "PATCH /api/v1/therapists/{}/calendars/{}/": CLINICAL,
+    "DELETE /api/v1/therapists/{}/calendars/{}/": CLINICAL,
+    "POST /api/v1/therapists/{}/calendars/{}/sync/": CLINICAL,
     "PUT /api/v1/therapists/{}/working-hours/": CLINICAL,
     "GET /api/v1/rooms/": STAFF_AND_API_KEYS,
     "POST /api/v1/rooms/": OWNER,
