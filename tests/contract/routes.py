@@ -26,12 +26,14 @@ from practice.models import (
     Practice,
     Role,
     Service,
+    TaxRate,
     Therapist,
     TimeOff,
     Tombstone,
     WebhookSubscription,
 )
 from practice.permissions import WRITE
+from sessions.billing.models import Invoice, Payment
 from sessions.records.models import Note, SessionPlan, TherapistAlert
 from sessions.scheduling.models import Appointment, Reminder, WaitlistEntry
 from techniques.models import Technique
@@ -43,12 +45,15 @@ from tests.factories import (
     ComplaintFactory,
     ConsentFactory,
     ErasureRequestFactory,
+    InvoiceFactory,
     MembershipFactory,
     NoteFactory,
     OutcomeFactory,
+    PaymentFactory,
     ReminderFactory,
     ServiceFactory,
     SessionPlanFactory,
+    TaxRateFactory,
     TechniqueFactory,
     TherapistAlertFactory,
     TherapistFactory,
@@ -139,6 +144,12 @@ def _reminders(practice: Practice, members: dict, *, client: Client | None, size
     ]
 
 
+def _payments(practice: Practice, members: dict, *, client: Client | None, size: int) -> list:
+    owner = client if client is not None else ClientFactory(practice=practice)
+    invoice = InvoiceFactory(client=owner, subtotal=size * 20, total=size * 20)
+    return PaymentFactory.create_batch(size, invoice=invoice)
+
+
 RECIPES: dict[type[models.Model], Recipe] = {
     Membership: _in_practice(MembershipFactory, role=Role.FRONT_DESK),
     Therapist: _in_practice(TherapistFactory),
@@ -160,6 +171,9 @@ RECIPES: dict[type[models.Model], Recipe] = {
     WaitlistEntry: _for_client(WaitlistEntryFactory),
     ErasureRequest: _in_practice(ErasureRequestFactory),
     Tombstone: _in_practice(TombstoneFactory),
+    TaxRate: _in_practice(TaxRateFactory),
+    Invoice: _for_client(InvoiceFactory),
+    Payment: _payments,
 }
 
 
