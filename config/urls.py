@@ -17,6 +17,7 @@ from practice.api import integration_views, schedule_views
 from practice.api import views as practice_views
 from sessions.api import (
     alert_views,
+    billing_views,
     calendar_link_views,
     clinical_views,
     intake_views,
@@ -35,6 +36,7 @@ router.register("therapists", practice_views.TherapistViewSet, basename="therapi
 router.register("time-off", practice_views.TimeOffViewSet, basename="time-off")
 router.register("services", practice_views.ServiceViewSet, basename="service")
 router.register("rooms", schedule_views.RoomViewSet, basename="room")
+router.register("tax-rates", practice_views.TaxRateViewSet, basename="tax-rate")
 router.register("audit-events", practice_views.AuditEventViewSet, basename="audit-event")
 router.register("api-keys", integration_views.ApiKeyViewSet, basename="api-key")
 router.register("webhooks", integration_views.WebhookViewSet, basename="webhook")
@@ -50,6 +52,8 @@ router.register("reminders", reminder_views.ReminderViewSet, basename="reminder"
 router.register("alerts", alert_views.AlertViewSet, basename="alert")
 router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
+router.register("invoices", billing_views.InvoiceViewSet, basename="invoice")
+router.register("payments", billing_views.PaymentViewSet, basename="payment")
 router.register("erasure-requests", privacy_views.ErasureRequestViewSet, basename="erasure-request")
 router.register("intake-forms", intake_views.IntakeFormViewSet, basename="intake-form")
 
@@ -91,6 +95,11 @@ api: list = [
         "therapists/<int:pk>/date-overrides/<int:override_id>/",
         schedule_views.DateOverrideView.as_view(),
         name="therapist-date-override",
+    ),
+    path(
+        "billing/providers/<str:name>/webhook/",
+        billing_views.ProviderWebhookView.as_view(),
+        name="billing-provider-webhook",
     ),
     path("availability/", session_views.AvailabilityView.as_view(), name="availability"),
     path(

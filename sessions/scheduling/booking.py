@@ -26,7 +26,11 @@ from practice.webhooks import record_event
 from sessions.scheduling import reminders
 from sessions.scheduling.availability import Slot
 from sessions.scheduling.calendar_write_back import queue_write_back
-from sessions.scheduling.events import appointment_booked, appointment_checking_in
+from sessions.scheduling.events import (
+    appointment_booked,
+    appointment_checking_in,
+    appointment_status_changed,
+)
 from sessions.scheduling.models import (
     TRANSITIONS,
     Appointment,
@@ -321,6 +325,9 @@ def cancel_appointment(*, appointment: Appointment, reason: str, actor: Actor) -
     reminders.on_ended(appointment)
     announce(appointment, "appointment.cancelled")
     offer_freed_time_soon(appointment.therapist_id, appointment.start, appointment.blocked_until)
+    appointment_status_changed.send(
+        Appointment, appointment=appointment, before=Status.BOOKED, actor=actor
+    )
     return appointment
 
 
@@ -346,6 +353,9 @@ def move_appointment(*, appointment: Appointment, to: str, actor: Actor) -> Appo
     elif to == Status.COMPLETED:
         reminders.on_completed(appointment)
     announce(appointment, "appointment.updated")
+    appointment_status_changed.send(
+        Appointment, appointment=appointment, before=before, actor=actor
+    )
     return appointment
 
 

@@ -1,5 +1,7 @@
-"""Signals scheduling sends, so that records (above it) reacts without being imported here
-(STYLE.md: a lower app never imports a higher one). Receivers are connected by sessions.signals."""
+"""Signals scheduling sends, so that the apps above it (records, billing) react without being
+imported here (STYLE.md: a lower app never imports a higher one). Receivers are connected by
+sessions.signals; each runs inside the transaction of the change, so an error in one rolls the
+change back."""
 
 from django.dispatch import Signal
 
@@ -13,3 +15,7 @@ appointment_booked = Signal()
 # `precondition_failed` for an incomplete intake) stops the check-in on every path to
 # `checked_in` (API `check-in/`, bulk or any later caller of `move_appointment`).
 appointment_checking_in = Signal()
+
+# Sent by booking.move_appointment and cancel_appointment after an appointment changed status,
+# with `appointment`, `before` (the old status), `actor` (booking.Actor).
+appointment_status_changed = Signal()

@@ -27,12 +27,14 @@ from practice.models import (
     Role,
     Room,
     Service,
+    TaxRate,
     Therapist,
     TimeOff,
     Tombstone,
     WebhookSubscription,
 )
 from practice.permissions import WRITE
+from sessions.billing.models import Invoice, Payment
 from sessions.records.models import IntakeForm, Note, SessionPlan, TherapistAlert
 from sessions.scheduling.models import Appointment, Reminder, WaitlistEntry
 from techniques.models import Technique
@@ -45,13 +47,16 @@ from tests.factories import (
     ConsentFactory,
     ErasureRequestFactory,
     IntakeFormFactory,
+    InvoiceFactory,
     MembershipFactory,
     NoteFactory,
     OutcomeFactory,
+    PaymentFactory,
     ReminderFactory,
     RoomFactory,
     ServiceFactory,
     SessionPlanFactory,
+    TaxRateFactory,
     TechniqueFactory,
     TherapistAlertFactory,
     TherapistFactory,
@@ -142,6 +147,12 @@ def _reminders(practice: Practice, members: dict, *, client: Client | None, size
     ]
 
 
+def _payments(practice: Practice, members: dict, *, client: Client | None, size: int) -> list:
+    owner = client if client is not None else ClientFactory(practice=practice)
+    invoice = InvoiceFactory(client=owner, subtotal=size * 20, total=size * 20)
+    return PaymentFactory.create_batch(size, invoice=invoice)
+
+
 RECIPES: dict[type[models.Model], Recipe] = {
     Membership: _in_practice(MembershipFactory, role=Role.FRONT_DESK),
     Therapist: _in_practice(TherapistFactory),
@@ -165,6 +176,9 @@ RECIPES: dict[type[models.Model], Recipe] = {
     ErasureRequest: _in_practice(ErasureRequestFactory),
     Tombstone: _in_practice(TombstoneFactory),
     IntakeForm: _in_practice(IntakeFormFactory),
+    TaxRate: _in_practice(TaxRateFactory),
+    Invoice: _for_client(InvoiceFactory),
+    Payment: _payments,
 }
 
 
