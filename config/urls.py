@@ -18,6 +18,7 @@ from practice.api import views as practice_views
 from sessions.api import (
     alert_views,
     clinical_views,
+    course_views,
     privacy_views,
     reminder_views,
     waitlist_views,
@@ -45,6 +46,7 @@ router.register("session-plans", clinical_views.SessionPlanViewSet, basename="se
 router.register("notes", clinical_views.NoteViewSet, basename="note")
 router.register("reminders", reminder_views.ReminderViewSet, basename="reminder")
 router.register("alerts", alert_views.AlertViewSet, basename="alert")
+router.register("courses", course_views.CourseViewSet, basename="course")
 router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
 router.register("erasure-requests", privacy_views.ErasureRequestViewSet, basename="erasure-request")
@@ -93,6 +95,11 @@ api: list = [
         name="public-follow-up",
     ),
     path(
+        "public/outcomes/<str:token>/",
+        course_views.PublicOutcomesView.as_view(),
+        name="public-outcomes",
+    ),
+    path(
         "public/unsubscribe/<str:token>/",
         reminder_views.UnsubscribeView.as_view(),
         name="public-unsubscribe",
@@ -137,6 +144,21 @@ api: list = [
         "complaints/<int:pk>/progress.svg",
         ComplaintViewSet.as_view({"get": "progress_svg"}),
         name="complaint-progress-svg",
+    ),
+    path(
+        "courses/<int:pk>/progress.svg",
+        course_views.CourseViewSet.as_view({"get": "progress_svg"}),
+        name="course-progress-svg",
+    ),
+    path(
+        "courses/<int:pk>/summary.pdf",
+        course_views.CourseViewSet.as_view({"get": "summary_pdf"}),
+        name="course-summary-pdf",
+    ),
+    path(
+        "courses/<int:pk>/referral-letter.pdf",
+        course_views.CourseViewSet.as_view({"get": "referral_letter"}),
+        name="course-referral-letter",
     ),
     path(
         "clients/<int:pk>/export/", clinical_views.ClientExportView.as_view(), name="client-export"

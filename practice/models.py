@@ -137,6 +137,14 @@ class Practice(models.Model):
     alert_pain_rise = models.PositiveSmallIntegerField(
         default=2, validators=[MinValueValidator(1), MaxValueValidator(10)]
     )
+    # DOMAIN.md 6 dose table: no meaningful change by this week or this visit of a course of
+    # care means it is `not_responding` (review the plan or refer; issue 18.3).
+    course_review_weeks = models.PositiveSmallIntegerField(
+        default=6, validators=[MinValueValidator(1), MaxValueValidator(52)]
+    )
+    course_review_visits = models.PositiveSmallIntegerField(
+        default=6, validators=[MinValueValidator(1), MaxValueValidator(52)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -414,8 +422,13 @@ TOMBSTONE_TYPES = (
     "complaint",
     "complaint_clearance",
     "consent",
+    "course",
+    "course_measure",
+    "course_review",
+    "course_visit",
     "follow_up_answer",
     "legal_hold_change",
+    "measure_request",
     "medical_clearance",
     "note",
     "outcome",

@@ -139,6 +139,8 @@ class PracticeSerializer(PracticeModelSerializer):
             "meaningful_percent",
             "alert_follow_up_pain",
             "alert_pain_rise",
+            "course_review_weeks",
+            "course_review_visits",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]

@@ -170,6 +170,8 @@ class ReminderKind(models.TextChoices):
     # The public page answers a client who may not book online like anyone else; this message
     # tells them why nothing was booked (issue 13.3; DOMAIN.md 0, rule 2).
     ONLINE_BLOCKED = "online_blocked"
+    # A course's outcome measures are due: the client answers them by a secret link (issue 18.2).
+    MEASURES_DUE = "measures_due"
 
 
 class ReminderStatus(models.TextChoices):
