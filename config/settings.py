@@ -278,6 +278,8 @@ SPECTACULAR_SETTINGS = {
         "ComplaintStatusEnum": "clients.domain.ComplaintStatus",
         "AppointmentStatusEnum": "sessions.scheduling.models.Status",
         "BookingSourceEnum": "sessions.scheduling.models.Source",
+        "DischargeReasonEnum": "sessions.records.course_models.DischargeReason",
+        "CourseStatusEnum": "sessions.records.course_models.CourseStatus",
     },
 }
 

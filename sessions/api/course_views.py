@@ -447,7 +447,7 @@ class OutcomeRequestSerializer(serializers.Serializer):
 
 class OutcomeAnswersSerializer(StrictSerializer):
     answers = serializers.DictField(
-        help_text='Per instrument asked, its raw answers (API.md "Outcome answers").'
+        help_text="Per instrument asked, its raw answers (as for outcomes/)."
     )
 
 

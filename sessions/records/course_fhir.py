@@ -19,14 +19,14 @@ from sessions.records.fhir import (
 )
 from sessions.scheduling.models import Appointment, Status
 
-EPISODE_STATUS = {
+EPISODE_STATUS: dict[str, str] = {
     CourseStatus.ACTIVE: "active",
     CourseStatus.ON_HOLD: "onhold",
     CourseStatus.DISCHARGED: "finished",
     CourseStatus.REFERRED: "finished",
 }
 # CarePlan.status is R4 RequestStatus (DOMAIN.md 7): a referral ends the plan early.
-CARE_PLAN_STATUS = {
+CARE_PLAN_STATUS: dict[str, str] = {
     CourseStatus.ACTIVE: "active",
     CourseStatus.ON_HOLD: "on-hold",
     CourseStatus.DISCHARGED: "completed",

@@ -32,7 +32,7 @@ from practice.models import (
     WebhookSubscription,
 )
 from practice.permissions import WRITE
-from sessions.records.models import Note, SessionPlan, TherapistAlert
+from sessions.records.models import Course, Note, SessionPlan, TherapistAlert
 from sessions.scheduling.models import Appointment, Reminder, WaitlistEntry
 from techniques.models import Technique
 from tests.factories import (
@@ -42,6 +42,7 @@ from tests.factories import (
     ClientFactory,
     ComplaintFactory,
     ConsentFactory,
+    CourseFactory,
     ErasureRequestFactory,
     MembershipFactory,
     NoteFactory,
@@ -155,6 +156,7 @@ RECIPES: dict[type[models.Model], Recipe] = {
     Outcome: _outcomes,
     Reminder: _reminders,
     TherapistAlert: _for_client(TherapistAlertFactory),
+    Course: _for_client(CourseFactory),
     ApiKey: _in_practice(ApiKeyFactory),
     WebhookSubscription: _in_practice(WebhookSubscriptionFactory),
     WaitlistEntry: _for_client(WaitlistEntryFactory),

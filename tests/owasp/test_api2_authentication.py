@@ -27,12 +27,19 @@ from rest_framework.test import APIClient
 from practice import services as practice_services
 from practice.auth import calendar_token, hash_secret
 from practice.models import ApiKey, AuthToken, User
+from sessions.records.course_models import CourseMeasure, CourseMeasureRequest
 from sessions.scheduling.booking import Actor, book_appointment
 from sessions.scheduling.models import ReminderKind, ReminderStatus, Source, WaitlistOffer
 from sessions.scheduling.reminders import unsubscribe_token
 from tests.conftest import login_client
 from tests.contract.routes import RECIPES, ROUTES
-from tests.factories import PASSWORD, ClientFactory, ReminderFactory, WaitlistEntryFactory
+from tests.factories import (
+    PASSWORD,
+    ClientFactory,
+    CourseFactory,
+    ReminderFactory,
+    WaitlistEntryFactory,
+)
 from tests.owasp.test_api5_function_authorization import served_operations
 from tests.sessions.booking_setup import local, make_bookable
 
@@ -245,6 +252,24 @@ def live_links(practice, members, owner, anon, django_capture_on_commit_callback
         status=ReminderStatus.SENT,
         sent_at=timezone.now(),
     )
+    outcomes_token = "oc_probe-token"
+    course = CourseFactory(client=bookable.client, therapist=bookable.therapist)
+    measure = CourseMeasure.objects.create(
+        course=course, visit_number=4, instruments=["rmdq"], due_at=timezone.now()
+    )
+    CourseMeasureRequest.objects.create(
+        measure=measure,
+        reminder=ReminderFactory(
+            client=bookable.client,
+            practice=practice,
+            appointment=None,
+            kind=ReminderKind.MEASURES_DUE,
+            scheduled_for=timezone.now() - timedelta(hours=1),
+            token_hash=hash_secret(outcomes_token),
+            status=ReminderStatus.SENT,
+            sent_at=timezone.now(),
+        ),
+    )
     offer_token = "wl_probe-token"
     WaitlistOffer.objects.create(
         entry=WaitlistEntryFactory(client=bookable.client, service=bookable.service),
@@ -274,6 +299,7 @@ def live_links(practice, members, owner, anon, django_capture_on_commit_callback
             "/static/{}": "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css",
             "/api/v1/public/unsubscribe/{}/": unsubscribe_token(bookable.client),
             "/api/v1/public/follow-ups/{}/": follow_up_token,
+            "/api/v1/public/outcomes/{}/": outcomes_token,
             "/api/v1/calendar/{}.ics": calendar_token(members["therapist"].user),
             "/api/v1/public/waitlist-offers/{}/claim/": offer_token,
         },

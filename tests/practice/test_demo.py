@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from clients.models import Complaint
 from practice.models import Practice
+from sessions.records.course_models import Course, CourseMeasure
 from sessions.records.models import TherapistAlert
 
 pytestmark = pytest.mark.django_db
@@ -21,3 +22,17 @@ def test_the_demo_opens_with_bookable_clients_and_no_red_flag_waiting():
     assert complaints.count() == 2
     assert set(complaints.values_list("status", flat=True)) == {"active"}
     assert not TherapistAlert.objects.exists()
+
+
+def test_the_demo_has_a_course_mid_way_with_measures_due():
+    call_command("load_demo", verbosity=0)
+
+    course = Course.objects.get(practice__slug="demo")
+    statuses = list(
+        course.visits.order_by("appointment__start").values_list("appointment__status", flat=True)
+    )
+    assert statuses[:4] == ["completed"] * 4
+    assert set(statuses[4:]) <= {"booked"}
+    (measure,) = CourseMeasure.objects.filter(course=course)
+    assert (measure.visit_number, measure.status) == (4, "due")
+    assert course.instruments == ["rmdq", "psfs", "groc"]

@@ -28,8 +28,7 @@ def course(owner, bookable) -> dict:
     complaint = ComplaintFactory(client=bookable.client)
     record(owner.api, bookable, complaint, "rmdq", rmdq(14))
     first = timezone.now().astimezone(bookable.practice.tz).date() + timedelta(days=3)
-    created = start_course(owner.api, bookable, complaint, first, planned=6)
-    return created
+    return start_course(owner.api, bookable, complaint, first, planned=6)
 
 
 def visits(course: dict) -> list[Appointment]:
@@ -105,9 +104,7 @@ def test_a_bad_discharge_is_400_and_changes_nothing(owner, course, body):
     assert owner.api.get(f"/api/v1/courses/{course['id']}/").json()["status"] == "active"
 
 
-def test_the_summary_has_dates_visits_techniques_instruments_and_home_care(
-    owner, bookable, course
-):
+def test_the_summary_has_dates_visits_techniques_instruments_and_home_care(owner, bookable, course):
     booked = visits(course)
     for appointment in booked[:4]:
         complete(owner.api, appointment)
@@ -119,10 +116,17 @@ def test_the_summary_has_dates_visits_techniques_instruments_and_home_care(
 
     assert summary["interim"] is False
     assert summary["visits_attended"] == 4
-    assert summary["first_visit"] == booked[0].start.astimezone(bookable.practice.tz).date().isoformat()
+    assert (
+        summary["first_visit"]
+        == booked[0].start.astimezone(bookable.practice.tz).date().isoformat()
+    )
     assert summary["techniques"] == [
-        {"code": summary["techniques"][0]["code"], "name": "Myofascial release", "visits": 1,
-         "minutes": 20}
+        {
+            "code": summary["techniques"][0]["code"],
+            "name": "Myofascial release",
+            "visits": 1,
+            "minutes": 20,
+        }
     ]
     (rmdq_row,) = [row for row in summary["instruments"] if row["instrument"] == "rmdq"]
     assert (rmdq_row["baseline"], rmdq_row["final"], rmdq_row["meaningful"]) == (14, 7, True)

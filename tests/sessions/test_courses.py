@@ -55,7 +55,9 @@ def next_weekday(practice: Practice, weekday: int, after_days: int = 3) -> date:
 def test_a_course_books_its_visits_weekly_and_links_them(owner, bookable, complaint):
     first = next_weekday(bookable.practice, 1)  # a Tuesday
 
-    response = owner.api.post(URL, body(bookable, complaint, at_local(bookable.practice, first, 10)))
+    response = owner.api.post(
+        URL, body(bookable, complaint, at_local(bookable.practice, first, 10))
+    )
 
     assert response.status_code == 201, response.content
     course = response.json()
@@ -75,7 +77,9 @@ def test_odi_is_the_disability_index_where_licensed(owner, bookable, complaint):
     bookable.practice.save()
     first = today(bookable.practice) + timedelta(days=3)
 
-    response = owner.api.post(URL, body(bookable, complaint, at_local(bookable.practice, first, 10)))
+    response = owner.api.post(
+        URL, body(bookable, complaint, at_local(bookable.practice, first, 10))
+    )
 
     assert response.json()["instruments"] == ["odi", "psfs", "groc"]
 
@@ -89,7 +93,9 @@ def test_one_taken_visit_is_a_400_naming_it_and_books_nothing(owner, bookable, c
         start=at_local(bookable.practice, first + timedelta(weeks=3), 10),
     )
 
-    response = owner.api.post(URL, body(bookable, complaint, at_local(bookable.practice, first, 10)))
+    response = owner.api.post(
+        URL, body(bookable, complaint, at_local(bookable.practice, first, 10))
+    )
 
     assert response.status_code == 400
     (error,) = response.json()["errors"]
@@ -105,7 +111,9 @@ def test_a_visit_beyond_the_horizon_is_a_400_naming_it(owner, bookable, complain
     bookable.practice.save()
     first = today(bookable.practice) + timedelta(days=3)
 
-    response = owner.api.post(URL, body(bookable, complaint, at_local(bookable.practice, first, 10)))
+    response = owner.api.post(
+        URL, body(bookable, complaint, at_local(bookable.practice, first, 10))
+    )
 
     assert response.status_code == 400
     (error,) = response.json()["errors"]
@@ -118,7 +126,9 @@ def test_a_visit_beyond_the_horizon_is_a_400_naming_it(owner, bookable, complain
 def test_a_time_outside_working_hours_is_a_400_naming_the_first_visit(owner, bookable, complaint):
     first = today(bookable.practice) + timedelta(days=3)
 
-    response = owner.api.post(URL, body(bookable, complaint, at_local(bookable.practice, first, 20)))
+    response = owner.api.post(
+        URL, body(bookable, complaint, at_local(bookable.practice, first, 20))
+    )
 
     assert response.status_code == 400
     (error,) = response.json()["errors"]
@@ -130,7 +140,9 @@ def test_a_complaint_needing_referral_is_409_and_books_nothing(owner, bookable):
     complaint = ComplaintFactory(client=bookable.client, status=ComplaintStatus.REFERRAL_REQUIRED)
     first = today(bookable.practice) + timedelta(days=3)
 
-    response = owner.api.post(URL, body(bookable, complaint, at_local(bookable.practice, first, 10)))
+    response = owner.api.post(
+        URL, body(bookable, complaint, at_local(bookable.practice, first, 10))
+    )
 
     assert response.status_code == 409
     assert response.json()["code"] == "precondition_failed"
