@@ -497,19 +497,17 @@ def book_visits(
     if not starts:
         return []
     tz = practice.tz
-    days = [start.astimezone(tz).date() for start in starts]
     self_service = actor.kind in SELF_SERVICE
-    free = {
-        slot.start
-        for slot in free_slots(
-            practice=practice,
-            service=service,
-            first=min(days),
-            last=max(days),
-            therapist_id=therapist.pk,
-            hold_quiet_refusals=self_service,
-        )
-    }
+    days = [start.astimezone(tz).date() for start in starts]
+    slots = free_slots(
+        practice=practice,
+        service=service,
+        first=min(days),
+        last=max(days),
+        therapist_id=therapist.pk,
+        hold_quiet_refusals=self_service,
+    )
+    free = {slot.start for slot in slots}
     appointments = []
     for index, start in enumerate(starts, start=first_index):
         if start not in free:

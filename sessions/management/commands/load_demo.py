@@ -149,20 +149,7 @@ def _add_course(practice: Practice) -> None:
         datetime.combine(monday + timedelta(weeks=week, days=1), time(10), tzinfo=tz)
         for week in range(-4, 4)
     ]
-    baseline_at = starts[0] - timedelta(days=7)
-    for instrument, answers in (
-        (Instrument.RMDQ, {"items": [i < 12 for i in range(24)]}),
-        (Instrument.PSFS, {"activities": [{"activity": "sitting at my desk", "score": 4}]}),
-    ):
-        record_outcome(
-            practice=practice,
-            client=client,
-            complaint=complaint,
-            instrument=instrument,
-            answers=answers,
-            recorded_by=owner,
-            measured_at=baseline_at,
-        )
+    _demo_baseline(complaint, owner, at=starts[0] - timedelta(days=7))
     course = Course.objects.create(
         practice=practice,
         client=client,
@@ -204,3 +191,20 @@ def _add_course(practice: Practice) -> None:
         CourseVisit(course=course, appointment=a) for a in [*past, *future]
     )
     request_measures(course=course, appointment=past[-1], number=len(past))
+
+
+def _demo_baseline(complaint: Complaint, owner: Any, *, at: datetime) -> None:
+    """The course's baseline disability index and PSFS, a week before its first visit."""
+    for instrument, answers in (
+        (Instrument.RMDQ, {"items": [i < 12 for i in range(24)]}),
+        (Instrument.PSFS, {"activities": [{"activity": "sitting at my desk", "score": 4}]}),
+    ):
+        record_outcome(
+            practice=complaint.practice,
+            client=complaint.client,
+            complaint=complaint,
+            instrument=instrument,
+            answers=answers,
+            recorded_by=owner,
+            measured_at=at,
+        )
