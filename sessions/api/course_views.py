@@ -258,11 +258,12 @@ class CourseViewSet(TenantViewSet):
 
     @extend_schema(request=CourseUpdateSerializer, responses={200: CourseSerializer})
     def partial_update(self, request, pk=None) -> Response:
+        course = self.get_object()
         incoming = CourseUpdateSerializer(
             data=request.data, partial=True, context=self.get_serializer_context()
         )
         incoming.is_valid(raise_exception=True)
-        course = courses.update_course(course=self.get_object(), fields=incoming.validated_data)
+        course = courses.update_course(course=course, fields=incoming.validated_data)
         self.audit(AuditAction.UPDATE, [course])
         return self._answer(course)
 
@@ -274,10 +275,11 @@ class CourseViewSet(TenantViewSet):
     @action(detail=True, methods=["post"], url_path="visits")
     def add_visit(self, request, pk=None) -> Response:
         """One more visit, booked by the booking rules (400 naming it; 409 on a closed course)."""
+        course = self.get_object()  # another practice's course is a 404 whatever the body
         incoming = AddVisitSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
         appointment = courses.add_visit(
-            course=self.get_object(),
+            course=course,
             start=incoming.validated_data["start"],
             therapist=incoming.validated_data.get("therapist"),
             actor=actor_for(request),
@@ -289,10 +291,10 @@ class CourseViewSet(TenantViewSet):
     @action(detail=True, methods=["post"], url_path="move-visit")
     def move_visit(self, request, pk=None) -> Response:
         """Move one booked visit of the course (the booking rules; 400 naming the visit)."""
+        course = self.get_object()
         incoming = MoveVisitSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        course = self.get_object()
         appointment = courses.move_visit(
             course=course,
             appointment_id=data["appointment"],
@@ -307,10 +309,11 @@ class CourseViewSet(TenantViewSet):
     @action(detail=True, methods=["post"], url_path="move-weekday")
     def move_weekday(self, request, pk=None) -> Response:
         """Move every upcoming visit on one weekday to another of the same week, all or none."""
+        course = self.get_object()
         incoming = MoveWeekdaySerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         moved = courses.move_weekday(
-            course=self.get_object(), actor=actor_for(request), **incoming.validated_data
+            course=course, actor=actor_for(request), **incoming.validated_data
         )
         return self._visits(moved)
 
@@ -318,10 +321,11 @@ class CourseViewSet(TenantViewSet):
     @action(detail=True, methods=["post"], url_path="cancel-rest")
     def cancel_rest(self, request, pk=None) -> Response:
         """Cancel every upcoming booked visit of the course, in one transaction."""
+        course = self.get_object()
         incoming = CancelRestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         cancelled = courses.cancel_rest(
-            course=self.get_object(),
+            course=course,
             reason=incoming.validated_data["reason"],
             actor=actor_for(request),
         )
@@ -331,10 +335,11 @@ class CourseViewSet(TenantViewSet):
     @action(detail=True, methods=["post"])
     def discharge(self, request, pk=None) -> Response:
         """Close the course with a reason; `goals_met` resolves the complaint (twice is 409)."""
+        course = self.get_object()
         incoming = DischargeSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         course = courses.discharge_course(
-            course=self.get_object(),
+            course=course,
             reason=incoming.validated_data["reason"],
             notes=incoming.validated_data["notes"],
             by=request.user,
