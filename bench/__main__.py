@@ -33,6 +33,16 @@ FIGURES = (
 # the bookings and the reminders last, as they add appointments and reminders.
 OTHER_FIGURES = (
     "progress_queries",
+    "course_progress",
+    "course_booking",
+    "availability_14d",
+    "booking_p95",
+    "booking_webhooks",
+    "reminders_per_s",
+)
+CLINICAL = ("notes_list", "progress_queries", "course_progress")
+SCHEDULE = (
+    "course_booking",
     "availability_14d",
     "availability_vs_peer",
     "booking_p95",
@@ -183,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.booking_load import measure_booking
     from bench.booking_webhooks import measure_booking_webhooks
     from bench.clinical import notes_list_queries, progress_queries, seed_clinical
+    from bench.courses import course_progress_queries, measure_course_booking
     from bench.intake_submit import measure_intake_submit
     from bench.measure import Pair, check_same_rows, measure, profile
     from bench.peer import measure_peer
@@ -250,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             figures.append(progress_queries(client, clinical, say=say))
         if wanted("availability_vs_peer"):  # its own process, settings and database
             figures.append(measure_peer(rounds=max(3, args.rounds // 2), say=say))
+        if clinical is not None and wanted("course_progress"):
+            figures.append(course_progress_queries(client, clinical, say=say))
         for name in SCHEDULE:
             if not wanted(name):
                 continue
@@ -257,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             if reason is not None:
                 say(f"  {name}: skipped: {reason}")
                 figures.append(Skipped(name, reason))
+            elif name == "course_booking":
+                figures.append(
+                    measure_course_booking(client, seeded, schedule, rounds=args.rounds, say=say)
+                )
             elif name == "availability_14d":
                 figures.append(measure_availability(schedule, rounds=args.rounds, say=say))
             elif name == "booking_p95":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from django.db import connection, transaction
 from django.test import Client as TestClient
@@ -22,6 +22,7 @@ from bench.seed import SEED, SeededPractice
 from clients.domain import ComplaintStatus, Episode, Mechanism, OnsetType
 from clients.models import Client, Complaint, Instrument, Outcome
 from practice.models import Service, Therapist
+from sessions.records.course_models import Course, CourseVisit
 from sessions.records.models import Amendment, AmendmentKind, Note
 from sessions.scheduling.models import Appointment, Source, Status
 
@@ -59,6 +60,7 @@ class Clinical:
     notes: int
     amendments: int
     progress: dict[int, int]  # sessions -> complaint id
+    courses: dict[int, int] = field(default_factory=dict)  # sessions -> course of care id
 
 
 def _note(rng: random.Random, **fields) -> Note:
@@ -99,6 +101,7 @@ def seed_clinical(seeded: SeededPractice, *, seed: int = SEED) -> Clinical:
                 )
             )
         progress = {}
+        courses: dict[int, int] = {}
         therapist = Therapist.objects.get(user=owner)
         service = Service.objects.create(
             practice=practice, name="Treatment (30 min)", duration_minutes=30
@@ -141,6 +144,21 @@ def seed_clinical(seeded: SeededPractice, *, seed: int = SEED) -> Clinical:
                 )
                 for start in starts
             )
+            course = Course.objects.create(
+                practice=practice,
+                client=client,
+                complaint=complaint,
+                therapist=therapist,
+                service=service,
+                planned_visits=sessions,
+                start_date=starts[0].date(),
+                expected_end=starts[-1].date(),
+                instruments=["rmdq", "psfs", "groc"],
+            )
+            CourseVisit.objects.bulk_create(
+                CourseVisit(course=course, appointment=appointment) for appointment in appointments
+            )
+            courses[sessions] = course.pk
             pains = [
                 max(0, 8 - week * 6 // sessions - rng.choice((0, 0, 1))) for week in range(sessions)
             ]
@@ -195,7 +213,9 @@ def seed_clinical(seeded: SeededPractice, *, seed: int = SEED) -> Clinical:
         Amendment.objects.bulk_create(amendments, batch_size=500)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    return Clinical(notes=len(note_rows), amendments=len(amendments), progress=progress)
+    return Clinical(
+        notes=len(note_rows), amendments=len(amendments), progress=progress, courses=courses
+    )
 
 
 def queries_of(client: TestClient, url: str) -> int:

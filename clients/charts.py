@@ -10,6 +10,7 @@ client by initials and the complaint by its regions, nothing more: a chart gets 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -89,7 +90,7 @@ class _Frame:
 Reading = tuple[Point, bool]  # a point of the series, and whether it was taken after a session
 
 
-def _panel(progress: Progress, top: int) -> list[str]:
+def _panel(progress: Progress, top: int, visits: Sequence[datetime] = ()) -> list[str]:
     low, high, label = SCALES[progress.instrument]
     rule = instruments.RULES[progress.instrument]
     frame = _Frame(top=top, low=low, high=high, higher_is_better=rule.higher_is_better)
@@ -99,7 +100,14 @@ def _panel(progress: Progress, top: int) -> list[str]:
         + [(point, True) for point in progress.post_session],
         key=lambda reading: _moment(reading[0]),
     )
-    xs = _x_positions([_moment(point) for point, _after in readings], plot_w)
+    # Visits (a course of care's, issue 18.5) share the time axis with the readings.
+    tagged = sorted(
+        [(_moment(point), 0, i) for i, (point, _after) in enumerate(readings)]
+        + [(when, 1, j) for j, when in enumerate(visits)]
+    )
+    placed = list(zip(_x_positions([t[0] for t in tagged], plot_w), tagged, strict=True))
+    xs = [x for x, (_m, kind, _i) in placed if kind == 0]
+    visit_xs = [(x, i + 1) for x, (_m, kind, i) in placed if kind == 1]
 
     change = progress.change
     assert change is not None  # noqa: S101 - selector always fills it
@@ -120,6 +128,7 @@ def _panel(progress: Progress, top: int) -> list[str]:
         parts.append(
             f'<text x="{LEFT - 8}" y="{ty + 4:.1f}" class="axis" text-anchor="end">{tick:g}</text>'
         )
+    parts += _visit_marks(frame, visit_xs)
     parts += _marks(frame, xs, readings)
     parts += _date_labels(frame, xs, readings)
     verdict_class = "good" if change.meaningful else ("bad" if change.worse else "flat")
@@ -133,6 +142,24 @@ def _panel(progress: Progress, top: int) -> list[str]:
         'text-anchor="end">'
         f"latest {_number(change.latest)}: {verdict}</text>"
     )
+    return parts
+
+
+def _visit_marks(frame: _Frame, visit_xs: list[tuple[float, int]]) -> list[str]:
+    """A dotted line per visit of the course, numbered at the top every few visits."""
+    top, bottom = frame.top + TOP, frame.top + TOP + frame.plot_h
+    every = max(1, len(visit_xs) // 10)
+    parts = []
+    for x, number in visit_xs:
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}" class="visit">'
+            f"<title>visit {number}</title></line>"
+        )
+        if number == 1 or number % every == 0:
+            parts.append(
+                f'<text x="{x:.1f}" y="{top - 3}" class="visitlabel" text-anchor="middle">'
+                f"{number}</text>"
+            )
     return parts
 
 
@@ -209,7 +236,8 @@ def _legend(top: int) -> list[str]:
     ]
 
 
-def progress_svg(progress: dict[str, Progress], title: str) -> str:
+def progress_svg(progress: dict[str, Progress], title: str, visits: Sequence[datetime] = ()) -> str:
+    """The chart; `visits` (local times) are marked on every panel as numbered dotted lines."""
     panels = [progress[name] for name in SCALES if name in progress]
     height = max(1, len(panels)) * PANEL_HEIGHT + HEADER
     body = [
@@ -224,7 +252,9 @@ def progress_svg(progress: dict[str, Progress], title: str) -> str:
         ".band,.key-band{fill:#e3f2fd}"
         ".baseline,.key-baseline{stroke:#777;stroke-dasharray:5 4}"
         ".series{fill:none;stroke:#1565c0;stroke-width:2}.dot,.key-dot{fill:#1565c0}"
-        ".post,.key-post{fill:#fff;stroke:#e65100;stroke-width:2}</style>",
+        ".post,.key-post{fill:#fff;stroke:#e65100;stroke-width:2}"
+        ".visit{stroke:#8e24aa;stroke-dasharray:2 3}.visitlabel{font-size:9px;fill:#8e24aa}"
+        "</style>",
         f'<rect width="{WIDTH}" height="{height}" fill="#fafafa"/>',
         f'<text x="{LEFT}" y="26" font-size="16" fill="#111" class="heading">'
         f"{escape(title)}</text>",
@@ -233,7 +263,12 @@ def progress_svg(progress: dict[str, Progress], title: str) -> str:
         body.append(f'<text x="{LEFT}" y="60" class="note">No outcome scores yet.</text>')
     else:
         body += _legend(50)
+        if visits:
+            body.append(
+                f'<text x="{WIDTH - RIGHT}" y="68" class="note" text-anchor="end">'
+                f"dotted: the course's {len(visits)} visits</text>"
+            )
     for index, panel in enumerate(panels):
-        body += _panel(panel, HEADER + index * PANEL_HEIGHT)
+        body += _panel(panel, HEADER + index * PANEL_HEIGHT, visits)
     body.append("</svg>")
     return "\n".join(body)

@@ -7,3 +7,7 @@ from django.dispatch import Signal
 # `yes`, or newly computed age flags), `unsure` (questions answered `unsure`), `by` (a user or
 # None) and `appointment_id` (the visit a follow-up answer is about, else None).
 screening_recorded = Signal()
+
+# Sent inside the transaction that records a scored outcome, with `outcome` (sessions: a course
+# of care reviews its response, issue 18.3).
+outcome_recorded = Signal()

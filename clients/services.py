@@ -16,7 +16,7 @@ from clients.domain import (
     age_red_flags,
     referral_urgency,
 )
-from clients.events import screening_recorded
+from clients.events import outcome_recorded, screening_recorded
 from clients.models import (
     Client,
     Complaint,
@@ -397,7 +397,7 @@ def record_outcome(
         raise Invalid.on(f"answers.{error.field}", error.detail) from None
     if instrument == Instrument.PSFS:
         _check_psfs_activities(complaint, answers)
-    return Outcome.objects.create(
+    outcome = Outcome.objects.create(
         practice=practice,
         client=client,
         complaint=complaint,
@@ -411,6 +411,8 @@ def record_outcome(
         recorded_at=now,
         recorded_by=recorded_by,
     )
+    outcome_recorded.send(sender=Outcome, outcome=outcome)
+    return outcome
 
 
 def _check_psfs_activities(complaint: Complaint, answers: Any) -> None:

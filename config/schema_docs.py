@@ -34,6 +34,14 @@ RESOURCES: dict[str, Resource] = {
         "Owner and therapists only; each alert is also emailed once. Filter with "
         "`?acknowledged=false`.",
     ),
+    "courses": Resource(
+        "course of care",
+        "courses of care",
+        "A planned run of visits for one complaint (issue 18): goals, planned visits and "
+        "frequency, plan template, measurement schedule, status (`active`, `on_hold`, "
+        "`discharged`, `referred`), visits used/planned/left, measures due and the latest "
+        "response review. Clinicians write; a client reads their own; front desk none.",
+    ),
     "deleted": Resource(
         "deletion",
         "deletions",
@@ -528,6 +536,58 @@ OPERATIONS: dict[str, Doc] = {
         "The progress as an SVG chart: one line per instrument, points spaced by date, the band "
         "within one MCID of baseline shaded, session scores marked apart from others.",
     ),
+    "courses_visits_create": Doc(
+        "Add a visit to a course",
+        "Books one more visit (`start`, optional `therapist`) by the booking rules; a time that "
+        "does not fit is a 400 naming the visit, a discharged course a 409.",
+    ),
+    "courses_move_visit_create": Doc(
+        "Move one visit",
+        "`appointment` (a visit of this course) to `start`, by the booking rules (400 naming "
+        "the visit when it does not fit).",
+    ),
+    "courses_move_weekday_create": Doc(
+        "Move all visits on one weekday",
+        "Every upcoming visit on `from_weekday` moves to `to_weekday` of its week at the same "
+        "local time (0 = Monday); all or none.",
+    ),
+    "courses_cancel_rest_create": Doc(
+        "Cancel the rest of a course",
+        "Cancels every upcoming booked visit in one transaction, with an optional `reason`.",
+    ),
+    "courses_discharge_create": Doc(
+        "Discharge a course",
+        "`reason` (`goals_met`, `plateau`, `referred`, `client_choice`) and `notes`. Cancels the "
+        "rest, resolves the complaint when goals are met, asks for the discharge measures. "
+        "Twice is a 409.",
+    ),
+    "courses_progress_retrieve": Doc(
+        "Progress over a course",
+        "The complaint's instruments against baseline (as `complaints/{id}/progress/`) and the "
+        "course's visits, numbered, with their status.",
+    ),
+    "courses_progress.svg_retrieve": Doc(
+        "Course progress chart (SVG)",
+        "The complaint's progress chart with the course's visits marked as numbered lines.",
+    ),
+    "courses_summary_retrieve": Doc(
+        "Discharge summary (JSON)",
+        "Course dates, visits attended, techniques delivered (signed notes), baseline and final "
+        "for every instrument with MCID verdicts, home care; `interim` before discharge.",
+    ),
+    "courses_summary.pdf_retrieve": Doc(
+        "Discharge summary (PDF)", "The discharge summary as a printable PDF."
+    ),
+    "courses_referral_letter.pdf_retrieve": Doc(
+        "Referral letter (PDF)",
+        "The summary addressed to a clinician, with the reason: positive red flags, a response "
+        "review of `not_responding` or `worse`, the discharge notes.",
+    ),
+    "courses_fhir_retrieve": Doc(
+        "A course in FHIR R4",
+        "A Bundle: Patient, Condition, EpisodeOfCare, CarePlan (addresses the Condition; one "
+        "activity per visit) and each visit's Appointment and Encounter (in the episode).",
+    ),
     "consents_withdraw_create": Doc(
         "Withdraw a consent",
         "By a clinician or the client. The record stays, with its withdrawal time.",
@@ -587,6 +647,16 @@ OPERATIONS: dict[str, Doc] = {
     ),
     "public_follow_ups_create": Doc(
         "Answer the follow-up", "Today's pain 0-10, stored as an NPRS outcome."
+    ),
+    "public_outcomes_retrieve": Doc(
+        "An outcome request",
+        "The questionnaires a course asks for after a visit (PSFS with the baseline's "
+        "activities); the token in the message is the login, valid 14 days.",
+    ),
+    "public_outcomes_create": Doc(
+        "Answer an outcome request",
+        '`{"answers": {"<instrument>": <raw answers>}}` for every instrument asked, scored by '
+        "the server; a bad answer is a 400 naming it, a second answer a 409.",
     ),
     "public_unsubscribe_retrieve": Doc(
         "Unsubscribe (preview)", "What the unsubscribe link would turn off."

@@ -303,6 +303,8 @@ SPECTACULAR_SETTINGS = {
         "BookingSourceEnum": "sessions.scheduling.models.Source",
         "CalendarKindEnum": "sessions.scheduling.models.CalendarKind",
         "PaymentMethodEnum": "sessions.billing.models.PaymentMethod",
+        "DischargeReasonEnum": "sessions.records.course_models.DischargeReason",
+        "CourseStatusEnum": "sessions.records.course_models.CourseStatus",
     },
 }
 

@@ -20,6 +20,7 @@ from sessions.api import (
     billing_views,
     calendar_link_views,
     clinical_views,
+    course_views,
     intake_views,
     privacy_views,
     reminder_views,
@@ -50,6 +51,7 @@ router.register("session-plans", clinical_views.SessionPlanViewSet, basename="se
 router.register("notes", clinical_views.NoteViewSet, basename="note")
 router.register("reminders", reminder_views.ReminderViewSet, basename="reminder")
 router.register("alerts", alert_views.AlertViewSet, basename="alert")
+router.register("courses", course_views.CourseViewSet, basename="course")
 router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
 router.register("invoices", billing_views.InvoiceViewSet, basename="invoice")
@@ -150,6 +152,11 @@ api: list = [
         name="public-follow-up",
     ),
     path(
+        "public/outcomes/<str:token>/",
+        course_views.PublicOutcomesView.as_view(),
+        name="public-outcomes",
+    ),
+    path(
         "public/unsubscribe/<str:token>/",
         reminder_views.UnsubscribeView.as_view(),
         name="public-unsubscribe",
@@ -194,6 +201,21 @@ api: list = [
         "complaints/<int:pk>/progress.svg",
         ComplaintViewSet.as_view({"get": "progress_svg"}),
         name="complaint-progress-svg",
+    ),
+    path(
+        "courses/<int:pk>/progress.svg",
+        course_views.CourseViewSet.as_view({"get": "progress_svg"}),
+        name="course-progress-svg",
+    ),
+    path(
+        "courses/<int:pk>/summary.pdf",
+        course_views.CourseViewSet.as_view({"get": "summary_pdf"}),
+        name="course-summary-pdf",
+    ),
+    path(
+        "courses/<int:pk>/referral-letter.pdf",
+        course_views.CourseViewSet.as_view({"get": "referral_letter"}),
+        name="course-referral-letter",
     ),
     path(
         "clients/<int:pk>/export/", clinical_views.ClientExportView.as_view(), name="client-export"

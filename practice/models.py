@@ -143,6 +143,14 @@ class Practice(models.Model):
     # Printed on invoices and receipts (issue 19.2): where the practice is, its tax/VAT number.
     address = models.CharField(max_length=300, blank=True)
     tax_number = models.CharField(max_length=40, blank=True)
+    # DOMAIN.md 6 dose table: no meaningful change by this week or this visit of a course of
+    # care means it is `not_responding` (review the plan or refer; issue 18.3).
+    course_review_weeks = models.PositiveSmallIntegerField(
+        default=6, validators=[MinValueValidator(1), MaxValueValidator(52)]
+    )
+    course_review_visits = models.PositiveSmallIntegerField(
+        default=6, validators=[MinValueValidator(1), MaxValueValidator(52)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -531,9 +539,14 @@ TOMBSTONE_TYPES = (
     "complaint",
     "complaint_clearance",
     "consent",
+    "course",
+    "course_measure",
+    "course_review",
+    "course_visit",
     "follow_up_answer",
     "invoice",
     "legal_hold_change",
+    "measure_request",
     "medical_clearance",
     "note",
     "outcome",

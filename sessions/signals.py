@@ -3,20 +3,25 @@
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from clients.events import screening_recorded
+from clients.events import outcome_recorded, screening_recorded
 from practice.models import TimeOff
 from practice.tombstones import track_deletions
 from sessions.billing.models import Invoice, Payment
-from sessions.records import alerts, intake
+from sessions.records import alerts, courses, intake
 from sessions.records.models import (
     Amendment,
+    Course,
+    CourseMeasure,
+    CourseMeasureRequest,
+    CourseReview,
+    CourseVisit,
     FollowUpAnswer,
     Note,
     PlanItem,
     SessionPlan,
     TherapistAlert,
 )
-from sessions.scheduling.events import appointment_booked, appointment_checking_in
+from sessions.scheduling.events import appointment_booked, appointment_checking_in, visit_completed
 from sessions.scheduling.models import (
     Appointment,
     AppointmentEvent,
@@ -36,6 +41,11 @@ track_deletions(WaitlistEntry, "waitlist_entry")
 track_deletions(Reminder, "reminder")
 track_deletions(TherapistAlert, "alert")
 track_deletions(FollowUpAnswer, "follow_up_answer")
+track_deletions(Course, "course")
+track_deletions(CourseVisit, "course_visit", "course.practice_id")
+track_deletions(CourseMeasure, "course_measure", "course.practice_id")
+track_deletions(CourseReview, "course_review", "course.practice_id")
+track_deletions(CourseMeasureRequest, "measure_request", "reminder.practice_id")
 track_deletions(Amendment, "amendment", "note.practice_id")
 track_deletions(PlanItem, "plan_item", "plan.practice_id")
 track_deletions(AppointmentEvent, "appointment_event", "appointment.practice_id")
@@ -72,3 +82,15 @@ def _appointment_booked(sender, *, appointment, **kwargs) -> None:
 def _appointment_checking_in(sender, *, appointment, **kwargs) -> None:
     """The intake gate holds on every path to `checked_in` (issue 17.4)."""
     intake.check_in_gate(appointment=appointment)
+
+
+@receiver(visit_completed)
+def _visit_completed(sender, *, appointment, **kwargs) -> None:
+    """A course's visit completed: request the measures due (issue 18.2)."""
+    courses.on_visit_completed(appointment=appointment)
+
+
+@receiver(outcome_recorded)
+def _outcome_recorded(sender, *, outcome, **kwargs) -> None:
+    """A scored course instrument: review the course's response (issue 18.3)."""
+    courses.on_outcome_recorded(outcome=outcome)

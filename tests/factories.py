@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import factory
+from django.apps import apps
 from django.utils import timezone
 
 from clients.models import Client, Complaint, Consent, ErasureRequest, Outcome
@@ -393,6 +394,11 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "billing.Invoice"
+class CourseFactory(factory.django.DjangoModelFactory):
+    """A course of care written directly (no booking rules), with `visits` linked appointments."""
+
+    class Meta:
+        model = "records.Course"
         skip_postgeneration_save = True
 
     client = factory.SubFactory(ClientFactory)
@@ -432,3 +438,22 @@ class PaymentFactory(factory.django.DjangoModelFactory):
             type(self.invoice).objects.filter(pk=self.invoice_id).update(
                 paid=self.invoice.paid + self.amount
             )
+    complaint = factory.SubFactory(ComplaintFactory, client=factory.SelfAttribute("..client"))
+    therapist = factory.SubFactory(TherapistFactory, practice=factory.SelfAttribute("..practice"))
+    service = factory.SubFactory(ServiceFactory, practice=factory.SelfAttribute("..practice"))
+    goals = factory.LazyFunction(lambda: ["pain_relief"])
+    planned_visits = 2
+    start_date = factory.LazyFunction(timezone.localdate)
+    expected_end = factory.LazyAttribute(lambda o: o.start_date + dt.timedelta(weeks=1))
+    instruments = factory.LazyFunction(lambda: ["rmdq", "psfs", "groc"])
+
+    @factory.post_generation
+    def visits(self, create, extracted, **kwargs):
+        if not create:
+            return
+        visit = apps.get_model("records", "CourseVisit")
+        for _ in range(extracted if extracted is not None else self.planned_visits):
+            appointment = AppointmentFactory(
+                client=self.client, therapist=self.therapist, service=self.service
+            )
+            visit.objects.create(course=self, appointment=appointment)

@@ -146,6 +146,8 @@ class PracticeSerializer(PracticeModelSerializer):
             "currency",
             "address",
             "tax_number",
+            "course_review_weeks",
+            "course_review_visits",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]

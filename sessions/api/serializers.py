@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -12,6 +13,7 @@ from clients.models import Client
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.models import Practice, Service, Therapist
 from practice.tenancy import ScopedPrimaryKeyRelatedField
+from sessions.records.course_selectors import measure_state
 from sessions.records.intake import intake_status
 from sessions.records.models import IntakeStatus
 from sessions.scheduling.models import Appointment, AppointmentEvent
@@ -97,6 +99,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
     therapist_name = serializers.SerializerMethodField()
     service_name = serializers.CharField(source="service.name")
     intake_status = serializers.SerializerMethodField()
+    measures_due = serializers.SerializerMethodField()
 
     class Meta:
         model = Appointment
@@ -118,10 +121,29 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "source",
             "sequence",
             "history",
+            "measures_due",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_measures_due(self, appointment: Appointment) -> list[dict]:
+        """A course visit's open outcome measures (issue 18.2), `due` or `overdue`, for
+        clinicians (`with_course_measures` prefetches them); empty for anyone else."""
+        link = getattr(appointment, "course_link", None)
+        if link is None:
+            return []
+        now = timezone.now()
+        return [
+            {
+                "id": measure.pk,
+                "visit_number": measure.visit_number,
+                "instruments": measure.instruments,
+                "due_at": measure.due_at,
+                "state": measure_state(measure, now),
+            }
+            for measure in link.course.open_measures
+        ]
 
     def get_client_name(self, appointment: Appointment) -> str:
         return f"{appointment.client.first_name} {appointment.client.last_name}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.db.models import QuerySet, prefetch_related_objects
 from django.http import HttpResponse
@@ -46,6 +47,7 @@ from sessions.api.serializers import (
     SeriesCreateSerializer,
     SeriesSerializer,
 )
+from sessions.records.course_selectors import with_course_measures
 from sessions.scheduling import booking, calendar, reminders
 from sessions.scheduling.booking import Actor
 from sessions.scheduling.idempotency import idempotent
@@ -148,6 +150,12 @@ class AppointmentViewSet(TenantViewSet):
     filterset_class = AppointmentFilter
     ordering_fields = None  # the cursor fixes the order
     filter_backends = [FilterBackend, UpdatedSinceFilter]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        if getattr(self.request, "role", None) in (Role.OWNER, Role.THERAPIST):
+            queryset = with_course_measures(queryset)  # clinicians see measures due
+        return queryset
 
     def _booking_args(self, incoming) -> dict:
         data = dict(incoming.validated_data)

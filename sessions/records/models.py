@@ -202,6 +202,7 @@ class AlertKind(models.TextChoices):
     RED_FLAG = "red_flag"  # a positive red-flag answer, at intake, a visit or a follow-up
     SCREENING_REVIEW = "screening_review"  # a screening question answered `unsure`
     FOLLOW_UP_PAIN = "follow_up_pain"  # DOMAIN.md 6: follow-up pain high or risen
+    COURSE_REVIEW = "course_review"  # issue 18.3: a course not responding, or worse
 
 
 class TherapistAlert(models.Model):
@@ -401,3 +402,11 @@ class ConsentSignature(models.Model):
 
     class Meta:
         ordering = ["signed_at", "id"]
+# Courses of care (issue 18) live in their own module; imported here so Django registers them.
+from sessions.records.course_models import (  # noqa: E402, F401
+    Course,
+    CourseMeasure,
+    CourseMeasureRequest,
+    CourseReview,
+    CourseVisit,
+)

@@ -30,6 +30,7 @@ from sessions.scheduling.events import (
     appointment_booked,
     appointment_checking_in,
     appointment_status_changed,
+    visit_completed,
 )
 from sessions.scheduling.models import (
     TRANSITIONS,
@@ -352,6 +353,7 @@ def move_appointment(*, appointment: Appointment, to: str, actor: Actor) -> Appo
         reminders.on_ended(appointment)
     elif to == Status.COMPLETED:
         reminders.on_completed(appointment)
+        visit_completed.send(sender=Appointment, appointment=appointment)
     announce(appointment, "appointment.updated")
     appointment_status_changed.send(
         Appointment, appointment=appointment, before=before, actor=actor
@@ -527,6 +529,100 @@ def book_series(
         for occurrence in occurrences:
             occurrence.appointment = None
     return occurrences
+
+
+def visit_error(
+    index: int, start: datetime, tz: tzinfo, error: Invalid | SlotUnavailable
+) -> Invalid:
+    """A visit that does not fit, as a 400 naming it (issue 18 "Bad input"): `visits.<i>` with
+    the booking rule's code (`slot_unavailable`, `beyond_horizon`, `too_soon`, `off_grid`)."""
+    code = error.errors[0]["code"] if error.errors else error.code
+    when = start.astimezone(tz).strftime("%a %d %b %Y %H:%M")
+    detail = f"Visit {index + 1} ({when}): {error.detail}"
+    return Invalid(detail, errors=[{"field": f"visits.{index}", "code": code, "detail": detail}])
+
+
+@transaction.atomic
+def book_visits(
+    *,
+    practice: Practice,
+    service: Service,
+    therapist: Therapist,
+    client: Client,
+    starts: list[datetime],
+    actor: Actor,
+    first_index: int = 0,
+) -> list[Appointment]:
+    """Book several visits in one transaction, all or none (a course of care, issue 18.1), with
+    every rule of `book_appointment`. The free slots are read once for the whole range, not once
+    per visit; a start that does not fit is a 400 naming the visit (`visit_error`, counted from
+    `first_index`). The exclusion constraint still settles races: a visit lost to one is 409."""
+    _check_bookable(
+        practice=practice, service=service, therapist=therapist, client=client, actor=actor
+    )
+    if not starts:
+        return []
+    tz = practice.tz
+    self_service = actor.kind in SELF_SERVICE
+    days = [start.astimezone(tz).date() for start in starts]
+    slots = free_slots(
+        practice=practice,
+        service=service,
+        first=min(days),
+        last=max(days),
+        therapist_id=therapist.pk,
+        hold_quiet_refusals=self_service,
+    )
+    free = {slot.start for slot in slots}
+    appointments = []
+    for index, start in enumerate(starts, start=first_index):
+        if start not in free:
+            try:  # the precise reason, or a slot that came free since the read
+                _check_slot(
+                    practice=practice,
+                    service=service,
+                    therapist=therapist,
+                    start=start,
+                    self_service=self_service,
+                )
+            except (Invalid, SlotUnavailable) as error:
+                raise visit_error(index, start, tz, error) from None
+        end = start + timedelta(minutes=service.duration_minutes)
+        appointment = Appointment(
+            practice=practice,
+            client=client,
+            therapist=therapist,
+            service=service,
+            start=start,
+            end=end,
+            blocked_until=end + timedelta(minutes=service.buffer_minutes),
+            source=actor.kind,
+            booked_by=actor.user,
+        )
+        _save_live(appointment)
+        appointments.append(appointment)
+    _after_booking_many(appointments, actor)
+    return appointments
+
+
+def _after_booking_many(appointments: list[Appointment], actor: Actor) -> None:
+    """History, reminders and webhook events of freshly booked visits, as `book_appointment`
+    writes them for one."""
+    AppointmentEvent.objects.bulk_create(
+        AppointmentEvent(
+            appointment=appointment,
+            actor=actor.user,
+            actor_kind=actor.kind,
+            action="created",
+            changes={"status": Status.BOOKED, "start": appointment.start.isoformat()},
+        )
+        for appointment in appointments
+    )
+    due_now = [reminders.on_booked(appointment) for appointment in appointments]
+    if any(due_now):
+        dispatch_reminders_soon()
+    for appointment in appointments:
+        announce(appointment, "appointment.created")
 
 
 def _refuse_quietly(

@@ -19,3 +19,7 @@ appointment_checking_in = Signal()
 # Sent by booking.move_appointment and cancel_appointment after an appointment changed status,
 # with `appointment`, `before` (the old status), `actor` (booking.Actor).
 appointment_status_changed = Signal()
+
+# Sent inside the transaction that marks an appointment `completed`, with `appointment`
+# (courses of care count the visit and ask for the measures due, issue 18.2).
+visit_completed = Signal()

@@ -182,6 +182,8 @@ class ReminderKind(models.TextChoices):
     # when staff resend it), and a reminder 48 h before the visit while the intake is incomplete.
     INTAKE_REQUEST = "intake_request"
     INTAKE_REMINDER = "intake_reminder"
+    # A course's outcome measures are due: the client answers them by a secret link (issue 18.2).
+    MEASURES_DUE = "measures_due"
 
 
 class ReminderStatus(models.TextChoices):

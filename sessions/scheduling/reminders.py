@@ -40,6 +40,7 @@ CHUNK = 25  # rows per send task: one claim, one read, one mail connection
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 FOLLOW_UP_VALID = timedelta(days=7)
+MEASURES_VALID = timedelta(days=14)  # a course's outcome request link (issue 18.2)
 PENDING = (ReminderStatus.SCHEDULED, ReminderStatus.QUEUED, ReminderStatus.SENDING)
 INTAKE_KINDS = (ReminderKind.INTAKE_REQUEST, ReminderKind.INTAKE_REMINDER)
 INTAKE_REMINDER_BEFORE = timedelta(hours=48)  # issue 17: "reminded 48 h before if incomplete"
@@ -195,6 +196,24 @@ def on_completed(appointment: Appointment) -> None:
     )
 
 
+def on_measures_due(*, client: Client, appointment: Appointment | None) -> list[Reminder]:
+    """A course's outcome measures are due (issue 18.2): one message per channel, due now, with
+    a link of its own to answer them. The caller (records) links the rows to its measure and
+    asks for a dispatch after commit; an opted-out client gets nothing."""
+    now = timezone.now()
+    return Reminder.objects.bulk_create(
+        Reminder(
+            practice_id=client.practice_id,
+            client=client,
+            appointment=appointment,
+            kind=ReminderKind.MEASURES_DUE,
+            channel=channel,
+            scheduled_for=now,
+        )
+        for channel in _channels(client)
+    )
+
+
 def on_waitlist_offers(offers: list[WaitlistOffer]) -> bool:
     """One message per channel of each offer's client (opt-out and SMS preference respected),
     due now and queued in the order the offers were made, i.e. the order of the waitlist. True
@@ -338,6 +357,7 @@ LINK_PREFIX: dict[str, str] = {
     ReminderKind.WAITLIST_OFFER: "wl_",
     ReminderKind.INTAKE_REQUEST: "in_",
     ReminderKind.INTAKE_REMINDER: "in_",
+    ReminderKind.MEASURES_DUE: "oc_",
 }
 
 
@@ -522,6 +542,13 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
             f"but nothing was booked: please contact {practice.name} to book your next session."
             "\nIf you did not make this request, you can ignore this message."
         )
+    elif reminder.kind == ReminderKind.MEASURES_DUE:
+        subject = f"A few questions about your progress ({practice.name})"
+        body = (
+            f"Hello {name},\n\nYour therapist at {practice.name} asks how your back is doing: "
+            f"a few short questionnaires, about five minutes. Answer them here: "
+            f"{_link(f'public/outcomes/{token}/')}\nThe link works for 14 days."
+        )
     elif reminder.kind == ReminderKind.FOLLOW_UP:
         subject = f"How is your back today? ({practice.name})"
         body = (
@@ -600,3 +627,17 @@ def follow_up_for_token(token: str) -> Reminder | None:
 def follow_up_is_open(reminder: Reminder, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return reminder.sent_at is not None and now < reminder.sent_at + FOLLOW_UP_VALID
+
+
+def measures_request_for_token(token: str) -> Reminder | None:
+    """The outcome request (issue 18.2) whose message carried this link, if it still works."""
+    reminder = (
+        Reminder.objects.select_related("practice", "client")
+        .filter(token_hash=hash_secret(token), kind=ReminderKind.MEASURES_DUE)
+        .first()
+    )
+    if reminder is None or reminder.sent_at is None:
+        return None
+    if timezone.now() >= reminder.sent_at + MEASURES_VALID:
+        return None
+    return reminder

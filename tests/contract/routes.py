@@ -35,7 +35,7 @@ from practice.models import (
 )
 from practice.permissions import WRITE
 from sessions.billing.models import Invoice, Payment
-from sessions.records.models import IntakeForm, Note, SessionPlan, TherapistAlert
+from sessions.records.models import Course, IntakeForm, Note, SessionPlan, TherapistAlert
 from sessions.scheduling.models import Appointment, Reminder, WaitlistEntry
 from techniques.models import Technique
 from tests.factories import (
@@ -45,6 +45,7 @@ from tests.factories import (
     ClientFactory,
     ComplaintFactory,
     ConsentFactory,
+    CourseFactory,
     ErasureRequestFactory,
     IntakeFormFactory,
     InvoiceFactory,
@@ -170,6 +171,7 @@ RECIPES: dict[type[models.Model], Recipe] = {
     Outcome: _outcomes,
     Reminder: _reminders,
     TherapistAlert: _for_client(TherapistAlertFactory),
+    Course: _for_client(CourseFactory),
     ApiKey: _in_practice(ApiKeyFactory),
     WebhookSubscription: _in_practice(WebhookSubscriptionFactory),
     WaitlistEntry: _for_client(WaitlistEntryFactory),

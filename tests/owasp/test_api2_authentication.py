@@ -27,6 +27,7 @@ from rest_framework.test import APIClient
 from practice import services as practice_services
 from practice.auth import calendar_token, hash_secret
 from practice.models import ApiKey, AuthToken, User
+from sessions.records.course_models import CourseMeasure, CourseMeasureRequest
 from sessions.records.intake import current_form
 from sessions.records.models import IntakeRequest
 from sessions.scheduling.booking import Actor, book_appointment
@@ -44,6 +45,7 @@ from tests.factories import (
     PASSWORD,
     CalendarLinkFactory,
     ClientFactory,
+    CourseFactory,
     ReminderFactory,
     WaitlistEntryFactory,
 )
@@ -277,6 +279,24 @@ def live_links(practice, members, owner, anon, django_capture_on_commit_callback
         client=members["client"].user.client,
         form=current_form(practice=practice),
     )
+    outcomes_token = "oc_probe-token"
+    course = CourseFactory(client=bookable.client, therapist=bookable.therapist)
+    measure = CourseMeasure.objects.create(
+        course=course, visit_number=4, instruments=["rmdq"], due_at=timezone.now()
+    )
+    CourseMeasureRequest.objects.create(
+        measure=measure,
+        reminder=ReminderFactory(
+            client=bookable.client,
+            practice=practice,
+            appointment=None,
+            kind=ReminderKind.MEASURES_DUE,
+            scheduled_for=timezone.now() - timedelta(hours=1),
+            token_hash=hash_secret(outcomes_token),
+            status=ReminderStatus.SENT,
+            sent_at=timezone.now(),
+        ),
+    )
     offer_token = "wl_probe-token"
     WaitlistOffer.objects.create(
         entry=WaitlistEntryFactory(client=bookable.client, service=bookable.service),
@@ -308,6 +328,7 @@ def live_links(practice, members, owner, anon, django_capture_on_commit_callback
             "/api/v1/public/unsubscribe/{}/": unsubscribe_token(bookable.client),
             "/api/v1/public/follow-ups/{}/": follow_up_token,
             "/api/v1/public/intake/{}/": intake_token,
+            "/api/v1/public/outcomes/{}/": outcomes_token,
             "/api/v1/calendar/{}.ics": calendar_token(members["therapist"].user),
             "/api/v1/public/waitlist-offers/{}/claim/": offer_token,
         },

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from clients.models import Complaint
 from practice.models import Practice
+from sessions.records.course_models import Course, CourseMeasure
 from sessions.records.models import IntakeRequest, TherapistAlert
 from sessions.scheduling.models import Appointment
 
@@ -26,6 +28,21 @@ def test_the_demo_opens_with_bookable_clients_and_no_red_flag_waiting():
 
 def test_the_demos_first_upcoming_appointment_has_a_pending_intake():
     call_command("load_demo", verbosity=0)
-    first = Appointment.objects.filter(practice__slug="demo").order_by("start").first()
+    upcoming = Appointment.objects.filter(practice__slug="demo", start__gte=timezone.now())
+    first = upcoming.order_by("start").first()
     assert first is not None
     assert IntakeRequest.objects.get(appointment=first).status == "pending"
+
+
+def test_the_demo_has_a_course_mid_way_with_measures_due():
+    call_command("load_demo", verbosity=0)
+
+    course = Course.objects.get(practice__slug="demo")
+    statuses = list(
+        course.visits.order_by("appointment__start").values_list("appointment__status", flat=True)
+    )
+    assert statuses[:4] == ["completed"] * 4
+    assert set(statuses[4:]) <= {"booked"}
+    (measure,) = CourseMeasure.objects.filter(course=course)
+    assert (measure.visit_number, measure.status) == (4, "due")
+    assert course.instruments == ["rmdq", "psfs", "groc"]

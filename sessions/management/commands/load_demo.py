@@ -1,14 +1,14 @@
 """`manage.py load_demo`: the demo practice of API.md "Setting up", created once, idempotent."""
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from clients.models import Client
-from clients.services import create_complaint
+from clients.models import Client, Complaint, Instrument
+from clients.services import create_complaint, record_outcome
 from practice.models import Practice, Service, Therapist
 from practice.services import (
     create_practice,
@@ -16,8 +16,10 @@ from practice.services import (
     create_user_in_practice,
     set_working_hours,
 )
-from sessions.scheduling.booking import Actor, book_appointment
-from sessions.scheduling.models import Source
+from sessions.records.course_models import Course, CourseVisit
+from sessions.records.courses import request_measures
+from sessions.scheduling.booking import Actor, book_appointment, book_visits
+from sessions.scheduling.models import Appointment, Source, Status
 from sessions.scheduling.selectors import free_slots
 
 SLUG = "demo"
@@ -50,6 +52,7 @@ class Command(BaseCommand):
             _add_services_and_hours(practice)
             _add_clients(practice)
             _book_first_visit(practice)
+            _add_course(practice)
             created = "Created"
         else:
             created = "Found"
@@ -153,3 +156,78 @@ def _book_first_visit(practice: Practice) -> None:
         start=slots[0].start,
         actor=Actor(kind=Source.STAFF, user=practice.memberships.get(role="owner").user),
     )
+
+
+def _add_course(practice: Practice) -> None:
+    """Issue 18: Ben is four visits into an eight-visit weekly course; the fourth visit's
+    measures (RMDQ, PSFS, GROC) are due, the rest of the course is booked."""
+    owner = practice.memberships.get(role="owner").user
+    complaint = Complaint.objects.get(client__practice=practice, client__first_name="Ben")
+    client, tz = complaint.client, practice.tz
+    therapist = Therapist.objects.get(user=owner)
+    service = Service.objects.get(practice=practice, name="Back massage (60 min)")
+    today = timezone.localdate(timezone=tz)
+    monday = today - timedelta(days=today.weekday())
+    starts = [
+        datetime.combine(monday + timedelta(weeks=week, days=1), time(10), tzinfo=tz)
+        for week in range(-4, 4)
+    ]
+    _demo_baseline(complaint, owner, at=starts[0] - timedelta(days=7))
+    course = Course.objects.create(
+        practice=practice,
+        client=client,
+        complaint=complaint,
+        therapist=therapist,
+        service=service,
+        goals=["pain_relief", "posture"],
+        planned_visits=len(starts),
+        start_date=starts[0].date(),
+        expected_end=starts[-1].date(),
+        instruments=[Instrument.RMDQ, Instrument.PSFS, Instrument.GROC],
+        home_care="Walk 20 minutes a day; cat-cow stretch morning and evening.",
+        created_by=owner,
+    )
+    past = [
+        Appointment.objects.create(
+            practice=practice,
+            client=client,
+            therapist=therapist,
+            service=service,
+            start=start,
+            end=start + timedelta(minutes=60),
+            blocked_until=start + timedelta(minutes=75),
+            status=Status.COMPLETED,
+            source=Source.STAFF,
+            booked_by=owner,
+        )
+        for start in starts[:4]
+    ]
+    future = book_visits(
+        practice=practice,
+        service=service,
+        therapist=therapist,
+        client=client,
+        starts=[s for s in starts[4:] if s > timezone.now() + timedelta(hours=3)],
+        actor=Actor(kind=Source.STAFF, user=owner),
+    )
+    CourseVisit.objects.bulk_create(
+        CourseVisit(course=course, appointment=a) for a in [*past, *future]
+    )
+    request_measures(course=course, appointment=past[-1], number=len(past))
+
+
+def _demo_baseline(complaint: Complaint, owner: Any, *, at: datetime) -> None:
+    """The course's baseline disability index and PSFS, a week before its first visit."""
+    for instrument, answers in (
+        (Instrument.RMDQ, {"items": [i < 12 for i in range(24)]}),
+        (Instrument.PSFS, {"activities": [{"activity": "sitting at my desk", "score": 4}]}),
+    ):
+        record_outcome(
+            practice=complaint.practice,
+            client=complaint.client,
+            complaint=complaint,
+            instrument=instrument,
+            answers=answers,
+            recorded_by=owner,
+            measured_at=at,
+        )
