@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "clients",
     "techniques",
     "sessions.scheduling.apps.SchedulingConfig",
+    "sessions.billing.apps.BillingConfig",
     "sessions.records.apps.RecordsConfig",
     # The old app: no models now, kept for its migrations (and the receivers it connects).
     "sessions.apps.TreatmentConfig",

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from practice.currencies import CURRENCIES
 from practice.retention import Jurisdiction
 
 
@@ -145,6 +146,8 @@ class Practice(models.Model):
     alert_pain_rise = models.PositiveSmallIntegerField(
         default=2, validators=[MinValueValidator(1), MaxValueValidator(10)]
     )
+    # Issue 19.1: the one ISO 4217 currency the practice invoices and takes payments in.
+    currency = models.CharField(max_length=3, choices=[(c, c) for c in CURRENCIES], default="EUR")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -201,6 +204,8 @@ class Therapist(models.Model):
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="therapists")
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="therapist")
     bio = models.TextField(blank=True, max_length=2000)
+    # Professional body / licence number printed on insurance receipts (issue 19.2).
+    registration_number = models.CharField(max_length=60, blank=True)
     online_bookable = models.BooleanField(default=True)
     active = models.BooleanField(default=True)
     services: models.ManyToManyField = models.ManyToManyField(
@@ -213,6 +218,35 @@ class Therapist(models.Model):
 
     def __str__(self) -> str:
         return self.user.full_name or self.user.email
+
+
+class TaxRate(models.Model):
+    """A named tax (VAT, GST, sales tax) a service's price carries (issue 19.1).
+
+    `inclusive`: the price already includes the tax (usual for consumer prices in the EU, AU);
+    otherwise the tax is added on top. Invoice lines copy name, percent and inclusive, so changing
+    a rate never changes an issued invoice."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="tax_rates")
+    name = models.CharField(max_length=60)
+    percent = models.DecimalField(
+        max_digits=5, decimal_places=2, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    inclusive = models.BooleanField(default=True)
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)  # incremental sync (`?updated_since=`)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "name"], name="tax_rate_name_unique"),
+            models.CheckConstraint(
+                condition=Q(percent__gte=0, percent__lte=100), name="tax_rate_percent_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.percent}%"
 
 
 class Service(models.Model):
@@ -230,6 +264,10 @@ class Service(models.Model):
     price = models.DecimalField(
         max_digits=8, decimal_places=2, default=0, validators=[MinValueValidator(0)]
     )
+    # Issue 19.1: the tax the price carries; none means the price is tax-free.
+    tax_rate = models.ForeignKey(
+        TaxRate, null=True, blank=True, on_delete=models.PROTECT, related_name="services"
+    )
     online_bookable = models.BooleanField(default=True)
     active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)  # incremental sync (`?updated_since=`)
@@ -241,6 +279,7 @@ class Service(models.Model):
             models.CheckConstraint(
                 condition=Q(duration_minutes__gte=5), name="service_duration_min"
             ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="service_price_not_negative"),
         ]
 
     def __str__(self) -> str:

@@ -24,6 +24,7 @@ from practice.metrics import BOOKING_CONFLICTS
 from practice.models import Practice, Service, Therapist, User
 from practice.webhooks import record_event
 from sessions.scheduling import reminders
+from sessions.scheduling.events import appointment_status_changed
 from sessions.scheduling.models import (
     TRANSITIONS,
     Appointment,
@@ -273,6 +274,9 @@ def cancel_appointment(*, appointment: Appointment, reason: str, actor: Actor) -
     reminders.on_ended(appointment)
     announce(appointment, "appointment.cancelled")
     offer_freed_time_soon(appointment.therapist_id, appointment.start, appointment.blocked_until)
+    appointment_status_changed.send(
+        Appointment, appointment=appointment, before=Status.BOOKED, actor=actor
+    )
     return appointment
 
 
@@ -296,6 +300,9 @@ def move_appointment(*, appointment: Appointment, to: str, actor: Actor) -> Appo
     elif to == Status.COMPLETED:
         reminders.on_completed(appointment)
     announce(appointment, "appointment.updated")
+    appointment_status_changed.send(
+        Appointment, appointment=appointment, before=before, actor=actor
+    )
     return appointment
 
 

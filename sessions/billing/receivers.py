@@ -1,0 +1,1 @@
+"""Billing's reactions to scheduling (sessions.scheduling.events), connected in apps.ready."""
