@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('practice', '0012_merge_tombstone_types'),
+        ('practice', '0013_money_currency_tax_rates_registration'),
     ]
 
     operations = [
