@@ -74,7 +74,7 @@ class RevenueQuerySerializer(serializers.Serializer):
         practice = self.context["practice"]
         period = attrs["period"]
         end = attrs.get("end") or reports.local_today(practice)
-        start = attrs.get("start") or end - timedelta(days=DEFAULT_DAYS[period])
+        start = attrs.get("start") or end - timedelta(days=DEFAULT_DAYS[period] - 1)
         if end < start:
             raise serializers.ValidationError({"end": "Must not be before start."})
         if (end - start).days >= MAX_DAYS[period]:

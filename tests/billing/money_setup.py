@@ -88,7 +88,6 @@ def issued_invoice(
     return invoice
 
 
-def days_ago(days: int, hour: int = 12) -> datetime:
-    return timezone.now().replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(
-        days=days
-    )
+def days_ago(days: int) -> datetime:
+    """`days` local days before now, a minute earlier (never in the future, never tomorrow)."""
+    return timezone.now() - timedelta(days=days, minutes=1)
