@@ -315,3 +315,51 @@ class WaitlistEntryFactory(factory.django.DjangoModelFactory):
     service = factory.SubFactory(ServiceFactory, practice=factory.SelfAttribute("..practice"))
     first_day = factory.LazyFunction(timezone.localdate)
     last_day = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=14))
+
+
+class PackageFactory(factory.django.DjangoModelFactory):
+    """A package product (issue 19.4) covering one service of its practice."""
+
+    class Meta:
+        model = "billing.Package"
+        skip_postgeneration_save = True
+
+    practice = factory.SubFactory(PracticeFactory)
+    name = factory.Sequence(lambda n: f"Ten sessions {n}")
+    sessions = 10
+    price = 500
+    expiry_days = 365
+
+    @factory.post_generation
+    def services(self, create, extracted, **kwargs):
+        if create:
+            self.services.set(extracted or [ServiceFactory(practice=self.practice)])
+
+
+class ClientPackageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.ClientPackage"
+
+    client = factory.SubFactory(ClientFactory)
+    practice = factory.SelfAttribute("client.practice")
+    package = factory.SubFactory(PackageFactory, practice=factory.SelfAttribute("..practice"))
+    sessions_total = 10
+    sessions_remaining = 10
+    price = 500
+    currency = "EUR"
+    expires_on = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=365))
+
+
+class CancellationFeeFactory(factory.django.DjangoModelFactory):
+    """A no-show fee without its invoice line (the fee tests charge real ones)."""
+
+    class Meta:
+        model = "billing.CancellationFee"
+
+    appointment = factory.SubFactory(AppointmentFactory, status="no_show")
+    client = factory.SelfAttribute("appointment.client")
+    practice = factory.SelfAttribute("appointment.practice")
+    kind = "no_show"
+    percent = 100
+    amount = 60
+    currency = "EUR"

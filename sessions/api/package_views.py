@@ -169,10 +169,11 @@ class ClientPackageViewSet(TenantViewSet):
     @extend_schema(request=RestoreSerializer, responses={200: ClientPackageSerializer})
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str | None = None) -> Response:
+        client_package = self.get_object()  # another practice's is 404 whatever the body
         incoming = RestoreSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
         restored = packages.restore_session(
-            client_package=self.get_object(), by=request.user, **incoming.validated_data
+            client_package=client_package, by=request.user, **incoming.validated_data
         )
         return Response(ClientPackageSerializer(restored).data)
 
@@ -221,9 +222,8 @@ class CancellationFeeViewSet(TenantViewSet):
     @extend_schema(request=WaiveSerializer, responses={200: CancellationFeeSerializer})
     @action(detail=True, methods=["post"])
     def waive(self, request: Request, pk: str | None = None) -> Response:
+        fee = self.get_object()  # another practice's is 404 whatever the body
         incoming = WaiveSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        fee = fees.waive_fee(
-            fee=self.get_object(), by=request.user, reason=incoming.validated_data["reason"]
-        )
+        fee = fees.waive_fee(fee=fee, by=request.user, reason=incoming.validated_data["reason"])
         return Response(CancellationFeeSerializer(fee).data)

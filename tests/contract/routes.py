@@ -32,6 +32,7 @@ from practice.models import (
     WebhookSubscription,
 )
 from practice.permissions import WRITE
+from sessions.billing.models import CancellationFee, ClientPackage, Package
 from sessions.records.models import Note, SessionPlan, TherapistAlert
 from sessions.scheduling.models import Appointment, Reminder, WaitlistEntry
 from techniques.models import Technique
@@ -39,13 +40,16 @@ from tests.factories import (
     ApiKeyFactory,
     AppointmentFactory,
     AuditEventFactory,
+    CancellationFeeFactory,
     ClientFactory,
+    ClientPackageFactory,
     ComplaintFactory,
     ConsentFactory,
     ErasureRequestFactory,
     MembershipFactory,
     NoteFactory,
     OutcomeFactory,
+    PackageFactory,
     ReminderFactory,
     ServiceFactory,
     SessionPlanFactory,
@@ -139,6 +143,22 @@ def _reminders(practice: Practice, members: dict, *, client: Client | None, size
     ]
 
 
+def _cancellation_fees(
+    practice: Practice, members: dict, *, client: Client | None, size: int
+) -> list:
+    owner = client if client is not None else ClientFactory(practice=practice)
+    therapist = TherapistFactory(practice=practice)
+    service = ServiceFactory(practice=practice)
+    return [
+        CancellationFeeFactory(
+            appointment=AppointmentFactory(
+                client=owner, therapist=therapist, service=service, status="no_show"
+            )
+        )
+        for _ in range(size)
+    ]
+
+
 RECIPES: dict[type[models.Model], Recipe] = {
     Membership: _in_practice(MembershipFactory, role=Role.FRONT_DESK),
     Therapist: _in_practice(TherapistFactory),
@@ -160,6 +180,9 @@ RECIPES: dict[type[models.Model], Recipe] = {
     WaitlistEntry: _for_client(WaitlistEntryFactory),
     ErasureRequest: _in_practice(ErasureRequestFactory),
     Tombstone: _in_practice(TombstoneFactory),
+    Package: _in_practice(PackageFactory),
+    ClientPackage: _for_client(ClientPackageFactory),
+    CancellationFee: _cancellation_fees,
 }
 
 
