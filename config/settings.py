@@ -180,6 +180,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Email ----------------------------------------------------------------------------------
+# Online card payments (issue 19.3, sessions/billing/providers.py): `manual` (the default) takes
+# none and needs no network; `stripe` creates PaymentIntents and is confirmed by Stripe's webhook.
+PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="manual")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_URL = env.str("STRIPE_API_URL", default="https://api.stripe.com")
+# Stripe's own default: a signed webhook older than this is refused (replays).
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
 SMS_URL = env.str("SMS_URL", default="console://")
 SMS_FROM = env.str("SMS_FROM", default="Backcare")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

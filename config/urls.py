@@ -17,6 +17,7 @@ from practice.api import integration_views
 from practice.api import views as practice_views
 from sessions.api import (
     alert_views,
+    billing_views,
     clinical_views,
     package_views,
     privacy_views,
@@ -34,6 +35,7 @@ router.register("staff", practice_views.StaffViewSet, basename="staff")
 router.register("therapists", practice_views.TherapistViewSet, basename="therapist")
 router.register("time-off", practice_views.TimeOffViewSet, basename="time-off")
 router.register("services", practice_views.ServiceViewSet, basename="service")
+router.register("tax-rates", practice_views.TaxRateViewSet, basename="tax-rate")
 router.register("audit-events", practice_views.AuditEventViewSet, basename="audit-event")
 router.register("api-keys", integration_views.ApiKeyViewSet, basename="api-key")
 router.register("webhooks", integration_views.WebhookViewSet, basename="webhook")
@@ -49,6 +51,8 @@ router.register("reminders", reminder_views.ReminderViewSet, basename="reminder"
 router.register("alerts", alert_views.AlertViewSet, basename="alert")
 router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
+router.register("invoices", billing_views.InvoiceViewSet, basename="invoice")
+router.register("payments", billing_views.PaymentViewSet, basename="payment")
 router.register("erasure-requests", privacy_views.ErasureRequestViewSet, basename="erasure-request")
 # Money, issue 19 part B: packages, packages sold, cancellation fees (sessions/api/package_views.py)
 router.register("packages", package_views.PackageViewSet, basename="package")
@@ -84,6 +88,11 @@ api: list = [
         name="me-calendar-rotate",
     ),
     path("practice/", practice_views.PracticeView.as_view(), name="practice"),
+    path(
+        "billing/providers/<str:name>/webhook/",
+        billing_views.ProviderWebhookView.as_view(),
+        name="billing-provider-webhook",
+    ),
     path("availability/", session_views.AvailabilityView.as_view(), name="availability"),
     path(
         "calendar/<str:token>.ics", session_views.CalendarFeedView.as_view(), name="calendar-feed"

@@ -5,6 +5,8 @@ chooses its currency and practice sits below billing."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 # ISO 4217 minor units of the currencies a practice may choose; anything absent is refused.
 MINOR_UNITS: dict[str, int] = {
     "AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CLP": 0, "CNY": 2, "CZK": 2, "DKK": 2,
@@ -14,3 +16,8 @@ MINOR_UNITS: dict[str, int] = {
     "USD": 2, "VND": 0, "ZAR": 2,
 }  # fmt: skip
 CURRENCIES = tuple(sorted(MINOR_UNITS))
+
+
+def fits_currency(amount: Decimal, currency: str) -> bool:
+    """Whether `amount` has no more decimals than `currency` allows (0.005 EUR, 1.5 JPY do not)."""
+    return Decimal(amount) == Decimal(amount).quantize(Decimal(1).scaleb(-MINOR_UNITS[currency]))

@@ -73,3 +73,10 @@ class Throttled(DomainError):
 
 class IdentityNotProven(Invalid):
     """A confirmation lacked the second factor a record asks for (issue 13.1): 400 on the field."""
+
+
+class InvoiceLocked(DomainError):
+    """An issued invoice is immutable (issue 19.2): corrections are credit notes."""
+
+    code, status = "invoice_locked", 409
+    default_detail = "The invoice is issued and cannot be changed; issue a credit note instead."

@@ -148,6 +148,9 @@ class Practice(models.Model):
     )
     # Issue 19.1: the one ISO 4217 currency the practice invoices and takes payments in.
     currency = models.CharField(max_length=3, choices=[(c, c) for c in CURRENCIES], default="EUR")
+    # Printed on invoices and receipts (issue 19.2): where the practice is, its tax/VAT number.
+    address = models.CharField(max_length=300, blank=True)
+    tax_number = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -466,10 +469,12 @@ TOMBSTONE_TYPES = (
     "complaint_clearance",
     "consent",
     "follow_up_answer",
+    "invoice",
     "legal_hold_change",
     "medical_clearance",
     "note",
     "outcome",
+    "payment",
     "plan_item",
     "red_flag_answer",
     "reminder",
@@ -486,6 +491,8 @@ WEBHOOK_EVENTS = (
     "appointment.cancelled",
     "client.created",
     "waitlist.offered",
+    "invoice.issued",
+    "payment.recorded",
     *(f"{record_type}.deleted" for record_type in SCHEDULING_TOMBSTONE_TYPES),
 )
 

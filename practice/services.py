@@ -22,6 +22,7 @@ from practice.models import (
     Practice,
     Role,
     Service,
+    TaxRate,
     Therapist,
     TimeOff,
     User,
@@ -552,6 +553,32 @@ def retire_service(*, service: Service) -> Service:
     service.active = False
     service.save(update_fields=["active"])
     return service
+
+
+# --- tax rates (issue 19.1) ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_tax_rate(*, practice: Practice, fields: dict[str, object]) -> TaxRate:
+    """A named tax rate services can carry; invoice lines copy it, so it may change later."""
+    return TaxRate.objects.create(practice=practice, **fields)
+
+
+@transaction.atomic
+def update_tax_rate(*, tax_rate: TaxRate, fields: dict[str, object]) -> TaxRate:
+    """Change a rate: lines already written keep the name and percent they copied."""
+    for name, value in fields.items():
+        setattr(tax_rate, name, value)
+    tax_rate.save()
+    return tax_rate
+
+
+@transaction.atomic
+def retire_tax_rate(*, tax_rate: TaxRate) -> TaxRate:
+    """Services may still point at a rate: it is retired (inactive), never deleted."""
+    tax_rate.active = False
+    tax_rate.save(update_fields=["active", "updated_at"])
+    return tax_rate
 
 
 # --- time off ----------------------------------------------------------------------------------

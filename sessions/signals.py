@@ -6,6 +6,7 @@ from django.dispatch import receiver
 from clients.events import screening_recorded
 from practice.models import TimeOff
 from practice.tombstones import track_deletions
+from sessions.billing.models import Invoice, Payment
 from sessions.records import alerts
 from sessions.records.models import (
     Amendment,
@@ -26,6 +27,8 @@ from sessions.scheduling.queue import offer_freed_time_soon
 
 # Hard deletions (erasure, purge) stay visible to `?updated_since=` sync (practice.tombstones).
 track_deletions(Appointment, "appointment")
+track_deletions(Invoice, "invoice")
+track_deletions(Payment, "payment")
 track_deletions(Note, "note")
 track_deletions(SessionPlan, "session_plan")
 track_deletions(WaitlistEntry, "waitlist_entry")

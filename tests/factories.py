@@ -363,3 +363,58 @@ class CancellationFeeFactory(factory.django.DjangoModelFactory):
     percent = 100
     amount = 60
     currency = "EUR"
+class TaxRateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "practice.TaxRate"
+
+    practice = factory.SubFactory(PracticeFactory)
+    name = factory.Sequence(lambda n: f"VAT {n}")
+    percent = 20
+    inclusive = True
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    """An issued invoice of one 60.00 EUR line (numbered from 1000 up so that it never meets the
+    practice's sequence), written directly: for list, scope and feed tests."""
+
+    class Meta:
+        model = "billing.Invoice"
+        skip_postgeneration_save = True
+
+    client = factory.SubFactory(ClientFactory)
+    practice = factory.SelfAttribute("client.practice")
+    currency = "EUR"
+    status = "issued"
+    number = factory.Sequence(lambda n: 1000 + n)
+    issued_at = factory.LazyFunction(timezone.now)
+    subtotal = 60
+    tax_total = 0
+    total = 60
+
+    @factory.post_generation
+    def lines(self, create: bool, extracted: object, **kwargs: object) -> None:
+        if create:
+            self.lines.create(
+                description="Back massage", unit_price=60, net=60, tax=0, total=60, quantity=1
+            )
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.Payment"
+        skip_postgeneration_save = True
+
+    invoice = factory.SubFactory(InvoiceFactory)
+    practice = factory.SelfAttribute("invoice.practice")
+    client = factory.SelfAttribute("invoice.client")
+    method = "cash"
+    amount = 20
+    currency = "EUR"
+    received_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def counted(self, create: bool, extracted: object, **kwargs: object) -> None:
+        if create:  # the invoice's `paid` agrees with its payments
+            type(self.invoice).objects.filter(pk=self.invoice_id).update(
+                paid=self.invoice.paid + self.amount
+            )

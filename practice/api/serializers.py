@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
+from practice.currencies import MINOR_UNITS, fits_currency
 from practice.models import (
     STAFF_ROLES,
     AuditEvent,
@@ -15,6 +17,7 @@ from practice.models import (
     Practice,
     Role,
     Service,
+    TaxRate,
     Therapist,
     TimeOff,
     User,
@@ -141,6 +144,9 @@ class PracticeSerializer(PracticeModelSerializer):
             "meaningful_percent",
             "alert_follow_up_pain",
             "alert_pain_rise",
+            "currency",
+            "address",
+            "tax_number",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]
@@ -207,6 +213,7 @@ class TherapistSerializer(PracticeModelSerializer):
             "last_name",
             "email",
             "bio",
+            "registration_number",
             "online_bookable",
             "active",
             "services",
@@ -278,11 +285,21 @@ class ServiceSerializer(PracticeModelSerializer):
             "duration_minutes",
             "buffer_minutes",
             "price",
+            "tax_rate",
             "online_bookable",
             "active",
             "therapists",
         ]
         read_only_fields = ["id"]
+
+    def validate_price(self, value: Decimal) -> Decimal:
+        """A price in the practice's currency: no finer than its minor units (JPY has none)."""
+        currency = self.context["request"].practice.currency
+        if not fits_currency(value, currency):
+            raise serializers.ValidationError(
+                f"{currency} prices have {MINOR_UNITS[currency]} decimals.", code="decimals"
+            )
+        return value
 
     def validate_name(self, value: str) -> str:
         # The unique constraint settles races (409); this gives the usual case a 400 on `name`.
@@ -293,6 +310,26 @@ class ServiceSerializer(PracticeModelSerializer):
         if taken.exists():
             raise serializers.ValidationError(
                 "The practice already has a service with this name.", code="unique"
+            )
+        return value
+
+
+class TaxRateSerializer(PracticeModelSerializer):
+    """A named tax (issue 19.1): `percent` 0-100, `inclusive` when prices already hold it."""
+
+    class Meta:
+        model = TaxRate
+        fields = ["id", "name", "percent", "inclusive", "active", "updated_at"]
+        read_only_fields = ["id", "updated_at"]
+
+    def validate_name(self, value: str) -> str:
+        request = self.context["request"]
+        taken = TaxRate.objects.filter(practice=request.practice, name=value)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError(
+                "The practice already has a tax rate with this name.", code="unique"
             )
         return value
 

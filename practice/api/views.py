@@ -30,6 +30,7 @@ from practice.api.serializers import (
     ServiceSerializer,
     StaffChangeSerializer,
     StaffSerializer,
+    TaxRateSerializer,
     TherapistSerializer,
     TimeOffSerializer,
     TokenOnlySerializer,
@@ -49,6 +50,7 @@ from practice.models import (
     Membership,
     Role,
     Service,
+    TaxRate,
     Therapist,
     TimeOff,
     WorkingHours,
@@ -483,6 +485,30 @@ class ServiceViewSet(TenantModelViewSet):
 
     def perform_destroy(self, instance) -> None:
         services.retire_service(service=instance)
+
+
+class TaxRateViewSet(TenantModelViewSet):
+    """Tax rates services carry (issue 19.1); every member reads them, owners write. DELETE
+    retires a rate (services and invoice lines may still name it)."""
+
+    queryset = TaxRate.objects.all()
+    serializer_class = TaxRateSerializer
+    access = ALL_READ_OWNER_WRITE
+    filterset_fields = ["active", "inclusive"]
+    ordering_fields = ["name", "percent", "id"]
+
+    def perform_create(self, serializer) -> None:
+        serializer.instance = services.create_tax_rate(
+            practice=self.request.practice, fields=dict(serializer.validated_data)
+        )
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = services.update_tax_rate(
+            tax_rate=serializer.instance, fields=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance) -> None:
+        services.retire_tax_rate(tax_rate=instance)
 
 
 class AuditEventFilter(PracticeFilterSet):

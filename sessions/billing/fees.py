@@ -12,17 +12,27 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from practice.audit import audit
 from practice.errors import InvalidTransition, PreconditionFailed
 from practice.models import AuditAction, User
-from sessions.billing import drafts
-from sessions.billing.models import CancellationFee, FeeKind, Invoice, InvoiceStatus, LineKind
+from sessions.billing.invoices import LineInput, add_line, create_invoice
+from sessions.billing.models import (
+    CancellationFee,
+    FeeKind,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    LineKind,
+)
 from sessions.billing.money import quantize
 from sessions.scheduling.models import Appointment, Status
 
 HUNDRED = Decimal(100)
+ZERO = Decimal(0)
 LABELS = {FeeKind.LATE_CANCELLATION: "Late cancellation fee", FeeKind.NO_SHOW: "No-show fee"}
 
 
@@ -56,11 +66,10 @@ def charge_fee(*, appointment: Appointment, by: User | None) -> CancellationFee 
     existing = CancellationFee.objects.filter(appointment=appointment).first()
     if existing is not None:
         return existing
-    invoice = drafts.draft_for_appointment(appointment=appointment, by=by)
     day = appointment.start.astimezone(appointment.practice.tz).date()
-    line = drafts.add_line(
-        invoice,
-        drafts.LineSpec(
+    line = _add_to_draft(
+        appointment,
+        LineInput(
             kind=LineKind.FEE,
             description=f"{LABELS[kind]}: {percent} % of {service.name} on {day.isoformat()}",
             unit_price=amount,
@@ -68,6 +77,7 @@ def charge_fee(*, appointment: Appointment, by: User | None) -> CancellationFee 
             appointment=appointment,
             treatment_date=day,
         ),
+        by=by,
     )
     return CancellationFee.objects.create(
         practice=appointment.practice,
@@ -79,6 +89,39 @@ def charge_fee(*, appointment: Appointment, by: User | None) -> CancellationFee 
         currency=currency,
         line=line,
     )
+
+
+def _add_to_draft(appointment: Appointment, line: LineInput, *, by: User | None) -> InvoiceLine:
+    """On the appointment's draft invoice; a new draft if it has none. If its invoice was issued
+    already (final), the fee goes on a draft of its own, not linked to the appointment."""
+    live = (
+        Invoice.objects.filter(appointment=appointment, kind=InvoiceKind.INVOICE)
+        .exclude(status=InvoiceStatus.VOID)
+        .first()
+    )
+    if live is not None and live.status == InvoiceStatus.DRAFT:
+        return add_line(invoice=live, line=line, actor=by)
+    invoice = create_invoice(
+        practice=appointment.practice,
+        client=appointment.client,
+        appointment=appointment if live is None else None,
+        therapist=appointment.therapist,
+        lines=[line],
+        actor=by,
+    )
+    return invoice.lines.get()
+
+
+def _zero_line(line: InvoiceLine, invoice: Invoice) -> None:
+    """A waived line keeps its words, says so, and owes nothing (`invoice`: its draft, locked)."""
+    line.description = f"{line.description} (waived)"[:300]
+    line.unit_price = line.net = line.tax = line.total = ZERO
+    line.save(update_fields=["description", "unit_price", "net", "tax", "total"])
+    sums = invoice.lines.aggregate(net=Sum("net"), tax=Sum("tax"), total=Sum("total"))
+    invoice.subtotal = sums["net"] or ZERO
+    invoice.tax_total = sums["tax"] or ZERO
+    invoice.total = sums["total"] or ZERO
+    invoice.save(update_fields=["subtotal", "tax_total", "total", "updated_at"])
 
 
 @transaction.atomic
@@ -96,9 +139,7 @@ def waive_fee(*, fee: CancellationFee, reason: str, by: User) -> CancellationFee
                 f"Invoice {invoice.display_number} is {invoice.status}: correct it with a credit "
                 "note instead."
             )
-        line.description = f"{line.description} (waived)"[:300]
-        line.save(update_fields=["description"])
-        drafts.zero_line(line, invoice)
+        _zero_line(line, invoice)
     fee.waived_at = timezone.now()
     fee.waived_by = by
     fee.waive_reason = reason

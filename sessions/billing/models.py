@@ -243,10 +243,12 @@ class Payment(models.Model):
     Only succeeded rows count towards the invoice's `paid`. `amount` is always positive; a refund
     subtracts. Refunds of a payment never exceed it (services, under the invoice's row lock)."""
 
-    client_path = "invoice__client"
+    client_path = "client"
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    # The invoice's client, kept on the row so that tenancy scopes payments like any client record.
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="payments")
     kind = models.CharField(max_length=8, choices=PaymentKind.choices, default=PaymentKind.PAYMENT)
     method = models.CharField(max_length=14, choices=PaymentMethod.choices)
     status = models.CharField(
@@ -273,6 +275,7 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["practice", "received_at", "id"]),
             models.Index(fields=["practice", "updated_at"]),
+            models.Index(fields=["client", "received_at"]),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),

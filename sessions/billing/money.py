@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from practice.currencies import CURRENCIES, MINOR_UNITS
+from practice.currencies import CURRENCIES, MINOR_UNITS, fits_currency
 
 __all__ = ["CURRENCIES", "MINOR_UNITS", "LineAmounts", "line_amounts", "minor_units", "quantize"]
 
@@ -37,7 +37,7 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
 
 def fits(amount: Decimal, currency: str) -> bool:
     """Whether `amount` has no more decimals than the currency allows (0.005 EUR does not)."""
-    return Decimal(amount) == quantize(amount, currency)
+    return fits_currency(amount, currency)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from clients.models import Client
 from practice.audit import audit
 from practice.errors import Invalid, InvalidTransition, PreconditionFailed
 from practice.models import AuditAction, Practice, User
-from sessions.billing import drafts
+from sessions.billing.invoices import LineInput, create_invoice
 from sessions.billing.models import ClientPackage, LineKind, Package, PackageUse
 from sessions.billing.money import fits
 from sessions.scheduling.models import Appointment, Status
@@ -76,18 +76,17 @@ def sell_package(
     if client.restricted_at is not None:  # kept after an erasure request (DOMAIN.md 8)
         raise PreconditionFailed("This client's record is restricted.")
     today = timezone.now().astimezone(practice.tz).date()
-    invoice = drafts.new_draft(
-        practice=practice, client=client, therapist=None, appointment=None, by=by
-    )
-    drafts.add_line(
-        invoice,
-        drafts.LineSpec(
-            kind=LineKind.PACKAGE,
-            description=f"{package.name}: {package.sessions} sessions",
-            unit_price=package.price,
-            treatment_date=None,
-            taxed=False,
-        ),
+    invoice = create_invoice(
+        practice=practice,
+        client=client,
+        actor=by,
+        lines=[
+            LineInput(
+                kind=LineKind.PACKAGE,
+                description=f"{package.name}: {package.sessions} sessions",
+                unit_price=package.price,
+            )
+        ],
     )
     return ClientPackage.objects.create(
         practice=practice,

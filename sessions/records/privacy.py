@@ -47,6 +47,7 @@ from practice.retention import (
     rule_for,
 )
 from practice.webhooks import scrub_client_events
+from sessions.billing.models import Invoice, Payment
 from sessions.records.models import Amendment, Note, SessionPlan
 from sessions.scheduling import reminders
 from sessions.scheduling.booking import Actor, cancel_appointment
@@ -195,6 +196,11 @@ def _delete_everything(client: Client) -> dict[str, int]:
     user_id = client.user_id
     _scrub_copies(client, names=True)
     for queryset in (
+        # Money records protect the client (and a refund its payment, a credit note its invoice).
+        Payment.objects.filter(client=client, refund_of__isnull=False),
+        Payment.objects.filter(client=client),
+        Invoice.objects.filter(client=client, credits__isnull=False),
+        Invoice.objects.filter(client=client),
         Amendment.objects.filter(note__client=client),
         Note.objects.filter(client=client),
         SessionPlan.objects.filter(client=client),

@@ -10,9 +10,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0001_initial'),
+        ('billing', '0002_payment_client'),
         ('clients', '0009_medical_clearance_revocation'),
-        ('practice', '0014_cancellation_fee_policy'),
+        ('practice', '0015_cancellation_fee_policy'),
         ('scheduling', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('practice', '0013_money_currency_tax_rates_registration'),
+        ('practice', '0014_practice_address_and_money_tombstones'),
     ]
 
     operations = [
