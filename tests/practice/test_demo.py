@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from clients.models import Complaint
 from practice.models import Practice
+from sessions.billing.models import CancellationFee, ClientPackage, InvoiceLine
 from sessions.records.models import TherapistAlert
 
 pytestmark = pytest.mark.django_db
@@ -21,3 +22,17 @@ def test_the_demo_opens_with_bookable_clients_and_no_red_flag_waiting():
     assert complaints.count() == 2
     assert set(complaints.values_list("status", flat=True)) == {"active"}
     assert not TherapistAlert.objects.exists()
+
+
+def test_the_demo_has_a_package_in_use_and_a_waived_fee():
+    call_command("load_demo", verbosity=0)
+
+    practice = Practice.objects.get(slug="demo")
+    sold = ClientPackage.objects.get(practice=practice)
+    assert (sold.sessions_total, sold.sessions_remaining) == (5, 4)
+    covered = InvoiceLine.objects.get(appointment__client=sold.client)
+    assert covered.total == 0
+    assert "covered by package" in covered.description
+    fee = CancellationFee.objects.get(practice=practice)
+    assert fee.is_waived
+    assert fee.line.total == 0

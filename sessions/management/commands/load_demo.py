@@ -1,6 +1,7 @@
 """`manage.py load_demo`: the demo practice of API.md "Setting up", created once, idempotent."""
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -9,13 +10,18 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.services import create_complaint
-from practice.models import Practice, Therapist
+from practice.models import Practice, Service, Therapist
 from practice.services import (
     create_practice,
     create_service,
     create_user_in_practice,
     set_working_hours,
 )
+from sessions.billing.fees import waive_fee
+from sessions.billing.models import CancellationFee
+from sessions.billing.packages import create_package, sell_package
+from sessions.scheduling.booking import Actor, move_appointment
+from sessions.scheduling.models import Appointment, Source, Status
 
 SLUG = "demo"
 OWNER_EMAIL = "owner@demo.test"
@@ -46,6 +52,7 @@ class Command(BaseCommand):
             _add_staff(practice)
             _add_services_and_hours(practice)
             _add_clients(practice)
+            _add_package_and_waived_fee(practice)
             created = "Created"
         else:
             created = "Found"
@@ -128,3 +135,55 @@ def _add_clients(practice: Practice) -> None:
                 pain_now=6 + index,
                 red_flags=dict.fromkeys(("saddle_numbness", "cancer_history"), "no"),
             )
+
+
+def _past_visit(practice: Practice, client: Client, days_ago: int, status: str) -> Appointment:
+    """A visit last week, written directly (booking refuses the past), in `status`."""
+    service = Service.objects.get(practice=practice, name="Back massage (60 min)")
+    day = timezone.localdate() - timedelta(days=days_ago)
+    start = datetime.combine(day, time(10), tzinfo=practice.tz)
+    return Appointment.objects.create(
+        practice=practice,
+        client=client,
+        therapist=Therapist.objects.filter(practice=practice).first(),
+        service=service,
+        start=start,
+        end=start + timedelta(minutes=60),
+        blocked_until=start + timedelta(minutes=75),
+        source=Source.STAFF,
+        status=status,
+    )
+
+
+def _add_package_and_waived_fee(practice: Practice) -> None:
+    """Money in the demo (issue 19): Ben bought five back massages and has used one (its invoice
+    line is zero, "covered by package"); David missed a visit and the owner waived the fee."""
+    owner = practice.memberships.get(role="owner").user
+    actor = Actor(kind=Source.STAFF, user=owner)
+    five = create_package(
+        practice=practice,
+        fields={
+            "name": "Five back massages",
+            "description": "Five 60-minute back massages, to use within six months.",
+            "sessions": 5,
+            "price": Decimal("300.00"),
+            "expiry_days": 180,
+            "services": list(Service.objects.filter(practice=practice, name__startswith="Back")),
+        },
+    )
+    ben = Client.objects.get(practice=practice, first_name="Ben")
+    sell_package(practice=practice, package=five, client=ben, by=owner)
+    move_appointment(
+        appointment=_past_visit(practice, ben, 7, Status.CHECKED_IN),
+        to=Status.COMPLETED,
+        actor=actor,
+    )
+    david = Client.objects.get(practice=practice, first_name="David")
+    missed = move_appointment(
+        appointment=_past_visit(practice, david, 6, Status.BOOKED), to=Status.NO_SHOW, actor=actor
+    )
+    waive_fee(
+        fee=CancellationFee.objects.get(appointment=missed),
+        reason="Family emergency: first missed visit",
+        by=owner,
+    )
