@@ -202,6 +202,30 @@ RESOURCES: dict[str, Resource] = {
         "Webhook subscriptions (owner only): events POSTed to your URL, signed with "
         "`Backcare-Signature`, retried with backoff for 24 hours. The secret is shown once.",
     ),
+    # Money, issue 19 part B (sessions/api/package_views.py)
+    "packages": Resource(
+        "package",
+        "packages",
+        "A product of `sessions` sessions of some `services` for one `price` (in the practice's "
+        "currency), used within `expiry_days` of the sale. Owners write; staff and clients read "
+        "(clients only those on sale). Retire one with `active: false`.",
+    ),
+    "client_packages": Resource(
+        "package sold",
+        "packages sold",
+        "A package sold to a client: `sessions_remaining` until `expires_on` (the practice's "
+        "days). Each completed appointment of a covered service draws one session from the "
+        "client's package that expires first, and its invoice line is then zero (\"covered by "
+        'package"). Staff sell (`POST` with `package` and `client`: a draft invoice with the '
+        "package's line comes with it); clients read their own.",
+    ),
+    "fees": Resource(
+        "cancellation fee",
+        "cancellation fees",
+        "The practice's fee for a late cancellation (`late_cancel_fee_percent` of the service "
+        "price) or a no-show (`no_show_fee_percent`), rounded half-up and added as a line to a "
+        "draft invoice for the appointment. Staff read them, clients their own; owners waive.",
+    ),
 }
 
 STANDARD_ACTIONS = {
@@ -725,6 +749,44 @@ OPERATIONS: dict[str, Doc] = {
         "Subscribe to events",
         "`url` and `events`. Answers the signing `secret` once. URLs on private or loopback "
         "addresses are refused unless the deployment allows them.",
+    ),
+    "client_packages_create": Doc(
+        "Sell a package",
+        "`package` and `client`. Answers the package sold, with `invoice`: a draft invoice "
+        "holding the package's line, for staff to issue. An inactive package is a 400.",
+    ),
+    "client_packages_restore_create": Doc(
+        "Give a package session back",
+        "Owners only: `appointment` (one that drew a session from this package) and `reason`. "
+        "The session returns to the package; the use is kept, marked returned, and the change is "
+        "in the audit log. A session given back already is a 409.",
+    ),
+    "fees_waive_create": Doc(
+        "Waive a cancellation fee",
+        "Owners only, with a `reason`. The fee's line stays on its draft invoice at zero and "
+        'says "(waived)"; the fee keeps its `amount`, `waived_at`, `waived_by` and '
+        "`waive_reason`, and the waiver is in the audit log. A fee on an issued invoice is a 409 "
+        "`precondition_failed`: correct it with a credit note. Waiving twice is a 409.",
+    ),
+    "reports_revenue_retrieve": Doc(
+        "Revenue report",
+        "Owners only. Issued and paid invoices' lines less issued credit notes, by `period` "
+        "(`day`, `week` starting Monday, or `month`, in the practice's local days), therapist "
+        "and service, between `start` and `end` (local dates, inclusive; default the last 30 "
+        "days, 12 weeks or 365 days). Drafts and void invoices are not revenue. Amounts are "
+        "strings in the practice's currency. `?format=csv` answers a spreadsheet.",
+    ),
+    "reports_outstanding_retrieve": Doc(
+        "Outstanding balances",
+        "Owners only. What issued invoices still owe (total less paid less credited), per "
+        "client, aged by local days since issue: `0_30`, `31_60`, `61_plus`. `?format=csv` "
+        "answers a spreadsheet (cells that a spreadsheet would run as formulas are quoted).",
+    ),
+    "reports_package_liability_retrieve": Doc(
+        "Package liability",
+        "Owners only. Sessions sold and not yet used in packages that have not expired, and "
+        "what they are worth (price x sessions remaining / sessions sold, half-up). "
+        "`?format=csv` answers a spreadsheet.",
     ),
 }
 

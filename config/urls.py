@@ -22,8 +22,10 @@ from sessions.api import (
     clinical_views,
     course_views,
     intake_views,
+    package_views,
     privacy_views,
     reminder_views,
+    report_views,
     waitlist_views,
 )
 from sessions.api import views as session_views
@@ -58,6 +60,10 @@ router.register("invoices", billing_views.InvoiceViewSet, basename="invoice")
 router.register("payments", billing_views.PaymentViewSet, basename="payment")
 router.register("erasure-requests", privacy_views.ErasureRequestViewSet, basename="erasure-request")
 router.register("intake-forms", intake_views.IntakeFormViewSet, basename="intake-form")
+# Money, issue 19 part B: packages, packages sold, cancellation fees (sessions/api/package_views.py)
+router.register("packages", package_views.PackageViewSet, basename="package")
+router.register("client-packages", package_views.ClientPackageViewSet, basename="client-package")
+router.register("fees", package_views.CancellationFeeViewSet, basename="fee")
 
 api: list = [
     path("auth/token/", practice_views.LoginView.as_view(), name="auth-token"),
@@ -263,6 +269,18 @@ api: list = [
         "clients/<int:pk>/access-log/",
         privacy_views.ClientAccessLogView.as_view(),
         name="client-access-log",
+    ),
+    # Money reports (issue 19.6), owners only: sessions/api/report_views.py
+    path("reports/revenue/", report_views.RevenueReportView.as_view(), name="reports-revenue"),
+    path(
+        "reports/outstanding/",
+        report_views.OutstandingReportView.as_view(),
+        name="reports-outstanding",
+    ),
+    path(
+        "reports/package-liability/",
+        report_views.PackageLiabilityReportView.as_view(),
+        name="reports-package-liability",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -93,6 +93,14 @@ class Practice(models.Model):
     online_booking = models.BooleanField(default=True)
     # Whether clients may cancel themselves inside the cancellation window (else they call).
     clients_may_cancel_late = models.BooleanField(default=False)
+    # DOMAIN.md 7 "cancellation window": a late cancellation costs 50-100 % of the service price,
+    # a no-show the full fee; the fee line can be waived by an owner (issue 19.5).
+    late_cancel_fee_percent = models.PositiveSmallIntegerField(
+        default=50, validators=[MaxValueValidator(100)]
+    )
+    no_show_fee_percent = models.PositiveSmallIntegerField(
+        default=100, validators=[MaxValueValidator(100)]
+    )
     # DOMAIN.md 4: gluteal work needs a signed sensitive-area consent where the regulator asks.
     sensitive_area_consent_required = models.BooleanField(default=True)
     # How long a waitlist offer's claim link stays valid.
@@ -158,6 +166,10 @@ class Practice(models.Model):
             models.CheckConstraint(
                 condition=Q(booking_horizon_days__gte=1, booking_horizon_days__lte=365),
                 name="practice_horizon_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(late_cancel_fee_percent__lte=100, no_show_fee_percent__lte=100),
+                name="practice_fee_percent_range",
             ),
         ]
 

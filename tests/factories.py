@@ -378,6 +378,56 @@ class BusyBlockFactory(factory.django.DjangoModelFactory):
     therapist = factory.SelfAttribute("link.therapist")
     start = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=3))
     end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(hours=1))
+
+
+class PackageFactory(factory.django.DjangoModelFactory):
+    """A package product (issue 19.4) covering one service of its practice."""
+
+    class Meta:
+        model = "billing.Package"
+        skip_postgeneration_save = True
+
+    practice = factory.SubFactory(PracticeFactory)
+    name = factory.Sequence(lambda n: f"Ten sessions {n}")
+    sessions = 10
+    price = 500
+    expiry_days = 365
+
+    @factory.post_generation
+    def services(self, create, extracted, **kwargs):
+        if create:
+            self.services.set(extracted or [ServiceFactory(practice=self.practice)])
+
+
+class ClientPackageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.ClientPackage"
+
+    client = factory.SubFactory(ClientFactory)
+    practice = factory.SelfAttribute("client.practice")
+    package = factory.SubFactory(PackageFactory, practice=factory.SelfAttribute("..practice"))
+    sessions_total = 10
+    sessions_remaining = 10
+    price = 500
+    currency = "EUR"
+    expires_on = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=365))
+
+
+class CancellationFeeFactory(factory.django.DjangoModelFactory):
+    """A no-show fee without its invoice line (the fee tests charge real ones)."""
+
+    class Meta:
+        model = "billing.CancellationFee"
+
+    appointment = factory.SubFactory(AppointmentFactory, status="no_show")
+    client = factory.SelfAttribute("appointment.client")
+    practice = factory.SelfAttribute("appointment.practice")
+    kind = "no_show"
+    percent = 100
+    amount = 60
+    currency = "EUR"
+
+
 class TaxRateFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "practice.TaxRate"
@@ -394,6 +444,8 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "billing.Invoice"
+
+
 class CourseFactory(factory.django.DjangoModelFactory):
     """A course of care written directly (no booking rules), with `visits` linked appointments."""
 
@@ -438,6 +490,7 @@ class PaymentFactory(factory.django.DjangoModelFactory):
             type(self.invoice).objects.filter(pk=self.invoice_id).update(
                 paid=self.invoice.paid + self.amount
             )
+
     complaint = factory.SubFactory(ComplaintFactory, client=factory.SelfAttribute("..client"))
     therapist = factory.SubFactory(TherapistFactory, practice=factory.SelfAttribute("..practice"))
     service = factory.SubFactory(ServiceFactory, practice=factory.SelfAttribute("..practice"))

@@ -130,6 +130,8 @@ class PracticeSerializer(PracticeModelSerializer):
             "odi_licensed",
             "online_booking",
             "clients_may_cancel_late",
+            "late_cancel_fee_percent",
+            "no_show_fee_percent",
             "sensitive_area_consent_required",
             "waitlist_offer_minutes",
             "sync_horizon_days",

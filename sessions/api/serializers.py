@@ -254,6 +254,15 @@ class PublicPracticeSerializer(serializers.ModelSerializer):
     cancellation_window_hours = serializers.IntegerField(
         help_text="Hours before the start inside which a cancellation is late."
     )
+    clients_may_cancel_late = serializers.BooleanField(
+        help_text="Whether a client may cancel inside the window themselves (else they call)."
+    )
+    late_cancel_fee_percent = serializers.IntegerField(
+        help_text="Percent of the service price charged for a late cancellation."
+    )
+    no_show_fee_percent = serializers.IntegerField(
+        help_text="Percent of the service price charged when the client does not come."
+    )
     online_booking = serializers.BooleanField(
         help_text="Whether the practice takes bookings here; when false, the other "
         "`public/{slug}/` routes answer 404."
@@ -269,6 +278,9 @@ class PublicPracticeSerializer(serializers.ModelSerializer):
             "min_notice_minutes",
             "booking_horizon_days",
             "cancellation_window_hours",
+            "clients_may_cancel_late",
+            "late_cancel_fee_percent",
+            "no_show_fee_percent",
         ]
         read_only_fields = fields
 

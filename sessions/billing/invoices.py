@@ -31,6 +31,7 @@ from sessions.billing.models import (
     InvoiceSequence,
     InvoiceStatus,
     LineKind,
+    PackageUse,
 )
 from sessions.scheduling.models import Appointment, Status
 
@@ -188,8 +189,19 @@ def create_invoice(
 
 
 def appointment_lines(appointment: Appointment) -> list[LineInput]:
-    """What a visit bills: its service at the service's price and tax rate."""
-    return [LineInput(service=appointment.service, appointment=appointment)]
+    """What a visit bills: its service at the service's price and tax rate, or at zero when it
+    drew a package session (issue 19.4: the package's own invoice carried the money)."""
+    service = appointment.service
+    if PackageUse.objects.filter(appointment=appointment, returned_at__isnull=True).exists():
+        return [
+            LineInput(
+                service=service,
+                appointment=appointment,
+                unit_price=Decimal(0),
+                description=f"{service.name} (covered by package)",
+            )
+        ]
+    return [LineInput(service=service, appointment=appointment)]
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -289,3 +290,160 @@ class Payment(models.Model):
                 name="payment_provider_reference_unique",
             ),
         ]
+
+
+# --- packages and cancellation fees (issue 19.4, 19.5) ------------------------------------------
+
+
+class Package(models.Model):
+    """A product: `sessions` sessions of some services for one price, to be used within
+    `expiry_days` of the sale (issue 19.4)."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, max_length=2000)
+    sessions = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    services: models.ManyToManyField = models.ManyToManyField(Service, related_name="+")
+    price = amount_field(validators=[MinValueValidator(Decimal(0))])
+    expiry_days = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(3650)]
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)  # incremental sync (`?updated_since=`)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "name"], name="package_name_unique"),
+            models.CheckConstraint(
+                condition=Q(sessions__gte=1, expiry_days__gte=1, price__gte=0),
+                name="package_sessions_expiry_price",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClientPackage(models.Model):
+    """A package sold to a client: what is left of it and until when. `sessions_remaining` only
+    moves by conditional UPDATEs (sessions/billing/packages.py), and the database keeps it between
+    0 and the sessions sold, so racing completions never draw it below zero."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="packages")
+    package = models.ForeignKey(Package, on_delete=models.PROTECT, related_name="sold")
+    sessions_total = models.PositiveSmallIntegerField()
+    sessions_remaining = models.PositiveSmallIntegerField()
+    price = amount_field()  # what the client paid, copied at the sale
+    currency = models.CharField(max_length=3)
+    expires_on = models.DateField()  # the last day (practice's local days) it can be used
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)  # incremental sync (`?updated_since=`)
+
+    class Meta:
+        ordering = ["expires_on", "id"]
+        indexes = [
+            models.Index(fields=["client", "expires_on"]),
+            models.Index(fields=["practice", "updated_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sessions_remaining__gte=0)
+                & Q(sessions_remaining__lte=F("sessions_total")),
+                name="client_package_remaining_in_range",
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="client_package_price"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.package} for {self.client}"
+
+
+class PackageUse(models.Model):
+    """One session of a client package drawn by one completed appointment. An appointment draws
+    at most once at a time (completing twice never draws twice); a session given back keeps its
+    row, marked returned, with who did it and why."""
+
+    client_package = models.ForeignKey(ClientPackage, on_delete=models.CASCADE, related_name="uses")
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="package_uses"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    return_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment"],
+                condition=Q(returned_at__isnull=True),
+                name="package_use_one_per_appointment",
+            ),
+        ]
+
+
+class FeeKind(models.TextChoices):
+    LATE_CANCELLATION = "late_cancellation"
+    NO_SHOW = "no_show"
+
+
+class CancellationFee(models.Model):
+    """The practice's fee for a late cancellation or no-show (issue 19.5), charged as a line on a
+    draft invoice. Waiving it (owners only, with a reason, audited) sets the line to zero and
+    keeps this row, so the fee stays visible as waived."""
+
+    client_path = "client"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="fees")
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.CASCADE, related_name="cancellation_fee"
+    )
+    kind = models.CharField(max_length=20, choices=FeeKind.choices)
+    percent = models.PositiveSmallIntegerField()
+    amount = amount_field()  # percent of the service price, half-up; kept after a waiver
+    currency = models.CharField(max_length=3)
+    line = models.OneToOneField(
+        InvoiceLine, null=True, blank=True, on_delete=models.SET_NULL, related_name="fee"
+    )
+    waived_at = models.DateTimeField(null=True, blank=True)
+    waived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    waive_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)  # incremental sync (`?updated_since=`)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["practice", "updated_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0, percent__gte=1, percent__lte=100),
+                name="cancellation_fee_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(waived_at__isnull=True) | ~Q(waive_reason=""),
+                name="cancellation_fee_waiver_has_reason",
+            ),
+        ]
+
+    @property
+    def is_waived(self) -> bool:
+        return self.waived_at is not None

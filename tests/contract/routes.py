@@ -34,7 +34,7 @@ from practice.models import (
     WebhookSubscription,
 )
 from practice.permissions import WRITE
-from sessions.billing.models import Invoice, Payment
+from sessions.billing.models import CancellationFee, ClientPackage, Invoice, Package, Payment
 from sessions.records.models import Course, IntakeForm, Note, SessionPlan, TherapistAlert
 from sessions.scheduling.models import Appointment, Reminder, WaitlistEntry
 from techniques.models import Technique
@@ -42,7 +42,9 @@ from tests.factories import (
     ApiKeyFactory,
     AppointmentFactory,
     AuditEventFactory,
+    CancellationFeeFactory,
     ClientFactory,
+    ClientPackageFactory,
     ComplaintFactory,
     ConsentFactory,
     CourseFactory,
@@ -52,6 +54,7 @@ from tests.factories import (
     MembershipFactory,
     NoteFactory,
     OutcomeFactory,
+    PackageFactory,
     PaymentFactory,
     ReminderFactory,
     RoomFactory,
@@ -154,6 +157,22 @@ def _payments(practice: Practice, members: dict, *, client: Client | None, size:
     return PaymentFactory.create_batch(size, invoice=invoice)
 
 
+def _cancellation_fees(
+    practice: Practice, members: dict, *, client: Client | None, size: int
+) -> list:
+    owner = client if client is not None else ClientFactory(practice=practice)
+    therapist = TherapistFactory(practice=practice)
+    service = ServiceFactory(practice=practice)
+    return [
+        CancellationFeeFactory(
+            appointment=AppointmentFactory(
+                client=owner, therapist=therapist, service=service, status="no_show"
+            )
+        )
+        for _ in range(size)
+    ]
+
+
 RECIPES: dict[type[models.Model], Recipe] = {
     Membership: _in_practice(MembershipFactory, role=Role.FRONT_DESK),
     Therapist: _in_practice(TherapistFactory),
@@ -181,6 +200,9 @@ RECIPES: dict[type[models.Model], Recipe] = {
     TaxRate: _in_practice(TaxRateFactory),
     Invoice: _for_client(InvoiceFactory),
     Payment: _payments,
+    Package: _in_practice(PackageFactory),
+    ClientPackage: _for_client(ClientPackageFactory),
+    CancellationFee: _cancellation_fees,
 }
 
 

@@ -255,6 +255,21 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/redoc/": EVERYONE,
     "GET /api/v1/": EVERYONE,
     "GET /static/{}": EVERYONE,  # the docs pages' scripts and styles
+    # money, issue 19 part B: packages, packages sold, fees, reports
+    "GET /api/v1/packages/": MEMBERS,
+    "POST /api/v1/packages/": OWNER,
+    "GET /api/v1/packages/{}/": MEMBERS,
+    "PATCH /api/v1/packages/{}/": OWNER,
+    "GET /api/v1/client-packages/": MEMBERS,
+    "POST /api/v1/client-packages/": STAFF,
+    "GET /api/v1/client-packages/{}/": MEMBERS,
+    "POST /api/v1/client-packages/{}/restore/": OWNER,
+    "GET /api/v1/fees/": MEMBERS,
+    "GET /api/v1/fees/{}/": MEMBERS,
+    "POST /api/v1/fees/{}/waive/": OWNER,
+    "GET /api/v1/reports/revenue/": OWNER,
+    "GET /api/v1/reports/outstanding/": OWNER,
+    "GET /api/v1/reports/package-liability/": OWNER,
     # operations
     "GET /healthz": EVERYONE,
     "GET /metrics": "------",  # its own METRICS_TOKEN only (API8); no API credential opens it

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from clients.models import Complaint
 from practice.models import Practice
+from sessions.billing.models import CancellationFee, ClientPackage, InvoiceLine
 from sessions.records.course_models import Course, CourseMeasure
 from sessions.records.models import IntakeRequest, TherapistAlert
 from sessions.scheduling.models import Appointment
@@ -46,3 +47,17 @@ def test_the_demo_has_a_course_mid_way_with_measures_due():
     (measure,) = CourseMeasure.objects.filter(course=course)
     assert (measure.visit_number, measure.status) == (4, "due")
     assert course.instruments == ["rmdq", "psfs", "groc"]
+
+
+def test_the_demo_has_a_package_in_use_and_a_waived_fee():
+    call_command("load_demo", verbosity=0)
+
+    practice = Practice.objects.get(slug="demo")
+    sold = ClientPackage.objects.get(practice=practice)
+    assert (sold.sessions_total, sold.sessions_remaining) == (5, 4)
+    covered = InvoiceLine.objects.get(appointment__client=sold.client)
+    assert covered.total == 0
+    assert "covered by package" in covered.description
+    fee = CancellationFee.objects.get(practice=practice)
+    assert fee.is_waived
+    assert fee.line.total == 0

@@ -18,6 +18,8 @@ DEFAULTS = {
     "rebook_nudge_days": 28,
     "odi_licensed": False,
     "online_booking": True,
+    "late_cancel_fee_percent": 50,
+    "no_show_fee_percent": 100,
 }
 
 
@@ -62,6 +64,8 @@ def test_owner_changes_policies(owner, practice):
         "rebook_nudge_days": 14,
         "odi_licensed": True,
         "online_booking": False,
+        "late_cancel_fee_percent": 100,
+        "no_show_fee_percent": 0,
     }
 
     response = owner.api.patch(PRACTICE, changes)
@@ -103,6 +107,9 @@ def test_only_the_owner_changes_policies(members, practice, role):
         ({"min_notice_minutes": -1}, "min_notice_minutes"),
         ({"reminder_hours_before": 0}, "reminder_hours_before"),
         ({"online_booking": "sometimes"}, "online_booking"),
+        ({"late_cancel_fee_percent": 101}, "late_cancel_fee_percent"),
+        ({"no_show_fee_percent": -1}, "no_show_fee_percent"),
+        ({"no_show_fee_percent": 12.5}, "no_show_fee_percent"),
         ({"name": ""}, "name"),
         ({"slug": "elsewhere"}, "slug"),
         ({"id": 99}, "id"),

@@ -292,6 +292,9 @@ def test_the_public_practice_page_answers_name_time_zone_and_booking_policy(anon
         "min_notice_minutes": 240,
         "booking_horizon_days": 60,
         "cancellation_window_hours": 48,
+        "clients_may_cancel_late": False,
+        "late_cancel_fee_percent": 50,
+        "no_show_fee_percent": 100,
     }
 
 

@@ -1,6 +1,7 @@
 """`manage.py load_demo`: the demo practice of API.md "Setting up", created once, idempotent."""
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -16,9 +17,12 @@ from practice.services import (
     create_user_in_practice,
     set_working_hours,
 )
+from sessions.billing.fees import waive_fee
+from sessions.billing.models import CancellationFee
+from sessions.billing.packages import create_package, sell_package
 from sessions.records.course_models import Course, CourseVisit
 from sessions.records.courses import request_measures
-from sessions.scheduling.booking import Actor, book_appointment, book_visits
+from sessions.scheduling.booking import Actor, book_appointment, book_visits, move_appointment
 from sessions.scheduling.models import Appointment, Source, Status
 from sessions.scheduling.selectors import free_slots
 
@@ -53,6 +57,7 @@ class Command(BaseCommand):
             _add_clients(practice)
             _book_first_visit(practice)
             _add_course(practice)
+            _add_package_and_waived_fee(practice)
             created = "Created"
         else:
             created = "Found"
@@ -231,3 +236,55 @@ def _demo_baseline(complaint: Complaint, owner: Any, *, at: datetime) -> None:
             recorded_by=owner,
             measured_at=at,
         )
+
+
+def _past_visit(practice: Practice, client: Client, days_ago: int, status: str) -> Appointment:
+    """A visit last week, written directly (booking refuses the past), in `status`."""
+    service = Service.objects.get(practice=practice, name="Back massage (60 min)")
+    day = timezone.localdate() - timedelta(days=days_ago)
+    start = datetime.combine(day, time(10), tzinfo=practice.tz)
+    return Appointment.objects.create(
+        practice=practice,
+        client=client,
+        therapist=Therapist.objects.filter(practice=practice).first(),
+        service=service,
+        start=start,
+        end=start + timedelta(minutes=60),
+        blocked_until=start + timedelta(minutes=75),
+        source=Source.STAFF,
+        status=status,
+    )
+
+
+def _add_package_and_waived_fee(practice: Practice) -> None:
+    """Money in the demo (issue 19): Ben bought five back massages and has used one (its invoice
+    line is zero, "covered by package"); David missed a visit and the owner waived the fee."""
+    owner = practice.memberships.get(role="owner").user
+    actor = Actor(kind=Source.STAFF, user=owner)
+    five = create_package(
+        practice=practice,
+        fields={
+            "name": "Five back massages",
+            "description": "Five 60-minute back massages, to use within six months.",
+            "sessions": 5,
+            "price": Decimal("300.00"),
+            "expiry_days": 180,
+            "services": list(Service.objects.filter(practice=practice, name__startswith="Back")),
+        },
+    )
+    ben = Client.objects.get(practice=practice, first_name="Ben")
+    sell_package(practice=practice, package=five, client=ben, by=owner)
+    move_appointment(
+        appointment=_past_visit(practice, ben, 7, Status.CHECKED_IN),
+        to=Status.COMPLETED,
+        actor=actor,
+    )
+    david = Client.objects.get(practice=practice, first_name="David")
+    missed = move_appointment(
+        appointment=_past_visit(practice, david, 6, Status.BOOKED), to=Status.NO_SHOW, actor=actor
+    )
+    waive_fee(
+        fee=CancellationFee.objects.get(appointment=missed),
+        reason="Family emergency: first missed visit",
+        by=owner,
+    )
