@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "techniques",
     "sessions.scheduling.apps.SchedulingConfig",
     "sessions.records.apps.RecordsConfig",
+    "sessions.insight.apps.InsightConfig",
     # The old app: no models now, kept for its migrations (and the receivers it connects).
     "sessions.apps.TreatmentConfig",
 ]

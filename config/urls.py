@@ -23,6 +23,7 @@ from sessions.api import (
     waitlist_views,
 )
 from sessions.api import views as session_views
+from sessions.api.report_views import report_routes
 from techniques.api.views import TechniqueViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -169,6 +170,8 @@ api: list = [
         privacy_views.ClientAccessLogView.as_view(),
         name="client-access-log",
     ),
+    # Insight reports (issue 21): sessions/api/report_views.py; each also as .svg and .csv
+    *(path(route, view, name=name) for route, view, name in report_routes()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(
