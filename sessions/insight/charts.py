@@ -8,6 +8,7 @@ is a line per therapist over the ISO weeks. Nothing here names a client.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
@@ -109,15 +110,29 @@ def _bars(bars: list[Bar], top: int) -> tuple[list[str], int]:
 
 
 def _outcome_bars(entry: dict[str, Any]) -> list[tuple[str, list[Bar]]]:
-    def bar(label: str, group: dict[str, Any]) -> Bar:
-        return Bar(label, group["share"], f"{group['improved']} of {group['complaints']}")
+    def bars(rows: list[dict[str, Any]], key: str) -> list[Bar]:
+        # A group whose complaints were never measured again has nothing to draw.
+        return [
+            Bar(
+                _short(str(g[key]).replace("_", " ")),
+                g["share"],
+                f"{g['improved']} of {g['complaints']}",
+            )
+            for g in rows
+            if g["complaints"]
+        ]
 
     return [
-        ("", [bar("all complaints", entry["overall"])]),
-        ("by duration", [bar(g["duration_category"], g) for g in entry["by_duration"]]),
-        ("by region", [bar(g["region"].replace("_", " "), g) for g in entry["by_region"]]),
-        ("by therapist", [bar(g["therapist_name"], g) for g in entry["by_therapist"]]),
+        ("", bars([entry["overall"] | {"label": "all complaints"}], "label")),
+        ("by duration", bars(entry["by_duration"], "duration_category")),
+        ("by region", bars(entry["by_region"], "region")),
+        ("by therapist", bars(entry["by_therapist"], "therapist_name")),
     ]
+
+
+def _short(label: str, room: int = 28) -> str:
+    """A label that fits left of the bars."""
+    return label if len(label) <= room else label[: room - 1] + "…"
 
 
 def _sections(title: str, sections: list[tuple[str, list[Bar]]], top: int) -> tuple[list, int]:
@@ -166,14 +181,14 @@ def precedes_svg(report: dict[str, Any]) -> str:
     for mine, theirs in zip(improved["techniques"], other["techniques"], strict=True):
         bars.append(
             Bar(
-                f"{mine['name']}: improved",
+                _short(mine["name"].split(" (")[0]),
                 mine["share"],
                 f"{mine['complaints']} of {improved['complaints']}",
             )
         )
         bars.append(
             Bar(
-                "not improved",
+                "",
                 theirs["share"],
                 f"{theirs['complaints']} of {other['complaints']}",
                 css="bar2",
@@ -181,7 +196,13 @@ def precedes_svg(report: dict[str, Any]) -> str:
         )
     instrument = INSTRUMENT_LABELS.get(report["instrument"], report["instrument"])
     title = f"Techniques used before the latest {instrument} re-measure"
-    parts, y = _sections(title, [("", bars)], 60)
+    parts, y = _sections(title, [("", bars)], 80)
+    parts += [
+        '<rect x="24" y="62" width="12" height="10" class="bar"/>',
+        f'<text x="42" y="71" class="note">improved ({improved["complaints"]} complaints)</text>',
+        '<rect x="210" y="62" width="12" height="10" class="bar2"/>',
+        f'<text x="228" y="71" class="note">not improved ({other["complaints"]} complaints)</text>',
+    ]
     for group, name in ((improved, "improved"), (other, "not improved")):
         medians = ", ".join(
             f"{label} {group[key]:g}" if group[key] is not None else f"{label} —"
@@ -235,17 +256,21 @@ def _rate_bars(report: dict[str, Any]) -> list[Bar]:
 
 def operations_svg(report: dict[str, Any]) -> str:
     """Weekly utilisation per therapist (a line each), then the period's rates as bars."""
-    top, plot_h = 70, 180
+    top, plot_h = 80, 180
     therapists = report["therapists"]
     weeks = [week["week"] for week in therapists[0]["weeks"]] if therapists else []
     parts = [
-        f'<text x="24" y="{top - 6}" class="title">Utilisation per ISO week</text>',
+        f'<text x="24" y="{top - 14}" class="title">Utilisation per ISO week</text>',
         f'<rect x="{LEFT}" y="{top}" width="{PLOT_W}" height="{plot_h}" class="frame"/>',
     ]
-    for tick in (0, 50, 100):
-        ty = top + plot_h * (1 - tick / 100)
+    # The scale follows the busiest week (in quarters), so a quiet practice's lines are not flat.
+    busiest = max((w["utilisation"] or 0 for t in therapists for w in t["weeks"]), default=0)
+    scale = max(0.25, math.ceil(busiest * 4) / 4)
+    for tick in (0, scale / 2, scale):
+        ty = top + plot_h * (1 - tick / scale)
         parts.append(
-            f'<text x="{LEFT - 8}" y="{ty + 4:.1f}" class="axis" text-anchor="end">{tick}%</text>'
+            f'<text x="{LEFT - 8}" y="{ty + 4:.1f}" class="axis" text-anchor="end">'
+            f"{tick * 100:g}%</text>"
         )
     step = PLOT_W / max(len(weeks) - 1, 1)
     label_every = max(1, round(len(weeks) / 8))
@@ -258,7 +283,7 @@ def operations_svg(report: dict[str, Any]) -> str:
     for number, therapist in enumerate(therapists):
         colour = COLOURS[number % len(COLOURS)]
         points = " ".join(
-            f"{LEFT + index * step:.1f},{top + plot_h * (1 - min(week['utilisation'], 1.0)):.1f}"
+            f"{LEFT + index * step:.1f},{top + plot_h * (1 - week['utilisation'] / scale):.1f}"
             for index, week in enumerate(therapist["weeks"])
             if week["utilisation"] is not None
         )

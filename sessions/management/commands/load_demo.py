@@ -16,6 +16,7 @@ from practice.services import (
     create_user_in_practice,
     set_working_hours,
 )
+from sessions.management.demo_history import add_history
 
 SLUG = "demo"
 OWNER_EMAIL = "owner@demo.test"
@@ -46,6 +47,7 @@ class Command(BaseCommand):
             _add_staff(practice)
             _add_services_and_hours(practice)
             _add_clients(practice)
+            add_history(practice)  # past weeks, so every report has something to show
             created = "Created"
         else:
             created = "Found"
