@@ -31,12 +31,15 @@ FIGURES = (
 # Figures measured their own way (bench/clinical.py, availability.py, booking_load.py,
 # booking_webhooks.py, reminder_worker.py), in the order they run: after the request figures, and
 # the bookings and the reminders last, as they add appointments and reminders.
+# bench/insight.py: each report beside one hand-written SQL statement (issue 21).
+INSIGHT = ("reports_outcomes", "reports_what_precedes_improvement", "reports_operations")
 OTHER_FIGURES = (
     "progress_queries",
     "availability_14d",
     "booking_p95",
     "booking_webhooks",
     "reminders_per_s",
+    *INSIGHT,
 )
 CLINICAL = ("notes_list", "progress_queries")
 SCHEDULE = ("availability_14d", "booking_p95", "booking_webhooks", "reminders_per_s")
@@ -86,6 +89,8 @@ def skip_reason(name: str) -> str | None:
     from django.conf import settings
 
     if name in ("booking_p95", "booking_webhooks") and not settings.IS_POSTGRES:
+        return "needs Postgres"
+    if name in INSIGHT and not settings.IS_POSTGRES:
         return "needs Postgres"
     if name == "reminders_per_s" and not (settings.IS_POSTGRES and settings.REDIS_URL):
         return "needs Postgres and Redis"
@@ -167,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.booking_load import measure_booking
     from bench.booking_webhooks import measure_booking_webhooks
     from bench.clinical import notes_list_queries, progress_queries, seed_clinical
+    from bench.insight import measure_reports, seed_insight
     from bench.measure import Pair, check_same_rows, measure, profile
     from bench.reminder_worker import measure_reminders
     from bench.results import RESULTS_PATH, Figure, Skipped, table, write_results
@@ -251,6 +257,21 @@ def main(argv: list[str] | None = None) -> int:
                 )
             elif name == "reminders_per_s":
                 figures.append(measure_reminders(seeded, schedule, count=args.reminders, say=say))
+
+        insight = [name for name in INSIGHT if wanted(name)]
+        for name in insight:
+            if skip_reason(name):
+                say(f"  {name}: skipped: {skip_reason(name)}")
+                figures.append(Skipped(name, str(skip_reason(name))))
+        if insight and skip_reason(insight[0]) is None:
+            mark = time.perf_counter()
+            data = seed_insight(seeded)
+            say(
+                f"seeded {data.appointments} appointments, {data.complaints} complaints, "
+                f"{data.outcomes} outcomes in {time.perf_counter() - mark:.1f}s"
+            )
+            measured = measure_reports(seeded, data, rounds=args.rounds, say=say)
+            figures += [figure for figure in measured if figure.name in insight]
 
     write_results(figures)
     say("")
