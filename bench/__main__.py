@@ -31,6 +31,8 @@ FIGURES = (
 # Figures measured their own way (bench/clinical.py, availability.py, booking_load.py,
 # booking_webhooks.py, reminder_worker.py), in the order they run: after the request figures, and
 # the bookings and the reminders last, as they add appointments and reminders.
+# bench/insight.py: each report beside one hand-written SQL statement (issue 21).
+INSIGHT = ("reports_outcomes", "reports_what_precedes_improvement", "reports_operations")
 OTHER_FIGURES = (
     "progress_queries",
     "course_progress",
@@ -39,6 +41,7 @@ OTHER_FIGURES = (
     "booking_p95",
     "booking_webhooks",
     "reminders_per_s",
+    *INSIGHT,
 )
 CLINICAL = ("notes_list", "progress_queries", "course_progress")
 SCHEDULE = (
@@ -110,6 +113,8 @@ def skip_reason(name: str) -> str | None:
     from django.conf import settings
 
     if name in ("booking_p95", "booking_webhooks", "intake_submit") and not settings.IS_POSTGRES:
+        return "needs Postgres"
+    if name in INSIGHT and not settings.IS_POSTGRES:
         return "needs Postgres"
     if name == "reminders_per_s" and not (settings.IS_POSTGRES and settings.REDIS_URL):
         return "needs Postgres and Redis"
@@ -194,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.booking_webhooks import measure_booking_webhooks
     from bench.clinical import notes_list_queries, progress_queries, seed_clinical
     from bench.courses import course_progress_queries, measure_course_booking
+    from bench.insight import measure_reports, seed_insight
     from bench.intake_submit import measure_intake_submit
     from bench.measure import Pair, check_same_rows, measure, profile
     from bench.peer import measure_peer
@@ -294,6 +300,21 @@ def main(argv: list[str] | None = None) -> int:
                         seeded, schedule, requests=args.intake_submissions, say=say
                     )
                 )
+
+        insight = [name for name in INSIGHT if wanted(name)]
+        for name in insight:
+            if skip_reason(name):
+                say(f"  {name}: skipped: {skip_reason(name)}")
+                figures.append(Skipped(name, str(skip_reason(name))))
+        if insight and skip_reason(insight[0]) is None:
+            mark = time.perf_counter()
+            data = seed_insight(seeded)
+            say(
+                f"seeded {data.appointments} appointments, {data.complaints} complaints, "
+                f"{data.outcomes} outcomes in {time.perf_counter() - mark:.1f}s"
+            )
+            measured = measure_reports(seeded, data, rounds=args.rounds, say=say)
+            figures += [figure for figure in measured if figure.name in insight]
 
     write_results(figures)
     say("")

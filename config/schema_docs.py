@@ -788,6 +788,53 @@ OPERATIONS: dict[str, Doc] = {
         "what they are worth (price x sessions remaining / sessions sold, half-up). "
         "`?format=csv` answers a spreadsheet.",
     ),
+    # Insight reports (issue 21, docs/reports.md): owner and therapists; a therapist's own figures.
+    "reports_outcomes_retrieve": Doc(
+        "Outcomes report",
+        "Per instrument, the share of complaints whose baseline falls in the period that reached "
+        "a meaningful improvement (the practice's MCID or percentage rule), with the median local "
+        "days and visits it took: overall, by therapist, by duration category at the baseline "
+        "and by region. Groups of fewer than 5 show counts with `share: null` and "
+        "`small_group: true`. `?start=&end=` are local days (at most two years), `?therapist=` "
+        "an id; a therapist always sees their own figures. No client is named.",
+    ),
+    "reports_outcomes.svg_retrieve": Doc(
+        "Outcomes chart", "The outcomes report drawn as SVG bars (same query as the JSON)."
+    ),
+    "reports_outcomes.csv_retrieve": Doc(
+        "Outcomes table",
+        "The outcomes report as CSV, one row per group; text cells are formula-injection safe.",
+    ),
+    "reports_what_precedes_improvement_retrieve": Doc(
+        "What precedes improvement",
+        "For complaints with a baseline and at least one re-measure of `?instrument=` (default "
+        "`nprs`): the techniques (share of complaints that used each), total minutes, sessions "
+        "and pressure of the completed sessions in between, compared between complaints whose "
+        "latest score improved meaningfully and those whose did not. Association, not proof. "
+        "No client or complaint is named or numbered; groups under 5 show counts only.",
+    ),
+    "reports_what_precedes_improvement.svg_retrieve": Doc(
+        "What precedes improvement, chart",
+        "Technique shares of the improved and not-improved groups as SVG bars.",
+    ),
+    "reports_what_precedes_improvement.csv_retrieve": Doc(
+        "What precedes improvement, table",
+        "The report as CSV: one summary row per group, then one row per technique.",
+    ),
+    "reports_operations_retrieve": Doc(
+        "Operations report",
+        "Utilisation per therapist and ISO week (booked minutes of appointments not cancelled "
+        "÷ working minutes from working hours minus time off, on local days), no-show and "
+        "late-cancellation rates, rebooking within 14 days after a visit, new and returning "
+        "clients, and reminder and follow-up response rates.",
+    ),
+    "reports_operations.svg_retrieve": Doc(
+        "Operations chart", "Weekly utilisation per therapist as lines, and the period's rates."
+    ),
+    "reports_operations.csv_retrieve": Doc(
+        "Operations table",
+        "The operations report as CSV: a row per therapist and week, a row per therapist, totals.",
+    ),
 }
 
 

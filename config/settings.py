@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "sessions.scheduling.apps.SchedulingConfig",
     "sessions.billing.apps.BillingConfig",
     "sessions.records.apps.RecordsConfig",
+    "sessions.insight.apps.InsightConfig",
     # The old app: no models now, kept for its migrations (and the receivers it connects).
     "sessions.apps.TreatmentConfig",
 ]

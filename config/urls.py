@@ -22,13 +22,14 @@ from sessions.api import (
     clinical_views,
     course_views,
     intake_views,
+    money_report_views,
     package_views,
     privacy_views,
     reminder_views,
-    report_views,
     waitlist_views,
 )
 from sessions.api import views as session_views
+from sessions.api.report_views import report_routes
 from techniques.api.views import TechniqueViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -270,18 +271,22 @@ api: list = [
         privacy_views.ClientAccessLogView.as_view(),
         name="client-access-log",
     ),
-    # Money reports (issue 19.6), owners only: sessions/api/report_views.py
-    path("reports/revenue/", report_views.RevenueReportView.as_view(), name="reports-revenue"),
+    # Money reports (issue 19.6), owners only: sessions/api/money_report_views.py
+    path(
+        "reports/revenue/", money_report_views.RevenueReportView.as_view(), name="reports-revenue"
+    ),
     path(
         "reports/outstanding/",
-        report_views.OutstandingReportView.as_view(),
+        money_report_views.OutstandingReportView.as_view(),
         name="reports-outstanding",
     ),
     path(
         "reports/package-liability/",
-        report_views.PackageLiabilityReportView.as_view(),
+        money_report_views.PackageLiabilityReportView.as_view(),
         name="reports-package-liability",
     ),
+    # Insight reports (issue 21): sessions/api/report_views.py; each also as .svg and .csv
+    *(path(route, view, name=name) for route, view, name in report_routes()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(

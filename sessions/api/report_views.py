@@ -1,260 +1,226 @@
-"""`reports/revenue/`, `reports/outstanding/`, `reports/package-liability/` (issue 19.6): owners
-only, JSON or CSV (`?format=csv`, cells made formula-safe by practice.spreadsheet)."""
+"""`reports/…` (issue 21): outcomes, what precedes improvement and operations, each as JSON, as an
+SVG chart (`.svg`) and as CSV (`.csv`). Owner and therapists only; a therapist sees only their
+own figures (the filter is forced). Each read is written to the access log as a clinical read.
+Thin: sessions/insight holds the selectors, charts and tables."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import renderers, serializers
-from rest_framework.request import Request
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from practice.api.base import BoundedDateField
-from practice.permissions import IsPracticeMember
-from practice.spreadsheet import render_csv
-from practice.tenancy import OWNER_ONLY
-from sessions.billing import reports
+from clients import instruments
+from practice.api.base import BoundedDateField, StrictSerializer
+from practice.audit import audit
+from practice.auth import PracticeRequest
+from practice.errors import NotFound
+from practice.models import ApiKey, AuditAction, Role, Therapist, User
+from practice.tenancy import CLINICAL
+from practice.throttling import caller_ip
+from sessions.insight import charts, exports
+from sessions.insight.operations import operations_report
+from sessions.insight.outcomes import outcomes_report
+from sessions.insight.period import MAX_DAYS, Period, default_days
+from sessions.insight.precedes import precedes_report
 
-# The longest range a report covers: a daily report of one year is 366 rows per therapist and
-# service at most; monthly ones may look back ten years.
-MAX_DAYS = {"day": 366, "week": 366 * 2, "month": 3660}
-DEFAULT_DAYS = {"day": 30, "week": 7 * 12, "month": 365}
+Report = Callable[..., dict[str, Any]]
 
 
-class CSVRenderer(renderers.BaseRenderer):
-    """Lets `?format=csv` through content negotiation; the views write the CSV themselves."""
+class ReportQuerySerializer(StrictSerializer):
+    start = BoundedDateField(
+        required=False,
+        help_text="First local day (YYYY-MM-DD, the practice's time zone); default 89 days "
+        "before `end`.",
+    )
+    end = BoundedDateField(
+        required=False,
+        help_text=f"Last local day, included; default today. At most {MAX_DAYS} days in all.",
+    )
+    therapist = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="Only this therapist's figures (id). A therapist always sees their own.",
+    )
 
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("start"), attrs.get("end")
+        if start and end and end < start:
+            raise serializers.ValidationError({"end": "The end is before the start."})
+        if start and end and (end - start).days + 1 > MAX_DAYS:
+            raise serializers.ValidationError(
+                {"end": f"A report covers at most {MAX_DAYS} days (two years)."}
+            )
+        return attrs
 
-    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
-        return data if isinstance(data, str | bytes) else renderers.JSONRenderer().render(data)
+
+class PrecedesQuerySerializer(ReportQuerySerializer):
+    instrument = serializers.ChoiceField(
+        choices=sorted(instruments.RULES),
+        default="nprs",
+        help_text="Whose baseline and re-measure decide `improved` (default `nprs`).",
+    )
+
+
+def _therapist_id(request: PracticeRequest, wanted: int | None) -> int | None:
+    """The therapist the figures are for. A therapist is held to their own figures; another
+    therapist's id, or one of another practice, is 404 (it does not exist for the caller)."""
+    if request.role == Role.THERAPIST:
+        own = Therapist.objects.filter(
+            practice=request.practice, user_id=request.user.pk or 0
+        ).first()
+        own_id = own.pk if own is not None else 0  # no therapist record: no figures
+        if wanted is not None and wanted != own_id:
+            raise NotFound("No such therapist.")
+        return own_id
+    if (
+        wanted is not None
+        and not Therapist.objects.filter(practice=request.practice, pk=wanted).exists()
+    ):
+        raise NotFound("No such therapist.")
+    return wanted
+
+
+def _period(request: PracticeRequest, query: dict[str, Any]) -> Period:
+    tz = request.practice.tz
+    today = datetime.now(tz).date()
+    end = query.get("end") or today
+    first, _last = default_days(end)
+    start = query.get("start") or first
+    if start > end:  # `start` given alone, after today
+        end = start
+    return Period(
+        first=start, last=end, tz=tz, therapist_id=_therapist_id(request, query.get("therapist"))
+    )
 
 
 class ReportView(APIView):
-    permission_classes = (IsPracticeMember,)
-    renderer_classes = (renderers.JSONRenderer, CSVRenderer)
-    access: ClassVar[dict[str, str]] = OWNER_ONLY
-    filename: ClassVar[str] = "report"
+    """GET one report; `output` ("json", "svg" or "csv") is set per route in config/urls.py."""
 
-    def finalize_response(self, request, response, *args, **kwargs) -> Any:
-        # Errors answer in the API's JSON error shape, whatever format was asked for.
-        if isinstance(response, Response) and response.status_code >= 400:
-            request.accepted_renderer = renderers.JSONRenderer()
-            request.accepted_media_type = "application/json"
-        return super().finalize_response(request, response, *args, **kwargs)
+    request: PracticeRequest
+    access = CLINICAL
+    name: ClassVar[str] = ""
+    query_serializer: ClassVar[type[ReportQuerySerializer]] = ReportQuerySerializer
+    output: str = "json"
 
-    def wants_csv(self, request: Request) -> bool:
-        return getattr(request.accepted_renderer, "format", None) == "csv"
+    def build(self, period: Period, query: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
 
-    def csv(self, header: list[str], rows: list[list[object]]) -> HttpResponse:
-        response = HttpResponse(render_csv(header, rows), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{self.filename}.csv"'
-        return response
+    def chart(self, report: dict[str, Any]) -> str:
+        raise NotImplementedError
 
+    def table(self, report: dict[str, Any]) -> str:
+        raise NotImplementedError
 
-FORMAT = OpenApiParameter(
-    "format", OpenApiTypes.STR, enum=["json", "csv"], description="`csv` for a spreadsheet."
-)
+    def get(self, request: PracticeRequest) -> Response | HttpResponse:
+        incoming = self.query_serializer(data=request.query_params.dict())
+        incoming.is_valid(raise_exception=True)
+        period = _period(request, incoming.validated_data)
+        report = self.build(period, incoming.validated_data)
+        self._audit(period)
+        stem = f"{self.name}-{period.first.isoformat()}-{period.last.isoformat()}"
+        if self.output == "svg":
+            return HttpResponse(self.chart(report), content_type="image/svg+xml")
+        if self.output == "csv":
+            answer = HttpResponse(self.table(report), content_type="text/csv; charset=utf-8")
+            answer["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
+            return answer
+        return Response(report)
 
-
-class RevenueQuerySerializer(serializers.Serializer):
-    period = serializers.ChoiceField(choices=reports.PERIODS, default="month")
-    start = BoundedDateField(required=False, help_text="First local day (default: a range back).")
-    end = BoundedDateField(required=False, help_text="Last local day (default: today).")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        practice = self.context["practice"]
-        period = attrs["period"]
-        end = attrs.get("end") or reports.local_today(practice)
-        start = attrs.get("start") or end - timedelta(days=DEFAULT_DAYS[period] - 1)
-        if end < start:
-            raise serializers.ValidationError({"end": "Must not be before start."})
-        if (end - start).days >= MAX_DAYS[period]:
-            raise serializers.ValidationError(
-                {"start": f"A {period} report covers at most {MAX_DAYS[period]} days."}
-            )
-        return {"period": period, "first": start, "last": end}
-
-
-class RevenueRowSerializer(serializers.Serializer):
-    period = serializers.DateField(help_text="First local day of the day, week or month.")
-    therapist = serializers.IntegerField(allow_null=True)
-    therapist_name = serializers.CharField()
-    service = serializers.IntegerField(allow_null=True)
-    service_name = serializers.CharField()
-    lines = serializers.IntegerField()
-    net = serializers.CharField(help_text="Amount before tax, credit notes subtracted.")
-    tax = serializers.CharField()
-    total = serializers.CharField()
-
-
-class RevenueReportSerializer(serializers.Serializer):
-    currency = serializers.CharField()
-    period = serializers.CharField()
-    start = serializers.DateField()
-    end = serializers.DateField()
-    rows = RevenueRowSerializer(many=True)
-    totals = serializers.DictField(child=serializers.CharField())
-
-
-class RevenueReportView(ReportView):
-    filename = "revenue"
-
-    @extend_schema(
-        parameters=[RevenueQuerySerializer, FORMAT],
-        responses={200: RevenueReportSerializer, (200, "text/csv"): str},
-    )
-    def get(self, request: Request) -> Any:
-        query = RevenueQuerySerializer(
-            data=request.query_params, context={"practice": request.practice}
-        )
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        report = reports.revenue_report(practice=request.practice, **params)
-        if self.wants_csv(request):
-            header = ["period", "therapist", "service", "lines", "net", "tax", "total"]
-            return self.csv(
-                header,
-                [
-                    [r.period, r.therapist_name, r.service_name, r.lines, r.net, r.tax, r.total]
-                    for r in report.rows
-                ],
-            )
-        return Response(
-            {
-                "currency": report.currency,
-                "period": params["period"],
-                "start": params["first"],
-                "end": params["last"],
-                "rows": [_strings(asdict(row)) for row in report.rows],
-                "totals": _strings(report.totals),
-            }
+    def _audit(self, period: Period) -> None:
+        """A report reads many clients' clinical records at once: one access-log row, as a
+        clinical read (DOMAIN.md 8), naming the therapist it was filtered to, if any."""
+        request = self.request
+        audit(
+            practice=request.practice,
+            actor=request.user if isinstance(request.user, User) else None,
+            role=request.role or "",
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+            action=AuditAction.READ,
+            record_type=f"report_{self.name.replace('-', '_')}",
+            record_ids=[period.therapist_id] if period.therapist_id else [],
+            ip_address=caller_ip(request),
         )
 
 
-def _strings(values: dict[str, Any]) -> dict[str, Any]:
-    """Amounts as strings (never floats), dates as ISO dates; the rest as they are."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            out[key] = _strings(value)
-        elif isinstance(value, date):
-            out[key] = value.isoformat()
-        elif hasattr(value, "quantize"):
-            out[key] = str(value)
-        else:
-            out[key] = value
-    return out
-
-
-class OutstandingRowSerializer(serializers.Serializer):
-    client = serializers.IntegerField()
-    client_name = serializers.CharField()
-    invoices = serializers.IntegerField()
-    buckets = serializers.DictField(
-        child=serializers.CharField(), help_text="`0_30`, `31_60`, `61_plus`: days since issue."
+def _schema(view: type[ReportView], output: str) -> type[ReportView]:
+    """The route's subclass, documented with its query and its media type."""
+    media = {"json": "application/json", "svg": "image/svg+xml", "csv": "text/csv"}[output]
+    responses: Any = (
+        {200: OpenApiResponse(description="The report (see docs/reports.md).")}
+        if output == "json"
+        else {(200, media): str}
     )
-    total = serializers.CharField()
+    routed = type(f"{view.__name__}{output.title()}", (view,), {"output": output})
+    return extend_schema(parameters=[view.query_serializer], responses=responses)(routed)
 
 
-class OutstandingReportSerializer(serializers.Serializer):
-    currency = serializers.CharField()
-    as_of = serializers.DateField()
-    rows = OutstandingRowSerializer(many=True)
-    totals = serializers.DictField(child=serializers.CharField())
+class OutcomesReportView(ReportView):
+    """Issue 21.1: the share of complaints improving meaningfully, and how long it took."""
+
+    name = "outcomes"
+
+    def build(self, period: Period, query: dict[str, Any]) -> dict[str, Any]:
+        return outcomes_report(self.request.practice, period)
+
+    def chart(self, report: dict[str, Any]) -> str:
+        return charts.outcomes_svg(report)
+
+    def table(self, report: dict[str, Any]) -> str:
+        return exports.outcomes_csv(report)
 
 
-class OutstandingReportView(ReportView):
-    filename = "outstanding"
+class PrecedesReportView(ReportView):
+    """Issue 21.2: what the sessions before a re-measure held, improved against not."""
 
-    @extend_schema(
-        parameters=[FORMAT],
-        responses={200: OutstandingReportSerializer, (200, "text/csv"): str},
-    )
-    def get(self, request: Request) -> Any:
-        report = reports.outstanding_report(practice=request.practice)
-        if self.wants_csv(request):
-            header = ["client", "invoices", "0-30 days", "31-60 days", "61+ days", "total"]
-            return self.csv(
-                header,
-                [[r.client_name, r.invoices, *r.buckets.values(), r.total] for r in report.rows],
-            )
-        return Response(
-            {
-                "currency": report.currency,
-                "as_of": reports.local_today(request.practice).isoformat(),
-                "rows": [_strings(asdict(row)) for row in report.rows],
-                "totals": _strings(report.totals),
-            }
-        )
+    name = "what-precedes-improvement"
+    query_serializer = PrecedesQuerySerializer
+
+    def build(self, period: Period, query: dict[str, Any]) -> dict[str, Any]:
+        return precedes_report(self.request.practice, period, query["instrument"])
+
+    def chart(self, report: dict[str, Any]) -> str:
+        return charts.precedes_svg(report)
+
+    def table(self, report: dict[str, Any]) -> str:
+        return exports.precedes_csv(report)
 
 
-class LiabilityRowSerializer(serializers.Serializer):
-    client_package = serializers.IntegerField()
-    client = serializers.IntegerField()
-    client_name = serializers.CharField()
-    package = serializers.CharField()
-    sold_on = serializers.DateField()
-    expires_on = serializers.DateField()
-    sessions_total = serializers.IntegerField()
-    sessions_remaining = serializers.IntegerField()
-    liability = serializers.CharField()
+class OperationsReportView(ReportView):
+    """Issue 21.3: utilisation, attendance, rebooking, new clients, messages answered."""
+
+    name = "operations"
+
+    def build(self, period: Period, query: dict[str, Any]) -> dict[str, Any]:
+        return operations_report(self.request.practice, period)
+
+    def chart(self, report: dict[str, Any]) -> str:
+        return charts.operations_svg(report)
+
+    def table(self, report: dict[str, Any]) -> str:
+        return exports.operations_csv(report)
 
 
-class LiabilityReportSerializer(serializers.Serializer):
-    currency = serializers.CharField()
-    as_of = serializers.DateField()
-    rows = LiabilityRowSerializer(many=True)
-    totals = serializers.DictField(child=serializers.CharField())
-
-
-class PackageLiabilityReportView(ReportView):
-    filename = "package-liability"
-
-    @extend_schema(
-        parameters=[FORMAT],
-        responses={200: LiabilityReportSerializer, (200, "text/csv"): str},
-    )
-    def get(self, request: Request) -> Any:
-        report = reports.package_liability(practice=request.practice)
-        if self.wants_csv(request):
-            header = [
-                "client",
-                "package",
-                "sold on",
-                "expires on",
-                "sessions sold",
-                "sessions remaining",
-                "liability",
-            ]
-            return self.csv(
-                header,
-                [
-                    [
-                        r.client_name,
-                        r.package,
-                        r.sold_on,
-                        r.expires_on,
-                        r.sessions_total,
-                        r.sessions_remaining,
-                        r.liability,
-                    ]
-                    for r in report.rows
-                ],
-            )
-        return Response(
-            {
-                "currency": report.currency,
-                "as_of": reports.local_today(request.practice).isoformat(),
-                "rows": [_strings(asdict(row)) for row in report.rows],
-                "totals": _strings(report.totals),
-            }
-        )
+def report_routes() -> list[tuple[str, Any, str]]:
+    """(path, view, name) of every report and variant, for config/urls.py."""
+    routes = []
+    for view in (OutcomesReportView, PrecedesReportView, OperationsReportView):
+        routes += [
+            (f"reports/{view.name}/", _schema(view, "json").as_view(), f"reports-{view.name}"),
+            (
+                f"reports/{view.name}.svg",
+                _schema(view, "svg").as_view(),
+                f"reports-{view.name}-svg",
+            ),
+            (
+                f"reports/{view.name}.csv",
+                _schema(view, "csv").as_view(),
+                f"reports-{view.name}-csv",
+            ),
+        ]
+    return routes

@@ -250,6 +250,12 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/public/unsubscribe/{}/": EVERYONE,
     "GET /api/v1/public/waitlist-offers/{}/claim/": EVERYONE,
     "POST /api/v1/public/waitlist-offers/{}/claim/": EVERYONE,
+    # insight reports (issue 21): clinicians; a therapist's own figures
+    **{
+        f"GET /api/v1/reports/{report}{suffix}": CLINICAL
+        for report in ("outcomes", "what-precedes-improvement", "operations")
+        for suffix in ("/", ".svg", ".csv")
+    },
     "GET /api/v1/schema/": EVERYONE,
     "GET /api/v1/docs/": EVERYONE,
     "GET /api/v1/redoc/": EVERYONE,

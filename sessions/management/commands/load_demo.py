@@ -20,6 +20,7 @@ from practice.services import (
 from sessions.billing.fees import waive_fee
 from sessions.billing.models import CancellationFee
 from sessions.billing.packages import create_package, sell_package
+from sessions.management.demo_history import add_history
 from sessions.records.course_models import Course, CourseVisit
 from sessions.records.courses import request_measures
 from sessions.scheduling.booking import Actor, book_appointment, book_visits, move_appointment
@@ -58,6 +59,7 @@ class Command(BaseCommand):
             _book_first_visit(practice)
             _add_course(practice)
             _add_package_and_waived_fee(practice)
+            add_history(practice)  # past weeks, so every report has something to show
             created = "Created"
         else:
             created = "Found"
