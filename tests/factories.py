@@ -444,13 +444,6 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "billing.Invoice"
-
-
-class CourseFactory(factory.django.DjangoModelFactory):
-    """A course of care written directly (no booking rules), with `visits` linked appointments."""
-
-    class Meta:
-        model = "records.Course"
         skip_postgeneration_save = True
 
     client = factory.SubFactory(ClientFactory)
@@ -491,6 +484,16 @@ class PaymentFactory(factory.django.DjangoModelFactory):
                 paid=self.invoice.paid + self.amount
             )
 
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    """A course of care written directly (no booking rules), with `visits` linked appointments."""
+
+    class Meta:
+        model = "records.Course"
+        skip_postgeneration_save = True
+
+    client = factory.SubFactory(ClientFactory)
+    practice = factory.SelfAttribute("client.practice")
     complaint = factory.SubFactory(ComplaintFactory, client=factory.SelfAttribute("..client"))
     therapist = factory.SubFactory(TherapistFactory, practice=factory.SelfAttribute("..practice"))
     service = factory.SubFactory(ServiceFactory, practice=factory.SelfAttribute("..practice"))
