@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-import caldav
 import icalendar
 import recurring_ical_events
+from caldav.davclient import DAVClient
 from caldav.lib.error import DAVError
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -173,7 +173,7 @@ def _aware(value: date | datetime, tz: tzinfo) -> datetime:
     return datetime.combine(value, time.min, tzinfo=tz)  # an all-day event: local midnight
 
 
-def _is_busy(event: icalendar.cal.Component) -> bool:
+def _is_busy(event: Any) -> bool:  # an icalendar Event
     if str(event.get("STATUS", "")).upper() == "CANCELLED":
         return False
     if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
@@ -183,7 +183,7 @@ def _is_busy(event: icalendar.cal.Component) -> bool:
     return not (uid.startswith("appointment-") and uid.endswith(OWN_UID_SUFFIX))
 
 
-def _interval(event: icalendar.cal.Component, tz: tzinfo) -> Interval | None:
+def _interval(event: Any, tz: tzinfo) -> Interval | None:  # an icalendar Event
     start_value = event["DTSTART"].dt
     if "DTEND" in event:
         end_value = event["DTEND"].dt
@@ -274,13 +274,13 @@ def fetch_ics(url: str, etag: str) -> tuple[bytes | None, str]:
         raise SyncError(f"The calendar could not be fetched: {error}"[:300]) from None
 
 
-def caldav_calendar(link: CalendarLink) -> caldav.Calendar:
+def caldav_calendar(link: CalendarLink) -> Any:  # caldav.Calendar: its stubs mix sync and async
     """The link's CalDAV calendar, after the SSRF check of its URL (again, at every use)."""
     try:
         check_url(link.url)
     except UnsafeURL as error:
         raise SyncError(str(error)) from None
-    client = caldav.DAVClient(
+    client = DAVClient(
         url=link.url,
         username=link.username or None,
         password=decrypt_password(link.password_encrypted) or None,
