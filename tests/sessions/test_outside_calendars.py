@@ -313,6 +313,17 @@ def test_a_booked_appointment_is_written_back_to_radicale_and_removed_on_cancel(
     assert sync(link) == "synced"
     assert blocks(link) == set()
 
+    later = start + timedelta(hours=1)
+    moved = owner.api.post(
+        f"/api/v1/appointments/{appointment_id}/reschedule/",
+        {"start": later.isoformat()},
+        format="json",
+    )
+    assert moved.status_code == 200, moved.content
+    assert set(calendar_write_back.push_due_writes().values()) == {"written"}
+    rewritten = calendar.event_by_uid(uid).data
+    assert "DTSTART:" + later.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") in rewritten
+
     cancelled = owner.api.post(
         f"/api/v1/appointments/{appointment_id}/cancel/", {"reason": "ill"}, format="json"
     )
