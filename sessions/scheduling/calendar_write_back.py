@@ -11,7 +11,6 @@ records `last_error` and retries with backoff, giving up after MAX_ATTEMPTS.
 from __future__ import annotations
 
 import contextlib
-import logging
 from datetime import UTC, datetime, timedelta
 
 from caldav.lib.error import NotFoundError
@@ -29,8 +28,6 @@ from sessions.scheduling.models import (
     Status,
 )
 from sessions.scheduling.outside_calendars import SyncError, caldav_calendar
-
-logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
 BATCH = 50

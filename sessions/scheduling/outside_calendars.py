@@ -29,16 +29,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-import caldav
 import icalendar
 import recurring_ical_events
+from caldav.davclient import DAVClient
 from caldav.lib.error import DAVError
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from practice.models import Practice, Therapist
@@ -132,16 +132,21 @@ def update_link(
     """Change a link; a new URL or credentials forget the sync state and sync again now (the
     busy set stays until that sync succeeds)."""
     resync = any(f in fields for f in ("url", "username")) or password is not None
+    changed = set(fields) | {"write_back"}
     for name, value in fields.items():
         setattr(link, name, value)
     if password is not None:
         link.password_encrypted = encrypt_password(password)
+        changed.add("password_encrypted")
     link.write_back = link.write_back and link.kind == CalendarKind.CALDAV
     if resync:
         link.etag, link.sync_token, link.expanded_at = "", "", None
         link.next_sync_at, link.failures = timezone.now(), 0
+        changed |= {"etag", "sync_token", "expanded_at", "next_sync_at", "failures"}
         sync_soon()
-    link.save()
+    # Only these columns: a sync in flight owns the lease and the sync state it will write
+    # (and `record_success` drops what it read from a URL or account that changed meanwhile).
+    link.save(update_fields=sorted(changed))
     return link
 
 
@@ -173,7 +178,7 @@ def _aware(value: date | datetime, tz: tzinfo) -> datetime:
     return datetime.combine(value, time.min, tzinfo=tz)  # an all-day event: local midnight
 
 
-def _is_busy(event: icalendar.cal.Component) -> bool:
+def _is_busy(event: Any) -> bool:  # an icalendar Event
     if str(event.get("STATUS", "")).upper() == "CANCELLED":
         return False
     if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
@@ -183,7 +188,7 @@ def _is_busy(event: icalendar.cal.Component) -> bool:
     return not (uid.startswith("appointment-") and uid.endswith(OWN_UID_SUFFIX))
 
 
-def _interval(event: icalendar.cal.Component, tz: tzinfo) -> Interval | None:
+def _interval(event: Any, tz: tzinfo) -> Interval | None:  # an icalendar Event
     start_value = event["DTSTART"].dt
     if "DTEND" in event:
         end_value = event["DTEND"].dt
@@ -274,13 +279,13 @@ def fetch_ics(url: str, etag: str) -> tuple[bytes | None, str]:
         raise SyncError(f"The calendar could not be fetched: {error}"[:300]) from None
 
 
-def caldav_calendar(link: CalendarLink) -> caldav.Calendar:
+def caldav_calendar(link: CalendarLink) -> Any:  # caldav.Calendar: its stubs mix sync and async
     """The link's CalDAV calendar, after the SSRF check of its URL (again, at every use)."""
     try:
         check_url(link.url)
     except UnsafeURL as error:
         raise SyncError(str(error)) from None
-    client = caldav.DAVClient(
+    client = DAVClient(
         url=link.url,
         username=link.username or None,
         password=decrypt_password(link.password_encrypted) or None,
@@ -398,12 +403,23 @@ def _next_sync(now: datetime, failures: int = 0) -> datetime:
     return now + min(interval * 2**failures, max(MAX_BACKOFF, interval))
 
 
+def _unchanged(link: CalendarLink) -> QuerySet[CalendarLink]:
+    """The link, if it still points where this sync read from."""
+    return CalendarLink.objects.filter(
+        pk=link.pk,
+        url=link.url,
+        username=link.username,
+        password_encrypted=link.password_encrypted,
+    )
+
+
 @transaction.atomic
 def record_success(link: CalendarLink, outcome: Outcome, now: datetime) -> None:
     """Replace the busy set (all of it, or the changed objects' blocks) and mark the link synced,
     in one transaction; the busy set changes only here."""
-    if not CalendarLink.objects.select_for_update().filter(pk=link.pk).exists():
-        return  # unlinked meanwhile
+    if not _unchanged(link).select_for_update().exists():
+        CalendarLink.objects.filter(pk=link.pk).update(lease_until=None)
+        return  # unlinked, or pointed elsewhere, meanwhile: this outcome is stale
     changes: dict[str, Any] = {
         "last_synced_at": now,
         "last_error": "",
@@ -434,12 +450,14 @@ def record_failure(link: CalendarLink, error: str) -> None:
     """Keep the busy set; record the error and back off: 2, 4, 8 ... sync intervals (6 h max)."""
     now = timezone.now()
     failures = link.failures + 1
-    CalendarLink.objects.filter(pk=link.pk).update(
+    recorded = _unchanged(link).update(
         last_error=error.replace("\x00", "")[:500],
         failures=failures,
         next_sync_at=_next_sync(now, failures),
         lease_until=None,
     )
+    if not recorded:  # pointed elsewhere meanwhile: not this URL's failure; free the lease
+        CalendarLink.objects.filter(pk=link.pk).update(lease_until=None)
 
 
 def claim_due_links(now: datetime | None = None, batch: int = BATCH) -> list[int]:

@@ -4,11 +4,14 @@ follow the webhook SSRF rules; bad input is a 400 naming the field, never a 500.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
 from practice.models import Role
 from sessions.scheduling import outside_calendars
+from sessions.scheduling.availability import Interval
 from sessions.scheduling.models import BusyBlock, CalendarLink
 from tests.conftest import make_member
 from tests.factories import BusyBlockFactory, CalendarLinkFactory, TherapistFactory
@@ -179,3 +182,22 @@ def test_sync_now_makes_a_backed_off_link_due(owner, therapist):
 
     assert response.status_code == 202
     assert outside_calendars.claim_due_links() == [link.pk]
+
+
+def test_a_sync_of_a_url_changed_meanwhile_is_dropped(owner, therapist):
+    """A sync in flight when the URL changes must not write the old calendar's busy times."""
+    row = therapist.user.therapist
+    link = CalendarLinkFactory(therapist=row)
+    assert outside_calendars.claim_due_links(now=timezone.now() + timedelta(hours=1)) == [link.pk]
+    read = CalendarLink.objects.get(pk=link.pk)  # what the worker read
+    assert owner.api.patch(url(row, link), {"url": ICS}, format="json").status_code == 200
+    start = timezone.now() + timedelta(days=2)
+    outcome = outside_calendars.Outcome(blocks={"": [Interval(start, start + timedelta(hours=1))]})
+
+    outside_calendars.record_success(read, outcome, timezone.now())
+    outside_calendars.record_failure(read, "HTTP 500")
+
+    link.refresh_from_db()
+    assert not BusyBlock.objects.exists()
+    assert (link.last_synced_at, link.last_error, link.failures) == (None, "", 0)
+    assert link.lease_until is None

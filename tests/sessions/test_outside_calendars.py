@@ -11,8 +11,10 @@ keeps the last good busy set; never a 500, never a stalled worker.
 from __future__ import annotations
 
 import functools
+import threading
 import time as clock
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,12 +22,13 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 from caldav.lib.error import NotFoundError
+from django.db import connection
 from django.utils import timezone
 
 from practice.models import Practice, Service, Therapist, TimeOff
 from sessions.scheduling import calendar_write_back, outside_calendars
 from sessions.scheduling.models import BusyBlock, CalendarLink, CalendarWrite
-from tests.factories import ClientFactory, ServiceFactory
+from tests.factories import CalendarLinkFactory, ClientFactory, ServiceFactory
 from tests.sessions.calendar_servers import (
     PASSWORD,
     USER,
@@ -310,6 +313,17 @@ def test_a_booked_appointment_is_written_back_to_radicale_and_removed_on_cancel(
     assert sync(link) == "synced"
     assert blocks(link) == set()
 
+    later = start + timedelta(hours=1)
+    moved = owner.api.post(
+        f"/api/v1/appointments/{appointment_id}/reschedule/",
+        {"start": later.isoformat()},
+        format="json",
+    )
+    assert moved.status_code == 200, moved.content
+    assert set(calendar_write_back.push_due_writes().values()) == {"written"}
+    rewritten = calendar.event_by_uid(uid).data
+    assert "DTSTART:" + later.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") in rewritten
+
     cancelled = owner.api.post(
         f"/api/v1/appointments/{appointment_id}/cancel/", {"reason": "ill"}, format="json"
     )
@@ -466,3 +480,25 @@ def test_busy_blocks_cost_availability_no_query(owner, diary, django_assert_max_
         response = get(owner.api, diary.service, first, first + timedelta(days=40))
 
     assert "09:00" not in walls(response, diary.practice, first)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_dispatchers_never_claim_one_link_twice():
+    """Eight dispatchers claim 40 due links at once (SELECT ... FOR UPDATE SKIP LOCKED): every
+    link is claimed by exactly one of them."""
+    links = CalendarLinkFactory.create_batch(40, next_sync_at=timezone.now() - timedelta(minutes=1))
+    barrier = threading.Barrier(8)
+
+    def dispatcher() -> list[int]:
+        try:
+            barrier.wait()
+            return outside_calendars.claim_due_links(batch=10)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        claims = [pool.submit(dispatcher) for _ in range(8)]
+        claimed = [pk for claim in claims for pk in claim.result()]
+
+    assert sorted(claimed) == sorted(link.pk for link in links)
