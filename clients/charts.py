@@ -265,7 +265,7 @@ def progress_svg(progress: dict[str, Progress], title: str, visits: Sequence[dat
         body += _legend(50)
         if visits:
             body.append(
-                f'<text x="{WIDTH - RIGHT}" y="68" class="note" text-anchor="end">'
+                f'<text x="{WIDTH - RIGHT}" y="26" class="note" text-anchor="end">'
                 f"dotted: the course's {len(visits)} visits</text>"
             )
     for index, panel in enumerate(panels):

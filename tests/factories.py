@@ -505,11 +505,28 @@ class CourseFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def visits(self, create, extracted, **kwargs):
+        """Weekly visits a month ahead, written directly: not through AppointmentFactory, whose
+        shared sequence moves every later factory appointment's time (tests pin days by it)."""
         if not create:
             return
-        visit = apps.get_model("records", "CourseVisit")
-        for _ in range(extracted if extracted is not None else self.planned_visits):
-            appointment = AppointmentFactory(
-                client=self.client, therapist=self.therapist, service=self.service
+        appointment, visit = (
+            apps.get_model("scheduling", "Appointment"),
+            apps.get_model("records", "CourseVisit"),
+        )
+        base = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(
+            days=30, hours=2 * (self.pk % 40)
+        )
+        length = dt.timedelta(minutes=self.service.duration_minutes)
+        for week in range(extracted if extracted is not None else self.planned_visits):
+            start = base + dt.timedelta(weeks=week)
+            row = appointment.objects.create(
+                practice=self.practice,
+                client=self.client,
+                therapist=self.therapist,
+                service=self.service,
+                start=start,
+                end=start + length,
+                blocked_until=start + length + dt.timedelta(minutes=self.service.buffer_minutes),
+                source="staff",
             )
-            visit.objects.create(course=self, appointment=appointment)
+            visit.objects.create(course=self, appointment=row)

@@ -17,6 +17,7 @@ from clients.services import record_outcome
 from practice.audit import audit
 from practice.errors import Invalid, NoteLocked, PermissionDenied, PreconditionFailed
 from practice.models import AuditAction, Practice, User
+from sessions.records.course_selectors import course_plan_start
 from sessions.records.models import Amendment, Note, PlanItem, SessionPlan, delivered_entry
 from sessions.scheduling.models import Appointment, Status
 from techniques import rules
@@ -230,6 +231,7 @@ def save_plan(
         if client is not None
         else None
     )
+    template, complaint = course_plan_start(plan, appointment, items, template, complaint)
     _check_plan_target(plan, appointment=appointment, complaint=complaint, client=client, name=name)
     if items is None and template is not None:
         items = _from_template(template, fields)

@@ -10,6 +10,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from clients import instruments
+from clients.models import Complaint
 from clients.selectors import Progress, complaint_progress
 from sessions.records.course_models import (
     Course,
@@ -59,6 +60,27 @@ def with_course_measures(queryset: QuerySet[Appointment]) -> QuerySet[Appointmen
             to_attr="course_link",
         )
     )
+
+
+def course_plan_start(
+    plan: SessionPlan | None,
+    appointment: Appointment | None,
+    items: list[dict] | None,
+    template: SessionPlan | None,
+    complaint: Complaint | None,
+) -> tuple[SessionPlan | None, Complaint | None]:
+    """A course visit's new plan, given neither items nor a template, starts from the course's
+    plan template and names its complaint (issue 18.1); any other plan is left as it was."""
+    if plan is not None or appointment is None or items is not None or template is not None:
+        return template, complaint
+    visit = (
+        CourseVisit.objects.select_related("course__plan_template", "course__complaint")
+        .filter(appointment=appointment)
+        .first()
+    )
+    if visit is None:
+        return None, complaint
+    return visit.course.plan_template, complaint or visit.course.complaint
 
 
 def measure_state(measure: CourseMeasure, now: datetime | None = None) -> str:

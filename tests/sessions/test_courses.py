@@ -13,7 +13,12 @@ from clients.domain import ComplaintStatus
 from practice.models import Practice
 from sessions.records.course_models import Course, CourseVisit
 from sessions.scheduling.models import Appointment, Status
-from tests.factories import AppointmentFactory, ClientFactory, ComplaintFactory
+from tests.factories import (
+    AppointmentFactory,
+    ClientFactory,
+    ComplaintFactory,
+    TechniqueFactory,
+)
 from tests.sessions.booking_setup import Bookable
 
 pytestmark = pytest.mark.django_db
@@ -296,3 +301,32 @@ def test_a_plan_review_starts_a_new_stage(owner, course):
     assert on_hold.json()["stage"] == 1
     assert resumed.json()["stage"] == 2
     assert closed.status_code == 400
+
+
+def test_a_visits_new_plan_starts_from_the_course_template(owner, bookable, complaint, therapist):
+    technique = TechniqueFactory(practice=bookable.practice)
+    template = owner.api.post(
+        "/api/v1/session-plans/",
+        {
+            "name": "Low back course",
+            "goals": ["pain_relief"],
+            "items": [{"technique": technique.pk, "region": "lumbar", "minutes": 20}],
+            "home_care": "Cat-cow twice a day.",
+        },
+        format="json",
+    )
+    assert template.status_code == 201, template.content
+    first = today(bookable.practice) + timedelta(days=3)
+    start = at_local(bookable.practice, first, 10)
+    created = owner.api.post(
+        URL,
+        body(bookable, complaint, start, planned_visits=2, plan_template=template.json()["id"]),
+    )
+    visit = visits(created.json()["id"])[0]
+
+    plan = owner.api.post("/api/v1/session-plans/", {"appointment": visit.pk}, format="json")
+
+    assert plan.status_code == 201, plan.content
+    assert plan.json()["complaint"] == complaint.pk
+    assert [i["technique"] for i in plan.json()["items"]] == [technique.pk]
+    assert plan.json()["home_care"] == "Cat-cow twice a day."
