@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from clients.models import Complaint
-from practice.models import Practice
+from practice.models import Practice, Room, Service
 from sessions.billing.models import CancellationFee, ClientPackage, InvoiceLine
 from sessions.insight.operations import operations_report
 from sessions.insight.outcomes import outcomes_report
@@ -18,6 +18,7 @@ from sessions.insight.precedes import precedes_report
 from sessions.records.course_models import Course, CourseMeasure
 from sessions.records.models import IntakeRequest, TherapistAlert
 from sessions.scheduling.models import Appointment
+from sessions.scheduling.selectors import free_slots
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +91,19 @@ def test_the_demo_has_history_for_every_report():
     assert operations["totals"]["no_shows"] > 0
     assert operations["messages"]["follow_ups"]["answered"] > 0
     assert all(t["utilisation"] for t in operations["therapists"])
+
+
+def test_the_demo_has_rooms_and_a_deep_tissue_service_booked_in_one():
+    call_command("load_demo", verbosity=0)
+    practice = Practice.objects.get(slug="demo")
+    deep = Service.objects.get(practice=practice, name="Deep tissue (60 min)")
+    monday = timezone.localdate(timezone=practice.tz) + timedelta(days=7)
+    monday -= timedelta(days=monday.weekday())
+
+    found = free_slots(practice=practice, service=deep, first=monday, last=monday)
+
+    assert Room.objects.filter(practice=practice).count() == 2
+    assert deep.needs_room
+    assert deep.pressure_level == 4
+    assert found
+    assert all(len(slot.rooms) == 2 for slot in found)

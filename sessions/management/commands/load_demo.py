@@ -13,6 +13,7 @@ from clients.services import create_complaint, record_outcome
 from practice.models import Practice, Service, Therapist
 from practice.services import (
     create_practice,
+    create_room,
     create_service,
     create_user_in_practice,
     set_working_hours,
@@ -55,6 +56,7 @@ class Command(BaseCommand):
             )
             _add_staff(practice)
             _add_services_and_hours(practice)
+            _add_rooms_and_limits(practice)
             _add_clients(practice)
             _book_first_visit(practice)
             _add_course(practice)
@@ -115,6 +117,28 @@ def _add_services_and_hours(practice: Practice) -> None:
     week += [{"weekday": day, "start": time(13, 30), "end": time(17)} for day in range(5)]
     for therapist in Therapist.objects.filter(practice=practice):
         set_working_hours(therapist=therapist, intervals=week)
+
+
+def _add_rooms_and_limits(practice: Practice) -> None:
+    """Issue 20: two treatment rooms, a deep-tissue service that needs one with a table, and the
+    therapists' hands-on limits (docs/scheduling.md). The other services need no room."""
+    for name in ("Garden room", "Quiet room"):
+        create_room(practice=practice, fields={"name": name, "equipment": ["table"]})
+    create_service(
+        practice=practice,
+        fields={
+            "name": "Deep tissue (60 min)",
+            "duration_minutes": 60,
+            "buffer_minutes": 15,
+            "price": 75,
+            "room_tags": ["table"],
+            "pressure_level": 4,
+        },
+        therapists=None,
+    )
+    Therapist.objects.filter(practice=practice).update(
+        max_daily_minutes=300, max_weekly_minutes=1200, recovery_minutes=30
+    )
 
 
 def _add_clients(practice: Practice) -> None:
