@@ -27,10 +27,10 @@ from django.utils import timezone
 
 from bench.measure import BenchError
 from bench.results import Figure
-from bench.schedule import Schedule
+from bench.schedule import Schedule, seed_outside_busy_blocks
 from practice.models import DateOverride, Practice, Room, Service, Therapist, TimeOff, WorkingHours
 from sessions.scheduling.availability import Slot
-from sessions.scheduling.models import Appointment, Status
+from sessions.scheduling.models import Appointment, BusyBlock, CalendarLink, Status
 from sessions.scheduling.selectors import booking_rules, free_slots
 
 NAME = "availability_14d"
@@ -40,11 +40,7 @@ MAX_QUERIES = 4
 FAST_CALLS_PER_ROUND = 5
 ROOMS = 4
 DAILY_LIMIT, WEEKLY_LIMIT = 240, 1080  # minutes: they bite on the busier days and weeks
-# TODO(issue 20.4): outside calendars' busy blocks. Until their model is on this branch, 200
-# short time-off rows stand in for them (availability treats the two alike); replace the
-# stand-in with real busy blocks, and the brute force's `off` with a query of each, when they land.
-BUSY_BLOCKS = 200
-STAND_IN = "outside calendar (bench stand-in)"
+BUSY_BLOCKS = 200  # synced from outside calendars (issue 20.4): availability reads them as time off
 
 
 def _rooms_by_appointment(schedule: Schedule) -> dict[int, int]:
@@ -102,27 +98,12 @@ def clinic_week(schedule: Schedule) -> Iterator[Service]:
             start=dt.time(8),
             end=dt.time(20),
         )
-        TimeOff.objects.bulk_create(
-            TimeOff(
-                practice=practice,
-                therapist=schedule.therapists[n % len(schedule.therapists)],
-                start=(
-                    block := dt.datetime.combine(
-                        today + dt.timedelta(days=1 + n % DAYS),
-                        dt.time(9 + n % 9, 15 * (n % 4)),
-                        tz,
-                    )
-                ),
-                end=block + dt.timedelta(minutes=30),
-                reason=STAND_IN,
-            )
-            for n in range(BUSY_BLOCKS)
-        )
+    seed_outside_busy_blocks(list(schedule.therapists), count=BUSY_BLOCKS)
     try:
         yield service
     finally:
         with transaction.atomic():
-            TimeOff.objects.filter(practice=practice, reason=STAND_IN).delete()
+            CalendarLink.objects.filter(practice=practice).delete()  # and its busy blocks
             DateOverride.objects.filter(practice=practice).delete()
             Therapist.objects.filter(pk__in=[t.pk for t in schedule.therapists]).update(
                 max_daily_minutes=None, max_weekly_minutes=None
@@ -179,7 +160,11 @@ def brute_force_slots(
         ).exists()
 
     def off(therapist: int, start: dt.datetime, end: dt.datetime) -> bool:
-        return TimeOff.objects.filter(therapist_id=therapist, start__lt=end, end__gt=start).exists()
+        overlapping = {"therapist_id": therapist, "start__lt": end, "end__gt": start}
+        return (
+            TimeOff.objects.filter(**overlapping).exists()
+            or BusyBlock.objects.filter(**overlapping).exists()
+        )
 
     def minutes(therapist: int, first_day: dt.date, days: int) -> int:
         since = dt.datetime.combine(first_day, dt.time(), tz)

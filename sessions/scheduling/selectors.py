@@ -78,7 +78,6 @@ def free_slots(
     rooms = _suitable_rooms(practice, service) if service.needs_room else None
     if rooms == []:  # it needs a room and none suits: nothing to offer
         return []
-    # TODO(issue 20.4): an outside calendar's busy blocks join `time_off` here (one query).
     time_off = _time_off(list(diaries.hours), window)
     taken = _appointments(diaries, rooms, window, exclude_appointment=exclude_appointment)
     if hold_quiet_refusals:
