@@ -145,18 +145,22 @@ def _room_for(slot: Slot, keep: int | None = None) -> int | None:
 HANDS_ON_LOCK = 2002
 
 
+def _is_limited(therapist: Therapist) -> bool:
+    """Whether hands-on limits or a recovery gap constrain the therapist's bookings (issue 20.2)."""
+    return bool(
+        therapist.max_daily_minutes is not None
+        or therapist.max_weekly_minutes is not None
+        or therapist.recovery_minutes
+    )
+
+
 def _take_turns(therapist: Therapist) -> None:
     """Bookings of a therapist with hands-on limits or a recovery gap take turns from here to
     their commit (issue 20.2): no constraint sees "the day's last 60 minutes", so two racing
     bookings at different times would both pass the check. A transaction-level advisory lock per
     therapist (one round trip, none for therapists without limits) makes the second one check
     after the first has committed. SQLite runs one writer at a time anyway."""
-    limited = (
-        therapist.max_daily_minutes is not None
-        or therapist.max_weekly_minutes is not None
-        or therapist.recovery_minutes
-    )
-    if limited and connection.vendor == "postgresql":
+    if _is_limited(therapist) and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [HANDS_ON_LOCK, therapist.pk])
 
@@ -562,6 +566,7 @@ def book_visits(
     )
     if not starts:
         return []
+    _take_turns(therapist)
     tz = practice.tz
     self_service = actor.kind in SELF_SERVICE
     days = [start.astimezone(tz).date() for start in starts]
@@ -573,12 +578,16 @@ def book_visits(
         therapist_id=therapist.pk,
         hold_quiet_refusals=self_service,
     )
-    free = {slot.start for slot in slots}
+    free = {slot.start: slot for slot in slots}
+    # Hands-on limits count the visits booked here too, so a limited therapist's visits are each
+    # checked against the diary as this transaction has written it (issue 20.2).
+    limited = _is_limited(therapist)
     appointments = []
     for index, start in enumerate(starts, start=first_index):
-        if start not in free:
+        slot = None if limited else free.get(start)
+        if slot is None:
             try:  # the precise reason, or a slot that came free since the read
-                _check_slot(
+                slot = _check_slot(
                     practice=practice,
                     service=service,
                     therapist=therapist,
@@ -593,6 +602,7 @@ def book_visits(
             client=client,
             therapist=therapist,
             service=service,
+            room_id=_room_for(slot),
             start=start,
             end=end,
             blocked_until=end + timedelta(minutes=service.buffer_minutes),
@@ -622,6 +632,7 @@ def _after_booking_many(appointments: list[Appointment], actor: Actor) -> None:
     if any(due_now):
         dispatch_reminders_soon()
     for appointment in appointments:
+        appointment_booked.send(sender=Appointment, appointment=appointment, actor=actor)
         announce(appointment, "appointment.created")
 
 
