@@ -60,7 +60,7 @@ def test_sql_meaningful_matches_the_python_rule(practice, case):
         practice_id=practice.pk, thresholds=practice_thresholds(practice), instrument=instrument
     )
     latest = " SELECT meaningful FROM judged WHERE from_last = 1"
-    rows = fetch(head + latest, params)  # noqa: S608 - our own SQL, values bound
+    rows = fetch(head + latest, params)
     expected = instruments.change(
         instrument,
         Decimal(0) if instrument == "groc" else baseline,
