@@ -52,7 +52,7 @@ def add_history(practice: Practice) -> None:
     rng = random.Random(21)  # noqa: S311 - demo data, not security
     tz = practice.tz
     therapists = list(Therapist.objects.filter(practice=practice).select_related("user"))
-    service = Service.objects.filter(practice=practice, duration_minutes=60).first()
+    service = Service.objects.get(practice=practice, duration_minutes=60)
     techniques = {t.code: t for t in Technique.objects.filter(practice=practice)}
     today = datetime.now(tz).date()
     first_monday = today - timedelta(days=today.weekday() + 7 * WEEKS)
@@ -88,7 +88,7 @@ def _course(
     practice: Practice,
     client: Client,
     therapist: Therapist,
-    service: Service | None,
+    service: Service,
     techniques: dict[str, Technique],
     rng: random.Random,
     first_day: date,
