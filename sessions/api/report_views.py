@@ -5,7 +5,6 @@ Thin: sessions/insight holds the selectors, charts and tables."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -28,8 +27,6 @@ from sessions.insight.operations import operations_report
 from sessions.insight.outcomes import outcomes_report
 from sessions.insight.period import MAX_DAYS, Period, default_days
 from sessions.insight.precedes import precedes_report
-
-Report = Callable[..., dict[str, Any]]
 
 
 class ReportQuerySerializer(StrictSerializer):

@@ -24,13 +24,12 @@ from practice.models import Practice, Therapist
 from practice.vocabulary import REGIONS
 from sessions.insight.period import SMALL_GROUP_BELOW, Period, is_small, median, share
 from sessions.insight.series import (
-    APPOINTMENT,
     aware,
     db_time,
     fetch,
     judged_series,
-    sessions_of,
     therapist_of,
+    visits_between,
 )
 
 COMPLAINT = Complaint._meta.db_table
@@ -91,10 +90,8 @@ placed AS (
 )
 SELECT p.instrument, p.therapist_id, p.onset_date, p.regions, p.readings, p.baseline_at,
        p.reached_at,
-       CASE WHEN p.reached_at IS NULL THEN NULL ELSE (
-           SELECT COUNT(*) FROM {APPOINTMENT} a WHERE a.status = 'completed'
-             AND a.start >= p.baseline_at AND a.start < p.reached_at
-             AND a.id IN ({sessions_of("p")})) END AS visits
+       CASE WHEN p.reached_at IS NULL THEN NULL
+            ELSE ({visits_between("p", "baseline_at", "reached_at")}) END AS visits
 FROM placed p {only}"""
     params += [db_time(period.start), db_time(period.end)]
     if period.therapist_id is not None:

@@ -52,7 +52,7 @@ def add_history(practice: Practice) -> None:
     rng = random.Random(21)  # noqa: S311 - demo data, not security
     tz = practice.tz
     therapists = list(Therapist.objects.filter(practice=practice).select_related("user"))
-    service = Service.objects.filter(practice=practice, duration_minutes=60).first()
+    service = Service.objects.get(practice=practice, duration_minutes=60)
     techniques = {t.code: t for t in Technique.objects.filter(practice=practice)}
     today = datetime.now(tz).date()
     first_monday = today - timedelta(days=today.weekday() + 7 * WEEKS)
@@ -88,7 +88,7 @@ def _course(
     practice: Practice,
     client: Client,
     therapist: Therapist,
-    service: Service | None,
+    service: Service,
     techniques: dict[str, Technique],
     rng: random.Random,
     first_day: date,
@@ -121,26 +121,8 @@ def _course(
     visits = min(rng.randint(6, 14), (today - first_day).days // 7)
     for number in range(visits):
         start = intake + timedelta(days=7 * number, minutes=15)
-        status = "completed"
-        roll = rng.random()
-        if number and roll < 0.07:
-            status = "no_show"
-        elif number and roll < 0.12:
-            status = "cancelled"
-        visit = Appointment.objects.create(
-            practice=practice,
-            client=client,
-            therapist=therapist,
-            service=service,
-            start=start,
-            end=start + timedelta(minutes=60),
-            blocked_until=start + timedelta(minutes=75),
-            status=status,
-            late_cancellation=status == "cancelled" and roll < 0.10,
-            source="staff",
-        )
-        _messages(visit, rng)
-        if status != "completed":
+        visit = _visit(complaint, therapist, service, start, rng, first=number == 0)
+        if visit.status != "completed":
             continue
         if responds:
             pain = max(0, pain - rng.choice([0, 1, 1, 2]))
@@ -152,6 +134,38 @@ def _course(
             rmdq = max(0, rmdq - (rng.randint(2, 6) if responds else rng.randint(-1, 2)))
             outcomes.append(_score(complaint, "rmdq", rmdq, start, "recorded"))
     Outcome.objects.bulk_create(outcomes)
+
+
+def _visit(
+    complaint: Complaint,
+    therapist: Therapist,
+    service: Service,
+    start: datetime,
+    rng: random.Random,
+    *,
+    first: bool,
+) -> Appointment:
+    """One weekly appointment (a few missed or cancelled late, never the first) and its messages."""
+    roll = rng.random()
+    status = "completed"
+    if not first and roll < 0.07:
+        status = "no_show"
+    elif not first and roll < 0.12:
+        status = "cancelled"
+    visit = Appointment.objects.create(
+        practice=complaint.practice,
+        client=complaint.client,
+        therapist=therapist,
+        service=service,
+        start=start,
+        end=start + timedelta(minutes=60),
+        blocked_until=start + timedelta(minutes=75),
+        status=status,
+        late_cancellation=status == "cancelled" and roll < 0.10,
+        source="staff",
+    )
+    _messages(visit, rng)
+    return visit
 
 
 def _score(complaint: Complaint, instrument: str, value: int, at: datetime, source: str) -> Outcome:

@@ -146,6 +146,16 @@ def test_therapist_filter_narrows_every_figure(owner, known):
 
 def test_queries_stay_few(owner, known, django_assert_max_num_queries):
     owner.api.get(URL)
-    # authentication 1, working hours 1, time off 1, appointments 1, messages 1, access log 1
-    with django_assert_max_num_queries(6):
+    # authentication 1, working hours and time off 1, appointments 1, messages 1, access log 1
+    with django_assert_max_num_queries(5):
         assert owner.api.get(URL).status_code == 200
+
+
+def test_a_therapists_own_report_stays_within_six_queries(
+    therapist, practice, django_assert_max_num_queries
+):
+    therapist.api.get(URL)
+    # the same, plus finding the caller's own therapist record
+    for report in ("operations", "outcomes", "what-precedes-improvement"):
+        with django_assert_max_num_queries(6):
+            assert therapist.api.get(f"/api/v1/reports/{report}/").status_code == 200

@@ -59,7 +59,8 @@ def test_sql_meaningful_matches_the_python_rule(practice, case):
     head, params = judged_series(
         practice_id=practice.pk, thresholds=practice_thresholds(practice), instrument=instrument
     )
-    rows = fetch(head + " SELECT meaningful FROM judged WHERE from_last = 1", params)
+    tail = " SELECT meaningful FROM judged WHERE from_last = 1"
+    rows = fetch(head + tail, params)
     expected = instruments.change(
         instrument,
         Decimal(0) if instrument == "groc" else baseline,
