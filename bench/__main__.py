@@ -38,9 +38,16 @@ OTHER_FIGURES = (
     "booking_p95",
     "booking_webhooks",
     "reminders_per_s",
+    "scale_out",
 )
 CLINICAL = ("notes_list", "progress_queries")
-SCHEDULE = ("availability_14d", "booking_p95", "booking_webhooks", "reminders_per_s")
+SCHEDULE = (
+    "availability_14d",
+    "booking_p95",
+    "booking_webhooks",
+    "reminders_per_s",
+    "scale_out",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -88,7 +95,9 @@ def skip_reason(name: str) -> str | None:
 
     if name in ("booking_p95", "booking_webhooks") and not settings.IS_POSTGRES:
         return "needs Postgres"
-    if name == "reminders_per_s" and not (settings.IS_POSTGRES and settings.REDIS_URL):
+    if name in ("reminders_per_s", "scale_out") and not (
+        settings.IS_POSTGRES and settings.REDIS_URL
+    ):
         return "needs Postgres and Redis"
     return None
 
@@ -174,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.peer import measure_peer
     from bench.reminder_worker import measure_reminders
     from bench.results import RESULTS_PATH, Figure, Skipped, table, write_results
+    from bench.scale_out import measure_scale_out
     from bench.schedule import seed_schedule
     from bench.seed import seed_practice
 
@@ -257,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             elif name == "reminders_per_s":
                 figures.append(measure_reminders(seeded, schedule, count=args.reminders, say=say))
+            elif name == "scale_out":
+                figures.append(measure_scale_out(seeded, schedule, say=say))
 
     write_results(figures)
     say("")
