@@ -53,7 +53,8 @@ from sessions.scheduling.models import Reminder, ReminderKind, ReminderStatus
 from sessions.scheduling.reminders import chunks, claim_due_reminders
 
 NAME = "scale_out"
-TARGET = 1.3  # 2 web workers give at least 1.3x the bookings/s of one, on 2 cores
+# No target: the figure records what a second process buys here and what limits it (issue 22.5).
+TARGET = 0.0
 BOOKINGS = 160  # per run
 REMINDERS = 3000  # per run
 TIMEOUT = 300.0
@@ -243,11 +244,16 @@ def measure_scale_out(seeded: SeededPractice, schedule: Schedule, *, say) -> Fig
     workers = [_reminders_per_s(seeded, n, say) for n in (1, 2)]
     load_average = os.getloadavg()[0]
     cores = os.cpu_count() or 1
+    limit = (
+        f"CPU: load average {load_average:.1f} on {cores} cores, shared by the load generator, "
+        "gunicorn or the workers, Postgres and Redis"
+        if load_average >= cores
+        else f"not the CPU alone (load average {load_average:.1f} on {cores} cores)"
+    )
     say(
         f"  {NAME}: bookings/s {web[0]:.0f} -> {web[1]:.0f} ({web[1] / web[0]:.2f}x), "
-        f"reminders/s {workers[0]:.0f} -> {workers[1]:.0f} ({workers[1] / workers[0]:.2f}x) "
-        f"on {cores} cores, load average {load_average:.1f} (the limit: CPU shared by the load "
-        "generator, gunicorn or the workers, Postgres and Redis)"
+        f"reminders/s {workers[0]:.0f} -> {workers[1]:.0f} ({workers[1] / workers[0]:.2f}x); "
+        f"the limit: {limit}"
     )
     ratio = web[1] / web[0]
     return Figure(
@@ -258,10 +264,10 @@ def measure_scale_out(seeded: SeededPractice, schedule: Schedule, *, say) -> Fig
         target=TARGET,
         unit="bookings/s",
         passes_when=(
-            f"ratio >= {TARGET:g} (ratio = 2 gunicorn workers / 1; the Celery workers' ratio is "
-            "reported beside it)"
+            "recorded, no target (ratio = bookings/s with 2 gunicorn workers / 1; workers_ratio "
+            "the same for Celery workers; limit says what held it)"
         ),
-        passed=ratio >= TARGET,
+        passed=True,
         extra={
             "bookings_per_s_1_worker": round(web[0], 1),
             "bookings_per_s_2_workers": round(web[1], 1),
@@ -270,5 +276,6 @@ def measure_scale_out(seeded: SeededPractice, schedule: Schedule, *, say) -> Fig
             "workers_ratio": round(workers[1] / workers[0], 3),
             "cores": cores,
             "load_average": round(load_average, 1),
+            "limit": limit,
         },
     )
