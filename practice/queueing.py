@@ -7,7 +7,7 @@ nothing imports them but Celery's registry and the beat schedule), so a service 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from celery import Task, current_app
 from django.db import connection, models, transaction
@@ -96,13 +96,14 @@ def update_not_waiting_for_disk(model: type[models.Model], pk: int, **fields: An
     quote = connection.ops.quote_name
     columns, params = [], []
     for name, value in fields.items():
-        field = meta.get_field(name)
-        columns.append(f"{quote(field.column)} = %s")
+        field = cast(models.Field, meta.get_field(name))
+        columns.append(f"{quote(str(field.column))} = %s")
         params.append(field.get_db_prep_save(value, connection))
+    table, key = quote(meta.db_table), quote(str(cast(models.Field, meta.pk).column))
     sql = (
-        f"UPDATE {quote(meta.db_table)} SET {', '.join(columns)} "  # noqa: S608 - names from _meta
+        f"UPDATE {table} SET {', '.join(columns)} "  # noqa: S608 - names from _meta
         "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS not_waiting "
-        f"WHERE {quote(meta.db_table)}.{quote(meta.pk.column)} = %s"
+        f"WHERE {table}.{key} = %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, pk])
