@@ -17,16 +17,16 @@ from contextlib import contextmanager, suppress
 from unittest import mock
 
 FIGURES = (
-    # (name, endpoint, baseline view, target ratio): serializers and permissions may cost at most
-    # 2.5x the raw read of the same rows.
-    ("clients_list", "/api/v1/clients/?page_size=100", "/bench/raw/{practice}/clients/", 0.4),
+    # (name, endpoint, baseline view, target ratio): serializers, permissions and the access log
+    # may cost at most 1.67x the raw read of the same rows (issue 22.2; 0.4 before).
+    ("clients_list", "/api/v1/clients/?page_size=100", "/bench/raw/{practice}/clients/", 0.6),
     (
         "complaints_list",
         "/api/v1/complaints/?page_size=100",
         "/bench/raw/{practice}/complaints/",
-        0.4,
+        0.6,
     ),
-    ("notes_list", "/api/v1/notes/?page_size=100", "/bench/raw/{practice}/notes/", 0.4),
+    ("notes_list", "/api/v1/notes/?page_size=100", "/bench/raw/{practice}/notes/", 0.6),
 )
 # Figures measured their own way (bench/clinical.py, availability.py, booking_load.py,
 # booking_webhooks.py, reminder_worker.py), in the order they run: after the request figures, and
