@@ -17,16 +17,16 @@ from contextlib import contextmanager, suppress
 from unittest import mock
 
 FIGURES = (
-    # (name, endpoint, baseline view, target ratio): serializers and permissions may cost at most
-    # 2.5x the raw read of the same rows.
-    ("clients_list", "/api/v1/clients/?page_size=100", "/bench/raw/{practice}/clients/", 0.4),
+    # (name, endpoint, baseline view, target ratio): serializers, permissions and the access log
+    # may cost at most 1.67x the raw read of the same rows (issue 22.2; 0.4 before).
+    ("clients_list", "/api/v1/clients/?page_size=100", "/bench/raw/{practice}/clients/", 0.6),
     (
         "complaints_list",
         "/api/v1/complaints/?page_size=100",
         "/bench/raw/{practice}/complaints/",
-        0.4,
+        0.6,
     ),
-    ("notes_list", "/api/v1/notes/?page_size=100", "/bench/raw/{practice}/notes/", 0.4),
+    ("notes_list", "/api/v1/notes/?page_size=100", "/bench/raw/{practice}/notes/", 0.6),
 )
 # Figures measured their own way (bench/clinical.py, availability.py, booking_load.py,
 # booking_webhooks.py, reminder_worker.py), in the order they run: after the request figures, and
@@ -38,9 +38,12 @@ OTHER_FIGURES = (
     "course_progress",
     "course_booking",
     "availability_14d",
+    "availability_vs_peer",
     "booking_p95",
     "booking_webhooks",
     "reminders_per_s",
+    "intake_submit",
+    "scale_out",
     *INSIGHT,
 )
 CLINICAL = ("notes_list", "progress_queries", "course_progress")
@@ -52,14 +55,7 @@ SCHEDULE = (
     "booking_webhooks",
     "reminders_per_s",
     "intake_submit",
-)
-CLINICAL = ("notes_list", "progress_queries")
-SCHEDULE = (
-    "availability_14d",
-    "booking_p95",
-    "booking_webhooks",
-    "reminders_per_s",
-    "intake_submit",
+    "scale_out",
 )
 
 
@@ -116,7 +112,9 @@ def skip_reason(name: str) -> str | None:
         return "needs Postgres"
     if name in INSIGHT and not settings.IS_POSTGRES:
         return "needs Postgres"
-    if name == "reminders_per_s" and not (settings.IS_POSTGRES and settings.REDIS_URL):
+    if name in ("reminders_per_s", "scale_out") and not (
+        settings.IS_POSTGRES and settings.REDIS_URL
+    ):
         return "needs Postgres and Redis"
     return None
 
@@ -205,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.peer import measure_peer
     from bench.reminder_worker import measure_reminders
     from bench.results import RESULTS_PATH, Figure, Skipped, table, write_results
+    from bench.scale_out import measure_scale_out
     from bench.schedule import seed_schedule
     from bench.seed import seed_practice
 
@@ -300,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
                         seeded, schedule, requests=args.intake_submissions, say=say
                     )
                 )
+
+            elif name == "scale_out":
+                figures.append(measure_scale_out(seeded, schedule, say=say))
 
         insight = [name for name in INSIGHT if wanted(name)]
         for name in insight:

@@ -22,3 +22,7 @@ APPOINTMENT_SLOT_DURATION = 15
 APPOINTMENT_BUFFER_TIME = 0
 APPOINTMENT_LEAD_TIME = (9, 0)
 APPOINTMENT_FINISH_TIME = (18, 0)
+# The peer ships no migrations: Django would create its tables before migrating the app's, and on
+# Postgres its foreign key to practice_user would point at a table not made yet. These, made once
+# with `makemigrations appointment` under these settings, order it after the app's.
+MIGRATION_MODULES = {"appointment": "bench.peer_schema.migrations"}

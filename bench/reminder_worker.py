@@ -38,7 +38,7 @@ from sessions.scheduling.models import Appointment, Reminder, ReminderKind, Remi
 from sessions.scheduling.reminders import claim_due_reminders
 
 NAME = "reminders_per_s"
-TARGET = 0.5  # at least half the bare task rate
+TARGET = 0.8  # at least 0.8x the bare task rate (issue 22.3; 0.5 before)
 INDEX = "reminder_due_idx"
 HISTORY = 10_000  # sent reminders from the past year: the table is not only due rows
 FIRST_DAY = 120  # the reminded appointments lie beyond every window the other figures book in

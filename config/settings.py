@@ -123,6 +123,12 @@ else:
         # app failing for as long again as Postgres had been down (make loadtest).
         "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT", default=5.0),
     }
+    # Behind PgBouncer in transaction mode (README "Scaling"), a session is not ours from one
+    # transaction to the next: no statement psycopg prepared on it (PgBouncer before 1.21, or
+    # without max_prepared_statements) and no server-side cursor outside a transaction.
+    if env.bool("PGBOUNCER_TRANSACTION_MODE", default=False):
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "practice.User"

@@ -7,9 +7,7 @@ nothing imports them but Celery's registry and the beat schedule), so a service 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from celery import Task, current_app
 from django.db import connection, models, transaction
@@ -76,23 +74,37 @@ def claim_batch(
     return ids
 
 
-@contextmanager
-def commits_not_waiting_for_disk() -> Iterator[None]:
-    """Inside, each commit of this connection returns without waiting for the WAL to reach disk.
+def update_not_waiting_for_disk(model: type[models.Model], pk: int, **fields: Any) -> int:
+    """`UPDATE` one row in a transaction of its own whose commit does not wait for the WAL to
+    reach disk; the number of rows updated.
 
     For the marks a sender writes after each message goes out (`sent`, `failed`): a commit then
     costs one round trip instead of an fsync, which on ordinary disks is the largest cost of a
     send. A killed worker loses nothing (the server has the commit); a clean Postgres restart
     loses nothing (it flushes first). Only a Postgres *crash* within wal_writer_delay (200 ms) of a
     mark can drop it, and then that one message goes out again: at-least-once on that failure alone.
+
+    One statement (issue 22.3, 22.5): the setting is made transaction-local by `set_config(...,
+    true)` inside the UPDATE itself, so no session state is left behind (a connection pooler in
+    transaction mode may hand the next statement to another server connection), and the
+    statement's text is the same every time for a set of fields, so psycopg prepares it once.
+    Inside a caller's transaction (tests) it is a plain ORM update: the commit is not ours.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield
-        return
+        return model._default_manager.filter(pk=pk).update(**fields)
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns, params = [], []
+    for name, value in fields.items():
+        field = cast(models.Field, meta.get_field(name))
+        columns.append(f"{quote(str(field.column))} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    table, key = quote(meta.db_table), quote(str(cast(models.Field, meta.pk).column))
+    sql = (
+        f"UPDATE {table} SET {', '.join(columns)} "  # noqa: S608 - names from _meta
+        "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS not_waiting "
+        f"WHERE {table}.{key} = %s"
+    )
     with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
+        cursor.execute(sql, [*params, pk])
+        return cursor.rowcount

@@ -216,7 +216,7 @@ def _record_event_in_one_statement(practice_id: int, type: str, payload: str) ->
         FROM subs CROSS JOIN event ORDER BY subs.id
         RETURNING id
     """  # noqa: S608 - table names come from the models' _meta
-    params = {
+    params: dict[str, Any] = {
         "practice": practice_id,
         "types": json.dumps([type]),
         "type": type,

@@ -278,8 +278,8 @@ def _knows_its_history(appointment: Appointment, events: list[AppointmentEvent])
     so the answer to the booking need not read it back (issue 22.1)."""
     history = AppointmentEvent.objects.filter(appointment=appointment)
     history._result_cache = events
-    history._prefetch_done = True
-    appointment._prefetched_objects_cache = {"events": history}
+    history._prefetch_done = True  # type: ignore[attr-defined]  # as Django's own prefetch does
+    appointment._prefetched_objects_cache = {"events": history}  # type: ignore[attr-defined]
 
 
 def _locked(appointment: Appointment) -> Appointment:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -79,17 +80,16 @@ def _store(
         "response": body,
         "created_at": timezone.now(),
     }
-    params = [
-        fields.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()
-    ]
+    concrete = {name: cast(Field, fields.get_field(name)) for name in values}
+    params = [concrete[name].get_db_prep_save(value, connection) for name, value in values.items()]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(fields.get_field(name).column) for name in values)
+    columns = ", ".join(quote(str(field.column)) for field in concrete.values())
     unique = ", ".join(quote(name) for name in ("practice_id", "principal", "key"))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {quote(fields.db_table)} ({columns}) "  # noqa: S608 - names from _meta
+            f"INSERT INTO {quote(str(fields.db_table))} ({columns}) "  # noqa: S608 - names from _meta
             f"VALUES ({', '.join(['%s'] * len(params))}) "
-            f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(fields.pk.column)}",
+            f"ON CONFLICT ({unique}) DO NOTHING RETURNING 1",
             params,
         )
         return cursor.fetchone() is not None

@@ -11,6 +11,7 @@ when its lease runs out.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core import signing
@@ -23,7 +24,7 @@ from clients.models import Client, Complaint
 from practice.auth import hash_secret, new_secret
 from practice.errors import NotFound
 from practice.models import Membership, Role
-from practice.queueing import claim_batch, commits_not_waiting_for_disk
+from practice.queueing import claim_batch, update_not_waiting_for_disk
 from sessions.scheduling.messaging import Mailer, PermanentError, TransientError
 from sessions.scheduling.models import (
     Appointment,
@@ -328,7 +329,7 @@ def deliver_reminders(ids: list[int]) -> dict[int, str]:
 
     One task takes a chunk of the dispatcher's claim: the rows are claimed and read in one go and
     the messages share one mail connection, but each row is marked `sent` as soon as its message
-    is out (a commit that does not wait for the disk: see `commits_not_waiting_for_disk`), so a
+    is out (a commit that does not wait for the disk: see `update_not_waiting_for_disk`), so a
     worker killed mid-chunk resends nothing; the chunk's unsent rows wait in
     `sending` until their lease runs out, then go back to the queue.
     """
@@ -345,7 +346,7 @@ def deliver_reminders(ids: list[int]) -> dict[int, str]:
         "waitlist_offer__entry__service",
         "waitlist_offer__therapist__user",
     ).filter(pk__in=mine)
-    with Mailer() as mailer, commits_not_waiting_for_disk():
+    with Mailer() as mailer:
         for reminder in rows:
             results[reminder.pk] = _send(reminder, mailer)
     return results
@@ -372,7 +373,7 @@ def waitlist_offer_is_open(offer: WaitlistOffer, now: datetime) -> bool:
 
 def _send(reminder: Reminder, mailer: Mailer) -> str:
     appointment = reminder.appointment
-    mark = Reminder.objects.filter(pk=reminder.pk).update
+    mark = partial(update_not_waiting_for_disk, Reminder, reminder.pk)
     if reminder.kind == ReminderKind.ALERT:
         return _send_alert(reminder, mailer)
     # Unsubscribed after the dispatcher handed this row to a worker: the opt-out still wins.
@@ -438,7 +439,7 @@ def _deliver(
     body: str,
     token_hash: str | None,
 ) -> str:
-    mark = Reminder.objects.filter(pk=reminder.pk).update
+    mark = partial(update_not_waiting_for_disk, Reminder, reminder.pk)
     try:
         if not addresses:
             raise PermanentError("Nobody to send this to.")

@@ -117,7 +117,8 @@ def test_a_retry_after_the_booking_replays_it_and_writes_nothing_more(owner, boo
     assert first.status_code == retry.status_code == 201
     assert retry.json() == first.json()
     assert retry["Idempotent-Replayed"] == "true"
-    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_key_reused"
     # The retry and the reused key each tried and were rolled back: one of everything is left.
     assert Appointment.objects.count() == 1
     assert AppointmentEvent.objects.count() == 1

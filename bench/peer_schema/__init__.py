@@ -1,0 +1,1 @@
+"""The peer's migrations for the bench (bench/peer_settings.py MIGRATION_MODULES)."""
