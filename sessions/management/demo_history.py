@@ -52,7 +52,7 @@ def add_history(practice: Practice) -> None:
     rng = random.Random(21)  # noqa: S311 - demo data, not security
     tz = practice.tz
     therapists = list(Therapist.objects.filter(practice=practice).select_related("user"))
-    service = Service.objects.get(practice=practice, duration_minutes=60)
+    service = Service.objects.get(practice=practice, name="Back massage (60 min)")
     techniques = {t.code: t for t in Technique.objects.filter(practice=practice)}
     today = datetime.now(tz).date()
     first_monday = today - timedelta(days=today.weekday() + 7 * WEEKS)

@@ -524,8 +524,10 @@ def test_a_subscription_gets_only_the_events_it_names(owner, bookable):
 def test_treatment_room_moves_emit_appointment_updated(owner, bookable):
     WebhookSubscriptionFactory(practice=bookable.practice, events=["appointment.updated"])
     booked = book(owner.api, bookable, local(bookable.practice, 3, 10)).json()
+    url = f"/api/v1/appointments/{booked['id']}/"
+    owner.api.post(url + "intake-on-paper/", {"reason": "On paper"})  # a first visit (17.4)
 
-    owner.api.post(f"/api/v1/appointments/{booked['id']}/check-in/")
+    owner.api.post(url + "check-in/")
 
     event = WebhookEvent.objects.get()
     assert (event.type, event.data["status"]) == ("appointment.updated", "checked_in")

@@ -15,7 +15,8 @@ from django.utils import timezone
 from clients.models import Outcome
 from practice.models import Practice
 from sessions.records.course_models import CourseMeasure, CourseReview
-from sessions.records.models import AlertKind, TherapistAlert
+from sessions.records.intake import OPEN
+from sessions.records.models import AlertKind, IntakeRequest, TherapistAlert
 from sessions.scheduling import reminders
 from sessions.scheduling.models import Appointment, Reminder, ReminderKind, ReminderStatus
 from tests.factories import ComplaintFactory
@@ -89,7 +90,12 @@ def record(api, setup: Bookable, complaint, instrument: str, answers: dict) -> N
 
 
 def complete(api, appointment: Appointment) -> None:
-    assert api.post(f"/api/v1/appointments/{appointment.pk}/check-in/").status_code == 200
+    url = f"/api/v1/appointments/{appointment.pk}/"
+    if IntakeRequest.objects.filter(appointment=appointment, status__in=OPEN).exists():
+        # The course's first visit is the client's first: its intake gates the check-in (17.4).
+        on_paper = api.post(url + "intake-on-paper/", {"reason": "Filled in at the desk"})
+        assert on_paper.status_code == 200, on_paper.content
+    assert api.post(url + "check-in/").status_code == 200
     response = api.post(f"/api/v1/appointments/{appointment.pk}/complete/")
     assert response.status_code == 200, response.content
 
