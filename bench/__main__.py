@@ -37,6 +37,7 @@ OTHER_FIGURES = (
     "booking_p95",
     "booking_webhooks",
     "reminders_per_s",
+    "revenue_report",
 )
 CLINICAL = ("notes_list", "progress_queries")
 SCHEDULE = ("availability_14d", "booking_p95", "booking_webhooks", "reminders_per_s")
@@ -170,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.measure import Pair, check_same_rows, measure, profile
     from bench.reminder_worker import measure_reminders
     from bench.results import RESULTS_PATH, Figure, Skipped, table, write_results
+    from bench.revenue_report import measure_revenue_report
     from bench.schedule import seed_schedule
     from bench.seed import seed_practice
 
@@ -251,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             elif name == "reminders_per_s":
                 figures.append(measure_reminders(seeded, schedule, count=args.reminders, say=say))
+        if wanted("revenue_report"):  # seeds its 20,000 invoices itself
+            figures.append(measure_revenue_report(seeded, client, rounds=args.rounds, say=say))
 
     write_results(figures)
     say("")
