@@ -363,6 +363,8 @@ class CancellationFeeFactory(factory.django.DjangoModelFactory):
     percent = 100
     amount = 60
     currency = "EUR"
+
+
 class TaxRateFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "practice.TaxRate"

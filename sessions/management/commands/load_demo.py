@@ -145,7 +145,7 @@ def _past_visit(practice: Practice, client: Client, days_ago: int, status: str) 
     return Appointment.objects.create(
         practice=practice,
         client=client,
-        therapist=Therapist.objects.filter(practice=practice).first(),
+        therapist=Therapist.objects.filter(practice=practice).order_by("id")[0],
         service=service,
         start=start,
         end=start + timedelta(minutes=60),
