@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from practice.auth import PracticeRequest
 from practice.errors import Invalid
 from practice.filters import IsoDateTimeFilter, PracticeFilterSet
 from practice.models import API_KEY_ROLE, Role, User
@@ -104,7 +105,7 @@ class InvoiceViewSet(TenantViewSet):
         responses={201: InvoiceSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: PracticeRequest) -> Response:
         """A draft; with `appointment` and no `lines`, the completed visit's service is billed."""
 
         def draft() -> Response:
@@ -246,7 +247,7 @@ class PaymentViewSet(TenantViewSet):
         responses={201: PaymentSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: PracticeRequest) -> Response:
         """Record money received for an issued invoice (partial allowed)."""
 
         def record() -> Response:
@@ -267,7 +268,7 @@ class PaymentViewSet(TenantViewSet):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     @action(detail=True, methods=["post"])
-    def refund(self, request: Request, pk: str | None = None) -> Response:
+    def refund(self, request: PracticeRequest, pk: str | None = None) -> Response:
         """Owner only: give back part or all of this payment, never more than is left of it."""
         payment = self.get_object()
 
