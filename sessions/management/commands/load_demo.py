@@ -1,6 +1,7 @@
 """`manage.py load_demo`: the demo practice of API.md "Setting up", created once, idempotent."""
 
 from datetime import date, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -9,13 +10,16 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.services import create_complaint
-from practice.models import Practice, Therapist
+from practice.models import Practice, Service, TaxRate, Therapist
 from practice.services import (
     create_practice,
     create_service,
+    create_tax_rate,
     create_user_in_practice,
     set_working_hours,
 )
+from sessions.billing import invoices, payments
+from sessions.scheduling.models import Appointment, Source, Status
 
 SLUG = "demo"
 OWNER_EMAIL = "owner@demo.test"
@@ -46,6 +50,7 @@ class Command(BaseCommand):
             _add_staff(practice)
             _add_services_and_hours(practice)
             _add_clients(practice)
+            _add_money(practice)
             created = "Created"
         else:
             created = "Found"
@@ -128,3 +133,45 @@ def _add_clients(practice: Practice) -> None:
                 pain_now=6 + index,
                 red_flags=dict.fromkeys(("saddle_numbness", "cancer_history"), "no"),
             )
+
+
+def _add_money(practice: Practice) -> None:
+    """Prices with VAT, and two past visits billed: one invoice paid, one issued and part-paid
+    (README "Money")."""
+    practice.currency = "GBP"
+    practice.address = "1 Demo Street, London N1 1AA"
+    practice.tax_number = "GB123456789"
+    practice.save(update_fields=["currency", "address", "tax_number"])
+    vat: TaxRate = create_tax_rate(
+        practice=practice, fields={"name": "VAT", "percent": Decimal(20), "inclusive": True}
+    )
+    Service.objects.filter(practice=practice).update(tax_rate=vat)
+    Therapist.objects.filter(practice=practice).update(registration_number="CNHC-0001234")
+    owner = practice.memberships.get(role="owner").user
+    therapist = Therapist.objects.filter(practice=practice).order_by("id")[0]
+    service = Service.objects.filter(practice=practice).order_by("name")[0]
+    paid_in = [Decimal(65), Decimal(20)]
+    for index, client in enumerate(Client.objects.filter(practice=practice).order_by("id")[:2]):
+        start = (timezone.now() - timedelta(days=14 - 7 * index)).replace(
+            hour=10, minute=0, second=0, microsecond=0
+        )
+        visit = Appointment.objects.create(
+            practice=practice,
+            client=client,
+            therapist=therapist,
+            service=service,
+            start=start,
+            end=start + timedelta(minutes=service.duration_minutes),
+            blocked_until=start + timedelta(minutes=service.duration_minutes + 15),
+            status=Status.COMPLETED,
+            source=Source.STAFF,
+        )
+        draft = invoices.invoice_appointment(appointment=visit, actor=owner)
+        issued = invoices.issue_invoice(invoice=draft, actor=owner)
+        payments.record_payment(
+            invoice=issued,
+            amount=paid_in[index],
+            currency="GBP",
+            method="card_terminal" if index == 0 else "cash",
+            actor=owner,
+        )
