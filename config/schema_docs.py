@@ -99,6 +99,22 @@ RESOURCES: dict[str, Resource] = {
         "Outcome measures (NPRS, ODI, RMDQ, PSFS, GROC), scored by the server. Clinicians record "
         "them for any client; a client records their own.",
     ),
+    "invoices": Resource(
+        "invoice",
+        "invoices",
+        "Invoices and credit notes in the practice's currency, amounts as decimal strings with "
+        "the currency's minor units. A completed appointment drafts one; staff draft, edit and "
+        "issue (numbers are given at issue, gapless per practice); issued invoices are "
+        "immutable (409 `invoice_locked`); a client reads their own issued ones. The list "
+        "leaves `lines` out.",
+    ),
+    "payments": Resource(
+        "payment",
+        "payments",
+        "Money received for an issued invoice (`cash`, `card_terminal`, `bank_transfer`, "
+        "`provider`) and refunds (`kind`). Staff record payments with an optional "
+        "`Idempotency-Key`; only owners refund; a client reads their own.",
+    ),
     "reminders": Resource(
         "reminder",
         "reminders",
@@ -122,6 +138,12 @@ RESOURCES: dict[str, Resource] = {
         "staff members",
         "Members of the practice with their role (`owner`, `therapist`, `front_desk`); owner "
         "only. The last owner cannot be removed or demoted.",
+    ),
+    "tax_rates": Resource(
+        "tax rate",
+        "tax rates",
+        "Named taxes a service's price carries (`percent`, `inclusive` when the price already "
+        "holds the tax). Everyone reads; the owner writes; deleting retires a rate.",
     ),
     "techniques": Resource(
         "technique",
@@ -368,6 +390,43 @@ OPERATIONS: dict[str, Doc] = {
         "pressure (items without a pressure are checked at it), newest first, with who made it "
         "and the rows and pressure before and after. Kept, with the technique's code, when the "
         "technique is deleted (owner only, audited).",
+    ),
+    "invoices_issue_create": Doc(
+        "Issue an invoice",
+        "draft -> issued with the next number of the practice's gapless sequence; sends "
+        "`invoice.issued`. From then on the invoice is immutable. An empty invoice is a 400.",
+    ),
+    "invoices_void_create": Doc(
+        "Void an invoice",
+        'Owner only, `{"reason"}`: a draft or an unpaid issued invoice becomes `void` (its '
+        "number stays used). Refund its payments first (409 otherwise).",
+    ),
+    "invoices_credit_notes_create": Doc(
+        "Credit an invoice",
+        'Owner only, `{"reason", "lines"}`: a credit note correcting an issued invoice, issued '
+        "at once with the next number. It credits at most the balance still owed (400).",
+    ),
+    "invoices_pay_online_create": Doc(
+        "Pay an invoice online",
+        '`{"amount"?}` (the balance by default): starts a card payment with the practice\'s '
+        "provider and answers the `client_secret` the payer's browser completes it with. The "
+        "payment counts once the provider's signed webhook confirms it. 409 with `manual`.",
+    ),
+    "invoices_pdf_retrieve": Doc(
+        "Invoice or receipt as PDF",
+        "`?document=invoice` (default), `receipt` (with the payments) or `insurance_receipt` "
+        "(with the therapist's registration number and the treatment dates).",
+    ),
+    "payments_refund_create": Doc(
+        "Refund a payment",
+        'Owner only, `{"amount", "reason"}`: never more than is left of the payment (400). A '
+        "paid invoice owed money again becomes `issued`.",
+    ),
+    "billing_providers_webhook_create": Doc(
+        "Payment provider webhook",
+        "Where the payment provider (`stripe`) confirms or fails an online payment. No login: "
+        "the `Stripe-Signature` header, verified with the endpoint secret, authenticates it; a "
+        "bad or old signature is a 400 and changes nothing.",
     ),
     "alerts_acknowledge_create": Doc(
         "Acknowledge an alert",

@@ -287,6 +287,7 @@ SPECTACULAR_SETTINGS = {
         "ComplaintStatusEnum": "clients.domain.ComplaintStatus",
         "AppointmentStatusEnum": "sessions.scheduling.models.Status",
         "BookingSourceEnum": "sessions.scheduling.models.Source",
+        "PaymentMethodEnum": "sessions.billing.models.PaymentMethod",
     },
 }
 

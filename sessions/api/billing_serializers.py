@@ -17,11 +17,9 @@ from sessions.billing.invoices import LineInput
 from sessions.billing.models import Invoice, InvoiceLine, LineKind, Payment, PaymentMethod
 from sessions.scheduling.models import Appointment
 
-AMOUNT = {"max_digits": 14, "decimal_places": 3}
-
 
 def _amount(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(**AMOUNT, **kwargs)
+    return serializers.DecimalField(max_digits=14, decimal_places=3, **kwargs)
 
 
 def show(amount: Decimal, currency: str) -> str:
@@ -201,7 +199,7 @@ class InvoiceCreateSerializer(StrictSerializer):
     client = ScopedPrimaryKeyRelatedField(queryset=Client.objects.all(), required=False)
     appointment = ScopedPrimaryKeyRelatedField(queryset=Appointment.objects.all(), required=False)
     therapist = ScopedPrimaryKeyRelatedField(queryset=Therapist.objects.all(), required=False)
-    lines = LineInputSerializer(many=True, required=False, max_length=100)
+    lines = serializers.ListField(child=LineInputSerializer(), required=False, max_length=100)
     due_date = BoundedDateField(required=False, allow_null=True)
     notes = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
@@ -219,7 +217,9 @@ class InvoiceCreateSerializer(StrictSerializer):
 
 
 class InvoiceUpdateSerializer(StrictSerializer):
-    lines = LineInputSerializer(many=True, required=False, min_length=1, max_length=100)
+    lines = serializers.ListField(
+        child=LineInputSerializer(), required=False, min_length=1, max_length=100
+    )
     due_date = BoundedDateField(required=False, allow_null=True)
     notes = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
@@ -230,7 +230,7 @@ class VoidSerializer(StrictSerializer):
 
 class CreditNoteSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500)
-    lines = LineInputSerializer(many=True, min_length=1, max_length=100)
+    lines = serializers.ListField(child=LineInputSerializer(), min_length=1, max_length=100)
 
 
 class PayOnlineSerializer(StrictSerializer):

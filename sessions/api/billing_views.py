@@ -11,13 +11,14 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from practice.auth import PracticeRequest
 from practice.errors import Invalid
 from practice.filters import IsoDateTimeFilter, PracticeFilterSet
 from practice.models import API_KEY_ROLE, Role, User
@@ -104,7 +105,7 @@ class InvoiceViewSet(TenantViewSet):
         responses={201: InvoiceSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: PracticeRequest) -> Response:
         """A draft; with `appointment` and no `lines`, the completed visit's service is billed."""
 
         def draft() -> Response:
@@ -159,10 +160,11 @@ class InvoiceViewSet(TenantViewSet):
     @action(detail=True, methods=["post"])
     def void(self, request: Request, pk: str | None = None) -> Response:
         """Owner only: void a draft or an unpaid issued invoice, with a reason."""
+        invoice = self.get_object()  # 404 before any 400 about the body
         incoming = VoidSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         invoice = invoices.void_invoice(
-            invoice=self.get_object(),
+            invoice=invoice,
             reason=incoming.validated_data["reason"],
             actor=_actor(request),
         )
@@ -172,10 +174,11 @@ class InvoiceViewSet(TenantViewSet):
     @action(detail=True, methods=["post"], url_path="credit-notes")
     def credit_notes(self, request: Request, pk: str | None = None) -> Response:
         """Owner only: a credit note correcting this issued invoice (issued at once)."""
+        invoice = self.get_object()
         incoming = CreditNoteSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
         note = invoices.credit_invoice(
-            invoice=self.get_object(),
+            invoice=invoice,
             lines=self._lines(incoming) or [],
             reason=incoming.validated_data["reason"],
             actor=_actor(request),
@@ -207,10 +210,11 @@ class InvoiceViewSet(TenantViewSet):
     @action(detail=True, methods=["post"], url_path="pay-online")
     def pay_online(self, request: Request, pk: str | None = None) -> Response:
         """Start an online card payment through the practice's provider (409 with `manual`)."""
+        invoice = self.get_object()
         incoming = PayOnlineSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         payment, secret = payments.start_online_payment(
-            invoice=self.get_object(),
+            invoice=invoice,
             amount=incoming.validated_data.get("amount"),
             actor=_actor(request),
         )
@@ -243,7 +247,7 @@ class PaymentViewSet(TenantViewSet):
         responses={201: PaymentSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: PracticeRequest) -> Response:
         """Record money received for an issued invoice (partial allowed)."""
 
         def record() -> Response:
@@ -264,7 +268,7 @@ class PaymentViewSet(TenantViewSet):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     @action(detail=True, methods=["post"])
-    def refund(self, request: Request, pk: str | None = None) -> Response:
+    def refund(self, request: PracticeRequest, pk: str | None = None) -> Response:
         """Owner only: give back part or all of this payment, never more than is left of it."""
         payment = self.get_object()
 
@@ -281,7 +285,10 @@ class PaymentViewSet(TenantViewSet):
         )
 
 
-@extend_schema(exclude=True)
+class ProviderWebhookAnswerSerializer(serializers.Serializer):
+    received = serializers.BooleanField()
+
+
 class ProviderWebhookView(APIView):
     """`billing/providers/{name}/webhook/`: the provider confirms or fails an online payment.
     No login: the signature (e.g. `Stripe-Signature`) is the authentication; a bad one is 400."""
@@ -290,6 +297,11 @@ class ProviderWebhookView(APIView):
     permission_classes = (AllowAny,)
     throttle_classes = (PublicThrottle,)
 
+    @extend_schema(
+        request={"application/json": dict},
+        responses={200: ProviderWebhookAnswerSerializer},
+        parameters=[OpenApiParameter("Stripe-Signature", str, OpenApiParameter.HEADER)],
+    )
     def post(self, request: Request, name: str) -> Response:
         if name not in providers.PROVIDERS:
             raise Invalid.on("provider", "Unknown payment provider.")

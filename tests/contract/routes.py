@@ -26,13 +26,14 @@ from practice.models import (
     Practice,
     Role,
     Service,
+    TaxRate,
     Therapist,
     TimeOff,
     Tombstone,
     WebhookSubscription,
 )
 from practice.permissions import WRITE
-from sessions.billing.models import CancellationFee, ClientPackage, Package
+from sessions.billing.models import CancellationFee, ClientPackage, Invoice, Package, Payment
 from sessions.records.models import Note, SessionPlan, TherapistAlert
 from sessions.scheduling.models import Appointment, Reminder, WaitlistEntry
 from techniques.models import Technique
@@ -46,13 +47,16 @@ from tests.factories import (
     ComplaintFactory,
     ConsentFactory,
     ErasureRequestFactory,
+    InvoiceFactory,
     MembershipFactory,
     NoteFactory,
     OutcomeFactory,
     PackageFactory,
+    PaymentFactory,
     ReminderFactory,
     ServiceFactory,
     SessionPlanFactory,
+    TaxRateFactory,
     TechniqueFactory,
     TherapistAlertFactory,
     TherapistFactory,
@@ -159,6 +163,12 @@ def _cancellation_fees(
     ]
 
 
+def _payments(practice: Practice, members: dict, *, client: Client | None, size: int) -> list:
+    owner = client if client is not None else ClientFactory(practice=practice)
+    invoice = InvoiceFactory(client=owner, subtotal=size * 20, total=size * 20)
+    return PaymentFactory.create_batch(size, invoice=invoice)
+
+
 RECIPES: dict[type[models.Model], Recipe] = {
     Membership: _in_practice(MembershipFactory, role=Role.FRONT_DESK),
     Therapist: _in_practice(TherapistFactory),
@@ -183,6 +193,9 @@ RECIPES: dict[type[models.Model], Recipe] = {
     Package: _in_practice(PackageFactory),
     ClientPackage: _for_client(ClientPackageFactory),
     CancellationFee: _cancellation_fees,
+    TaxRate: _in_practice(TaxRateFactory),
+    Invoice: _for_client(InvoiceFactory),
+    Payment: _payments,
 }
 
 

@@ -7,7 +7,14 @@ from django.core.management import call_command
 
 from clients.models import Complaint
 from practice.models import Practice
-from sessions.billing.models import CancellationFee, ClientPackage, InvoiceLine
+from sessions.billing.models import (
+    CancellationFee,
+    ClientPackage,
+    Invoice,
+    InvoiceLine,
+    PackageUse,
+    Payment,
+)
 from sessions.records.models import TherapistAlert
 
 pytestmark = pytest.mark.django_db
@@ -30,9 +37,20 @@ def test_the_demo_has_a_package_in_use_and_a_waived_fee():
     practice = Practice.objects.get(slug="demo")
     sold = ClientPackage.objects.get(practice=practice)
     assert (sold.sessions_total, sold.sessions_remaining) == (5, 4)
-    covered = InvoiceLine.objects.get(appointment__client=sold.client)
+    covered = InvoiceLine.objects.get(appointment=PackageUse.objects.get().appointment)
     assert covered.total == 0
     assert "covered by package" in covered.description
     fee = CancellationFee.objects.get(practice=practice)
     assert fee.is_waived
     assert fee.line.total == 0
+
+
+def test_the_demo_has_money_an_issued_and_a_paid_invoice():
+    call_command("load_demo", verbosity=0)
+    practice = Practice.objects.get(slug="demo")
+    assert practice.currency == "GBP"
+    # Drafts beside them: the package sold, the visit it covered, the waived no-show fee.
+    issued = Invoice.objects.filter(practice=practice).exclude(status="draft")
+    assert sorted(issued.values_list("status", flat=True)) == ["issued", "paid"]
+    assert sorted(issued.values_list("number", flat=True)) == [1, 2]
+    assert Payment.objects.filter(practice=practice).count() == 2

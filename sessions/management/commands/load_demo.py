@@ -10,13 +10,15 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.services import create_complaint
-from practice.models import Practice, Service, Therapist
+from practice.models import Practice, Service, TaxRate, Therapist
 from practice.services import (
     create_practice,
     create_service,
+    create_tax_rate,
     create_user_in_practice,
     set_working_hours,
 )
+from sessions.billing import invoices, payments
 from sessions.billing.fees import waive_fee
 from sessions.billing.models import CancellationFee
 from sessions.billing.packages import create_package, sell_package
@@ -52,6 +54,7 @@ class Command(BaseCommand):
             _add_staff(practice)
             _add_services_and_hours(practice)
             _add_clients(practice)
+            _add_money(practice)
             _add_package_and_waived_fee(practice)
             created = "Created"
         else:
@@ -138,10 +141,10 @@ def _add_clients(practice: Practice) -> None:
 
 
 def _past_visit(practice: Practice, client: Client, days_ago: int, status: str) -> Appointment:
-    """A visit last week, written directly (booking refuses the past), in `status`."""
+    """A visit last week at 15:00, written directly (booking refuses the past), in `status`."""
     service = Service.objects.get(practice=practice, name="Back massage (60 min)")
     day = timezone.localdate() - timedelta(days=days_ago)
-    start = datetime.combine(day, time(10), tzinfo=practice.tz)
+    start = datetime.combine(day, time(15), tzinfo=practice.tz)  # the morning is billed above
     return Appointment.objects.create(
         practice=practice,
         client=client,
@@ -187,3 +190,45 @@ def _add_package_and_waived_fee(practice: Practice) -> None:
         reason="Family emergency: first missed visit",
         by=owner,
     )
+
+
+def _add_money(practice: Practice) -> None:
+    """Prices with VAT, and two past visits billed: one invoice paid, one issued and part-paid
+    (README "Money")."""
+    practice.currency = "GBP"
+    practice.address = "1 Demo Street, London N1 1AA"
+    practice.tax_number = "GB123456789"
+    practice.save(update_fields=["currency", "address", "tax_number"])
+    vat: TaxRate = create_tax_rate(
+        practice=practice, fields={"name": "VAT", "percent": Decimal(20), "inclusive": True}
+    )
+    Service.objects.filter(practice=practice).update(tax_rate=vat)
+    Therapist.objects.filter(practice=practice).update(registration_number="CNHC-0001234")
+    owner = practice.memberships.get(role="owner").user
+    therapist = Therapist.objects.filter(practice=practice).order_by("id")[0]
+    service = Service.objects.filter(practice=practice).order_by("name")[0]
+    paid_in = [Decimal(65), Decimal(20)]
+    for index, client in enumerate(Client.objects.filter(practice=practice).order_by("id")[:2]):
+        start = (timezone.now() - timedelta(days=14 - 7 * index)).replace(
+            hour=10, minute=0, second=0, microsecond=0
+        )
+        visit = Appointment.objects.create(
+            practice=practice,
+            client=client,
+            therapist=therapist,
+            service=service,
+            start=start,
+            end=start + timedelta(minutes=service.duration_minutes),
+            blocked_until=start + timedelta(minutes=service.duration_minutes + 15),
+            status=Status.COMPLETED,
+            source=Source.STAFF,
+        )
+        draft = invoices.invoice_appointment(appointment=visit, actor=owner)
+        issued = invoices.issue_invoice(invoice=draft, actor=owner)
+        payments.record_payment(
+            invoice=issued,
+            amount=paid_in[index],
+            currency="GBP",
+            method="card_terminal" if index == 0 else "cash",
+            actor=owner,
+        )
