@@ -91,6 +91,13 @@ class InvoiceViewSet(TenantViewSet):
             Prefetch("lines", InvoiceLine.objects.order_by("position", "id"))
         )
 
+    def paginate_queryset(self, queryset: Any) -> list[Any] | None:
+        """Opening an invoice or its PDF is logged like a clinical record; a page of the list,
+        which shows amounts and statuses only, is not (the money list is the busiest read)."""
+        page = super().paginate_queryset(queryset)
+        self._read_objects = None
+        return page
+
     def _answer(self, invoice: Invoice, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=invoice.pk)
         return Response(self.get_serializer(fresh).data, status=code)
