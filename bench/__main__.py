@@ -27,6 +27,8 @@ FIGURES = (
         0.4,
     ),
     ("notes_list", "/api/v1/notes/?page_size=100", "/bench/raw/{practice}/notes/", 0.4),
+    # Issue 19: the money list at least half as fast as the bare read.
+    ("invoices_list", "/api/v1/invoices/?page_size=100", "/bench/raw/{practice}/invoices/", 0.5),
 )
 # Figures measured their own way (bench/clinical.py, availability.py, booking_load.py,
 # booking_webhooks.py, reminder_worker.py), in the order they run: after the request figures, and
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.test import Client
 
     from bench.availability import measure_availability
+    from bench.billing import seed_invoices
     from bench.booking_load import measure_booking
     from bench.booking_webhooks import measure_booking_webhooks
     from bench.clinical import notes_list_queries, progress_queries, seed_clinical
@@ -199,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"care of {' and '.join(map(str, clinical.progress))} sessions "
                 f"in {time.perf_counter() - mark:.1f}s"
             )
+        if wanted("invoices_list"):
+            mark = time.perf_counter()
+            invoices = seed_invoices(seeded)
+            say(f"seeded {invoices} invoices in {time.perf_counter() - mark:.1f}s")
         if any(runnable(name) for name in SCHEDULE):
             mark = time.perf_counter()
             schedule = seed_schedule(seeded)
