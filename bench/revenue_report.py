@@ -20,6 +20,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.test import Client as TestClient
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -83,7 +84,9 @@ def seed_invoices(seeded: SeededPractice, *, count: int = INVOICES) -> int:
         client_ids = list(Client.objects.filter(practice=practice).values_list("pk", flat=True))
         invoices: list[Invoice] = []
         planned: list[list[InvoiceLine]] = []
-        number = 0
+        # After any invoices another figure seeded (invoices_list): numbers are unique per practice.
+        seeded_before = Invoice.objects.filter(practice=practice).aggregate(last=Max("number"))
+        number = seeded_before["last"] or 0
         for _ in range(count):
             service = rng.choice(services)
             lines = [_line(service, LineKind.SERVICE, service.price)]
