@@ -458,6 +458,7 @@ TOMBSTONE_TYPES = (
     "consent",
     "follow_up_answer",
     "invoice",
+    "invoice_line",
     "legal_hold_change",
     "medical_clearance",
     "note",

@@ -6,7 +6,7 @@ from django.dispatch import receiver
 from clients.events import screening_recorded
 from practice.models import TimeOff
 from practice.tombstones import track_deletions
-from sessions.billing.models import Invoice, Payment
+from sessions.billing.models import Invoice, InvoiceLine, Payment
 from sessions.records import alerts
 from sessions.records.models import (
     Amendment,
@@ -29,6 +29,7 @@ from sessions.scheduling.queue import offer_freed_time_soon
 track_deletions(Appointment, "appointment")
 track_deletions(Invoice, "invoice")
 track_deletions(Payment, "payment")
+track_deletions(InvoiceLine, "invoice_line", "invoice.practice_id")
 track_deletions(Note, "note")
 track_deletions(SessionPlan, "session_plan")
 track_deletions(WaitlistEntry, "waitlist_entry")
