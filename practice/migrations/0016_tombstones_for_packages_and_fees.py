@@ -7,6 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('practice', '0015_cancellation_fee_policy'),
+        ('practice', '0015_tombstones_for_invoice_lines'),
     ]
 
     operations = [
