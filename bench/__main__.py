@@ -27,6 +27,8 @@ FIGURES = (
         0.6,
     ),
     ("notes_list", "/api/v1/notes/?page_size=100", "/bench/raw/{practice}/notes/", 0.6),
+    # Issue 19: the money list at least half as fast as the bare read.
+    ("invoices_list", "/api/v1/invoices/?page_size=100", "/bench/raw/{practice}/invoices/", 0.5),
 )
 # Figures measured their own way (bench/clinical.py, availability.py, booking_load.py,
 # booking_webhooks.py, reminder_worker.py), in the order they run: after the request figures, and
@@ -44,6 +46,7 @@ OTHER_FIGURES = (
     "reminders_per_s",
     "intake_submit",
     "scale_out",
+    "revenue_report",
     *INSIGHT,
 )
 CLINICAL = ("notes_list", "progress_queries", "course_progress")
@@ -193,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.test import Client
 
     from bench.availability import measure_availability
+    from bench.billing import seed_invoices
     from bench.booking_load import measure_booking
     from bench.booking_webhooks import measure_booking_webhooks
     from bench.clinical import notes_list_queries, progress_queries, seed_clinical
@@ -203,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.peer import measure_peer
     from bench.reminder_worker import measure_reminders
     from bench.results import RESULTS_PATH, Figure, Skipped, table, write_results
+    from bench.revenue_report import measure_revenue_report
     from bench.scale_out import measure_scale_out
     from bench.schedule import seed_schedule
     from bench.seed import seed_practice
@@ -231,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"care of {' and '.join(map(str, clinical.progress))} sessions "
                 f"in {time.perf_counter() - mark:.1f}s"
             )
+        if wanted("invoices_list"):
+            mark = time.perf_counter()
+            invoices = seed_invoices(seeded)
+            say(f"seeded {invoices} invoices in {time.perf_counter() - mark:.1f}s")
         if any(runnable(name) for name in SCHEDULE):
             mark = time.perf_counter()
             schedule = seed_schedule(seeded)
@@ -302,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
 
             elif name == "scale_out":
                 figures.append(measure_scale_out(seeded, schedule, say=say))
+
+        if wanted("revenue_report"):  # seeds its 20,000 invoices itself
+            figures.append(measure_revenue_report(seeded, client, rounds=args.rounds, say=say))
 
         insight = [name for name in INSIGHT if wanted(name)]
         for name in insight:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("bench/raw/<int:practice_id>/clients/", views.raw_clients),
     path("bench/raw/<int:practice_id>/complaints/", views.raw_complaints),
     path("bench/raw/<int:practice_id>/notes/", views.raw_notes),
+    path("bench/raw/<int:practice_id>/invoices/", views.raw_invoices),
     path("", include(app_urls)),
 ]
 

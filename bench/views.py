@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from clients.models import Client, Complaint, RedFlagAnswer
+from sessions.billing.models import Invoice
 from sessions.records.models import Amendment, Note
 
 PAGE = 100
@@ -70,6 +71,12 @@ NOTE_FIELDS = (
     "created_at",
     "updated_at",
 )
+# InvoiceSerializer's columns (the list leaves `lines` out; `balance` and `number` are derived).
+INVOICE_FIELDS = (
+    "id", "number", "kind", "status", "client_id", "therapist_id", "appointment_id", "credits_id",
+    "currency", "subtotal", "tax_total", "total", "paid", "credited", "notes", "due_date",
+    "void_reason", "issued_at", "paid_at", "voided_at", "created_at", "updated_at",
+)  # fmt: skip
 AMENDMENT_FIELDS = ("note_id", "id", "kind", "text", "reason", "author_id", "created_at")
 
 
@@ -124,4 +131,13 @@ def raw_notes(request: HttpRequest, practice_id: int) -> JsonResponse:
         row["is_signed"] = row["signed_at"] is not None
         row["amendments"] = amendments[row["id"]]
         row["delivered_items"] = delivered[row["id"]]
+    return JsonResponse({"results": rows})
+
+
+def raw_invoices(request: HttpRequest, practice_id: int) -> JsonResponse:
+    rows = list(
+        Invoice.objects.filter(practice_id=practice_id)
+        .order_by("-created_at", "-id")
+        .values(*INVOICE_FIELDS)[:PAGE]
+    )
     return JsonResponse({"results": rows})

@@ -6,7 +6,14 @@ from django.dispatch import receiver
 from clients.events import outcome_recorded, screening_recorded
 from practice.models import TimeOff
 from practice.tombstones import track_deletions
-from sessions.billing.models import Invoice, Payment
+from sessions.billing.models import (
+    CancellationFee,
+    ClientPackage,
+    Invoice,
+    InvoiceLine,
+    PackageUse,
+    Payment,
+)
 from sessions.records import alerts, courses, intake
 from sessions.records.models import (
     Amendment,
@@ -38,6 +45,10 @@ from sessions.scheduling.queue import offer_freed_time_soon
 track_deletions(Appointment, "appointment")
 track_deletions(Invoice, "invoice")
 track_deletions(Payment, "payment")
+track_deletions(InvoiceLine, "invoice_line", "invoice.practice_id")
+track_deletions(ClientPackage, "client_package")
+track_deletions(CancellationFee, "cancellation_fee")
+track_deletions(PackageUse, "package_use", "client_package.practice_id")
 track_deletions(Note, "note")
 track_deletions(SessionPlan, "session_plan")
 track_deletions(WaitlistEntry, "waitlist_entry")

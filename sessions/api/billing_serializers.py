@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from clients.models import Client
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer, utc_iso
+from practice.currencies import MINOR_UNITS
 from practice.models import Service, TaxRate, Therapist
 from practice.tenancy import ScopedPrimaryKeyRelatedField
 from sessions.billing import money
@@ -17,11 +18,9 @@ from sessions.billing.invoices import LineInput
 from sessions.billing.models import Invoice, InvoiceLine, LineKind, Payment, PaymentMethod
 from sessions.scheduling.models import Appointment
 
-AMOUNT = {"max_digits": 14, "decimal_places": 3}
-
 
 def _amount(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(**AMOUNT, **kwargs)
+    return serializers.DecimalField(max_digits=14, decimal_places=3, **kwargs)
 
 
 def show(amount: Decimal, currency: str) -> str:
@@ -54,11 +53,16 @@ def line_data(line: InvoiceLine, currency: str) -> dict:
 
 
 def invoice_data(row: dict) -> dict:
-    """An invoice from its columns (a `.values(*INVOICE_ROW_FIELDS)` row or a model's)."""
+    """An invoice from its columns (a `.values(*INVOICE_ROW_FIELDS)` row or a model's).
+
+    Hand-written for the list (bench/: invoices_list): stored amounts always fit the currency's
+    minor units (the services refuse finer ones), so fixed-point formatting prints them exactly."""
     currency = row["currency"]
+    places = f".{MINOR_UNITS[currency]}f"
     number = row["number"]
     prefix = "CN" if row["kind"] == "credit_note" else "INV"
-    balance = row["total"] - row["paid"] - row["credited"]
+    total, paid, credited = row["total"], row["paid"], row["credited"]
+    due = row["due_date"]
     return {
         "id": row["id"],
         "number": f"{prefix}-{number:06d}" if number is not None else f"draft-{row['id']}",
@@ -70,14 +74,14 @@ def invoice_data(row: dict) -> dict:
         "appointment": row["appointment_id"],
         "credits": row["credits_id"],
         "currency": currency,
-        "subtotal": show(row["subtotal"], currency),
-        "tax_total": show(row["tax_total"], currency),
-        "total": show(row["total"], currency),
-        "paid": show(row["paid"], currency),
-        "credited": show(row["credited"], currency),
-        "balance": show(balance, currency),
+        "subtotal": format(row["subtotal"], places),
+        "tax_total": format(row["tax_total"], places),
+        "total": format(total, places),
+        "paid": format(paid, places),
+        "credited": format(credited, places),
+        "balance": format(total - paid - credited, places),
         "notes": row["notes"],
-        "due_date": _date(row["due_date"]),
+        "due_date": due.isoformat() if due is not None else None,
         "void_reason": row["void_reason"],
         "issued_at": utc_iso(row["issued_at"]),
         "paid_at": utc_iso(row["paid_at"]),
@@ -201,7 +205,7 @@ class InvoiceCreateSerializer(StrictSerializer):
     client = ScopedPrimaryKeyRelatedField(queryset=Client.objects.all(), required=False)
     appointment = ScopedPrimaryKeyRelatedField(queryset=Appointment.objects.all(), required=False)
     therapist = ScopedPrimaryKeyRelatedField(queryset=Therapist.objects.all(), required=False)
-    lines = LineInputSerializer(many=True, required=False, max_length=100)
+    lines = serializers.ListField(child=LineInputSerializer(), required=False, max_length=100)
     due_date = BoundedDateField(required=False, allow_null=True)
     notes = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
@@ -219,7 +223,9 @@ class InvoiceCreateSerializer(StrictSerializer):
 
 
 class InvoiceUpdateSerializer(StrictSerializer):
-    lines = LineInputSerializer(many=True, required=False, min_length=1, max_length=100)
+    lines = serializers.ListField(
+        child=LineInputSerializer(), required=False, min_length=1, max_length=100
+    )
     due_date = BoundedDateField(required=False, allow_null=True)
     notes = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
@@ -230,7 +236,7 @@ class VoidSerializer(StrictSerializer):
 
 class CreditNoteSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500)
-    lines = LineInputSerializer(many=True, min_length=1, max_length=100)
+    lines = serializers.ListField(child=LineInputSerializer(), min_length=1, max_length=100)
 
 
 class PayOnlineSerializer(StrictSerializer):

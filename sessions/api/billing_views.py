@@ -13,16 +13,17 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from practice.auth import PracticeRequest
 from practice.errors import Invalid
 from practice.filters import IsoDateTimeFilter, PracticeFilterSet
-from practice.models import API_KEY_ROLE, Role, User
+from practice.models import API_KEY_ROLE, AuditAction, Role, User
 from practice.permissions import WRITE
-from practice.tenancy import OWNER_ONLY, READ, STAFF_WRITE, TenantViewSet
+from practice.tenancy import OWNER_ONLY, READ, STAFF_WRITE, TenantViewSet, log_access
 from sessions.api.billing_serializers import (
     CreditNoteSerializer,
     InvoiceCreateSerializer,
@@ -75,7 +76,6 @@ class InvoiceViewSet(TenantViewSet):
         "credit_notes": OWNER_ONLY,
         "pay_online": {**STAFF_WRITE, Role.CLIENT: WRITE},
     }
-    audit_as = "invoice"
     filterset_class = InvoiceFilter
     ordering_fields = ["created_at", "issued_at", "number", "total", "id"]
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -89,6 +89,21 @@ class InvoiceViewSet(TenantViewSet):
         return queryset.prefetch_related(
             Prefetch("lines", InvoiceLine.objects.order_by("position", "id"))
         )
+
+    def get_object(self) -> Any:
+        """Opening an invoice or its PDF is logged like a clinical record (`audit_as` stays
+        unset: a page of the list, amounts and statuses only, is not; it is the busiest money
+        read, bench/: invoices_list)."""
+        invoice = super().get_object()
+        if self.request.method in SAFE_METHODS:
+            log_access(
+                self.request,
+                AuditAction.READ,
+                "invoice",
+                [invoice.pk],
+                client_ids=[invoice.client_id],
+            )
+        return invoice
 
     def _answer(self, invoice: Invoice, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=invoice.pk)
@@ -104,7 +119,7 @@ class InvoiceViewSet(TenantViewSet):
         responses={201: InvoiceSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: PracticeRequest) -> Response:
         """A draft; with `appointment` and no `lines`, the completed visit's service is billed."""
 
         def draft() -> Response:
@@ -246,7 +261,7 @@ class PaymentViewSet(TenantViewSet):
         responses={201: PaymentSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: PracticeRequest) -> Response:
         """Record money received for an issued invoice (partial allowed)."""
 
         def record() -> Response:
@@ -267,7 +282,7 @@ class PaymentViewSet(TenantViewSet):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     @action(detail=True, methods=["post"])
-    def refund(self, request: Request, pk: str | None = None) -> Response:
+    def refund(self, request: PracticeRequest, pk: str | None = None) -> Response:
         """Owner only: give back part or all of this payment, never more than is left of it."""
         payment = self.get_object()
 

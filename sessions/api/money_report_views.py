@@ -11,7 +11,6 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -51,7 +50,7 @@ class ReportView(APIView):
             request.accepted_media_type = "application/json"
         return super().finalize_response(request, response, *args, **kwargs)
 
-    def wants_csv(self, request: Request) -> bool:
+    def wants_csv(self, request) -> bool:
         return getattr(request.accepted_renderer, "format", None) == "csv"
 
     def csv(self, header: list[str], rows: list[list[object]]) -> HttpResponse:
@@ -112,7 +111,7 @@ class RevenueReportView(ReportView):
         parameters=[RevenueQuerySerializer, FORMAT],
         responses={200: RevenueReportSerializer, (200, "text/csv"): str},
     )
-    def get(self, request: Request) -> Any:
+    def get(self, request) -> Any:
         query = RevenueQuerySerializer(
             data=request.query_params, context={"practice": request.practice}
         )
@@ -179,7 +178,7 @@ class OutstandingReportView(ReportView):
         parameters=[FORMAT],
         responses={200: OutstandingReportSerializer, (200, "text/csv"): str},
     )
-    def get(self, request: Request) -> Any:
+    def get(self, request) -> Any:
         report = reports.outstanding_report(practice=request.practice)
         if self.wants_csv(request):
             header = ["client", "invoices", "0-30 days", "31-60 days", "61+ days", "total"]
@@ -223,7 +222,7 @@ class PackageLiabilityReportView(ReportView):
         parameters=[FORMAT],
         responses={200: LiabilityReportSerializer, (200, "text/csv"): str},
     )
-    def get(self, request: Request) -> Any:
+    def get(self, request) -> Any:
         report = reports.package_liability(practice=request.practice)
         if self.wants_csv(request):
             header = [

@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clients.models import Client
@@ -158,7 +157,7 @@ class ClientPackageViewSet(TenantViewSet):
     ordering_fields = ["expires_on", "created_at", "id"]
 
     @extend_schema(request=SellSerializer, responses={201: ClientPackageSerializer})
-    def create(self, request: Request) -> Response:
+    def create(self, request) -> Response:
         incoming = SellSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
         sold = packages.sell_package(
@@ -168,7 +167,7 @@ class ClientPackageViewSet(TenantViewSet):
 
     @extend_schema(request=RestoreSerializer, responses={200: ClientPackageSerializer})
     @action(detail=True, methods=["post"])
-    def restore(self, request: Request, pk: str | None = None) -> Response:
+    def restore(self, request, pk: str | None = None) -> Response:
         client_package = self.get_object()  # another practice's is 404 whatever the body
         incoming = RestoreSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)
@@ -221,7 +220,7 @@ class CancellationFeeViewSet(TenantViewSet):
 
     @extend_schema(request=WaiveSerializer, responses={200: CancellationFeeSerializer})
     @action(detail=True, methods=["post"])
-    def waive(self, request: Request, pk: str | None = None) -> Response:
+    def waive(self, request, pk: str | None = None) -> Response:
         fee = self.get_object()  # another practice's is 404 whatever the body
         incoming = WaiveSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

@@ -90,7 +90,10 @@ def _totals(invoice: Invoice) -> list[tuple[str, object]]:
 def render(*, invoice: Invoice, document: str = "invoice") -> bytes:
     """The PDF bytes of `document` (one of DOCUMENTS) for `invoice`."""
     practice = invoice.practice
-    issuer = [practice.name, f"Currency: {invoice.currency}"]
+    issuer = [practice.name, practice.address]
+    if practice.tax_number:
+        issuer.append(f"Tax number: {practice.tax_number}")
+    issuer = [line for line in issuer if line]
     pdf = Document(title=_title(invoice, document), issuer_lines=issuer)
     pdf.fields(_header_rows(invoice, document))
     header, rows = _lines_table(invoice, document)

@@ -33,7 +33,10 @@ from sessions.scheduling.models import Appointment, Status
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
-LABELS = {FeeKind.LATE_CANCELLATION: "Late cancellation fee", FeeKind.NO_SHOW: "No-show fee"}
+LABELS: dict[str, str] = {
+    FeeKind.LATE_CANCELLATION: "Late cancellation fee",
+    FeeKind.NO_SHOW: "No-show fee",
+}
 
 
 def fee_for(appointment: Appointment) -> tuple[str, int] | None:

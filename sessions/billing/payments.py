@@ -231,8 +231,9 @@ def confirm_provider_payment(
         return payment
     if event.currency != payment.currency or event.amount != payment.amount:
         raise Invalid("The provider confirmed another amount than was asked for.")
-    if payment.amount > invoice.balance:
-        # Paid meanwhile by other means: the money arrived, so it is kept for an owner to refund.
+    if invoice.status == InvoiceStatus.VOID or payment.amount > invoice.balance:
+        # Voided or paid meanwhile by other means: the money arrived, so it is kept (pending,
+        # never counted) for an owner to refund through the provider.
         payment.reason = "Received when nothing more was owed: refund it through the provider."
         payment.save(update_fields=["reason", "updated_at"])
         return payment

@@ -47,7 +47,7 @@ from practice.retention import (
     rule_for,
 )
 from practice.webhooks import scrub_client_events
-from sessions.billing.models import Invoice, Payment
+from sessions.billing.models import CancellationFee, ClientPackage, Invoice, Payment
 from sessions.records.models import Amendment, IntakeRequest, Note, SessionPlan
 from sessions.scheduling import reminders
 from sessions.scheduling.booking import Actor, cancel_appointment
@@ -197,6 +197,8 @@ def _delete_everything(client: Client) -> dict[str, int]:
     _scrub_copies(client, names=True)
     for queryset in (
         # Money records protect the client (and a refund its payment, a credit note its invoice).
+        CancellationFee.objects.filter(client=client),
+        ClientPackage.objects.filter(client=client),  # its sessions' uses go with it
         Payment.objects.filter(client=client, refund_of__isnull=False),
         Payment.objects.filter(client=client),
         Invoice.objects.filter(client=client, credits__isnull=False),

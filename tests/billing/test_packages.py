@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from practice.models import AuditEvent
+from practice.models import AuditEvent, Tombstone
 from sessions.billing.models import (
+    CancellationFee,
     ClientPackage,
     Invoice,
     InvoiceLine,
@@ -319,3 +320,23 @@ def test_a_completion_undone_gives_its_session_back(therapist, practice, service
     )
 
     assert ClientPackage.objects.get(pk=bought.pk).sessions_remaining == 10
+
+
+def test_erasing_a_client_with_a_package_and_a_fee_deletes_them_and_leaves_tombstones(
+    owner, therapist, practice, service
+):
+    """Packages and fees protect the client row; erasure of a record with no clinical entries
+    deletes them first (sessions/records/privacy.py) and `deleted/` shows each."""
+    client = ClientFactory(practice=practice)
+    bought = sold(practice, client, service)
+    missed = appointment(practice, client=client, service=service, status=Status.BOOKED)
+    therapist.api.post(f"/api/v1/appointments/{missed.pk}/no-show/")
+    fee = CancellationFee.objects.get(appointment=missed)
+
+    response = owner.api.post(f"/api/v1/clients/{client.pk}/erasure/", {}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert not ClientPackage.objects.filter(pk=bought.pk).exists()
+    assert not CancellationFee.objects.filter(pk=fee.pk).exists()
+    gone = set(Tombstone.objects.values_list("record_type", "record_id"))
+    assert {("client_package", bought.pk), ("cancellation_fee", fee.pk)} <= gone

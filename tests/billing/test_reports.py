@@ -86,7 +86,6 @@ def diary(practice):
 
 
 def test_revenue_by_month_counts_local_months_and_subtracts_credit_notes(owner, diary):
-    anna, ben, deep, relax = diary
 
     response = owner.api.get(
         REVENUE, {"period": "month", "start": "2026-06-01", "end": "2026-07-31"}

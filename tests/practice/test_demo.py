@@ -10,7 +10,14 @@ from django.utils import timezone
 
 from clients.models import Complaint
 from practice.models import Practice, Room, Service
-from sessions.billing.models import CancellationFee, ClientPackage, InvoiceLine
+from sessions.billing.models import (
+    CancellationFee,
+    ClientPackage,
+    Invoice,
+    InvoiceLine,
+    PackageUse,
+    Payment,
+)
 from sessions.insight.operations import operations_report
 from sessions.insight.outcomes import outcomes_report
 from sessions.insight.period import Period
@@ -63,7 +70,7 @@ def test_the_demo_has_a_package_in_use_and_a_waived_fee():
     practice = Practice.objects.get(slug="demo")
     sold = ClientPackage.objects.get(practice=practice)
     assert (sold.sessions_total, sold.sessions_remaining) == (5, 4)
-    covered = InvoiceLine.objects.get(appointment__client=sold.client)
+    covered = InvoiceLine.objects.get(appointment=PackageUse.objects.get().appointment)
     assert covered.total == 0
     assert "covered by package" in covered.description
     fee = CancellationFee.objects.get(practice=practice)
@@ -107,3 +114,14 @@ def test_the_demo_has_rooms_and_a_deep_tissue_service_booked_in_one():
     assert deep.pressure_level == 4
     assert found
     assert all(len(slot.rooms) == 2 for slot in found)
+
+
+def test_the_demo_has_money_an_issued_and_a_paid_invoice():
+    call_command("load_demo", verbosity=0)
+    practice = Practice.objects.get(slug="demo")
+    assert practice.currency == "GBP"
+    # Drafts beside them: the package sold, the visit it covered, the waived no-show fee.
+    issued = Invoice.objects.filter(practice=practice).exclude(status="draft")
+    assert sorted(issued.values_list("status", flat=True)) == ["issued", "paid"]
+    assert sorted(issued.values_list("number", flat=True)) == [1, 2]
+    assert Payment.objects.filter(practice=practice).count() == 2

@@ -285,7 +285,8 @@ def test_a_clearance_flag_is_refused_until_a_current_clearance_is_recorded(
     therapist, practice, flag
 ):
     client = ClientFactory(practice=practice, health_flags=[flag])
-    appointment = AppointmentFactory(client=client)
+    # Inside the clearance's 90 days whatever ran before (the factory's starts grow per row made).
+    appointment = AppointmentFactory(client=client, start=timezone.now() + dt.timedelta(days=2))
     body = {"appointment": appointment.pk, "items": [item(practice)]}
 
     refused = therapist.api.post(PLANS, body, format="json")

@@ -401,3 +401,12 @@ def test_staff_draft_and_issue(members, practice, role):
     api = members[role].api
     draft = _draft(api, ClientFactory(practice=practice))
     assert api.post(f"/api/v1/invoices/{draft['id']}/issue/").status_code == 200
+
+
+def test_opening_an_invoice_or_its_pdf_is_in_the_access_log(owner, practice):
+    invoice = InvoiceFactory(client=ClientFactory(practice=practice))
+    owner.api.get(f"/api/v1/invoices/{invoice.pk}/")
+    owner.api.get(f"/api/v1/invoices/{invoice.pk}/pdf/")
+    reads = AuditEvent.objects.filter(record_type="invoice", action="read")
+    assert reads.count() == 2
+    assert {event.client_id for event in reads} == {invoice.client_id}

@@ -169,3 +169,16 @@ def test_the_manual_provider_has_no_webhook(anon):
         "/api/v1/billing/providers/paypal/webhook/", b"{}", content_type="application/json"
     )
     assert unknown.status_code == 400
+
+
+def test_a_confirmation_for_a_voided_invoice_is_kept_aside_not_counted(
+    stripe, client_member, owner, invoice, anon
+):
+    client_member.api.post(f"/api/v1/invoices/{invoice.pk}/pay-online/", {}, format="json")
+    invoices.void_invoice(invoice=invoice, reason="Issued by mistake", actor=owner.user)
+    assert _post_event(anon, recorded("payment_intent_succeeded")).status_code == 200
+    payment = Payment.objects.get()
+    assert payment.status == "pending"
+    assert "refund" in payment.reason
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.paid) == ("void", 0)

@@ -10,14 +10,16 @@ from django.utils import timezone
 
 from clients.models import Client, Complaint, Instrument
 from clients.services import create_complaint, record_outcome
-from practice.models import Practice, Service, Therapist
+from practice.models import Practice, Service, TaxRate, Therapist
 from practice.services import (
     create_practice,
     create_room,
     create_service,
+    create_tax_rate,
     create_user_in_practice,
     set_working_hours,
 )
+from sessions.billing import invoices, payments
 from sessions.billing.fees import waive_fee
 from sessions.billing.models import CancellationFee
 from sessions.billing.packages import create_package, sell_package
@@ -58,10 +60,11 @@ class Command(BaseCommand):
             _add_services_and_hours(practice)
             _add_rooms_and_limits(practice)
             _add_clients(practice)
+            add_history(practice)  # past weeks, so every report has something to show
             _book_first_visit(practice)
             _add_course(practice)
+            _add_money(practice)
             _add_package_and_waived_fee(practice)
-            add_history(practice)  # past weeks, so every report has something to show
             created = "Created"
         else:
             created = "Found"
@@ -231,7 +234,7 @@ def _add_course(practice: Practice) -> None:
             source=Source.STAFF,
             booked_by=owner,
         )
-        for start in starts[:4]
+        for start in (_free_past_start(therapist, s, minutes=60) for s in starts[:4])
     ]
     future = book_visits(
         practice=practice,
@@ -264,15 +267,31 @@ def _demo_baseline(complaint: Complaint, owner: Any, *, at: datetime) -> None:
         )
 
 
+def _free_past_start(therapist: Therapist, start: datetime, *, minutes: int) -> datetime:
+    """`start`, or the next whole hour after it when the therapist is busy then: past visits
+    are written directly, so nothing else keeps two of them apart (on Postgres the exclusion
+    constraint would refuse the demo) whatever weekday the demo is loaded on."""
+    while Appointment.objects.filter(
+        therapist=therapist,
+        start__lt=start + timedelta(minutes=minutes + 15),
+        blocked_until__gt=start,
+    ).exists():
+        start += timedelta(hours=1)
+    return start
+
+
 def _past_visit(practice: Practice, client: Client, days_ago: int, status: str) -> Appointment:
-    """A visit last week, written directly (booking refuses the past), in `status`."""
+    """A visit last week at 15:00, written directly (booking refuses the past), in `status`."""
     service = Service.objects.get(practice=practice, name="Back massage (60 min)")
     day = timezone.localdate() - timedelta(days=days_ago)
-    start = datetime.combine(day, time(10), tzinfo=practice.tz)
+    therapist = Therapist.objects.filter(practice=practice).order_by("id")[0]
+    start = _free_past_start(
+        therapist, datetime.combine(day, time(15), tzinfo=practice.tz), minutes=60
+    )
     return Appointment.objects.create(
         practice=practice,
         client=client,
-        therapist=Therapist.objects.filter(practice=practice).first(),
+        therapist=therapist,
         service=service,
         start=start,
         end=start + timedelta(minutes=60),
@@ -314,3 +333,49 @@ def _add_package_and_waived_fee(practice: Practice) -> None:
         reason="Family emergency: first missed visit",
         by=owner,
     )
+
+
+def _add_money(practice: Practice) -> None:
+    """Prices with VAT, and two past visits billed: one invoice paid, one issued and part-paid
+    (README "Money")."""
+    practice.currency = "GBP"
+    practice.address = "1 Demo Street, London N1 1AA"
+    practice.tax_number = "GB123456789"
+    practice.save(update_fields=["currency", "address", "tax_number"])
+    vat: TaxRate = create_tax_rate(
+        practice=practice, fields={"name": "VAT", "percent": Decimal(20), "inclusive": True}
+    )
+    Service.objects.filter(practice=practice).update(tax_rate=vat)
+    Therapist.objects.filter(practice=practice).update(registration_number="CNHC-0001234")
+    owner = practice.memberships.get(role="owner").user
+    therapist = Therapist.objects.filter(practice=practice).order_by("id")[0]
+    service = Service.objects.filter(practice=practice).order_by("name")[0]
+    paid_in = [Decimal(65), Decimal(20)]
+    for index, client in enumerate(Client.objects.filter(practice=practice).order_by("id")[:2]):
+        start = _free_past_start(
+            therapist,
+            (timezone.now() - timedelta(days=14 - 7 * index)).replace(
+                hour=10, minute=0, second=0, microsecond=0
+            ),
+            minutes=service.duration_minutes,
+        )
+        visit = Appointment.objects.create(
+            practice=practice,
+            client=client,
+            therapist=therapist,
+            service=service,
+            start=start,
+            end=start + timedelta(minutes=service.duration_minutes),
+            blocked_until=start + timedelta(minutes=service.duration_minutes + 15),
+            status=Status.COMPLETED,
+            source=Source.STAFF,
+        )
+        draft = invoices.invoice_appointment(appointment=visit, actor=owner)
+        issued = invoices.issue_invoice(invoice=draft, actor=owner)
+        payments.record_payment(
+            invoice=issued,
+            amount=paid_in[index],
+            currency="GBP",
+            method="card_terminal" if index == 0 else "cash",
+            actor=owner,
+        )
