@@ -15,24 +15,10 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 # Characters that documents commonly carry and Latin-1 lacks, with a plain stand-in.
-_PLAIN = str.maketrans(
-    {
-        "→": "->",
-        "←": "<-",
-        "–": "-",
-        "—": "-",
-        "‘": "'",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-        "…": "...",
-        "≤": "<=",
-        "≥": ">=",
-        "•": "-",
-        "€": "EUR",
-        "×": "x",
-    }
-)
+_PLAIN = str.maketrans({
+    "→": "->", "←": "<-", "–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"',
+    "…": "...", "≤": "<=", "≥": ">=", "•": "-", "€": "EUR", "×": "x",
+})
 
 
 def plain_text(text: object) -> str:
@@ -85,13 +71,8 @@ class Document:
             self._line("" if value is None else value, height=5.5)
         return self
 
-    def table(
-        self,
-        header: Sequence[str],
-        rows: Sequence[Sequence[object]],
-        *,
-        align_right: Sequence[int] = (),
-    ) -> Document:
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[object]],
+              *, align_right: Sequence[int] = ()) -> Document:
         """A ruled table; columns listed in `align_right` (e.g. amounts) are right-aligned."""
         self._pdf.set_font("Helvetica", "", 9)
         aligns = tuple("RIGHT" if i in align_right else "LEFT" for i in range(len(header)))

@@ -253,3 +253,16 @@ def test_balance_is_lines_minus_payments_plus_refunds_over_random_histories(
     assert invoice.status == ("paid" if invoice.balance == 0 else "issued")
     for payment in paid:
         assert sum(r.amount for r in refunded if r.refund_of_id == payment.pk) <= payment.amount
+
+
+def test_erasing_a_client_with_no_clinical_record_removes_their_money_records(owner, practice):
+    client = ClientFactory(practice=practice)
+    invoice = InvoiceFactory(client=client)
+    payment = payments.record_payment(
+        invoice=invoice, amount=Decimal(20), currency="EUR", method="cash", actor=owner.user
+    )
+    payments.refund_payment(payment=payment, amount=Decimal(5), reason="r", actor=owner.user)
+    answer = owner.api.post(f"/api/v1/clients/{client.pk}/erasure/", {}, format="json")
+    assert answer.status_code in (200, 201), answer.json()
+    assert not Invoice.objects.filter(client_id=client.pk).exists()
+    assert not Payment.objects.filter(client_id=client.pk).exists()
