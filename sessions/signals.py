@@ -9,7 +9,10 @@ from practice.tombstones import track_deletions
 from sessions.records import alerts, intake
 from sessions.records.models import (
     Amendment,
+    ConsentSignature,
     FollowUpAnswer,
+    HealthFlagProposal,
+    IntakeRequest,
     Note,
     PlanItem,
     SessionPlan,
@@ -37,6 +40,9 @@ track_deletions(Amendment, "amendment", "note.practice_id")
 track_deletions(PlanItem, "plan_item", "plan.practice_id")
 track_deletions(AppointmentEvent, "appointment_event", "appointment.practice_id")
 track_deletions(WaitlistOffer, "waitlist_offer", "entry.practice_id")
+track_deletions(IntakeRequest, "intake")
+track_deletions(HealthFlagProposal, "health_flag_proposal")
+track_deletions(ConsentSignature, "consent_signature", "consent.practice_id")
 
 
 @receiver(post_delete, sender=TimeOff)
