@@ -42,7 +42,6 @@ from sessions.api.intake_serializers import (
 from sessions.api.views import PublicThrottle
 from sessions.records import intake, intake_forms
 from sessions.records.models import IntakeForm, IntakeRequest
-from sessions.scheduling import reminders
 from sessions.scheduling.models import Appointment
 
 FORM_ACCESS: AccessTable = {Role.OWNER: WRITE, Role.THERAPIST: READ, Role.FRONT_DESK: READ}
@@ -167,8 +166,7 @@ WITH_VIEW = IntakeRequest.objects.select_related("practice", "client", "form", "
 
 def intake_for_link(token: str) -> IntakeRequest:
     """The intake behind a link, while the link is valid; anything else is the same 404."""
-    appointment = reminders.appointment_for_intake_link(token)
-    found = WITH_VIEW.filter(appointment=appointment).first() if appointment is not None else None
+    found = intake.intake_for_token(token)
     if found is None:
         raise NotFound("This link is invalid or has expired.")
     return found

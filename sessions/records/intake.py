@@ -14,6 +14,7 @@ from django.utils import timezone
 from clients import services as client_services
 from clients.models import Client, Consent, ConsentMethod, OutcomeSource
 from practice.audit import audit
+from practice.auth import hash_secret
 from practice.errors import Invalid, InvalidTransition, PreconditionFailed
 from practice.models import AuditAction, Practice, User
 from sessions.records import intake_forms
@@ -140,6 +141,22 @@ def resend_intake(*, intake: IntakeRequest) -> IntakeRequest:
         raise PreconditionFailed("This client gets no messages (opted out or no address).")
     dispatch_reminders_soon()
     return intake
+
+
+def intake_for_token(token: str) -> IntakeRequest | None:
+    """The intake behind a link (`public/intake/{token}/`), in one query, while the link is
+    valid: its message was sent (the token's hash is stored with `sent`), and the visit is booked
+    (or checked in) and has not ended. Joined with what the link's view shows."""
+    return (
+        IntakeRequest.objects.select_related("practice", "client", "form", "appointment")
+        .filter(
+            appointment__reminders__token_hash=hash_secret(token),
+            appointment__reminders__kind__in=reminders.INTAKE_KINDS,
+            appointment__status__in=(Status.BOOKED, Status.CHECKED_IN),
+            appointment__end__gt=timezone.now(),
+        )
+        .first()
+    )
 
 
 def intake_status(appointment: Appointment) -> str:
