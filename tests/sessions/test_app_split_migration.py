@@ -96,7 +96,9 @@ def _rows_in_every_moved_table() -> None:
     TherapistAlertFactory(client=client, practice=practice, follow_up_answer=answer)
 
 
-def _table_rows() -> dict[str, list[tuple]]:
+def _table_rows() -> dict[str, list[dict]]:
+    """Every row of the moved tables, by column name: a later migration that rebuilds a table
+    (SQLite remakes it on an altered field) may reorder its columns, never lose a value."""
     tables = [
         apps.get_model(app, name)._meta.db_table for app, names in MOVED.items() for name in names
     ] + ["treatment_note_delivered_items"]
@@ -104,7 +106,8 @@ def _table_rows() -> dict[str, list[tuple]]:
         rows = {}
         for table in tables:
             cursor.execute(f"SELECT * FROM {table} ORDER BY id")  # noqa: S608 - our table names
-            rows[table] = cursor.fetchall()
+            names = [column[0] for column in cursor.description]
+            rows[table] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     return rows
 
 
