@@ -11,9 +11,9 @@ from practice.spreadsheet import render_csv, safe_cell
 
 
 def test_formula_cells_are_quoted_and_numbers_are_not():
-    text = render_csv(["name", "amount"], [['=HYPERLINK("x")', Decimal("-12.50")], ["@SUM", -3]])
+    text = render_csv(["name", "amount"], [["=HYPERLINK(\"x\")", Decimal("-12.50")], ["@SUM", -3]])
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows == [["name", "amount"], ['\'=HYPERLINK("x")', "-12.50"], ["'@SUM", "-3"]]
+    assert rows == [["name", "amount"], ["'=HYPERLINK(\"x\")", "-12.50"], ["'@SUM", "-3"]]
 
 
 @given(st.text())
