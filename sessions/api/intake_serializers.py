@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from practice.api.base import AwareDateTimeField, StrictSerializer
+from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
 from sessions.records import intake_forms
 from sessions.records.models import (
     ConsentSignature,
@@ -174,7 +174,7 @@ class ClientIntakeSerializer(serializers.ModelSerializer):
 
     def get_appointment_start(self, intake: IntakeRequest) -> str | None:
         appointment = intake.appointment
-        return appointment.start.isoformat() if appointment else None
+        return utc_iso(appointment.start) if appointment else None
 
 
 class DecisionSerializer(StrictSerializer):

@@ -42,7 +42,6 @@ from sessions.api.intake_serializers import (
 from sessions.api.views import PublicThrottle
 from sessions.records import intake, intake_forms
 from sessions.records.models import IntakeForm, IntakeRequest
-from sessions.scheduling import reminders
 from sessions.scheduling.models import Appointment
 
 FORM_ACCESS: AccessTable = {Role.OWNER: WRITE, Role.THERAPIST: READ, Role.FRONT_DESK: READ}
@@ -121,9 +120,7 @@ class _IntakeFilling(APIView):
         INTAKE_WRITES.record(idents, request)
 
     def answer(self, request, intake_request: IntakeRequest) -> Response:
-        intake_request = IntakeRequest.objects.select_related(
-            "practice", "client", "form", "appointment"
-        ).get(pk=intake_request.pk)
+        """The link's view; the services hand back the intake with what it shows joined."""
         return Response(IntakeLinkSerializer(link_view(intake_request)).data)
 
     @extend_schema(responses={200: IntakeLinkSerializer})
@@ -163,14 +160,13 @@ class _IntakeSubmitting(_IntakeFilling):
         return self.answer(request, submitted)
 
 
+# An intake with what its link view shows (the practice's name, the visit, the form).
+WITH_VIEW = IntakeRequest.objects.select_related("practice", "client", "form", "appointment")
+
+
 def intake_for_link(token: str) -> IntakeRequest:
     """The intake behind a link, while the link is valid; anything else is the same 404."""
-    appointment = reminders.appointment_for_intake_link(token)
-    found = (
-        IntakeRequest.objects.filter(appointment=appointment).first()
-        if appointment is not None
-        else None
-    )
+    found = intake.intake_for_token(token)
     if found is None:
         raise NotFound("This link is invalid or has expired.")
     return found
@@ -206,7 +202,7 @@ def own_intake(request) -> IntakeRequest:
     client = scope(Client.objects.all(), request).filter(user=request.user).first()
     found = None
     if client is not None:
-        requests = IntakeRequest.objects.filter(client=client).order_by("-id")
+        requests = WITH_VIEW.filter(client=client).order_by("-id")
         found = requests.filter(status__in=intake.OPEN).first() or requests.first()
     if found is None:
         raise NotFound("You have no intake form to fill in.")

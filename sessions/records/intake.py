@@ -14,6 +14,7 @@ from django.utils import timezone
 from clients import services as client_services
 from clients.models import Client, Consent, ConsentMethod, OutcomeSource
 from practice.audit import audit
+from practice.auth import hash_secret
 from practice.errors import Invalid, InvalidTransition, PreconditionFailed
 from practice.models import AuditAction, Practice, User
 from sessions.records import intake_forms
@@ -140,6 +141,22 @@ def resend_intake(*, intake: IntakeRequest) -> IntakeRequest:
         raise PreconditionFailed("This client gets no messages (opted out or no address).")
     dispatch_reminders_soon()
     return intake
+
+
+def intake_for_token(token: str) -> IntakeRequest | None:
+    """The intake behind a link (`public/intake/{token}/`), in one query, while the link is
+    valid: its message was sent (the token's hash is stored with `sent`), and the visit is booked
+    (or checked in) and has not ended. Joined with what the link's view shows."""
+    return (
+        IntakeRequest.objects.select_related("practice", "client", "form", "appointment")
+        .filter(
+            appointment__reminders__token_hash=hash_secret(token),
+            appointment__reminders__kind__in=reminders.INTAKE_KINDS,
+            appointment__status__in=(Status.BOOKED, Status.CHECKED_IN),
+            appointment__end__gt=timezone.now(),
+        )
+        .first()
+    )
 
 
 def intake_status(appointment: Appointment) -> str:
@@ -279,9 +296,8 @@ def submit_intake(
     answers = {name: _validated(intake, name, value) for name, value in drafts.items()}
     now = timezone.now()
     client = Client.objects.select_for_update().get(pk=intake.client_id)
-    effects: dict[str, Any] = {"contact": _apply_contact(client, answers["contact"])}
-    _check_guardian(client, answers["consents"], now)
-    effects["health_flags"] = _apply_health(intake, client, answers["health"])
+    _check_guardian(client, answers["contact"], answers["consents"], now)
+    effects = _apply_contact_and_health(intake, client, answers["contact"], answers["health"])
     complaint = client_services.create_complaint(
         practice=intake.practice,
         client=client,
@@ -309,22 +325,13 @@ def submit_intake(
     return intake
 
 
-def _apply_contact(client: Client, contact: dict[str, Any]) -> dict[str, Any]:
-    """Phone as given; a date of birth only where none is on file (staff's record wins)."""
-    fields: dict[str, Any] = {}
-    if contact.get("phone"):
-        fields["phone"] = contact["phone"]
-    if client.date_of_birth is None:
-        fields["date_of_birth"] = contact["date_of_birth"]
-    if fields:
-        client_services.update_client(client=client, fields=fields, by=None)
-    return {k: str(v) for k, v in fields.items()}
-
-
-def _check_guardian(client: Client, consents: dict[str, Any], now: datetime) -> None:
-    """DOMAIN.md 4: a minor's consent is given by a guardian (name and relationship)."""
-    born = client.date_of_birth
-    if born is None or intake_forms.age_on(born, now.date()) >= intake_forms.ADULT_AGE:
+def _check_guardian(
+    client: Client, contact: dict[str, Any], consents: dict[str, Any], now: datetime
+) -> None:
+    """DOMAIN.md 4: a minor's consent is given by a guardian (name and relationship). The date
+    of birth on file wins over the one typed in the form."""
+    born = client.date_of_birth or contact["date_of_birth"]
+    if intake_forms.age_on(born, now.date()) >= intake_forms.ADULT_AGE:
         return
     if not consents.get("guardian"):
         raise Invalid.on(
@@ -334,24 +341,35 @@ def _check_guardian(client: Client, consents: dict[str, Any], now: datetime) -> 
         )
 
 
-def _apply_health(intake: IntakeRequest, client: Client, health: dict[str, Any]) -> dict[str, Any]:
-    """Added flags restrict at once (DOMAIN.md 0 rule 3); a flag on file the client did not tick
-    would lift a restriction, so it waits for a therapist as a proposal."""
+def _apply_contact_and_health(
+    intake: IntakeRequest, client: Client, contact: dict[str, Any], health: dict[str, Any]
+) -> dict[str, Any]:
+    """One client update: the phone as given, a date of birth only where none is on file
+    (staff's record wins); added health flags restrict at once (DOMAIN.md 0 rule 3), while a flag
+    on file the client did not tick would lift a restriction, so it waits for a therapist as a
+    proposal."""
+    fields: dict[str, Any] = {}
+    if contact.get("phone"):
+        fields["phone"] = contact["phone"]
+    if client.date_of_birth is None:
+        fields["date_of_birth"] = contact["date_of_birth"]
+    changed = {k: str(v) for k, v in fields.items()}
     on_file = [f for f in client.health_flags if f != RED_FLAG_OPEN]
     added = [f for f in health["flags"] if f not in on_file]
     lifted = [f for f in on_file if f not in health["flags"]]
     if added:
-        regions = {**client.health_flag_regions, **health.get("flag_regions", {})}
-        client_services.update_client(
-            client=client,
-            fields={"health_flags": [*client.health_flags, *added], "health_flag_regions": regions},
-            by=None,
-        )
+        fields["health_flags"] = [*client.health_flags, *added]
+        fields["health_flag_regions"] = {
+            **client.health_flag_regions,
+            **health.get("flag_regions", {}),
+        }
+    if fields:
+        client_services.update_client(client=client, fields=fields, by=None)
     HealthFlagProposal.objects.bulk_create(
         HealthFlagProposal(practice_id=intake.practice_id, client=client, intake=intake, flag=f)
         for f in lifted
     )
-    return {"added": added, "proposed_removals": lifted}
+    return {"contact": changed, "health_flags": {"added": added, "proposed_removals": lifted}}
 
 
 def _apply_baseline(
@@ -373,10 +391,9 @@ def _apply_baseline(
         )
         for instrument in (disability, "psfs")
     ]
-    nprs = complaint.outcomes.filter(instrument="nprs").order_by("id").first()
-    return [
-        {"id": o.pk, "instrument": o.instrument, "score": str(o.score)}
-        for o in ([nprs] if nprs else []) + written
+    # The NPRS is the complaint's baseline (its `pain_now`), written by `create_complaint`.
+    return [{"instrument": "nprs", "score": str(complaint.pain_now)}] + [
+        {"id": o.pk, "instrument": o.instrument, "score": str(o.score)} for o in written
     ]
 
 
@@ -393,6 +410,7 @@ def _apply_consents(
     documents = {d["kind"]: d for d in intake.form.consent_documents}
     guardian = consents.get("guardian") or {}
     done = []
+    signatures = []
     for signature in consents["signatures"]:
         document = documents[signature["document"]]
         consent: Consent = client_services.record_consent(
@@ -407,19 +425,22 @@ def _apply_consents(
                 "signed_at": now,
             },
         )
-        ConsentSignature.objects.create(
-            consent=consent,
-            intake=intake,
-            signed_name=signature["signed_name"],
-            signed_at=now,
-            ip_address=ip_address,
-            user_agent=user_agent[:500],
-            document_version=document["version"],
-            document_sha256=intake_forms.document_sha256(document),
-            guardian_name=guardian.get("name", ""),
-            guardian_relationship=guardian.get("relationship", ""),
+        signatures.append(
+            ConsentSignature(
+                consent=consent,
+                intake=intake,
+                signed_name=signature["signed_name"],
+                signed_at=now,
+                ip_address=ip_address,
+                user_agent=user_agent[:500],
+                document_version=document["version"],
+                document_sha256=intake_forms.document_sha256(document),
+                guardian_name=guardian.get("name", ""),
+                guardian_relationship=guardian.get("relationship", ""),
+            )
         )
         done.append({"id": consent.pk, "kind": consent.kind, "version": consent.version})
+    ConsentSignature.objects.bulk_create(signatures)
     return done
 
 

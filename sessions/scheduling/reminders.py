@@ -152,24 +152,6 @@ def on_intake_done(appointment_id: int) -> None:
     ).update(status=ReminderStatus.CANCELLED, lease_until=None)
 
 
-def appointment_for_intake_link(token: str) -> Appointment | None:
-    """The visit whose intake message carried this link (`public/intake/{token}/`), while the
-    link is valid: sent, and the visit booked (or checked in) and not yet ended."""
-    reminder = (
-        Reminder.objects.select_related("appointment__practice", "appointment__client")
-        .filter(token_hash=hash_secret(token), kind__in=INTAKE_KINDS)
-        .first()
-    )
-    if reminder is None or reminder.appointment is None:
-        return None
-    appointment = reminder.appointment
-    if appointment.status not in (Status.BOOKED, Status.CHECKED_IN):
-        return None
-    if appointment.end <= timezone.now():
-        return None
-    return appointment
-
-
 def on_ended(appointment: Appointment) -> None:
     """Cancelled or no-show: nothing more goes out for it."""
     Reminder.objects.filter(appointment=appointment, status__in=PENDING).update(

@@ -97,6 +97,8 @@ def _rows_in_every_moved_table() -> None:
 
 
 def _table_rows() -> dict[str, list[dict]]:
+    """Every row of the moved tables, by column name: a later migration that rebuilds a table
+    (SQLite remakes it on an altered field) may reorder its columns, never lose a value."""
     tables = [
         apps.get_model(app, name)._meta.db_table for app, names in MOVED.items() for name in names
     ] + ["treatment_note_delivered_items"]
@@ -104,8 +106,8 @@ def _table_rows() -> dict[str, list[dict]]:
         rows = {}
         for table in tables:
             cursor.execute(f"SELECT * FROM {table} ORDER BY id")  # noqa: S608 - our table names
-            columns = [column[0] for column in cursor.description]
-            rows[table] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+            names = [column[0] for column in cursor.description]
+            rows[table] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     return rows
 
 

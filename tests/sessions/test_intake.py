@@ -604,3 +604,16 @@ def test_an_erasure_that_keeps_the_record_scrubs_the_intakes_contact_answers(
     contact = IntakeRequest.objects.get().drafts["contact"]
     assert "phone" not in contact
     assert "emergency_contact" not in contact
+
+
+def test_a_rescheduled_first_visit_moves_its_intake_reminder(owner, first_visit, bookable):
+    appointment, _ = first_visit
+    new_start = local(bookable.practice, 9, 11)
+    moved = owner.api.post(
+        f"/api/v1/appointments/{appointment['id']}/reschedule/",
+        {"start": new_start.isoformat()},
+        format="json",
+    )
+    assert moved.status_code == 200, moved.content
+    reminder = Reminder.objects.get(appointment_id=appointment["id"], kind="intake_reminder")
+    assert reminder.scheduled_for == new_start - timedelta(hours=48)

@@ -386,6 +386,9 @@ def test_every_change_is_in_the_history_with_who_when_and_from_to(owner, front_d
     appointment = book(owner, bookable, first)
     moved = post(front_desk, appointment, "reschedule", {"start": second.isoformat()})
     assert moved.status_code == 200, moved.content
+    # A first visit: its intake (issue 17) is recorded as done on paper before check-in.
+    on_paper = post(front_desk, appointment, "intake-on-paper", {"reason": "At reception"})
+    assert on_paper.status_code == 200, on_paper.content
     assert post(front_desk, appointment, "check-in").status_code == 200
     response = post(owner, appointment, "complete")
     ended = timezone.now()

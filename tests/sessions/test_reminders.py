@@ -19,6 +19,8 @@ from clients.domain import ComplaintStatus
 from clients.models import Client
 from practice.models import Practice, Therapist
 from practice.services import set_working_hours
+from sessions.records.intake import current_form
+from sessions.records.models import IntakeRequest, IntakeStatus
 from sessions.scheduling import reminders
 from sessions.scheduling.models import Reminder, ReminderKind, ReminderStatus, Status
 from tests.factories import (
@@ -54,6 +56,14 @@ def make_bookable(practice: Practice, therapist: Therapist) -> Bookable:
     )
     client = ClientFactory(
         practice=practice, reminder_channels=["email"], email="dana@example.com", first_name="Dana"
+    )
+    # A client whose intake is done: these files count the appointment's own messages, not the
+    # first visit's intake link (issue 17, tests/sessions/test_intake.py).
+    IntakeRequest.objects.create(
+        practice=practice,
+        client=client,
+        form=current_form(practice=practice),
+        status=IntakeStatus.ON_PAPER,
     )
     return Bookable(practice, therapist, service, client)
 
