@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.permissions import SAFE_METHODS, AllowAny
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,9 +21,9 @@ from rest_framework.views import APIView
 from practice.auth import PracticeRequest
 from practice.errors import Invalid
 from practice.filters import IsoDateTimeFilter, PracticeFilterSet
-from practice.models import API_KEY_ROLE, AuditAction, Role, User
+from practice.models import API_KEY_ROLE, Role, User
 from practice.permissions import WRITE
-from practice.tenancy import OWNER_ONLY, READ, STAFF_WRITE, TenantViewSet, log_access
+from practice.tenancy import OWNER_ONLY, READ, STAFF_WRITE, TenantViewSet
 from sessions.api.billing_serializers import (
     CreditNoteSerializer,
     InvoiceCreateSerializer,
@@ -71,6 +71,9 @@ class InvoiceViewSet(TenantViewSet):
     queryset = Invoice.objects.all()
     serializer_class = InvoiceSerializer
     access = STAFF_CLIENT_READS
+    # Every read is in the access log, list pages too (issue 22.2: never drop one): an invoice
+    # names its client, what they were treated for and what they paid.
+    audit_as = "invoice"
     action_access = {
         "void": OWNER_ONLY,
         "credit_notes": OWNER_ONLY,
@@ -89,21 +92,6 @@ class InvoiceViewSet(TenantViewSet):
         return queryset.prefetch_related(
             Prefetch("lines", InvoiceLine.objects.order_by("position", "id"))
         )
-
-    def get_object(self) -> Any:
-        """Opening an invoice or its PDF is logged like a clinical record (`audit_as` stays
-        unset: a page of the list, amounts and statuses only, is not; it is the busiest money
-        read, bench/: invoices_list)."""
-        invoice = super().get_object()
-        if self.request.method in SAFE_METHODS:
-            log_access(
-                self.request,
-                AuditAction.READ,
-                "invoice",
-                [invoice.pk],
-                client_ids=[invoice.client_id],
-            )
-        return invoice
 
     def _answer(self, invoice: Invoice, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=invoice.pk)

@@ -585,17 +585,8 @@ def book_visits(
     appointments = []
     for index, start in enumerate(starts, start=first_index):
         slot = None if limited else free.get(start)
-        if slot is None:
-            try:  # the precise reason, or a slot that came free since the read
-                slot = _check_slot(
-                    practice=practice,
-                    service=service,
-                    therapist=therapist,
-                    start=start,
-                    self_service=self_service,
-                )
-            except (Invalid, SlotUnavailable) as error:
-                raise visit_error(index, start, tz, error) from None
+        if slot is None:  # the precise reason, or a slot that came free since the read
+            slot = _visit_slot(index, start, practice, service, therapist, self_service)
         end = start + timedelta(minutes=service.duration_minutes)
         appointment = Appointment(
             practice=practice,
@@ -613,6 +604,27 @@ def book_visits(
         appointments.append(appointment)
     _after_booking_many(appointments, actor)
     return appointments
+
+
+def _visit_slot(
+    index: int,
+    start: datetime,
+    practice: Practice,
+    service: Service,
+    therapist: Therapist,
+    self_service: bool,
+) -> Slot:
+    """One visit's slot checked on its own, or a 400 naming the visit (`visit_error`)."""
+    try:
+        return _check_slot(
+            practice=practice,
+            service=service,
+            therapist=therapist,
+            start=start,
+            self_service=self_service,
+        )
+    except (Invalid, SlotUnavailable) as error:
+        raise visit_error(index, start, practice.tz, error) from None
 
 
 def _after_booking_many(appointments: list[Appointment], actor: Actor) -> None:

@@ -493,18 +493,7 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
     unsubscribe = _link(f"public/unsubscribe/{unsubscribe_token(reminder.client)}/")
     footer = f"\n\nStop these messages: {unsubscribe}"
     if reminder.kind == ReminderKind.REMINDER and appointment is not None:
-        local = appointment.start.astimezone(practice.tz)
-        when = local.strftime("%A %d %B %Y at %H:%M") + f" ({practice.timezone})"
-        subject = f"Reminder: your appointment at {practice.name}"
-        body = (
-            f"Hello {name},\n\nThis is a reminder of your {appointment.service.name} with "
-            f"{appointment.therapist.user.first_name} at {practice.name} on {when}.\n"
-            + (
-                f"To see or cancel it: {_link(f'public/bookings/{token}/')}"
-                if token
-                else f"To cancel or change it, contact {practice.name}."
-            )
-        )
+        subject, body = _compose_reminder(reminder, appointment, token)
     elif reminder.kind == ReminderKind.WAITLIST_OFFER and reminder.waitlist_offer is not None:
         offer = reminder.waitlist_offer
         offered_at = offer.start.astimezone(practice.tz).strftime("%A %d %B at %H:%M")
@@ -546,6 +535,27 @@ def compose(reminder: Reminder, *, token: str | None = None) -> tuple[str, str]:
             f"Book your next one with {practice.name} whenever suits you."
         )
     return subject, body + footer
+
+
+def _compose_reminder(
+    reminder: Reminder, appointment: Appointment, token: str | None
+) -> tuple[str, str]:
+    """The reminder before a visit, with its manage link when the booking has one."""
+    practice = reminder.practice
+    local = appointment.start.astimezone(practice.tz)
+    when = local.strftime("%A %d %B %Y at %H:%M") + f" ({practice.timezone})"
+    subject = f"Reminder: your appointment at {practice.name}"
+    body = (
+        f"Hello {reminder.client.first_name},\n\nThis is a reminder of your "
+        f"{appointment.service.name} with {appointment.therapist.user.first_name} at "
+        f"{practice.name} on {when}.\n"
+        + (
+            f"To see or cancel it: {_link(f'public/bookings/{token}/')}"
+            if token
+            else f"To cancel or change it, contact {practice.name}."
+        )
+    )
+    return subject, body
 
 
 def _compose_intake(
