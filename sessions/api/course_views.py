@@ -33,6 +33,7 @@ from practice.tenancy import (
 )
 from sessions.api.serializers import AppointmentSerializer
 from sessions.api.views import PublicThrottle, actor_for
+from sessions.billing.models import ClientPackage
 from sessions.records import course_documents, course_fhir, courses
 from sessions.records.course_models import (
     Course,
@@ -84,6 +85,7 @@ class CourseSerializer(serializers.ModelSerializer):
             "therapist",
             "service",
             "plan_template",
+            "client_package",
             "goals",
             "planned_visits",
             "every_days",
@@ -134,6 +136,15 @@ def _template() -> ScopedPrimaryKeyRelatedField:
     )
 
 
+def _client_package() -> ScopedPrimaryKeyRelatedField:
+    return ScopedPrimaryKeyRelatedField(
+        queryset=ClientPackage.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="A package sold to the client: the course's visits draw on it first.",
+    )
+
+
 class CourseCreateSerializer(StrictSerializer):
     client = ScopedPrimaryKeyRelatedField(queryset=Client.objects.all())
     complaint = ScopedPrimaryKeyRelatedField(queryset=Complaint.objects.all())
@@ -146,6 +157,7 @@ class CourseCreateSerializer(StrictSerializer):
     every_days = serializers.IntegerField(min_value=1, max_value=56, default=7)
     goals = _goals()
     plan_template = _template()
+    client_package = _client_package()
     measure_every = serializers.IntegerField(min_value=1, max_value=12, default=4)
     instruments = _instruments()
     home_care = serializers.CharField(max_length=5000, required=False, allow_blank=True)
@@ -161,6 +173,7 @@ class CourseUpdateSerializer(StrictSerializer):
     planned_visits = serializers.IntegerField(min_value=1, max_value=52)
     status = serializers.ChoiceField(choices=[CourseStatus.ACTIVE, CourseStatus.ON_HOLD])
     plan_template = _template()
+    client_package = _client_package()
     measure_every = serializers.IntegerField(min_value=1, max_value=12)
     instruments = _instruments()
     home_care = serializers.CharField(max_length=5000, allow_blank=True)

@@ -102,9 +102,12 @@ def sell_package(
     )
 
 
-def draw_session(*, appointment: Appointment) -> ClientPackage | None:
+def draw_session(
+    *, appointment: Appointment, prefer: int | None = None
+) -> ClientPackage | None:
     """One session for a completed appointment from the client's package that expires first and
-    covers its service, or None (then the visit is invoiced at its price). Runs inside the
+    covers its service, or None (then the visit is invoiced at its price). `prefer` (a course's
+    own package, issue 19.4) is tried first when it covers the visit. Runs inside the
     completion's transaction; a visit draws at most once (a unique constraint on live uses)."""
     existing = PackageUse.objects.filter(appointment=appointment, returned_at__isnull=True).first()
     if existing is not None:
@@ -120,7 +123,11 @@ def draw_session(*, appointment: Appointment) -> ClientPackage | None:
         .order_by("expires_on", "id")
         .values_list("pk", flat=True)
     )
-    for pk in candidates:
+    ordered = list(candidates)
+    if prefer in ordered:
+        ordered.remove(prefer)
+        ordered.insert(0, prefer)
+    for pk in ordered:
         # The condition is re-checked on the latest row version when another completion got
         # there first: the race this module's docstring describes.
         drawn = ClientPackage.objects.filter(pk=pk, sessions_remaining__gt=0).update(

@@ -52,6 +52,15 @@ class Course(models.Model):
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="courses")
     therapist = models.ForeignKey(Therapist, on_delete=models.PROTECT, related_name="+")
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    # The package its visits draw on first (issue 19.4); without one, or when it is used up or
+    # expired, a completed visit draws on the client's package that expires first, as any visit.
+    client_package = models.ForeignKey(
+        "billing.ClientPackage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="courses",
+    )
     plan_template = models.ForeignKey(
         "records.SessionPlan", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

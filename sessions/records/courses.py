@@ -27,6 +27,8 @@ from practice.errors import (
     SlotUnavailable,
 )
 from practice.models import Practice, Service, Therapist, User
+from sessions.billing import packages
+from sessions.billing.models import ClientPackage
 from sessions.records import alerts
 from sessions.records.course_models import (
     CLOSED,
@@ -113,6 +115,7 @@ def start_course(
     every_days: int = 7,
     goals: list[str] | None = None,
     plan_template: SessionPlan | None = None,
+    client_package: ClientPackage | None = None,
     measure_every: int = 4,
     instruments: list[str] | None = None,
     home_care: str = "",
@@ -126,6 +129,7 @@ def start_course(
     _check_instruments(practice, chosen)
     if plan_template is not None and not plan_template.is_template:
         raise Invalid.on("plan_template", "Name a plan template (a plan with a name).")
+    _check_package(client_package, client)
     starts = booking.series_starts(start, practice.tz, every_days, planned_visits)
     course = Course.objects.create(
         practice=practice,
@@ -134,6 +138,7 @@ def start_course(
         therapist=therapist,
         service=service,
         plan_template=plan_template,
+        client_package=client_package,
         goals=goals or [],
         planned_visits=planned_visits,
         every_days=every_days,
@@ -154,6 +159,12 @@ def start_course(
     )
     CourseVisit.objects.bulk_create(CourseVisit(course=course, appointment=a) for a in appointments)
     return course
+
+
+def _check_package(client_package: ClientPackage | None, client: Client) -> None:
+    """A course draws only on a package sold to its own client (issue 19.4)."""
+    if client_package is not None and client_package.client_id != client.pk:
+        raise Invalid.on("client_package", "Name a package sold to this course's client.")
 
 
 def _locked(course: Course) -> Course:
@@ -311,6 +322,7 @@ def update_course(*, course: Course, fields: dict[str, Any]) -> Course:
     _check_goals(fields.get("goals", []))
     if "instruments" in fields:
         _check_instruments(course.practice, fields["instruments"])
+    _check_package(fields.get("client_package"), course.client)
     template = fields.get("plan_template")
     if template is not None and not template.is_template:
         raise Invalid.on("plan_template", "Name a plan template (a plan with a name).")
@@ -349,7 +361,11 @@ def on_visit_completed(*, appointment: Appointment) -> CourseMeasure | None:
         .filter(appointment=appointment)
         .first()
     )
-    if visit is None or visit.course.status in CLOSED:
+    if visit is None:
+        return None
+    if visit.course.client_package_id is not None:  # before billing's receiver draws any other
+        packages.draw_session(appointment=appointment, prefer=visit.course.client_package_id)
+    if visit.course.status in CLOSED:
         return None
     course = visit.course
     number = completed_visits(course)
