@@ -70,6 +70,18 @@ def audit_money(
     )
 
 
+def audit_invoice(invoice: Invoice, action: str, actor: User | None) -> None:
+    """An invoice's write in the access log (`audit_money` for the invoice itself)."""
+    audit_money(
+        practice=invoice.practice,
+        action=action,
+        record_type="invoice",
+        record_id=invoice.pk,
+        client_id=invoice.client_id,
+        actor=actor,
+    )
+
+
 def _line(invoice: Invoice, position: int, given: LineInput) -> InvoiceLine:
     service = given.service
     unit_price = given.unit_price
@@ -177,14 +189,7 @@ def create_invoice(
     except IntegrityError as error:  # invoice_one_live_per_appointment
         raise PreconditionFailed("This appointment already has an invoice.") from error
     _write_lines(invoice, lines)
-    audit_money(
-        practice=practice,
-        action=AuditAction.CREATE,
-        record_type="invoice",
-        record_id=invoice.pk,
-        client_id=client.pk,
-        actor=actor,
-    )
+    audit_invoice(invoice, AuditAction.CREATE, actor)
     return invoice
 
 
@@ -239,14 +244,7 @@ def update_draft(
     if lines is not None:
         invoice.lines.all().delete()
         _write_lines(invoice, lines)
-    audit_money(
-        practice=invoice.practice,
-        action=AuditAction.UPDATE,
-        record_type="invoice",
-        record_id=invoice.pk,
-        client_id=invoice.client_id,
-        actor=actor,
-    )
+    audit_invoice(invoice, AuditAction.UPDATE, actor)
     return invoice
 
 
@@ -260,14 +258,7 @@ def add_line(*, invoice: Invoice, line: LineInput, actor: User | None) -> Invoic
     written.save()
     _retotal(invoice)
     invoice.save(update_fields=["subtotal", "tax_total", "total", "updated_at"])
-    audit_money(
-        practice=invoice.practice,
-        action=AuditAction.UPDATE,
-        record_type="invoice",
-        record_id=invoice.pk,
-        client_id=invoice.client_id,
-        actor=actor,
-    )
+    audit_invoice(invoice, AuditAction.UPDATE, actor)
     return written
 
 
@@ -310,14 +301,7 @@ def issue_invoice(*, invoice: Invoice, actor: User | None) -> Invoice:
     invoice.status = InvoiceStatus.ISSUED
     invoice.issued_at = timezone.now()
     invoice.save(update_fields=["number", "status", "issued_at", "updated_at"])
-    audit_money(
-        practice=invoice.practice,
-        action=AuditAction.UPDATE,
-        record_type="invoice",
-        record_id=invoice.pk,
-        client_id=invoice.client_id,
-        actor=actor,
-    )
+    audit_invoice(invoice, AuditAction.UPDATE, actor)
     _issue_event(invoice)
     return invoice
 
@@ -354,14 +338,7 @@ def void_invoice(*, invoice: Invoice, reason: str, actor: User | None) -> Invoic
     invoice.void_reason = reason
     invoice.voided_at = timezone.now()
     invoice.save(update_fields=["status", "void_reason", "voided_at", "updated_at"])
-    audit_money(
-        practice=invoice.practice,
-        action=AuditAction.UPDATE,
-        record_type="invoice",
-        record_id=invoice.pk,
-        client_id=invoice.client_id,
-        actor=actor,
-    )
+    audit_invoice(invoice, AuditAction.UPDATE, actor)
     return invoice
 
 
@@ -401,12 +378,5 @@ def credit_invoice(
     settle(invoice)
     invoice.save(update_fields=["credited", "status", "paid_at", "updated_at"])
     note = issue_invoice(invoice=note, actor=actor)
-    audit_money(
-        practice=invoice.practice,
-        action=AuditAction.UPDATE,
-        record_type="invoice",
-        record_id=invoice.pk,
-        client_id=invoice.client_id,
-        actor=actor,
-    )
+    audit_invoice(invoice, AuditAction.UPDATE, actor)
     return note
