@@ -10,6 +10,8 @@ from django.utils import timezone
 from clients.models import Client
 from practice.models import Practice, Service, Therapist
 from practice.services import set_working_hours
+from sessions.records.intake import current_form
+from sessions.records.models import IntakeRequest, IntakeStatus
 from tests.factories import ClientFactory, ServiceFactory
 
 
@@ -37,3 +39,14 @@ def local(practice: Practice, days: int, hour: int, minute: int = 0) -> datetime
     """The practice's local wall-clock time `days` from today, as an aware UTC instant."""
     day: date = timezone.now().astimezone(practice.tz).date() + timedelta(days=days)
     return datetime.combine(day, time(hour, minute), tzinfo=practice.tz).astimezone(UTC)
+
+
+def intake_done(client: Client) -> None:
+    """The client's intake is on file (issue 17), so their bookings send only the appointment's
+    own messages: for tests that count reminders."""
+    IntakeRequest.objects.create(
+        practice=client.practice,
+        client=client,
+        form=current_form(practice=client.practice),
+        status=IntakeStatus.ON_PAPER,
+    )

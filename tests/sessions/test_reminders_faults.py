@@ -43,6 +43,7 @@ from sessions import tasks
 from sessions.scheduling import reminders
 from sessions.scheduling.models import Appointment, Reminder, ReminderKind, ReminderStatus
 from tests.factories import ClientFactory
+from tests.sessions.booking_setup import intake_done
 from tests.sessions.test_reminders import Bookable, book, local, make_bookable
 
 pytestmark = [
@@ -521,6 +522,8 @@ def test_with_redis_down_bookings_succeed_and_reminders_go_out_once_it_is_back(
     bookable.practice.save()
     starts = [local(bookable.practice, day, hour) for day in (2, 3, 4) for hour in range(8, 16)]
     clients = [ClientFactory(practice=bookable.practice) for _ in range(21)]
+    for client in clients:
+        intake_done(client)  # only the appointments' reminders are counted below
     # Everything Redis does for the web process (broker and cache) goes to the Redis we stop.
     redis_cache = {"default": {**settings.CACHES["default"], "LOCATION": own_redis.url}}
     with smtp_sink() as sink, celery_broker(own_redis.url), override_settings(CACHES=redis_cache):
