@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from practice.api.base import BoundedDateField
+from practice.errors import Invalid
 from practice.permissions import IsPracticeMember
 from practice.spreadsheet import render_csv
 from practice.tenancy import OWNER_ONLY
@@ -49,6 +50,13 @@ class ReportView(APIView):
             request.accepted_renderer = renderers.JSONRenderer()
             request.accepted_media_type = "application/json"
         return super().finalize_response(request, response, *args, **kwargs)
+
+    def perform_content_negotiation(self, request, force: bool = False) -> Any:
+        """An unknown `?format=` is a 400 naming the parameter, not DRF's bare 404."""
+        asked = request.query_params.get("format")
+        if asked is not None and asked not in ("json", "csv"):
+            raise Invalid.on("format", "One of: json, csv.", "invalid_choice")
+        return super().perform_content_negotiation(request, force)
 
     def wants_csv(self, request) -> bool:
         return getattr(request.accepted_renderer, "format", None) == "csv"
