@@ -137,7 +137,9 @@ class AutoSchema(openapi.AutoSchema):
         if any(type(permission).__name__ != "AllowAny" for permission in view.get_permissions()):
             statuses.append("403")
         paginated = any(parameter["name"] in {"page", "cursor"} for parameter in parameters)
-        if "path" in locations or paginated:  # a page past the end is a 404 too
+        # A page past the end is a 404 too, and so is a query naming a record that is not there
+        # where the view says so (the reports' `?therapist=`).
+        if "path" in locations or paginated or getattr(view, "query_names_a_record", False):
             statuses.append("404")
         if writes:
             statuses.append("409")

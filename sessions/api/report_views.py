@@ -102,6 +102,9 @@ class ReportView(APIView):
     request: PracticeRequest
     access = CLINICAL
     name: ClassVar[str] = ""
+    # `?therapist=` naming no therapist of the practice (or another one's, for a therapist) is a
+    # 404 (issue 21 "Bad input"): the schema documents it (config/schema.py).
+    query_names_a_record: ClassVar[bool] = True
     query_serializer: ClassVar[type[ReportQuerySerializer]] = ReportQuerySerializer
     output: str = "json"
 
