@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from unittest import mock
 
 FIGURES = (
@@ -127,47 +127,6 @@ def say(message: str) -> None:
 
 
 @contextmanager
-def throwaway_database(suffix: str = "") -> Iterator[str]:
-    """A test database named `bench_<name>` (SQLite: var/bench.sqlite3), created by migrations and
-    dropped on exit, as Django's test runner does. A `suffix` names another one beside it (the
-    peer figure's subprocess makes its own while the bench's is in use)."""
-    from django.conf import settings
-    from django.db import connections
-    from django.test.utils import (
-        setup_databases,
-        setup_test_environment,
-        teardown_databases,
-        teardown_test_environment,
-    )
-
-    settings_dict = connections["default"].settings_dict
-    tail = f"_{suffix}" if suffix else ""
-    if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
-        name = str(settings.VAR_DIR / f"bench{tail}.sqlite3")
-    else:
-        name = f"bench_{settings_dict['NAME']}{tail}"
-    settings_dict.setdefault("TEST", {})["NAME"] = name
-    live_name = settings_dict["NAME"]
-    setup_test_environment(debug=False)
-    try:
-        # Not serialized: no TransactionTestCase will need the empty database restored.
-        old_config = setup_databases(
-            verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set()
-        )
-    except BaseException:
-        if settings_dict["NAME"] != live_name:  # created, then migrations failed: drop it
-            with suppress(Exception):  # best effort: the error worth seeing is the one raised
-                connections["default"].creation.destroy_test_db(live_name, verbosity=0)
-        teardown_test_environment()
-        raise
-    try:
-        yield f"{connections['default'].vendor} ({name})"
-    finally:
-        teardown_databases(old_config, verbosity=0)
-        teardown_test_environment()
-
-
-@contextmanager
 def bench_settings() -> Iterator[None]:
     """The bench URLconf, and no throttling: the figures measure the endpoint, not 429s.
 
@@ -201,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.booking_webhooks import measure_booking_webhooks
     from bench.clinical import notes_list_queries, progress_queries, seed_clinical
     from bench.courses import course_progress_queries, measure_course_booking
+    from bench.databases import throwaway_database
     from bench.insight import measure_reports, seed_insight
     from bench.intake_submit import measure_intake_submit
     from bench.measure import Pair, check_same_rows, measure, profile

@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    from bench.__main__ import throwaway_database
+    from bench.databases import throwaway_database  # after django.setup(): it reads settings
 
     with throwaway_database(suffix="peer"):
         result = run(args.rounds)
