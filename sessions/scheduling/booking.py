@@ -32,6 +32,7 @@ from sessions.scheduling.events import (
     appointment_status_changed,
     visit_completed,
 )
+from sessions.scheduling.idempotency import write_atomically
 from sessions.scheduling.models import (
     TRANSITIONS,
     Appointment,
@@ -219,7 +220,6 @@ def _log(appointment: Appointment, actor: Actor, action: str, **changes: Any) ->
     )
 
 
-@transaction.atomic
 def book_appointment(
     *,
     practice: Practice,
@@ -231,7 +231,32 @@ def book_appointment(
     with_manage_link: bool = False,
     client_ip: str | None = None,
 ) -> tuple[Appointment, str | None]:
-    """Book one slot (API.md "Booking"); returns the appointment and, if asked, its manage token."""
+    """Book one slot (API.md "Booking"); returns the appointment and, if asked, its manage token.
+    One transaction, with no savepoint of its own inside an Idempotency-Key's (issue 22.1)."""
+    with write_atomically():
+        return _book(
+            practice=practice,
+            service=service,
+            therapist=therapist,
+            client=client,
+            start=start,
+            actor=actor,
+            with_manage_link=with_manage_link,
+            client_ip=client_ip,
+        )
+
+
+def _book(
+    *,
+    practice: Practice,
+    service: Service,
+    therapist: Therapist,
+    client: Client,
+    start: datetime,
+    actor: Actor,
+    with_manage_link: bool,
+    client_ip: str | None,
+) -> tuple[Appointment, str | None]:
     _check_bookable(
         practice=practice, service=service, therapist=therapist, client=client, actor=actor
     )
