@@ -14,8 +14,9 @@ from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerial
 from practice.models import Practice, Service, Therapist
 from practice.tenancy import ScopedPrimaryKeyRelatedField
 from sessions.records.course_selectors import measure_state
-from sessions.records.intake import intake_status
+from sessions.records.intake import intake_status, with_intake_need
 from sessions.records.models import IntakeStatus
+from sessions.scheduling.calendar_write_back import with_write_back
 from sessions.scheduling.models import Appointment, AppointmentEvent
 from sessions.scheduling.selectors import MAX_RANGE_DAYS
 
@@ -161,9 +162,15 @@ class AppointmentCreateSerializer(StrictSerializer):
     """`client` is required from staff; a client booking for themselves may leave it out."""
 
     service = scoped(Service)
-    # With the user: the booking's answer names the therapist (AppointmentViewSet._created).
-    therapist = ScopedPrimaryKeyRelatedField(queryset=Therapist.objects.select_related("user"))
-    client = ScopedPrimaryKeyRelatedField(queryset=Client.objects.all(), required=False)
+    # With the user: the booking's answer names the therapist (AppointmentViewSet._created); and
+    # with what the booking asks of each (issue 22.1): does the therapist's calendar take the
+    # booking back, is it the client's first visit.
+    therapist = ScopedPrimaryKeyRelatedField(
+        queryset=with_write_back(Therapist.objects.select_related("user"))
+    )
+    client = ScopedPrimaryKeyRelatedField(
+        queryset=with_intake_need(Client.objects.all()), required=False
+    )
     start = AwareDateTimeField()
 
 

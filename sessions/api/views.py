@@ -48,6 +48,7 @@ from sessions.api.serializers import (
     SeriesSerializer,
 )
 from sessions.records.course_selectors import with_course_measures
+from sessions.records.intake import with_intake_need
 from sessions.scheduling import booking, calendar, reminders
 from sessions.scheduling.booking import Actor
 from sessions.scheduling.idempotency import idempotent
@@ -160,7 +161,8 @@ class AppointmentViewSet(TenantViewSet):
     def _booking_args(self, incoming) -> dict:
         data = dict(incoming.validated_data)
         if getattr(self.request, "role", None) == Role.CLIENT:
-            own = Client.objects.filter(user=self.request.user).first()  # type: ignore[misc]
+            mine = Client.objects.filter(user=self.request.user)  # type: ignore[misc]
+            own = with_intake_need(mine).first()
             if own is None:
                 raise Invalid.on("client", "Verify your email before booking.", "not_verified")
             data["client"] = own

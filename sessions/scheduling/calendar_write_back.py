@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from caldav.lib.error import NotFoundError
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from icalendar import Calendar, Event
 
+from practice.models import Therapist
 from practice.queueing import claim_batch, enqueue_after_commit
 from sessions.scheduling.calendar import appointment_uid
 from sessions.scheduling.models import (
@@ -34,16 +36,27 @@ BATCH = 50
 MAX_ATTEMPTS = 12  # 1, 2, 4 ... 60 minutes apart: about seven hours of trying
 
 
+def _write_back_links(therapist: Any) -> QuerySet[CalendarLink]:
+    return CalendarLink.objects.filter(
+        therapist_id=therapist, write_back=True, kind=CalendarKind.CALDAV
+    )
+
+
+def with_write_back(therapists: QuerySet[Therapist]) -> QuerySet[Therapist]:
+    """Therapists annotated `writes_back`: whether any of their calendars takes write-back. A
+    booking of a therapist known to have none (the usual case) asks nothing more (issue 22.1)."""
+    return therapists.annotate(writes_back=Exists(_write_back_links(OuterRef("pk"))))
+
+
 def queue_write_back(appointment: Appointment, *, new: bool) -> None:
     """In the caller's transaction: mark the appointment due on each write-back link of its
     therapist (and, for a changed appointment, on links it was written to before: a move to
-    another therapist removes it there). One query for a therapist without such links."""
+    another therapist removes it there). One query for a therapist without such links, none for
+    a new appointment of a therapist read through `with_write_back` without them."""
+    if new and getattr(appointment.therapist, "writes_back", None) is False:
+        return  # a new appointment was written to no link before either
     now = timezone.now()
-    link_ids = list(
-        CalendarLink.objects.filter(
-            therapist_id=appointment.therapist_id, write_back=True, kind=CalendarKind.CALDAV
-        ).values_list("pk", flat=True)
-    )
+    link_ids = list(_write_back_links(appointment.therapist_id).values_list("pk", flat=True))
     if link_ids:
         CalendarWrite.objects.bulk_create(
             [CalendarWrite(link_id=pk, appointment=appointment, due_at=now) for pk in link_ids],
