@@ -7,7 +7,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import DateField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value
+from django.db import models
+from django.db.models import (
+    DateField,
+    DateTimeField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.utils import timezone
 
 from practice.models import DateOverride, Practice, Room, Service, TimeOff, WorkingHours
@@ -78,14 +89,17 @@ def free_slots(
     rooms = _suitable_rooms(practice, service) if service.needs_room else None
     if rooms == []:  # it needs a room and none suits: nothing to offer
         return []
-    time_off = _time_off(list(diaries.hours), window)
-    taken = _appointments(diaries, rooms, window, exclude_appointment=exclude_appointment)
-    if hold_quiet_refusals:
-        _hold_quiet_refusals(taken, list(diaries.hours), window)
+    taken = _busy(
+        diaries,
+        rooms,
+        window,
+        exclude_appointment=exclude_appointment,
+        hold_quiet_refusals=hold_quiet_refusals,
+    )
     return availability.available_slots(
         hours=diaries.hours,
         overrides=diaries.overrides,
-        time_off=time_off,
+        time_off=taken.time_off,
         booked=taken.booked,
         limits=diaries.limits,
         hands_on=taken.hands_on,
@@ -210,27 +224,13 @@ def _suitable_rooms(practice: Practice, service: Service) -> list[int]:
     ]
 
 
-def _time_off(therapist_ids: list[int], window: Interval) -> dict[int, list[Interval]]:
-    """The therapists' time off, with their outside calendars' busy blocks (issue 20.4), reaching
-    into `window`: one UNION query."""
-    time_off: dict[int, list[Interval]] = defaultdict(list)
-    # Busy times synced from outside calendars (issue 20.4) count as time off: one UNION query.
-    off = TimeOff.objects.filter(
-        therapist_id__in=therapist_ids, start__lt=window.end, end__gt=window.start
-    ).values_list("therapist_id", "start", "end")
-    outside = BusyBlock.objects.filter(
-        therapist_id__in=therapist_ids, start__lt=window.end, end__gt=window.start
-    ).values_list("therapist_id", "start", "end")
-    for therapist, off_start, off_end in off.order_by().union(outside.order_by(), all=True):
-        time_off[therapist].append(Interval(off_start, off_end))
-    return time_off
-
-
 @dataclass
 class Taken:
-    """Live appointments as availability needs them: each therapist's occupied time (buffer or
-    recovery included), their sessions (for the hands-on tallies), each room's occupied time."""
+    """Busy times as availability needs them: each therapist's time off (outside calendars'
+    busy blocks included) and occupied time (buffer or recovery included), their sessions (for
+    the hands-on tallies), each room's occupied time."""
 
+    time_off: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
     booked: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
     hands_on: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
     rooms: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
@@ -239,47 +239,89 @@ class Taken:
         return {room: availability.Busy(taken) for room, taken in self.rooms.items()}
 
 
-def _appointments(
-    diaries: Diaries, rooms: list[int] | None, window: Interval, *, exclude_appointment: int | None
+# What a row of `_busy` is: time off (or an outside calendar's busy block, issue 20.4), a live
+# appointment, or a live quiet refusal (issue 13.3).
+OFF, APPOINTMENT, REFUSAL = 0, 1, 2
+BUSY_COLUMNS = (
+    "busy_kind", "therapist_id", "busy_room", "start", "end", "busy_until", "busy_pressure",
+    "busy_buffer",
+)  # fmt: skip
+
+
+def _busy_rows(model: type[models.Model], kind: int, **columns: Any) -> QuerySet[Any]:
+    """One part of `_busy`'s UNION: its kind and the columns it has; the others are NULL."""
+    blank: dict[str, Any] = {
+        "busy_room": Value(None, output_field=IntegerField()),
+        "busy_until": Value(None, output_field=DateTimeField()),
+        "busy_pressure": Value(None, output_field=IntegerField()),
+        "busy_buffer": Value(None, output_field=IntegerField()),
+    }
+    return (
+        model.objects.order_by()  # a compound statement's parts take no ORDER BY
+        .annotate(busy_kind=Value(kind, output_field=IntegerField()), **(blank | columns))
+        .values_list(*BUSY_COLUMNS)
+    )
+
+
+def _busy(
+    diaries: Diaries,
+    rooms: list[int] | None,
+    window: Interval,
+    *,
+    exclude_appointment: int | None,
+    hold_quiet_refusals: bool,
 ) -> Taken:
-    """Live appointments of the therapists, or in the rooms, reaching into `window`: one query."""
-    whose = Q(therapist_id__in=list(diaries.hours))
+    """What is busy in `window` for the therapists, or in the rooms: one UNION ALL query (issue
+    22.1: the booking's slot re-check) of their time off, their outside calendars' busy blocks,
+    the live appointments of the therapists or in the rooms, and with `hold_quiet_refusals` (the
+    public side) the therapists' live quiet refusals."""
+    therapist_ids = list(diaries.hours)
+    overlapping = Q(start__lt=window.end)
+    off = overlapping & Q(therapist_id__in=therapist_ids, end__gt=window.start)
+    whose = Q(therapist_id__in=therapist_ids)
     if rooms:
         whose |= Q(room_id__in=rooms)
-    appointments: QuerySet[Appointment] = Appointment.objects.filter(
-        whose, start__lt=window.end, blocked_until__gt=window.start
-    ).exclude(status=Status.CANCELLED)
+    appointments = _busy_rows(
+        Appointment,
+        APPOINTMENT,
+        busy_room=F("room_id"),
+        busy_until=F("blocked_until"),
+        # a join only when a recovery gap needs each session's pressure
+        **({"busy_pressure": F("service__pressure_level")} if diaries.recovery else {}),
+    ).filter(whose, overlapping, blocked_until__gt=window.start)
+    appointments = appointments.exclude(status=Status.CANCELLED)
     if exclude_appointment is not None:
         appointments = appointments.exclude(pk=exclude_appointment)
-    columns = ["therapist_id", "room_id", "start", "end", "blocked_until"]
-    if diaries.recovery:  # a join only when a recovery gap needs each session's pressure
-        columns.append("service__pressure_level")
+    parts = [appointments, _busy_rows(BusyBlock, OFF).filter(off)]
+    if hold_quiet_refusals:
+        refusals = _busy_rows(QuietRefusal, REFUSAL, busy_buffer=F("service__buffer_minutes"))
+        parts.append(refusals.filter(off).exclude(status=Status.CANCELLED))
     taken = Taken()
-    for therapist, room, start, end, blocked_until, *pressure in appointments.values_list(*columns):
-        if room is not None and rooms:
-            taken.rooms[room].append(Interval(start, blocked_until))
-        limits = diaries.limits.get(therapist)
-        if limits is None:  # in one of the rooms, someone else's diary
-            continue
-        deep = bool(pressure) and is_deep(pressure[0])
-        taken.booked[therapist].append(
-            availability.occupied(start, end, blocked_until, deep=deep, recovery=limits.recovery)
-        )
-        if limits.caps_time:
-            taken.hands_on[therapist].append(Interval(start, end))
+    for row in _busy_rows(TimeOff, OFF).filter(off).union(*parts, all=True):
+        _take(taken, diaries, rooms, row)
     return taken
 
 
-def _hold_quiet_refusals(taken: Taken, therapist_ids: list[int], window: Interval) -> None:
-    """Live quiet refusals reaching into `window`, held like bookings (with their buffer) on the
-    public side (issue 13.3), and counted like them against hands-on limits: one query."""
-    refusals = QuietRefusal.objects.filter(
-        therapist_id__in=therapist_ids, start__lt=window.end, end__gt=window.start
-    ).exclude(status=Status.CANCELLED)
-    for therapist, start, end, buffer in refusals.values_list(
-        "therapist_id", "start", "end", "service__buffer_minutes"
-    ):
+def _take(taken: Taken, diaries: Diaries, rooms: list[int] | None, row: tuple) -> None:
+    kind, therapist, room, start, end, blocked_until, pressure, buffer = row
+    if kind == OFF:
+        taken.time_off[therapist].append(Interval(start, end))
+        return
+    if kind == REFUSAL:  # held like a booking, with its buffer, and counted like one
         taken.booked[therapist].append(Interval(start, end + timedelta(minutes=buffer)))
+        taken.hands_on[therapist].append(Interval(start, end))
+        return
+    if room is not None and rooms:
+        taken.rooms[room].append(Interval(start, blocked_until))
+    limits = diaries.limits.get(therapist)
+    if limits is None:  # in one of the rooms, someone else's diary
+        return
+    taken.booked[therapist].append(
+        availability.occupied(
+            start, end, blocked_until, deep=is_deep(pressure), recovery=limits.recovery
+        )
+    )
+    if limits.caps_time:
         taken.hands_on[therapist].append(Interval(start, end))
 
 
