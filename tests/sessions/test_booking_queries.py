@@ -11,25 +11,41 @@ from collections import Counter
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from practice.models import WebhookDelivery, WebhookEvent
+from practice.services import create_room, update_service
 from practice.webhooks import create_subscription, delete_subscription, update_subscription
-from sessions.scheduling.models import Appointment, AppointmentEvent, IdempotencyRecord
+from sessions.records.models import IntakeRequest
+from sessions.scheduling.models import (
+    Appointment,
+    AppointmentEvent,
+    CalendarLink,
+    CalendarWrite,
+    IdempotencyRecord,
+)
 from tests.sessions.booking_setup import local
 
 URL = "/api/v1/appointments/"
 EVENTS = ["appointment.created", "appointment.updated", "appointment.cancelled", "client.created"]
 
 # What the request costs in production, where the key's transaction is the outermost (its BEGIN
-# and COMMIT are not counted by Django): token+user, 3 validated ids (service, therapist, client),
-# the booking's SAVEPOINT and RELEASE, 3 for the slot check (hours, time off, appointments),
-# 3 inserts (appointment, its event, its reminder), the webhook outbox (Postgres: 1 statement;
-# elsewhere select + event + deliveries) and the key's record. Was 18 before issue 22 (a lookup of
-# the key, the subscriptions read on their own, the history read back for the answer). Then 3 more
-# with issues 17 and 20: is this the client's first visit, and does it have an intake request
-# (17.2), and the therapist's CalDAV links to write the booking back to (20.4). Target: 8.
-BOOKING_QUERIES = {"postgresql": 17, "sqlite": 19}
+# and COMMIT are not counted by Django):
+#   1 token+user (with membership and practice)
+#   3 the validated ids: service; therapist, with whether a calendar of theirs takes write-back
+#     (issue 20.4); client, with whether this is a first visit needing an intake (issue 17.2)
+#   3 the slot re-check: the diaries (hours and date overrides), the service's rooms, and one
+#     UNION of what is busy (time off, outside busy blocks, appointments of the therapist or rooms)
+#   3 inserts: the appointment, its event, its reminder
+#   1 the webhook outbox (Postgres: one statement; elsewhere select + event + deliveries)
+#   1 the key's record (INSERT ... ON CONFLICT DO NOTHING)
+# History: 18 before issue 22 (a lookup of the key, the subscriptions read on their own, the history
+# read back for the answer); then 17, and 3 more with issues 17 and 20 (first visit, intake
+# request, CalDAV links) and 1 with a room. Issue 22.1 took off the booking's own SAVEPOINT and
+# RELEASE (already inside the key's transaction), folded the first-visit, intake and write-back
+# questions into the lookups and the busy times into one query. Target 8: docs/scheduling.md.
+BOOKING_QUERIES = {"postgresql": 12, "sqlite": 14}
 
 
 def _body(bookable, days: int, hour: int) -> dict:
@@ -58,10 +74,12 @@ def _own_queries(captured: CaptureQueriesContext) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_staff_booking_with_a_key_and_5_subscriptions_is_a_pinned_number_of_queries(
+def test_staff_booking_with_a_key_and_5_subscriptions_and_a_room_is_a_pinned_number_of_queries(
     owner, bookable
 ):
     _subscribe(bookable.practice)
+    room = create_room(practice=bookable.practice, fields={"name": "Room 1"})
+    update_service(service=bookable.service, fields={"needs_room": True}, therapists=None)
     owner.api.post(URL, _body(bookable, 2, 9), HTTP_IDEMPOTENCY_KEY="warm")  # per-process caches
 
     with CaptureQueriesContext(connection) as captured:
@@ -84,6 +102,7 @@ def test_staff_booking_with_a_key_and_5_subscriptions_is_a_pinned_number_of_quer
     event = WebhookEvent.objects.get(type="appointment.created", data__id=appointment.pk)
     assert event.deliveries.count() == 5
     assert IdempotencyRecord.objects.filter(key="k-1").count() == 1
+    assert appointment.room_id == room.pk
 
 
 @pytest.mark.django_db
@@ -127,6 +146,43 @@ def test_a_retry_after_the_booking_replays_it_and_writes_nothing_more(owner, boo
     assert WebhookEvent.objects.filter(type="appointment.created").count() == 1
     assert WebhookDelivery.objects.count() == 5
     assert IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_series_for_a_new_client_asks_for_one_intake_with_its_first_visit(owner, bookable):
+    """The client's lookup answers "first visit?" once: the series' later visits must not each
+    ask for an intake of their own (the annotation is spent on the first)."""
+    response = owner.api.post(
+        f"{URL}series/", {**_body(bookable, 3, 10), "count": 3}, HTTP_IDEMPOTENCY_KEY="s-1"
+    )
+
+    assert response.status_code == 201, response.content
+    first = response.json()["occurrences"][0]["appointment"]
+    (intake,) = IntakeRequest.objects.filter(client=bookable.client)
+    assert intake.appointment_id == first
+
+
+@pytest.mark.django_db
+def test_a_booking_is_written_back_to_the_therapists_caldav_calendar_only(owner, bookable):
+    """The therapist's lookup answers "any write-back calendar?": with one, the booking is queued
+    for it; without one (another therapist's link), nothing is."""
+    link = CalendarLink.objects.create(
+        practice=bookable.practice,
+        therapist=bookable.therapist,
+        kind="caldav",
+        url="https://dav.example/cal/",
+        write_back=True,
+        next_sync_at=timezone.now(),
+    )
+
+    booked = owner.api.post(URL, _body(bookable, 3, 10))
+    CalendarLink.objects.filter(pk=link.pk).update(write_back=False)
+    unwritten = owner.api.post(URL, _body(bookable, 3, 14))
+
+    assert booked.status_code == unwritten.status_code == 201
+    assert list(CalendarWrite.objects.values_list("link", "appointment")) == [
+        (link.pk, booked.json()["id"])
+    ]
 
 
 def _race(calls: list, token: str) -> list[tuple[int, dict]]:
