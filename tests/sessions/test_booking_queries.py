@@ -44,7 +44,7 @@ EVENTS = ["appointment.created", "appointment.updated", "appointment.cancelled",
 # read back for the answer); then 17, and 3 more with issues 17 and 20 (first visit, intake
 # request, CalDAV links) and 1 with a room. Issue 22.1 took off the booking's own SAVEPOINT and
 # RELEASE (already inside the key's transaction), folded the first-visit, intake and write-back
-# questions into the lookups and the busy times into one query. Target 8: docs/scheduling.md.
+# questions into the lookups and the busy times into one query. Target 8: bench/README.md.
 BOOKING_QUERIES = {"postgresql": 12, "sqlite": 14}
 
 
