@@ -257,7 +257,7 @@ def _busy_rows(model: type[models.Model], kind: int, **columns: Any) -> QuerySet
         "busy_buffer": Value(None, output_field=IntegerField()),
     }
     return (
-        model.objects.order_by()  # a compound statement's parts take no ORDER BY
+        model._default_manager.order_by()  # a compound statement's parts take no ORDER BY
         .annotate(busy_kind=Value(kind, output_field=IntegerField()), **(blank | columns))
         .values_list(*BUSY_COLUMNS)
     )
