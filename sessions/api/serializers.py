@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
+from django.db.models import OuterRef
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -16,13 +17,9 @@ from practice.tenancy import ScopedPrimaryKeyRelatedField
 from sessions.records.course_selectors import measure_state
 from sessions.records.intake import intake_status, with_intake_need
 from sessions.records.models import IntakeStatus
-from sessions.scheduling.calendar_write_back import with_write_back
+from sessions.scheduling.calendar_write_back import with_write_back, writes_back
 from sessions.scheduling.models import Appointment, AppointmentEvent
 from sessions.scheduling.selectors import MAX_RANGE_DAYS
-
-
-def scoped(model: Any) -> ScopedPrimaryKeyRelatedField:
-    return ScopedPrimaryKeyRelatedField(queryset=model.objects.all())
 
 
 class AvailabilityQuerySerializer(StrictSerializer):
@@ -158,20 +155,67 @@ class AppointmentSerializer(serializers.ModelSerializer):
         return intake_status(appointment)
 
 
+def _plain_id(value: Any) -> int | None:
+    """An id as a body gives it (a JSON number or a form's digits), or None for anything else."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if type(value) is int and 0 < value < 2**31:
+        return value
+    return None
+
+
+def _offer(practice: Practice | None, data: dict) -> dict[str, Any]:
+    """The body's service and therapist read in one query, through the row that says the
+    therapist offers the service (issue 22.1), with what the booking asks of the therapist (see
+    `therapist` below); {} when there is no such row, and each is then looked up on its own for
+    its usual answer (unknown id, wrong type, or the booking's "does not offer this service")."""
+    service_id, therapist_id = _plain_id(data.get("service")), _plain_id(data.get("therapist"))
+    if practice is None or service_id is None or therapist_id is None:
+        return {}
+    offer = (
+        Therapist.services.through.objects.filter(
+            service_id=service_id,
+            therapist_id=therapist_id,
+            service__practice=practice,
+            therapist__practice=practice,
+        )
+        .select_related("service", "therapist__user")
+        .annotate(writes_back=writes_back(OuterRef("therapist_id")))
+        .first()
+    )
+    if offer is None:
+        return {}
+    offer.therapist.writes_back = offer.writes_back
+    return {"service": offer.service, "therapist": offer.therapist}
+
+
+class OfferedField(ScopedPrimaryKeyRelatedField):
+    """A service or therapist id that `AppointmentCreateSerializer` may have read already."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        known = getattr(self.parent, "offer", {}).get(self.field_name)
+        if known is not None and known.pk == _plain_id(data):
+            return known
+        return super().to_internal_value(data)
+
+
 class AppointmentCreateSerializer(StrictSerializer):
     """`client` is required from staff; a client booking for themselves may leave it out."""
 
-    service = scoped(Service)
+    service = OfferedField(queryset=Service.objects.all())
     # With the user: the booking's answer names the therapist (AppointmentViewSet._created); and
     # with what the booking asks of each (issue 22.1): does the therapist's calendar take the
     # booking back, is it the client's first visit.
-    therapist = ScopedPrimaryKeyRelatedField(
-        queryset=with_write_back(Therapist.objects.select_related("user"))
-    )
+    therapist = OfferedField(queryset=with_write_back(Therapist.objects.select_related("user")))
     client = ScopedPrimaryKeyRelatedField(
         queryset=with_intake_need(Client.objects.all()), required=False
     )
     start = AwareDateTimeField()
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            self.offer = _offer(getattr(self.context.get("request"), "practice", None), data)
+        return super().to_internal_value(data)
 
 
 class SeriesCreateSerializer(AppointmentCreateSerializer):

@@ -42,10 +42,15 @@ def _write_back_links(therapist: Any) -> QuerySet[CalendarLink]:
     )
 
 
+def writes_back(therapist: OuterRef) -> Exists:
+    """Whether any calendar of the therapist takes write-back, as an annotation."""
+    return Exists(_write_back_links(therapist))
+
+
 def with_write_back(therapists: QuerySet[Therapist]) -> QuerySet[Therapist]:
-    """Therapists annotated `writes_back`: whether any of their calendars takes write-back. A
-    booking of a therapist known to have none (the usual case) asks nothing more (issue 22.1)."""
-    return therapists.annotate(writes_back=Exists(_write_back_links(OuterRef("pk"))))
+    """Therapists annotated `writes_back` (above). A booking of a therapist known to have none
+    (the usual case) asks nothing more (issue 22.1)."""
+    return therapists.annotate(writes_back=writes_back(OuterRef("pk")))
 
 
 def queue_write_back(appointment: Appointment, *, new: bool) -> None:

@@ -19,6 +19,7 @@ from django.db.models import (
     QuerySet,
     Value,
 )
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from practice.models import DateOverride, Practice, Room, Service, TimeOff, WorkingHours
@@ -250,11 +251,12 @@ BUSY_COLUMNS = (
 
 def _busy_rows(model: type[models.Model], kind: int, **columns: Any) -> QuerySet[Any]:
     """One part of `_busy`'s UNION: its kind and the columns it has; the others are NULL."""
+    # Typed NULLs: Postgres would take a column that is NULL in the first parts for text.
     blank: dict[str, Any] = {
-        "busy_room": Value(None, output_field=IntegerField()),
-        "busy_until": Value(None, output_field=DateTimeField()),
-        "busy_pressure": Value(None, output_field=IntegerField()),
-        "busy_buffer": Value(None, output_field=IntegerField()),
+        "busy_room": Cast(Value(None), IntegerField()),
+        "busy_until": Value(None, output_field=DateTimeField()),  # typed by the appointments
+        "busy_pressure": Cast(Value(None), IntegerField()),
+        "busy_buffer": Cast(Value(None), IntegerField()),
     }
     return (
         model._default_manager.order_by()  # a compound statement's parts take no ORDER BY

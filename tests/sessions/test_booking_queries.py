@@ -45,7 +45,7 @@ EVENTS = ["appointment.created", "appointment.updated", "appointment.cancelled",
 # request, CalDAV links) and 1 with a room. Issue 22.1 took off the booking's own SAVEPOINT and
 # RELEASE (already inside the key's transaction), folded the first-visit, intake and write-back
 # questions into the lookups and the busy times into one query. Target 8: bench/README.md.
-BOOKING_QUERIES = {"postgresql": 12, "sqlite": 14}
+BOOKING_QUERIES = {"postgresql": 11, "sqlite": 13}
 
 
 def _body(bookable, days: int, hour: int) -> dict:
