@@ -33,8 +33,9 @@ EVENTS = ["appointment.created", "appointment.updated", "appointment.cancelled",
 # What the request costs in production, where the key's transaction is the outermost (its BEGIN
 # and COMMIT are not counted by Django):
 #   1 token+user (with membership and practice)
-#   3 the validated ids: service; therapist, with whether a calendar of theirs takes write-back
-#     (issue 20.4); client, with whether this is a first visit needing an intake (issue 17.2)
+#   2 the validated ids: service and therapist in one, through the row that says the one offers
+#     the other (with whether a calendar of the therapist takes write-back, issue 20.4); client,
+#     with whether this is a first visit needing an intake (issue 17.2)
 #   3 the slot re-check: the diaries (hours and date overrides), the service's rooms, and one
 #     UNION of what is busy (time off, outside busy blocks, appointments of the therapist or rooms)
 #   3 inserts: the appointment, its event, its reminder
@@ -44,7 +45,8 @@ EVENTS = ["appointment.created", "appointment.updated", "appointment.cancelled",
 # read back for the answer); then 17, and 3 more with issues 17 and 20 (first visit, intake
 # request, CalDAV links) and 1 with a room. Issue 22.1 took off the booking's own SAVEPOINT and
 # RELEASE (already inside the key's transaction), folded the first-visit, intake and write-back
-# questions into the lookups and the busy times into one query. Target 8: bench/README.md.
+# questions into the lookups, and read the service and therapist in one query and the busy times
+# in one. Target 8: what stands between is in bench/README.md ("Where a booking's queries go").
 BOOKING_QUERIES = {"postgresql": 11, "sqlite": 13}
 
 
