@@ -65,11 +65,11 @@ def free_slots(
     """Bookable slots of `service` on the practice's local days first..last (API.md "Booking").
 
     Set-based queries whatever the range: the weekly hours and date overrides of the therapists
-    offering the service with their hands-on limits (one), their time off (one), the service's
-    rooms if it needs one (one), and the live appointments of those therapists and rooms (one);
-    the rest is `availability`. With `hold_quiet_refusals` (what the public sees and books), a
-    live quiet refusal holds its time like a booking, so that no later public answer tells it
-    apart from one (issue 13.3).
+    offering the service with their hands-on limits (one), the service's rooms if it needs one
+    (one), and what is busy: their time off and outside busy blocks and the live appointments of
+    those therapists and rooms (one, `_busy`); the rest is `availability`. With
+    `hold_quiet_refusals` (what the public sees and books), a live quiet refusal holds its time
+    like a booking, so that no later public answer tells it apart from one (issue 13.3).
     """
     diaries = _diaries(
         practice, service, first, last, therapist_id=therapist_id, online_only=online_only
