@@ -53,7 +53,6 @@ def _record_red_flags(
         )
         for q, a in answers.items()
     )
-    complaint.red_flags = {**complaint.red_flags, **answers}
 
 
 def _check_trauma_question(mechanism: str, answers: dict[str, str]) -> None:
@@ -79,15 +78,16 @@ def _screen(
     """The red-flag rules on one write, whatever its path (DOMAIN.md 0 rule 2, 2a; API.md
     "Complaints"): answers kept; any new `yes` (or newly computed age flag) puts the complaint in
     `referral_required` with its urgency, reopening a cleared referral; `unsure` asks for a
-    review; sessions raises the alerts (`screening_recorded`). The caller saves the complaint
-    and then calls `sync_red_flag_open`."""
+    review; sessions raises the alerts (`screening_recorded`). The complaint is saved here once
+    it is assessed (a new one: a single insert), before its answers and alerts that point at it;
+    the caller then calls `sync_red_flag_open`."""
     # A `yes` already standing on an open referral is a repeat, not news: no second alert.
     standing = (
         {q for q, a in complaint.red_flags.items() if a == "yes"}
         if complaint.status == ComplaintStatus.REFERRAL_REQUIRED
         else set()
     )
-    _record_red_flags(complaint=complaint, answers=answers, by=by, source=source)
+    complaint.red_flags = {**complaint.red_flags, **answers}
     before = set(complaint.age_red_flags or [])
     complaint.age_red_flags = age_red_flags(
         complaint.client.date_of_birth, complaint.onset_date, complaint.episode
@@ -106,6 +106,8 @@ def _screen(
         current = [q for q, a in complaint.red_flags.items() if a == "yes"]
         complaint.referral_urgency = referral_urgency([*current, *complaint.age_red_flags])
     news = [q for q in positive if q not in standing]
+    complaint.save()
+    _record_red_flags(complaint=complaint, answers=answers, by=by, source=source)
     if news or unsure:
         screening_recorded.send(
             sender=Complaint,
@@ -144,18 +146,20 @@ def create_complaint(
     red_flags: dict[str, str] | None = None,
     source: str = "staff",
     appointment_id: int | None = None,
+    client_locked: bool = False,
     **fields: Any,
 ) -> Complaint:
     """A complaint, its red-flag answers and its baseline NPRS (API.md "Complaints").
 
     Any `yes` puts it in `referral_required` (DOMAIN.md 0, rule 2). `source` names where the
     answers came from (staff, or the client's own `intake`); `appointment_id` is the visit whose
-    therapist the screening alerts (issue 17: the intake of a first visit).
+    therapist the screening alerts (issue 17: the intake of a first visit). `client_locked`: the
+    caller holds the client's row locked and `client` is current (the intake submission), so the
+    `red_flag_open` sync does not read it again.
     """
     _check_onset(fields.get("onset_date"), practice=practice)
     complaint = Complaint(practice=practice, client=client, created_by=created_by, **fields)
     _check_trauma_question(complaint.mechanism, red_flags or {})
-    complaint.save()
     _screen(
         complaint=complaint,
         answers=red_flags or {},
@@ -163,7 +167,6 @@ def create_complaint(
         source=source,
         appointment_id=appointment_id,
     )
-    complaint.save()
     Outcome.objects.create(
         practice=practice,
         client=client,
@@ -176,7 +179,7 @@ def create_complaint(
         recorded_at=complaint.created_at,
         recorded_by=created_by,
     )
-    sync_red_flag_open(client_id=client.pk)
+    sync_red_flag_open(client_id=client.pk, locked=client if client_locked else None)
     return complaint
 
 
@@ -198,7 +201,6 @@ def update_complaint(
         setattr(complaint, name, value)
     _check_trauma_question(complaint.mechanism, {**complaint.red_flags, **(red_flags or {})})
     _screen(complaint=complaint, answers=red_flags or {}, by=updated_by)
-    complaint.save()
     if complaint.pain_now != old_pain:
         _correct_baseline(complaint=complaint, by=updated_by)
     sync_red_flag_open(client_id=complaint.client_id)
@@ -299,7 +301,6 @@ def screen_follow_up(
     _screen(
         complaint=locked, answers=answers, by=None, source=source, appointment_id=appointment_id
     )
-    locked.save()
     sync_red_flag_open(client_id=locked.client_id)
     return locked
 

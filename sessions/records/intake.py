@@ -270,7 +270,8 @@ def save_intake_draft(*, intake: IntakeRequest, sections: dict[str, Any]) -> Int
     return intake
 
 
-# No savepoint of its own: any error here rolls back the caller's whole transaction anyway.
+# No savepoint of its own: the submit views hold the transaction around it (with the access-log
+# row) and let any error roll all of it back.
 @transaction.atomic(savepoint=False)
 def submit_intake(
     *,
@@ -310,6 +311,7 @@ def submit_intake(
             source="intake",
             appointment_id=intake.appointment_id,
             pain_now=answers["baseline"]["nprs"]["pain"],
+            client_locked=True,
             **{k: v for k, v in answers["complaint"].items() if k != "red_flags"},
         )
         effects["complaint"] = {"id": complaint.pk, "status": complaint.status}
