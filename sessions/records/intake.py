@@ -381,8 +381,8 @@ def _apply_contact_and_health(
 def _apply_baseline(
     intake: IntakeRequest, client: Client, complaint: Any, baseline: dict[str, Any], now: datetime
 ) -> list[dict[str, Any]]:
-    """The disability index and PSFS through `record_outcome` (the NPRS is the complaint's
-    baseline, written by `create_complaint`)."""
+    """The disability index and PSFS through `record_outcomes`, in one insert (the NPRS is the
+    complaint's baseline, written by `create_complaint`)."""
     disability = "odi" if intake.practice.odi_licensed else "rmdq"
     written = client_services.record_outcomes(
         practice=intake.practice,
