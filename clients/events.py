@@ -8,6 +8,10 @@ from django.dispatch import Signal
 # None) and `appointment_id` (the visit a follow-up answer is about, else None).
 screening_recorded = Signal()
 
-# Sent inside the transaction that records a scored outcome, with `outcome` (sessions: a course
-# of care reviews its response, issue 18.3).
+# Sent inside the transaction that records scored outcomes, with `outcomes` (those recorded
+# together: one, or an intake's baseline) (sessions: a course of care reviews its response, 18.3).
 outcome_recorded = Signal()
+
+# Sent after clinical records were written with `bulk_create` (which sends no `post_save`), with
+# `practice` and `client_ids`: sessions moves those clients' retention clocks (DOMAIN.md 4).
+clinical_records_written = Signal()

@@ -16,7 +16,7 @@ from clients.domain import (
     age_red_flags,
     referral_urgency,
 )
-from clients.events import outcome_recorded, screening_recorded
+from clients.events import clinical_records_written, outcome_recorded, screening_recorded
 from clients.models import (
     Client,
     Complaint,
@@ -53,7 +53,6 @@ def _record_red_flags(
         )
         for q, a in answers.items()
     )
-    complaint.red_flags = {**complaint.red_flags, **answers}
 
 
 def _check_trauma_question(mechanism: str, answers: dict[str, str]) -> None:
@@ -79,15 +78,16 @@ def _screen(
     """The red-flag rules on one write, whatever its path (DOMAIN.md 0 rule 2, 2a; API.md
     "Complaints"): answers kept; any new `yes` (or newly computed age flag) puts the complaint in
     `referral_required` with its urgency, reopening a cleared referral; `unsure` asks for a
-    review; sessions raises the alerts (`screening_recorded`). The caller saves the complaint
-    and then calls `sync_red_flag_open`."""
+    review; sessions raises the alerts (`screening_recorded`). The complaint is saved here once
+    it is assessed (a new one: a single insert), before its answers and alerts that point at it;
+    the caller then calls `sync_red_flag_open`."""
     # A `yes` already standing on an open referral is a repeat, not news: no second alert.
     standing = (
         {q for q, a in complaint.red_flags.items() if a == "yes"}
         if complaint.status == ComplaintStatus.REFERRAL_REQUIRED
         else set()
     )
-    _record_red_flags(complaint=complaint, answers=answers, by=by, source=source)
+    complaint.red_flags = {**complaint.red_flags, **answers}
     before = set(complaint.age_red_flags or [])
     complaint.age_red_flags = age_red_flags(
         complaint.client.date_of_birth, complaint.onset_date, complaint.episode
@@ -106,6 +106,8 @@ def _screen(
         current = [q for q, a in complaint.red_flags.items() if a == "yes"]
         complaint.referral_urgency = referral_urgency([*current, *complaint.age_red_flags])
     news = [q for q in positive if q not in standing]
+    complaint.save()
+    _record_red_flags(complaint=complaint, answers=answers, by=by, source=source)
     if news or unsure:
         screening_recorded.send(
             sender=Complaint,
@@ -117,11 +119,13 @@ def _screen(
         )
 
 
-def sync_red_flag_open(*, client_id: int) -> None:
+def sync_red_flag_open(*, client_id: int, locked: Client | None = None) -> None:
     """DOMAIN.md 2b: the client's `red_flag_open` health flag is set while any of their complaints
     is `referral_required` and removed when none is. Called by every write that can change a
-    complaint's status, and after a client's own edit (the flag is not typed in)."""
-    client = Client.objects.select_for_update().get(pk=client_id)
+    complaint's status, and after a client's own edit (the flag is not typed in). `locked` is the
+    client as this transaction holds its row locked and last wrote it (no re-read); it is kept up
+    to date in place."""
+    client = locked if locked is not None else Client.objects.select_for_update().get(pk=client_id)
     is_open = Complaint.objects.filter(
         client_id=client_id, status=ComplaintStatus.REFERRAL_REQUIRED
     ).exists()
@@ -142,18 +146,20 @@ def create_complaint(
     red_flags: dict[str, str] | None = None,
     source: str = "staff",
     appointment_id: int | None = None,
+    client_locked: bool = False,
     **fields: Any,
 ) -> Complaint:
     """A complaint, its red-flag answers and its baseline NPRS (API.md "Complaints").
 
     Any `yes` puts it in `referral_required` (DOMAIN.md 0, rule 2). `source` names where the
     answers came from (staff, or the client's own `intake`); `appointment_id` is the visit whose
-    therapist the screening alerts (issue 17: the intake of a first visit).
+    therapist the screening alerts (issue 17: the intake of a first visit). `client_locked`: the
+    caller holds the client's row locked and `client` is current (the intake submission), so the
+    `red_flag_open` sync does not read it again.
     """
     _check_onset(fields.get("onset_date"), practice=practice)
     complaint = Complaint(practice=practice, client=client, created_by=created_by, **fields)
     _check_trauma_question(complaint.mechanism, red_flags or {})
-    complaint.save()
     _screen(
         complaint=complaint,
         answers=red_flags or {},
@@ -161,7 +167,6 @@ def create_complaint(
         source=source,
         appointment_id=appointment_id,
     )
-    complaint.save()
     Outcome.objects.create(
         practice=practice,
         client=client,
@@ -174,7 +179,7 @@ def create_complaint(
         recorded_at=complaint.created_at,
         recorded_by=created_by,
     )
-    sync_red_flag_open(client_id=client.pk)
+    sync_red_flag_open(client_id=client.pk, locked=client if client_locked else None)
     return complaint
 
 
@@ -196,7 +201,6 @@ def update_complaint(
         setattr(complaint, name, value)
     _check_trauma_question(complaint.mechanism, {**complaint.red_flags, **(red_flags or {})})
     _screen(complaint=complaint, answers=red_flags or {}, by=updated_by)
-    complaint.save()
     if complaint.pain_now != old_pain:
         _correct_baseline(complaint=complaint, by=updated_by)
     sync_red_flag_open(client_id=complaint.client_id)
@@ -297,7 +301,6 @@ def screen_follow_up(
     _screen(
         complaint=locked, answers=answers, by=None, source=source, appointment_id=appointment_id
     )
-    locked.save()
     sync_red_flag_open(client_id=locked.client_id)
     return locked
 
@@ -366,7 +369,6 @@ def link_client_on_verification(
     return client
 
 
-@transaction.atomic
 def record_outcome(
     *,
     practice: Practice,
@@ -379,14 +381,70 @@ def record_outcome(
     measured_at: datetime | None = None,
     source: str = OutcomeSource.RECORDED,
 ) -> Outcome:
+    """One scored outcome: `record_outcomes` with one instrument."""
+    (outcome,) = record_outcomes(
+        practice=practice,
+        client=client,
+        complaint=complaint,
+        measures={instrument: answers},
+        recorded_by=recorded_by,
+        context=context,
+        measured_at=measured_at,
+        source=source,
+    )
+    return outcome
+
+
+@transaction.atomic
+def record_outcomes(
+    *,
+    practice: Practice,
+    client: Client,
+    complaint: Complaint,
+    measures: dict[str, Any],
+    recorded_by: User | None,
+    context: str = "now",
+    measured_at: datetime | None = None,
+    source: str = OutcomeSource.RECORDED,
+) -> list[Outcome]:
     """Score raw answers on the server (DOMAIN.md 3); out-of-range answers are a 400, never clipped.
 
-    ODI only where the practice holds the licence; PSFS re-rates the baseline's activities.
-    `measured_at` is the time the score describes (default now).
+    `measures` maps each instrument to its raw answers, all taken at one time (an intake's
+    baseline: one insert). ODI only where the practice holds the licence; PSFS re-rates the
+    baseline's activities. `measured_at` is the time the scores describe (default now).
     """
     now = timezone.now()
     if complaint.client_id != client.pk:
         raise Invalid.on("complaint", "This complaint belongs to another client.")
+    scored = [
+        (name, answers, _scored(practice, complaint, name, answers))
+        for name, answers in measures.items()
+    ]
+    outcomes = Outcome.objects.bulk_create(
+        Outcome(
+            practice=practice,
+            client=client,
+            complaint=complaint,
+            instrument=instrument,
+            answers=answers,
+            score=result.score,
+            score_percent=result.percent,
+            context=context,
+            source=source,
+            measured_at=measured_at or now,
+            recorded_at=now,
+            recorded_by=recorded_by,
+        )
+        for instrument, answers, result in scored
+    )
+    clinical_records_written.send(sender=Outcome, practice=practice, client_ids=[client.pk])
+    outcome_recorded.send(sender=Outcome, outcomes=outcomes)
+    return outcomes
+
+
+def _scored(
+    practice: Practice, complaint: Complaint, instrument: str, answers: Any
+) -> instruments.Score:
     if instrument == Instrument.ODI and not practice.odi_licensed:
         raise Invalid.on(
             "instrument", "ODI needs a licence: set odi_licensed on the practice.", "not_licensed"
@@ -397,22 +455,7 @@ def record_outcome(
         raise Invalid.on(f"answers.{error.field}", error.detail) from None
     if instrument == Instrument.PSFS:
         _check_psfs_activities(complaint, answers)
-    outcome = Outcome.objects.create(
-        practice=practice,
-        client=client,
-        complaint=complaint,
-        instrument=instrument,
-        answers=answers,
-        score=result.score,
-        score_percent=result.percent,
-        context=context,
-        source=source,
-        measured_at=measured_at or now,
-        recorded_at=now,
-        recorded_by=recorded_by,
-    )
-    outcome_recorded.send(sender=Outcome, outcome=outcome)
-    return outcome
+    return result
 
 
 def _check_psfs_activities(complaint: Complaint, answers: Any) -> None:
@@ -526,8 +569,8 @@ def update_client(
     for field, value in fields.items():
         setattr(client, field, value)
     client.save()
-    sync_red_flag_open(client_id=client.pk)
-    client.refresh_from_db()
+    # The save wrote every field and holds the row's lock: the instance is the row, no re-read.
+    sync_red_flag_open(client_id=client.pk, locked=client)
     revoked = revoke_clearances_for_new_flags(client=client, flags_before=flags_before, by=by)
     return client, revoked
 
@@ -537,7 +580,22 @@ def record_consent(
 ) -> Consent:
     """A consent record (DOMAIN.md 4), witnessed by the clinician who enters it (none for one the
     client signed themselves through the intake, issue 17)."""
-    return Consent.objects.create(practice=practice, witnessed_by=witnessed_by, **fields)
+    (consent,) = record_consents(practice=practice, witnessed_by=witnessed_by, rows=[fields])
+    return consent
+
+
+def record_consents(
+    *, practice: Practice, witnessed_by: User | None, rows: list[dict[str, Any]]
+) -> list[Consent]:
+    """Consent records signed together (an intake's documents) in one insert; the retention
+    clock moves as for any clinical record (`clinical_records_written`)."""
+    consents = Consent.objects.bulk_create(
+        Consent(practice=practice, witnessed_by=witnessed_by, **fields) for fields in rows
+    )
+    clinical_records_written.send(
+        sender=Consent, practice=practice, client_ids=[c.client_id for c in consents]
+    )
+    return consents
 
 
 @transaction.atomic
@@ -556,24 +614,27 @@ def revoke_medical_clearance(
     return locked
 
 
-@transaction.atomic
 def revoke_clearances_for_new_flags(
     *, client: Client, flags_before: list[str], by: User | None
 ) -> list[MedicalClearance]:
     """A clearance flag newly added to a client (a new clot, a new pregnancy) is a new condition:
-    the clearances given for the old one stop being current. Called wherever health flags change."""
+    the clearances given for the old one stop being current. Called wherever health flags change.
+    No clearance flag added: nothing to do, not even a savepoint."""
     added = [f for f in client.health_flags if f in CLEARANCE_FLAGS and f not in flags_before]
     if not added:
         return []
-    revoked = list(
-        MedicalClearance.objects.select_for_update().filter(
-            client=client, flag__in=added, revoked_at__isnull=True
+    with transaction.atomic():
+        revoked = list(
+            MedicalClearance.objects.select_for_update().filter(
+                client=client, flag__in=added, revoked_at__isnull=True
+            )
         )
-    )
-    now = timezone.now()
-    for clearance in revoked:
-        clearance.revoked_at = now
-        clearance.revoked_by = by
-        clearance.revocation_reason = "The flag was recorded again: a new clearance is needed."
-    MedicalClearance.objects.bulk_update(revoked, ["revoked_at", "revoked_by", "revocation_reason"])
+        now = timezone.now()
+        for clearance in revoked:
+            clearance.revoked_at = now
+            clearance.revoked_by = by
+            clearance.revocation_reason = "The flag was recorded again: a new clearance is needed."
+        MedicalClearance.objects.bulk_update(
+            revoked, ["revoked_at", "revoked_by", "revocation_reason"]
+        )
     return revoked

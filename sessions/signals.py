@@ -108,6 +108,6 @@ def _visit_completed(sender, *, appointment, **kwargs) -> None:
 
 
 @receiver(outcome_recorded)
-def _outcome_recorded(sender, *, outcome, **kwargs) -> None:
-    """A scored course instrument: review the course's response (issue 18.3)."""
-    courses.on_outcome_recorded(outcome=outcome)
+def _outcome_recorded(sender, *, outcomes, **kwargs) -> None:
+    """Scored course instruments: review the course's response (issue 18.3)."""
+    courses.on_outcome_recorded(outcomes=outcomes)

@@ -556,17 +556,22 @@ def _alert_once(course: Course, review: CourseReview, changes: dict[str, Any]) -
         review.alert = None
 
 
-def on_outcome_recorded(*, outcome: Outcome) -> None:
-    """Any scored course instrument (outcomes/, the request link) reviews the complaint's open
-    courses; NPRS at every visit does not (no query for it)."""
-    if outcome.instrument not in SCHEDULED or _reviewing_later.get():
+def on_outcome_recorded(*, outcomes: list[Outcome]) -> None:
+    """Scored course instruments (outcomes/, the request link, an intake's baseline) review their
+    complaints' open courses, each once however many of its instruments came together; NPRS at
+    every visit does not (no query for it)."""
+    scheduled = [o for o in outcomes if o.instrument in SCHEDULED]
+    if not scheduled or _reviewing_later.get():
         return
     courses = Course.objects.select_related("practice", "complaint", "client", "therapist")
     for course in courses.filter(
-        complaint_id=outcome.complaint_id,
+        complaint_id__in={o.complaint_id for o in scheduled},
         status__in=(CourseStatus.ACTIVE, CourseStatus.ON_HOLD),
     ):
-        if outcome.instrument in course.instruments:
+        if any(
+            o.complaint_id == course.complaint_id and o.instrument in course.instruments
+            for o in scheduled
+        ):
             review_response(course=course)
 
 

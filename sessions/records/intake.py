@@ -12,12 +12,12 @@ from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from clients import services as client_services
-from clients.models import Client, Consent, ConsentMethod, OutcomeSource
+from clients.models import Client, ConsentMethod, OutcomeSource
 from practice.audit import audit
 from practice.auth import hash_secret
 from practice.errors import Invalid, InvalidTransition, PreconditionFailed
 from practice.models import AuditAction, Practice, User
-from sessions.records import intake_forms
+from sessions.records import intake_forms, privacy
 from sessions.records.models import (
     INTAKE_COMPLETE,
     ConsentSignature,
@@ -262,9 +262,10 @@ def _validated(intake: IntakeRequest, section: str, answers: Any) -> dict[str, A
     )
 
 
-def _locked_open(intake: IntakeRequest) -> IntakeRequest:
+def _locked_open(intake: IntakeRequest, *, lock_client: bool = False) -> IntakeRequest:
+    """The intake locked (and its client's row too with `lock_client`: one query, not two)."""
     locked = (
-        IntakeRequest.objects.select_for_update(of=("self",))
+        IntakeRequest.objects.select_for_update(of=("self", "client") if lock_client else ("self",))
         .select_related("practice", "client", "form", "appointment")
         .get(pk=intake.pk)
     )
@@ -286,7 +287,9 @@ def save_intake_draft(*, intake: IntakeRequest, sections: dict[str, Any]) -> Int
     return intake
 
 
-@transaction.atomic
+# No savepoint of its own: the submit views hold the transaction around it (with the access-log
+# row) and let any error roll all of it back.
+@transaction.atomic(savepoint=False)
 def submit_intake(
     *,
     intake: IntakeRequest,
@@ -298,8 +301,9 @@ def submit_intake(
     (added ones at once, lifted ones as proposals), the complaint with its screening (the same
     code path as staff entry: `referral_required` and the therapist's alert), the baseline
     outcomes scored by the server with `measured_at` = submission, and the signed consents. Any
-    error rolls all of it back; a second submit is 409."""
-    intake = _locked_open(intake)
+    error rolls all of it back; a second submit is 409. The client's retention clock moves once
+    for all the records written (`one_clock_update`)."""
+    intake = _locked_open(intake, lock_client=True)
     drafts = {**intake.drafts, **sections}
     missing = intake_forms.missing_for_submit(drafts, intake.form)
     if missing:
@@ -312,24 +316,26 @@ def submit_intake(
         )
     answers = {name: _validated(intake, name, value) for name, value in drafts.items()}
     now = timezone.now()
-    client = Client.objects.select_for_update().get(pk=intake.client_id)
+    client = intake.client  # locked with the intake
     _check_guardian(client, answers["contact"], answers["consents"], now)
-    effects = _apply_contact_and_health(intake, client, answers["contact"], answers["health"])
-    complaint = client_services.create_complaint(
-        practice=intake.practice,
-        client=client,
-        created_by=None,
-        red_flags=answers["complaint"]["red_flags"],
-        source="intake",
-        appointment_id=intake.appointment_id,
-        pain_now=answers["baseline"]["nprs"]["pain"],
-        **{k: v for k, v in answers["complaint"].items() if k != "red_flags"},
-    )
-    effects["complaint"] = {"id": complaint.pk, "status": complaint.status}
-    effects["outcomes"] = _apply_baseline(intake, client, complaint, answers["baseline"], now)
-    effects["consents"] = _apply_consents(
-        intake, client, answers["consents"], now, ip_address, user_agent
-    )
+    with privacy.one_clock_update():
+        effects = _apply_contact_and_health(intake, client, answers["contact"], answers["health"])
+        complaint = client_services.create_complaint(
+            practice=intake.practice,
+            client=client,
+            created_by=None,
+            red_flags=answers["complaint"]["red_flags"],
+            source="intake",
+            appointment_id=intake.appointment_id,
+            pain_now=answers["baseline"]["nprs"]["pain"],
+            client_locked=True,
+            **{k: v for k, v in answers["complaint"].items() if k != "red_flags"},
+        )
+        effects["complaint"] = {"id": complaint.pk, "status": complaint.status}
+        effects["outcomes"] = _apply_baseline(intake, client, complaint, answers["baseline"], now)
+        effects["consents"] = _apply_consents(
+            intake, client, answers["consents"], now, ip_address, user_agent
+        )
     intake.drafts = drafts
     intake.effects = effects
     intake.status = IntakeStatus.SUBMITTED
@@ -392,22 +398,18 @@ def _apply_contact_and_health(
 def _apply_baseline(
     intake: IntakeRequest, client: Client, complaint: Any, baseline: dict[str, Any], now: datetime
 ) -> list[dict[str, Any]]:
-    """The disability index and PSFS through `record_outcome` (the NPRS is the complaint's
-    baseline, written by `create_complaint`)."""
+    """The disability index and PSFS through `record_outcomes`, in one insert (the NPRS is the
+    complaint's baseline, written by `create_complaint`)."""
     disability = "odi" if intake.practice.odi_licensed else "rmdq"
-    written = [
-        client_services.record_outcome(
-            practice=intake.practice,
-            client=client,
-            complaint=complaint,
-            instrument=instrument,
-            answers=baseline[instrument],
-            recorded_by=None,
-            measured_at=now,
-            source=OutcomeSource.INTAKE,
-        )
-        for instrument in (disability, "psfs")
-    ]
+    written = client_services.record_outcomes(
+        practice=intake.practice,
+        client=client,
+        complaint=complaint,
+        measures={instrument: baseline[instrument] for instrument in (disability, "psfs")},
+        recorded_by=None,
+        measured_at=now,
+        source=OutcomeSource.INTAKE,
+    )
     # The NPRS is the complaint's baseline (its `pain_now`), written by `create_complaint`.
     return [{"instrument": "nprs", "score": str(complaint.pain_now)}] + [
         {"id": o.pk, "instrument": o.instrument, "score": str(o.score)} for o in written
@@ -426,39 +428,40 @@ def _apply_consents(
     time, address, user agent and the hash of the exact version signed."""
     documents = {d["kind"]: d for d in intake.form.consent_documents}
     guardian = consents.get("guardian") or {}
-    done = []
-    signatures = []
-    for signature in consents["signatures"]:
-        document = documents[signature["document"]]
-        consent: Consent = client_services.record_consent(
-            practice=intake.practice,
-            witnessed_by=None,
-            fields={
+    signed = [documents[signature["document"]] for signature in consents["signatures"]]
+    written = client_services.record_consents(
+        practice=intake.practice,
+        witnessed_by=None,
+        rows=[
+            {
                 "client": client,
                 "kind": document["kind"],
                 "areas": document.get("areas", []),
                 "version": f"intake-{intake.form.version}/{document['version']}"[:40],
                 "method": ConsentMethod.WRITTEN,
                 "signed_at": now,
-            },
+            }
+            for document in signed
+        ],
+    )
+    ConsentSignature.objects.bulk_create(
+        ConsentSignature(
+            consent=consent,
+            intake=intake,
+            signed_name=signature["signed_name"],
+            signed_at=now,
+            ip_address=ip_address,
+            user_agent=user_agent[:500],
+            document_version=document["version"],
+            document_sha256=intake_forms.document_sha256(document),
+            guardian_name=guardian.get("name", ""),
+            guardian_relationship=guardian.get("relationship", ""),
         )
-        signatures.append(
-            ConsentSignature(
-                consent=consent,
-                intake=intake,
-                signed_name=signature["signed_name"],
-                signed_at=now,
-                ip_address=ip_address,
-                user_agent=user_agent[:500],
-                document_version=document["version"],
-                document_sha256=intake_forms.document_sha256(document),
-                guardian_name=guardian.get("name", ""),
-                guardian_relationship=guardian.get("relationship", ""),
-            )
+        for consent, signature, document in zip(
+            written, consents["signatures"], signed, strict=True
         )
-        done.append({"id": consent.pk, "kind": consent.kind, "version": consent.version})
-    ConsentSignature.objects.bulk_create(signatures)
-    return done
+    )
+    return [{"id": c.pk, "kind": c.kind, "version": c.version} for c in written]
 
 
 # --- the therapist's side ------------------------------------------------------------------------

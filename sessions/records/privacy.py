@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -23,6 +26,7 @@ from django.dispatch import receiver
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from clients.events import clinical_records_written
 from clients.models import (
     Client,
     Complaint,
@@ -84,12 +88,44 @@ def client_retain_until(client: Client, practice: Practice) -> dt.date | None:
     )
 
 
+# Set inside `one_clock_update()`: client id -> the latest day noted, moved once at the end.
+_clock_batch: ContextVar[dict[int, dt.date] | None] = ContextVar("clock_batch", default=None)
+
+
 def note_clinical_entry(*, client_id: int, practice: Practice, at: dt.datetime) -> None:
-    """Move a client's clock forward to the practice-local day of `at` (never back)."""
+    """Move a client's clock forward to the practice-local day of `at` (never back); inside
+    `one_clock_update()`, once for the whole block."""
     day = timezone.localtime(at, practice.tz).date()
+    batch = _clock_batch.get()
+    if batch is not None:
+        batch[client_id] = max(day, batch.get(client_id, day))
+        return
+    _move_clock(client_id, day)
+
+
+def _move_clock(client_id: int, day: dt.date) -> None:
     Client.objects.filter(pk=client_id).filter(
         Q(last_clinical_entry__isnull=True) | Q(last_clinical_entry__lt=day)
     ).update(last_clinical_entry=day)
+
+
+@contextmanager
+def one_clock_update() -> Iterator[None]:
+    """Records written together (an intake submission: complaint, scores, consents) move each
+    client's clock with one UPDATE when the block ends, not one per record. Use it inside the
+    transaction that writes them (an error skips the update: the transaction rolls back anyway);
+    a nested block joins the outer one."""
+    if _clock_batch.get() is not None:
+        yield
+        return
+    batch: dict[int, dt.date] = {}
+    token = _clock_batch.set(batch)
+    try:
+        yield
+    finally:
+        _clock_batch.reset(token)
+    for client_id, day in batch.items():
+        _move_clock(client_id, day)
 
 
 def _practice_of(instance: Any) -> Practice:
@@ -114,6 +150,16 @@ def _clinical_record_written(
     note_clinical_entry(
         client_id=instance.client_id, practice=_practice_of(instance), at=timezone.now()
     )
+
+
+@receiver(clinical_records_written)
+def _clinical_records_bulk_written(
+    sender: type[models.Model], *, practice: Practice, client_ids: list[int], **kwargs: Any
+) -> None:
+    """Clinical records a service wrote with `bulk_create` (no post_save): the same clock."""
+    now = timezone.now()
+    for client_id in dict.fromkeys(client_ids):
+        note_clinical_entry(client_id=client_id, practice=practice, at=now)
 
 
 @receiver(post_save, sender=Amendment)

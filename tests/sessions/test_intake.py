@@ -318,6 +318,39 @@ def test_a_proposal_waits_for_a_therapist_who_confirms_or_rejects_it(
     assert therapist.api.post(base + "reject/", {}, format="json").status_code == 409
 
 
+# Issue 17's speed target: a submission took 46 statements (51 with a red flag), 7 of them the
+# same retention-clock UPDATE. Counted inside the test's transaction (its SAVEPOINTs included).
+NO_RED_FLAG = {
+    **ALL,
+    "complaint": {**COMPLAINT, "red_flags": dict.fromkeys(COMPLAINT["red_flags"], "no")},
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "most", "alerts"), [(NO_RED_FLAG, 26, 0), (ALL, 31, 1)], ids=["no_flag", "red_flag"]
+)
+def test_a_submission_takes_a_fixed_few_queries_and_moves_the_clock_once(
+    first_visit, anon, bookable, django_assert_max_num_queries, body, most, alerts
+):
+    _, token = first_visit
+    with django_assert_max_num_queries(most) as captured:
+        response = anon.post(url(token) + "submit/", body, format="json")
+    assert response.status_code == 200, response.content
+    clock = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].startswith('UPDATE "clients_client" SET "last_clinical_entry"')
+    ]
+    assert len(clock) == 1, clock
+    # Everything written as before: one complaint, three scores, two signed consents, the clock.
+    assert Complaint.objects.count() == 1
+    assert sorted(Outcome.objects.values_list("instrument", flat=True)) == ["nprs", "psfs", "rmdq"]
+    assert ConsentSignature.objects.filter(consent__client=bookable.client).count() == 2
+    assert TherapistAlert.objects.count() == alerts
+    bookable.client.refresh_from_db()
+    assert bookable.client.last_clinical_entry == timezone.localdate(timezone=bookable.practice.tz)
+
+
 def test_a_second_submit_is_409_and_changes_nothing(first_visit, anon):
     _, token = first_visit
     assert anon.post(url(token) + "submit/", ALL, format="json").status_code == 200
