@@ -27,8 +27,8 @@ FIGURES = (
         0.6,
     ),
     ("notes_list", "/api/v1/notes/?page_size=100", "/bench/raw/{practice}/notes/", 0.6),
-    # Issue 19: the money list at least half as fast as the bare read.
-    ("invoices_list", "/api/v1/invoices/?page_size=100", "/bench/raw/{practice}/invoices/", 0.5),
+    # Issue 19 asked half as fast as the bare read; issue 22.2 holds every list to 0.6.
+    ("invoices_list", "/api/v1/invoices/?page_size=100", "/bench/raw/{practice}/invoices/", 0.6),
 )
 # Figures measured their own way (bench/clinical.py, availability.py, booking_load.py,
 # booking_webhooks.py, reminder_worker.py), in the order they run: after the request figures, and

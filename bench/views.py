@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 
-from clients.models import Client, Complaint, RedFlagAnswer
+from clients.models import Client, Complaint, ComplaintClearance, RedFlagAnswer
 from sessions.billing.models import Invoice
 from sessions.records.models import Amendment, Note
 
 PAGE = 100
 
-# The columns behind ClientSerializer and ComplaintSerializer's fields.
+# The columns behind ClientSerializer and ComplaintSerializer's fields (issue 22.2: with those the
+# privacy fields, health-flag regions and clearances added since, which the endpoints read too).
 CLIENT_FIELDS = (
     "id",
     "first_name",
@@ -24,8 +25,13 @@ CLIENT_FIELDS = (
     "phone",
     "date_of_birth",
     "health_flags",
+    "health_flag_regions",
     "reminder_channels",
     "user_id",
+    "last_clinical_entry",
+    "legal_hold",
+    "legal_hold_reason",
+    "restricted_at",
     "created_at",
     "updated_at",
 )
@@ -44,14 +50,18 @@ COMPLAINT_FIELDS = (
     "notes",
     "red_flags",
     "status",
+    "referral_urgency",
+    "age_red_flags",
     "cleared_at",
     "cleared_by_id",
     "clearance_note",
+    "resolved_at",
     "created_by_id",
     "created_at",
     "updated_at",
 )
-RED_FLAG_FIELDS = ("complaint_id", "question", "answer", "asked_at", "asked_by_id")
+RED_FLAG_FIELDS = ("complaint_id", "question", "answer", "source", "asked_at", "asked_by_id")
+CLEARANCE_FIELDS = ("complaint_id", "note", "referral_urgency", "cleared_by_id", "cleared_at")
 # NoteSerializer's columns (`is_signed` is derived from signed_at) and AmendmentSerializer's.
 NOTE_FIELDS = (
     "id",
@@ -90,7 +100,8 @@ def raw_clients(request: HttpRequest, practice_id: int) -> JsonResponse:
 
 
 def raw_complaints(request: HttpRequest, practice_id: int) -> JsonResponse:
-    """The complaint rows plus their red-flag history, the two reads the endpoint makes."""
+    """The complaint rows plus their red-flag history and clearances, the three reads the
+    endpoint makes."""
     rows = list(
         Complaint.objects.filter(practice_id=practice_id)
         .order_by("-created_at", "-id")
@@ -103,8 +114,16 @@ def raw_complaints(request: HttpRequest, practice_id: int) -> JsonResponse:
         .values(*RED_FLAG_FIELDS)
     ):
         history[answer.pop("complaint_id")].append(answer)
+    clearances: dict[int, list[dict]] = {row["id"]: [] for row in rows}
+    for clearance in (
+        ComplaintClearance.objects.filter(complaint_id__in=clearances)
+        .order_by("cleared_at", "id")
+        .values(*CLEARANCE_FIELDS)
+    ):
+        clearances[clearance.pop("complaint_id")].append(clearance)
     for row in rows:
         row["red_flag_history"] = history[row["id"]]
+        row["clearances"] = clearances[row["id"]]
     return JsonResponse({"results": rows})
 
 

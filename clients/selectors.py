@@ -9,13 +9,58 @@ from decimal import Decimal
 
 from clients import instruments
 from clients.domain import ComplaintStatus
-from clients.models import Client, Complaint, Instrument, MedicalClearance, Outcome
+from clients.models import (
+    Client,
+    Complaint,
+    ComplaintClearance,
+    Instrument,
+    MedicalClearance,
+    Outcome,
+    RedFlagAnswer,
+)
 from practice.models import Practice
 
 # Which NPRS readings form the series: like is compared with like (DOMAIN.md 3, NPRS context).
 SERIES_CONTEXT: dict[str, str] = {Instrument.NPRS: "now"}
 # Pain after a session (a note's `pain_after`): kept out of the series, drawn apart on the chart.
 POST_SESSION_CONTEXT = "post_session"
+
+
+# The columns a complaint list row is drawn from (ComplaintSerializer reads exactly these), and
+# those of its red-flag answers and clearances.
+COMPLAINT_ROW_FIELDS = (
+    "id", "client_id", "regions", "onset_date", "onset_precision", "onset_type", "episode",
+    "mechanism", "pain_now", "pain_worst_24h", "pain_best_24h", "notes", "red_flags", "status",
+    "referral_urgency", "age_red_flags", "cleared_at", "cleared_by_id", "clearance_note",
+    "resolved_at", "created_by_id", "created_at", "updated_at",
+)  # fmt: skip
+RED_FLAG_ROW_FIELDS = ("question", "answer", "source", "asked_at", "asked_by_id")
+CLEARANCE_ROW_FIELDS = ("note", "referral_urgency", "cleared_by_id", "cleared_at")
+
+
+def with_complaint_history(rows: list[dict]) -> list[dict]:
+    """A page of complaint rows (`.values(*COMPLAINT_ROW_FIELDS)`) with each one's red-flag
+    answers and clearances, oldest first, as rows too: two queries whatever the page's size, and
+    no model built (the complaints list is a busy read, issue 22.2)."""
+    answers: dict[int, list[dict]] = {row["id"]: [] for row in rows}
+    clearances: dict[int, list[dict]] = {row["id"]: [] for row in rows}
+    if rows:
+        for answer in (
+            RedFlagAnswer.objects.filter(complaint_id__in=answers)
+            .order_by("asked_at", "id")
+            .values("complaint_id", *RED_FLAG_ROW_FIELDS)
+        ):
+            answers[answer.pop("complaint_id")].append(answer)
+        for clearance in (
+            ComplaintClearance.objects.filter(complaint_id__in=clearances)
+            .order_by("cleared_at", "id")
+            .values("complaint_id", *CLEARANCE_ROW_FIELDS)
+        ):
+            clearances[clearance.pop("complaint_id")].append(clearance)
+    for row in rows:
+        row["red_flag_list"] = answers[row["id"]]
+        row["clearance_list"] = clearances[row["id"]]
+    return rows
 
 
 @dataclass

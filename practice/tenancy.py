@@ -189,7 +189,10 @@ class PracticeScopedViewSet(viewsets.GenericViewSet):
             return
         objects = list(objects)
         ids = [obj["id"] if isinstance(obj, dict) else obj.pk for obj in objects]
-        client_path = getattr(self.get_queryset().model, "client_path", None)
+        # The class's queryset names the model without building the scoped one again.
+        base = getattr(self, "queryset", None)
+        model = base.model if base is not None else self.get_queryset().model
+        client_path = getattr(model, "client_path", None)
         clients = [_client_of(obj, client_path) for obj in objects]
         log_access(self.request, action, self.audit_as, ids, client_ids=clients)
 

@@ -30,6 +30,7 @@ from clients.models import (
     Outcome,
     RedFlagAnswer,
 )
+from clients.selectors import CLEARANCE_ROW_FIELDS, COMPLAINT_ROW_FIELDS, RED_FLAG_ROW_FIELDS
 from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
 from practice.models import API_KEY_ROLE, Role
 from practice.retention import retain_until, rule_for
@@ -335,9 +336,7 @@ class ComplaintSerializer(PracticeModelSerializer):
         return complaint.referral_urgency or None
 
     def get_referral_advice(self, complaint: Complaint) -> str | None:
-        if complaint.status != ComplaintStatus.REFERRAL_REQUIRED:
-            return None
-        return REFERRAL_ADVICE.get(complaint.referral_urgency)
+        return _referral_advice(complaint.status, complaint.referral_urgency)
 
     def get_duration_category(self, complaint: Complaint) -> str:
         return duration_category(complaint.onset_date, self.today)
@@ -349,61 +348,77 @@ class ComplaintSerializer(PracticeModelSerializer):
         tz = request.practice.tz if request is not None and request.practice else None
         return timezone.localdate(timezone=tz)
 
-    def to_representation(self, complaint: Complaint) -> dict:
+    def to_representation(self, complaint: Complaint | dict) -> dict:
         """Hand-written for the complaints list (bench/: complaints_list); same fields and
-        formats. Reads the `to_attr` list ComplaintViewSet prefetches, else the manager."""
-        answers = getattr(complaint, "red_flag_list", None)
-        if answers is None:
-            answers = list(complaint.red_flag_answers.order_by("asked_at", "id"))
-        clearances = getattr(complaint, "clearance_list", None)
-        if clearances is None:
-            clearances = list(complaint.clearances.order_by("cleared_at", "id"))
+        formats. Takes a model (its prefetched `to_attr` lists, else its managers) or a list row
+        (`clients.selectors.with_complaint_history`: the list builds no models)."""
+        row = complaint if isinstance(complaint, dict) else _complaint_row(complaint)
         return {
-            "id": complaint.pk,
-            "client": complaint.client_id,
-            "regions": complaint.regions,
-            "onset_date": complaint.onset_date.isoformat(),
-            "onset_precision": complaint.onset_precision,
-            "onset_type": complaint.onset_type,
-            "episode": complaint.episode,
-            "mechanism": complaint.mechanism,
-            "pain_now": complaint.pain_now,
-            "pain_worst_24h": complaint.pain_worst_24h,
-            "pain_best_24h": complaint.pain_best_24h,
-            "notes": complaint.notes,
-            "red_flags": complaint.red_flags,
-            "duration_category": self.get_duration_category(complaint),
-            "status": complaint.status,
-            "referral_urgency": complaint.referral_urgency or None,
-            "referral_advice": self.get_referral_advice(complaint),
-            "age_red_flags": complaint.age_red_flags,
+            "id": row["id"],
+            "client": row["client_id"],
+            "regions": row["regions"],
+            "onset_date": row["onset_date"].isoformat(),
+            "onset_precision": row["onset_precision"],
+            "onset_type": row["onset_type"],
+            "episode": row["episode"],
+            "mechanism": row["mechanism"],
+            "pain_now": row["pain_now"],
+            "pain_worst_24h": row["pain_worst_24h"],
+            "pain_best_24h": row["pain_best_24h"],
+            "notes": row["notes"],
+            "red_flags": row["red_flags"],
+            "duration_category": duration_category(row["onset_date"], self.today),
+            "status": row["status"],
+            "referral_urgency": row["referral_urgency"] or None,
+            "referral_advice": _referral_advice(row["status"], row["referral_urgency"]),
+            "age_red_flags": row["age_red_flags"],
             "red_flag_history": [
                 {
-                    "question": answer.question,
-                    "answer": answer.answer,
-                    "source": answer.source,
-                    "asked_at": utc_iso(answer.asked_at),
-                    "asked_by": answer.asked_by_id,
+                    "question": answer["question"],
+                    "answer": answer["answer"],
+                    "source": answer["source"],
+                    "asked_at": utc_iso(answer["asked_at"]),
+                    "asked_by": answer["asked_by_id"],
                 }
-                for answer in answers
+                for answer in row["red_flag_list"]
             ],
-            "cleared_at": utc_iso(complaint.cleared_at),
-            "cleared_by": complaint.cleared_by_id,
-            "clearance_note": complaint.clearance_note,
+            "cleared_at": utc_iso(row["cleared_at"]),
+            "cleared_by": row["cleared_by_id"],
+            "clearance_note": row["clearance_note"],
             "clearances": [
                 {
-                    "note": clearance.note,
-                    "referral_urgency": clearance.referral_urgency,
-                    "cleared_by": clearance.cleared_by_id,
-                    "cleared_at": utc_iso(clearance.cleared_at),
+                    "note": clearance["note"],
+                    "referral_urgency": clearance["referral_urgency"],
+                    "cleared_by": clearance["cleared_by_id"],
+                    "cleared_at": utc_iso(clearance["cleared_at"]),
                 }
-                for clearance in clearances
+                for clearance in row["clearance_list"]
             ],
-            "resolved_at": utc_iso(complaint.resolved_at),
-            "created_by": complaint.created_by_id,
-            "created_at": utc_iso(complaint.created_at),
-            "updated_at": utc_iso(complaint.updated_at),
+            "resolved_at": utc_iso(row["resolved_at"]),
+            "created_by": row["created_by_id"],
+            "created_at": utc_iso(row["created_at"]),
+            "updated_at": utc_iso(row["updated_at"]),
         }
+
+
+def _referral_advice(status: str, urgency: str) -> str | None:
+    if status != ComplaintStatus.REFERRAL_REQUIRED:
+        return None
+    return REFERRAL_ADVICE.get(urgency)
+
+
+def _complaint_row(complaint: Complaint) -> dict:
+    """A complaint model as the list's row: its prefetched `to_attr` lists, else its managers."""
+    answers = getattr(complaint, "red_flag_list", None)
+    if answers is None:
+        answers = list(complaint.red_flag_answers.order_by("asked_at", "id"))
+    clearances = getattr(complaint, "clearance_list", None)
+    if clearances is None:
+        clearances = list(complaint.clearances.order_by("cleared_at", "id"))
+    row = {name: getattr(complaint, name) for name in COMPLAINT_ROW_FIELDS}
+    row["red_flag_list"] = [{f: getattr(a, f) for f in RED_FLAG_ROW_FIELDS} for a in answers]
+    row["clearance_list"] = [{f: getattr(c, f) for f in CLEARANCE_ROW_FIELDS} for c in clearances]
+    return row
 
 
 class ClearSerializer(StrictSerializer):

@@ -24,7 +24,7 @@ from clients.api.serializers import (
 )
 from clients.charts import chart_title, progress_svg
 from clients.models import Client, Complaint, ComplaintClearance, Consent, Outcome, RedFlagAnswer
-from clients.selectors import complaint_progress
+from clients.selectors import COMPLAINT_ROW_FIELDS, complaint_progress, with_complaint_history
 from practice.models import API_KEY_ROLE, AuditAction, Role, User
 from practice.tenancy import (
     CLINICAL,
@@ -152,11 +152,19 @@ class ComplaintViewSet(TenantModelViewSet):
 
     def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
+        if self.action == "list":  # rows, not models: the page's history joins them (paginate)
+            return queryset.prefetch_related(None).values(*COMPLAINT_ROW_FIELDS)
         if self.action in ("progress", "progress_svg"):  # they read outcomes, not red flags
             queryset = queryset.prefetch_related(None)
         if self.action == "progress_svg":  # the chart names the client by initials
             queryset = queryset.select_related("client")
         return queryset
+
+    def paginate_queryset(self, queryset) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None and self.action == "list":
+            with_complaint_history(page)
+        return page
 
     @transaction.atomic
     def perform_create(self, serializer) -> None:

@@ -11,7 +11,16 @@ from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
 from practice.models import Role
 from practice.tenancy import ScopedPrimaryKeyRelatedField
 from practice.vocabulary import REGIONS
-from sessions.records.models import GOALS, Amendment, AmendmentKind, Note, PlanItem, SessionPlan
+from sessions.records.models import (
+    GOALS,
+    Amendment,
+    AmendmentKind,
+    Note,
+    PlanItem,
+    SessionPlan,
+    delivered_entry,
+)
+from sessions.records.selectors import AMENDMENT_ROW_FIELDS, NOTE_ROW_FIELDS
 from sessions.scheduling.models import Appointment
 from techniques.models import Technique
 
@@ -170,48 +179,60 @@ class NoteSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def to_representation(self, note: Note) -> dict:
-        """Hand-written for the notes list (bench/: notes_list); same fields and formats.
-
-        Reads the `to_attr` lists NoteViewSet prefetches, falling back to the managers."""
-        amendments = getattr(note, "amendment_list", None)
-        if amendments is None:
-            amendments = list(note.amendments.order_by("created_at", "id"))
-        delivered = getattr(note, "delivered_list", None)
-        if delivered is None:
-            delivered = list(note.delivered_items.select_related("technique"))
+    def to_representation(self, note: Note | dict) -> dict:
+        """Hand-written for the notes list (bench/: notes_list); same fields and formats. Takes a
+        model (its prefetched `to_attr` lists, else its managers) or a list row
+        (`sessions.records.selectors.with_note_history`: the list builds no models)."""
+        row = note if isinstance(note, dict) else _note_row(note)
+        snapshot = row["delivered_snapshot"]
         return {
-            "id": note.pk,
-            "client": note.client_id,
-            "appointment": note.appointment_id,
-            "complaint": note.complaint_id,
-            "author": note.author_id,
-            "subjective": note.subjective,
-            "objective": note.objective,
-            "assessment": note.assessment,
-            "plan": note.plan,
-            "pain_before": note.pain_before,
-            "pain_after": note.pain_after,
-            "consent_confirmed": note.consent_confirmed,
-            "delivered_items": [item.pk for item in delivered],
-            "delivered": note.delivered(delivered),
-            "shared_with_client": note.shared_with_client,
-            "is_signed": note.is_signed,
-            "signed_at": utc_iso(note.signed_at),
+            "id": row["id"],
+            "client": row["client_id"],
+            "appointment": row["appointment_id"],
+            "complaint": row["complaint_id"],
+            "author": row["author_id"],
+            "subjective": row["subjective"],
+            "objective": row["objective"],
+            "assessment": row["assessment"],
+            "plan": row["plan"],
+            "pain_before": row["pain_before"],
+            "pain_after": row["pain_after"],
+            "consent_confirmed": row["consent_confirmed"],
+            "delivered_items": [item["id"] for item in row["delivered_list"]],
+            "delivered": snapshot if snapshot is not None else row["delivered_list"],
+            "shared_with_client": row["shared_with_client"],
+            "is_signed": row["signed_at"] is not None,
+            "signed_at": utc_iso(row["signed_at"]),
             "amendments": [
                 {
-                    "id": amendment.pk,
-                    "kind": amendment.kind,
-                    "text": amendment.text,
-                    "reason": amendment.reason,
-                    "author": amendment.author_id,
-                    "created_at": utc_iso(amendment.created_at),
+                    "id": amendment["id"],
+                    "kind": amendment["kind"],
+                    "text": amendment["text"],
+                    "reason": amendment["reason"],
+                    "author": amendment["author_id"],
+                    "created_at": utc_iso(amendment["created_at"]),
                 }
-                for amendment in amendments
+                for amendment in row["amendment_list"]
             ],
-            "created_at": utc_iso(note.created_at),
-            "updated_at": utc_iso(note.updated_at),
+            "created_at": utc_iso(row["created_at"]),
+            "updated_at": utc_iso(row["updated_at"]),
         }
+
+
+def _note_row(note: Note) -> dict:
+    """A note model as the list's row: its prefetched `to_attr` lists, else its managers."""
+    amendments = getattr(note, "amendment_list", None)
+    if amendments is None:
+        amendments = list(note.amendments.order_by("created_at", "id"))
+    delivered = getattr(note, "delivered_list", None)
+    if delivered is None:
+        delivered = list(note.delivered_items.select_related("technique"))
+    row = {name: getattr(note, name) for name in NOTE_ROW_FIELDS}
+    row["amendment_list"] = [{f: getattr(a, f) for f in AMENDMENT_ROW_FIELDS} for a in amendments]
+    row["delivered_list"] = [
+        delivered_entry(item) for item in sorted(delivered, key=lambda i: (i.position, i.pk))
+    ]
+    return row
 
 
 class NoteWriteSerializer(StrictSerializer):

@@ -36,6 +36,7 @@ from sessions.api.clinical_serializers import (
 )
 from sessions.records import clinical, fhir
 from sessions.records.models import Amendment, IntakeStatus, Note, PlanItem, SessionPlan
+from sessions.records.selectors import NOTE_ROW_FIELDS, with_note_history
 
 
 class ClinicalViewSet(TenantViewSet):
@@ -141,7 +142,15 @@ class NoteViewSet(ClinicalViewSet):
         queryset = super().get_queryset()
         if self.request.role == Role.CLIENT:
             queryset = queryset.filter(shared_with_client=True, signed_at__isnull=False)
+        if self.action == "list":  # rows, not models: the page's history joins them (paginate)
+            queryset = queryset.prefetch_related(None).values(*NOTE_ROW_FIELDS)
         return queryset
+
+    def paginate_queryset(self, queryset) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None and self.action == "list":
+            with_note_history(page)
+        return page
 
     @extend_schema(request=NoteWriteSerializer, responses={201: NoteSerializer})
     def create(self, request) -> Response:

@@ -16,7 +16,7 @@ from functools import partial
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, prefetch_related_objects
 from django.utils import timezone
 
 from clients.domain import ComplaintStatus
@@ -37,7 +37,10 @@ from sessions.scheduling.models import (
 )
 
 BATCH = 200  # rows per claim (one dispatcher transaction)
-CHUNK = 25  # rows per send task: one claim, one read, one mail connection
+# Rows per send task: one claim, one read, one mail connection. The per-task costs (the claim's
+# commit, the read's joins) were a third of a reminder's at 25 (issue 22.3); a killed worker
+# strands at most this many rows in `sending` until their lease runs out, far less than LEASE.
+CHUNK = 100
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 FOLLOW_UP_VALID = timedelta(days=7)
@@ -319,15 +322,19 @@ def deliver_reminders(ids: list[int]) -> dict[int, str]:
     mine = _claim_for_sending(ids)
     if not mine:
         return results
-    rows = Reminder.objects.select_related(
-        "client",
-        "practice",
-        "appointment__service",
-        "appointment__therapist__user",
+    rows = list(
+        Reminder.objects.select_related(
+            "client", "practice", "appointment__service", "appointment__therapist__user"
+        ).filter(pk__in=mine)
+    )
+    # The rarer kinds' relations in queries of their own, run only for a chunk that holds such
+    # rows: joined into every read, they cost the planner more than the read itself.
+    prefetch_related_objects(
+        rows,
         "alert__therapist__user",
         "waitlist_offer__entry__service",
         "waitlist_offer__therapist__user",
-    ).filter(pk__in=mine)
+    )
     with Mailer() as mailer:
         for reminder in rows:
             results[reminder.pk] = _send(reminder, mailer)

@@ -4,6 +4,7 @@ answered and also when the request fails after the read, exactly once either way
 from __future__ import annotations
 
 import pytest
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from clients.api.serializers import ClientSerializer
@@ -72,3 +73,67 @@ def test_a_request_refused_before_the_read_logs_nothing(front_desk, owner, pract
     assert owner.api.get(CLIENTS, {"page_size": "many"}).status_code == 400
 
     assert _reads() == []
+
+
+# --- on PostgreSQL, outside any transaction, as the app serves reads --------------------------
+
+
+def _from_another_connection(sql: str, params: list) -> list[tuple]:
+    """Ask the database through a connection of its own: what is committed, not what this
+    test's connection could see of its own work."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    finally:
+        other.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_every_answered_read_is_committed_before_its_answer_leaves(owner, practice):
+    """The row of a read is written without waiting for the WAL flush (practice.audit), yet it is
+    committed by the time the answer is out: another connection sees one row per read at once,
+    with nothing queued in a worker or a broker that a restart could lose."""
+    ClientFactory.create_batch(3, practice=practice)
+    table = AuditEvent._meta.db_table
+    for number in range(1, 6):
+        response = owner.api.get(CLIENTS)
+        assert response.status_code == 200
+        rows = _from_another_connection(
+            f"SELECT record_ids FROM {table} WHERE action = 'read' ORDER BY id",  # noqa: S608
+            [],
+        )
+        assert len(rows) == number
+        assert AuditEvent(record_ids=rows[-1][0]).ids == [
+            c["id"] for c in response.json()["results"]
+        ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_read_leaves_the_connection_waiting_for_disk_again(owner, practice):
+    """`synchronous_commit` is off for the access-log row's own transaction only: the next
+    statement on the connection (a write's, say) commits durably as before."""
+    ClientFactory(practice=practice)
+
+    assert owner.api.get(CLIENTS).status_code == 200
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_write_commits_its_log_row_with_it(owner, practice):
+    """A write's row is in the write's transaction: written with it, durably, or not at all."""
+    response = owner.api.post(CLIENTS, {"first_name": "Ada", "last_name": "Lovelace"})
+    assert response.status_code == 201
+
+    rows = _from_another_connection(
+        f"SELECT record_ids FROM {AuditEvent._meta.db_table} WHERE action = 'create'",  # noqa: S608
+        [],
+    )
+    assert rows == [(AuditEvent.encode([response.json()["id"]]),)]

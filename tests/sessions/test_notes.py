@@ -770,3 +770,31 @@ def test_reading_a_note_is_audited(second_therapist, signed):
         action="read",
         actor=second_therapist.user,
     ).exists()
+
+
+# --- the list reads rows, the detail a model: one shape (issue 22.2) ------------------------------
+
+
+def test_the_list_shows_each_note_as_its_detail_does(therapist, client_record, signed):
+    """The list builds no models (sessions.records.selectors.with_note_history); a signed note's
+    snapshot, a draft's delivered items in plan order and the amendments must read the same."""
+    second = AppointmentFactory(client=client_record, status="checked_in")
+    items = plan_items(second, "effleurage", "kneading")
+    draft = create_note(
+        therapist,
+        appointment=second.pk,
+        delivered_items=[items[1].pk, items[0].pk],
+        **soap(),
+    )
+    amended = therapist.api.post(
+        f"{detail(signed['id'])}amendments/", {"text": "Also: hamstrings tight."}, format="json"
+    )
+    assert amended.status_code == 201, amended.content
+
+    listed = {row["id"]: row for row in therapist.api.get(NOTES).json()["results"]}
+
+    for note_id in (signed["id"], draft["id"]):
+        assert listed[note_id] == therapist.api.get(detail(note_id)).json()
+    assert listed[draft["id"]]["delivered_items"] == [items[0].pk, items[1].pk]
+    assert len(listed[signed["id"]]["amendments"]) == 1
+    assert listed[signed["id"]]["delivered"] == signed["delivered"]
