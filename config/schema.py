@@ -15,6 +15,7 @@ describes query parameters (units, time zones) and adds examples of the main flo
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.validators import RegexValidator
@@ -58,6 +59,18 @@ RATE_LIMIT_HEADERS = {
         "schema": {"type": "integer"},
     },
 }
+
+
+def _capped(pattern: str, field: serializers.DecimalField) -> str:
+    """A non-negative decimal's pattern, held to a maximum that is a power of ten (a tax rate's
+    100 percent): up to that many whole digits, or the maximum itself. Other maximums keep the
+    digit-count pattern."""
+    cap = field.max_value
+    if cap is None or cap < 1 or Decimal(cap).normalize().as_tuple().digits != (1,):
+        return pattern
+    zeros = len(str(int(cap))) - 1
+    places = field.decimal_places
+    return rf"^(?:\d{{0,{zeros}}}(?:\.\d{{0,{places}}})?|1{'0' * zeros}(?:\.0{{0,{places}}})?)$"
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -134,6 +147,7 @@ class AutoSchema(openapi.AutoSchema):
         ):
             # A decimal string's pattern allows a sign; a field with a minimum of 0 refuses it.
             schema["pattern"] = "^" + schema["pattern"].removeprefix("^-?")
+            schema["pattern"] = _capped(schema["pattern"], field)
         if (
             isinstance(field, serializers.ManyRelatedField | serializers.ListField)
             and not field.allow_empty
