@@ -15,8 +15,10 @@ describes query parameters (units, time zones) and adds examples of the main flo
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular import openapi
 from rest_framework import serializers
 
@@ -25,6 +27,7 @@ from config.schema_docs import operation_doc
 from practice.api.base import StrictModelSerializer, StrictSerializer
 from practice.schema import ErrorSerializer
 from practice.tenancy import PracticeModelSerializer
+from sessions.records import intake_forms
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -56,6 +59,18 @@ RATE_LIMIT_HEADERS = {
         "schema": {"type": "integer"},
     },
 }
+
+
+def _capped(pattern: str, field: serializers.DecimalField) -> str:
+    """A non-negative decimal's pattern, held to a maximum that is a power of ten (a tax rate's
+    100 percent): up to that many whole digits, or the maximum itself. Other maximums keep the
+    digit-count pattern."""
+    cap = field.max_value
+    if cap is None or cap < 1 or Decimal(cap).normalize().as_tuple().digits != (1,):
+        return pattern
+    zeros = len(str(int(cap))) - 1
+    places = field.decimal_places
+    return rf"^(?:\d{{0,{zeros}}}(?:\.\d{{0,{places}}})?|1{'0' * zeros}(?:\.0{{0,{places}}})?)$"
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -94,7 +109,7 @@ class AutoSchema(openapi.AutoSchema):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
         schema.pop("description", None)  # a serializer's docstring speaks to maintainers
         if direction == "request" and isinstance(
-            serializer, StrictModelSerializer | StrictSerializer
+            serializer, StrictModelSerializer | StrictSerializer | intake_forms.Strict
         ):
             schema["additionalProperties"] = False  # API.md: unknown fields in a write are a 400
         if direction == "response" and isinstance(serializer, PracticeModelSerializer):
@@ -108,6 +123,9 @@ class AutoSchema(openapi.AutoSchema):
         return schema
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        """What drf-spectacular leaves out of a field's schema, so that a value the schema
+        allows is one the field takes (the fuzzer's `schema_valid_input_is_refused_only_for_rules`).
+        """
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if (
             direction == "request"
@@ -116,9 +134,26 @@ class AutoSchema(openapi.AutoSchema):
             and not field.allow_blank
             and schema.get("type") == "string"
             and "pattern" not in schema
+            # A RegexField's own pattern says more (drf-spectacular adds it after this).
+            and not any(isinstance(v, RegexValidator) for v in field.validators)
         ):
             # DRF trims the value first: "  " is blank, so a valid one has a non-space character.
             schema["pattern"] = r"\S"
+        if (
+            isinstance(field, serializers.DecimalField)
+            and field.min_value is not None
+            and field.min_value >= 0
+            and schema.get("pattern", "").startswith("^-?")
+        ):
+            # A decimal string's pattern allows a sign; a field with a minimum of 0 refuses it.
+            schema["pattern"] = "^" + schema["pattern"].removeprefix("^-?")
+            schema["pattern"] = _capped(schema["pattern"], field)
+        if (
+            isinstance(field, serializers.ManyRelatedField | serializers.ListField)
+            and not field.allow_empty
+            and schema.get("type") == "array"
+        ):
+            schema["minItems"] = max(schema.get("minItems", 0), 1)  # "This list may not be empty."
         return schema
 
     def _error_statuses(self, operation: dict) -> list[str]:

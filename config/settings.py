@@ -312,6 +312,11 @@ SPECTACULAR_SETTINGS = {
         "PaymentMethodEnum": "sessions.billing.models.PaymentMethod",
         "DischargeReasonEnum": "sessions.records.course_models.DischargeReason",
         "CourseStatusEnum": "sessions.records.course_models.CourseStatus",
+        # The list's rows (InvoiceRow) and one invoice (Invoice) share these two choice sets.
+        "InvoiceKindEnum": "sessions.billing.models.InvoiceKind",
+        "InvoiceStatusEnum": "sessions.billing.models.InvoiceStatus",
+        "IntakeQuestionTypeEnum": "sessions.records.intake_forms.QUESTION_TYPES",
+        "TypeEnum": "practice.models.TOMBSTONE_TYPES",  # as named before intake questions' `type`
     },
 }
 

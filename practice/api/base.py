@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 from rest_framework import exceptions, serializers
 
+from practice.json_types import reject_wrong_types
+
 
 def utc_iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with `Z`, as DRF writes datetimes here (TIME_ZONE is UTC), but without
@@ -79,28 +81,8 @@ class StrictModelSerializer(serializers.ModelSerializer):
                 {"non_field_errors": ["Expected a JSON object."]}, code="invalid"
             )
         reject_unknown_fields(self, data)
-        reject_non_strings(self, data)
+        reject_wrong_types(self, data)
         return super().to_internal_value(data)
-
-
-def reject_non_strings(serializer: serializers.Serializer, data: dict) -> None:
-    """A text or decimal field takes a JSON string, as the schema says and as it is returned.
-
-    DRF would turn `{"name": 0}` into "0" and `{"price": 60}` into 60.00: a client sending the
-    wrong type is told so instead of having its value reinterpreted (found by the schema fuzzer).
-    """
-    wrong = [
-        name
-        for name, field in serializer.fields.items()
-        if isinstance(field, serializers.CharField | serializers.DecimalField)
-        and not field.read_only
-        and name in data
-        and data[name] is not None
-        and not isinstance(data[name], str)
-    ]
-    if wrong:
-        error = exceptions.ErrorDetail("Not a valid string.", code="invalid")
-        raise exceptions.ValidationError({name: [error] for name in wrong})
 
 
 FORBIDDEN_FIELD = "Your role may not set this field."
@@ -130,5 +112,5 @@ class StrictSerializer(serializers.Serializer):
         if not isinstance(data, dict):
             raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
         reject_unknown_fields(self, data)
-        reject_non_strings(self, data)
+        reject_wrong_types(self, data)
         return super().to_internal_value(data)

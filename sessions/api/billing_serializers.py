@@ -173,6 +173,16 @@ class InvoiceSerializer(serializers.ModelSerializer):
         return data
 
 
+class InvoiceRowSerializer(InvoiceSerializer):
+    """An invoice as the list shows it: without `lines` (the schema of `GET invoices/`)."""
+
+    lines = None  # type: ignore[assignment]  # removes the declared field
+
+    class Meta(InvoiceSerializer.Meta):
+        fields = [name for name in InvoiceSerializer.Meta.fields if name != "lines"]
+        read_only_fields = fields
+
+
 class LineInputSerializer(StrictSerializer):
     """One line in: a service (price and tax from it unless given) or a described amount."""
 
@@ -205,7 +215,9 @@ class InvoiceCreateSerializer(StrictSerializer):
     client = ScopedPrimaryKeyRelatedField(queryset=Client.objects.all(), required=False)
     appointment = ScopedPrimaryKeyRelatedField(queryset=Appointment.objects.all(), required=False)
     therapist = ScopedPrimaryKeyRelatedField(queryset=Therapist.objects.all(), required=False)
-    lines = serializers.ListField(child=LineInputSerializer(), required=False, max_length=100)
+    lines = serializers.ListField(
+        child=LineInputSerializer(), required=False, min_length=1, max_length=100
+    )
     due_date = BoundedDateField(required=False, allow_null=True)
     notes = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
@@ -217,8 +229,6 @@ class InvoiceCreateSerializer(StrictSerializer):
             attrs["client"] = appointment.client
         if "lines" not in attrs and appointment is None:
             raise serializers.ValidationError({"lines": ["This field is required."]})
-        if "lines" in attrs and not attrs["lines"]:
-            raise serializers.ValidationError({"lines": ["At least one line."]})
         return attrs
 
 

@@ -27,6 +27,7 @@ from practice.tenancy import OWNER_ONLY, READ, STAFF_WRITE, TenantViewSet
 from sessions.api.billing_serializers import (
     CreditNoteSerializer,
     InvoiceCreateSerializer,
+    InvoiceRowSerializer,
     InvoiceSerializer,
     InvoiceUpdateSerializer,
     LineInputSerializer,
@@ -82,6 +83,9 @@ class InvoiceViewSet(TenantViewSet):
     filterset_class = InvoiceFilter
     ordering_fields = ["created_at", "issued_at", "number", "total", "id"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_serializer_class(self) -> type[InvoiceSerializer]:
+        return InvoiceRowSerializer if self.action == "list" else InvoiceSerializer
 
     def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()

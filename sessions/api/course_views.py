@@ -54,8 +54,8 @@ COURSE_INSTRUMENTS = [str(name) for name in courses.SCHEDULED]
 
 
 class MeasureSerializer(serializers.ModelSerializer):
-    due_at = AwareDateTimeField()
-    answered_at = AwareDateTimeField(allow_null=True)
+    due_at = AwareDateTimeField(read_only=True)
+    answered_at = AwareDateTimeField(allow_null=True, read_only=True)
     state = serializers.SerializerMethodField()
 
     class Meta:
@@ -72,9 +72,11 @@ class CourseSerializer(serializers.ModelSerializer):
     """Output only; the selector annotates the visit counts and prefetches the measures."""
 
     visits = serializers.SerializerMethodField()
-    measures = MeasureSerializer(source="measure_list", many=True)
-    discharged_at = AwareDateTimeField(allow_null=True)
-    created_at = AwareDateTimeField()
+    # Declared fields are not covered by Meta.read_only_fields: each says so itself, or the
+    # schema shows them as writable.
+    measures = MeasureSerializer(source="measure_list", many=True, read_only=True)
+    discharged_at = AwareDateTimeField(allow_null=True, read_only=True)
+    created_at = AwareDateTimeField(read_only=True)
 
     class Meta:
         model = Course
@@ -260,6 +262,7 @@ class CourseViewSet(TenantViewSet):
     def _answer(self, course: Course, code: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=course.pk)).data, code)
 
+    @extend_schema(request=CourseCreateSerializer, responses={201: CourseSerializer})
     def create(self, request) -> Response:
         incoming = CourseCreateSerializer(data=request.data, context=self.get_serializer_context())
         incoming.is_valid(raise_exception=True)

@@ -44,12 +44,9 @@ class IntakeFormSerializer(serializers.ModelSerializer):
         return [{**d, "sha256": intake_forms.document_sha256(d)} for d in form.consent_documents]
 
 
-class IntakeFormCreateSerializer(StrictSerializer):
-    """The body of a new version: validated by `intake_forms.IntakeFormIn` in the view."""
-
-    title = serializers.CharField(max_length=200)
-    consent_documents = serializers.JSONField()
-    questions = serializers.JSONField(required=False)
+class IntakeFormCreateSerializer(intake_forms.IntakeFormIn):
+    """The body of a new version (docs/intake.md). The very checks the service layer defines, so
+    that the schema shows the shape they take (a list of consent documents, never null)."""
 
 
 class IntakeSectionsSerializer(serializers.Serializer):

@@ -74,8 +74,7 @@ class IntakeFormViewSet(TenantViewSet, mixins.CreateModelMixin):
 
     @extend_schema(request=IntakeFormCreateSerializer, responses={201: IntakeFormSerializer})
     def create(self, request, *args: Any, **kwargs: Any) -> Response:
-        IntakeFormCreateSerializer(data=request.data).is_valid(raise_exception=True)
-        incoming = intake_forms.IntakeFormIn(data=request.data)
+        incoming = IntakeFormCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         form = intake.publish_form(
             practice=request.practice, published_by=request.user, **incoming.validated_data

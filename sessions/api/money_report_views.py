@@ -103,13 +103,19 @@ class RevenueRowSerializer(serializers.Serializer):
     total = serializers.CharField()
 
 
+class RevenueTotalsSerializer(serializers.Serializer):
+    net = serializers.CharField()
+    tax = serializers.CharField()
+    total = serializers.CharField()
+
+
 class RevenueReportSerializer(serializers.Serializer):
     currency = serializers.CharField()
     period = serializers.CharField()
     start = serializers.DateField()
     end = serializers.DateField()
     rows = RevenueRowSerializer(many=True)
-    totals = serializers.DictField(child=serializers.CharField())
+    totals = RevenueTotalsSerializer()
 
 
 class RevenueReportView(ReportView):
@@ -120,8 +126,10 @@ class RevenueReportView(ReportView):
         responses={200: RevenueReportSerializer, (200, "text/csv"): str},
     )
     def get(self, request) -> Any:
+        # A plain dict: from a QueryDict, DRF reads `?start=` as left out (an HTML form's empty
+        # input), not as the empty string the schema refuses.
         query = RevenueQuerySerializer(
-            data=request.query_params, context={"practice": request.practice}
+            data=request.query_params.dict(), context={"practice": request.practice}
         )
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -216,11 +224,16 @@ class LiabilityRowSerializer(serializers.Serializer):
     liability = serializers.CharField()
 
 
+class LiabilityTotalsSerializer(serializers.Serializer):
+    sessions_remaining = serializers.IntegerField()
+    liability = serializers.CharField()
+
+
 class LiabilityReportSerializer(serializers.Serializer):
     currency = serializers.CharField()
     as_of = serializers.DateField()
     rows = LiabilityRowSerializer(many=True)
-    totals = serializers.DictField(child=serializers.CharField())
+    totals = LiabilityTotalsSerializer(help_text="Sessions left and their value, all packages.")
 
 
 class PackageLiabilityReportView(ReportView):

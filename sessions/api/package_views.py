@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -31,10 +31,11 @@ from sessions.billing.money import AMOUNT_DIGITS, AMOUNT_PLACES, quantize
 from sessions.scheduling.models import Appointment
 
 
-@extend_schema_field({"type": "string", "example": "120.00"})
 class MoneyField(serializers.DecimalField):
-    """An amount in, as a number or a string; out as a string in the currency's minor units
-    (`currency` read from the object), never a float."""
+    """An amount in, as a string (StrictModelSerializer refuses a number); out as a string in the
+    currency's minor units (`currency` read from the object), never a float. Its schema is the
+    decimal string pattern, without a sign when the field has a minimum of 0 (config/schema.py).
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_digits", AMOUNT_DIGITS)
@@ -53,6 +54,7 @@ class PackageSerializer(PracticeModelSerializer):
     services = ScopedPrimaryKeyRelatedField(
         many=True,
         queryset=Service.objects.all(),
+        allow_empty=False,
         help_text="Services a session of the package covers (at least one).",
     )
     price = MoneyField(min_value=Decimal(0), help_text="In the practice's currency.")
@@ -72,11 +74,6 @@ class PackageSerializer(PracticeModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "updated_at"]
-
-    def validate_services(self, value: list[Service]) -> list[Service]:
-        if not value:
-            raise serializers.ValidationError("Name at least one service.", code="empty")
-        return value
 
 
 class PackageViewSet(TenantViewSet, mixins.CreateModelMixin, mixins.UpdateModelMixin):

@@ -20,6 +20,7 @@ from clients.domain import (
     Mechanism,
     OnsetType,
 )
+from practice.json_types import reject_wrong_types
 from practice.vocabulary import HEALTH_FLAGS, REGIONS
 
 # The sections, in the order the form shows them; `questions` only when the form has some.
@@ -87,7 +88,8 @@ def document_sha256(document: dict[str, Any]) -> str:
 
 
 class Strict(serializers.Serializer):
-    """Unknown keys are a 400 at every level (API.md), and a text field takes only a string."""
+    """Unknown keys are a 400 at every level (API.md), and each value has its field's JSON type
+    (practice.json_types)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, dict):
@@ -100,15 +102,7 @@ class Strict(serializers.Serializer):
                     for name in unknown
                 }
             )
-        wrong = [
-            name
-            for name, field in self.fields.items()
-            if isinstance(field, serializers.CharField)
-            and data.get(name) is not None
-            and not isinstance(data[name], str)
-        ]
-        if wrong:
-            raise serializers.ValidationError({name: ["Not a valid string."] for name in wrong})
+        reject_wrong_types(self, data)
         return super().to_internal_value(data)
 
 
@@ -116,6 +110,9 @@ class Strict(serializers.Serializer):
 
 
 class ConsentDocumentIn(Strict):
+    class Meta:
+        ref_name = "IntakeConsentDocument"  # its name in the OpenAPI schema
+
     kind = serializers.ChoiceField(choices=CONSENT_KINDS)
     version = serializers.CharField(max_length=40)
     title = serializers.CharField(max_length=200)
@@ -126,6 +123,9 @@ class ConsentDocumentIn(Strict):
 
 
 class QuestionIn(Strict):
+    class Meta:
+        ref_name = "IntakeQuestion"  # its name in the OpenAPI schema
+
     key = serializers.RegexField(r"^[a-z][a-z0-9_]{0,39}$")
     label = serializers.CharField(max_length=300)  # type: ignore[assignment]  # a declared field
     type = serializers.ChoiceField(choices=QUESTION_TYPES)

@@ -13,10 +13,17 @@ from techniques.models import ContraindicationChange, Rule, Technique
 
 
 class RangeSerializer(StrictSerializer):
+    """A range is given whole, in a PATCH too: DRF's partial update would let `min` or `max` be
+    left out of a nested body (`{"min": 5}` was a 500)."""
+
     min = serializers.IntegerField(min_value=0, max_value=120)
     max = serializers.IntegerField(min_value=0, max_value=120)
 
     def validate(self, attrs) -> dict[str, Any]:
+        missing = [name for name in ("min", "max") if name not in attrs]
+        if missing:
+            required = serializers.ErrorDetail("This field is required.", code="required")
+            raise serializers.ValidationError({name: [required] for name in missing})
         if attrs["max"] < attrs["min"]:
             raise serializers.ValidationError({"max": "Must not be below min."})
         return attrs
@@ -59,12 +66,6 @@ class TechniqueSerializer(PracticeModelSerializer):
             "contraindications",
         ]
         read_only_fields = ["id", "is_builtin"]
-
-    def get_fields(self) -> dict[str, Any]:
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["code"].read_only = True  # plans and exports refer to techniques by code
-        return fields
 
     def to_representation(self, technique: Technique) -> Any:
         has_pressure = technique.usual_pressure_min is not None
@@ -123,6 +124,14 @@ class TechniqueSerializer(PracticeModelSerializer):
                 minutes["max"],
             )
         return validated
+
+
+class TechniqueUpdateSerializer(TechniqueSerializer):
+    """A PATCH: everything but `code`, which plans and exports refer to techniques by. Its own
+    class, so that the schema of the PATCH body leaves `code` out as the code does."""
+
+    class Meta(TechniqueSerializer.Meta):
+        read_only_fields = [*TechniqueSerializer.Meta.read_only_fields, "code"]
 
 
 class ContraindicationChangeSerializer(serializers.ModelSerializer):

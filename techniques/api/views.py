@@ -13,7 +13,11 @@ from practice.models import AuditAction, Role
 from practice.tenancy import CLINICAL, OWNER_ONLY, READ, TenantModelViewSet, log_access
 from practice.throttling import caller_ip
 from techniques import services
-from techniques.api.serializers import ContraindicationChangeSerializer, TechniqueSerializer
+from techniques.api.serializers import (
+    ContraindicationChangeSerializer,
+    TechniqueSerializer,
+    TechniqueUpdateSerializer,
+)
 from techniques.models import Technique
 
 
@@ -43,10 +47,12 @@ class TechniqueViewSet(TenantModelViewSet):
         )
         return self._answer(technique, status.HTTP_201_CREATED)
 
-    @extend_schema(request=TechniqueSerializer, responses={200: TechniqueSerializer})
+    @extend_schema(request=TechniqueUpdateSerializer, responses={200: TechniqueSerializer})
     def partial_update(self, request, *args, **kwargs) -> Response:
         technique = self.get_object()
-        incoming = self.get_serializer(technique, data=request.data, partial=True)
+        incoming = TechniqueUpdateSerializer(
+            technique, data=request.data, partial=True, context=self.get_serializer_context()
+        )
         incoming.is_valid(raise_exception=True)
         technique = services.update_technique(
             technique=technique,

@@ -255,3 +255,117 @@ def test_a_view_docstring_never_becomes_an_operation_description(schema):
     assert docstring
     texts = [text for _where, text in _descriptions(schema)]
     assert not [text for text in texts if docstring.splitlines()[0] in text]
+
+
+# --- The schema takes what the code takes (the fuzzer's known findings, closed 2026-12-05) -------
+
+
+def _component(schema: dict, ref_holder: dict) -> dict:
+    return schema["components"]["schemas"][ref_holder["$ref"].split("/")[-1]]
+
+
+def _body(schema: dict, path: str, method: str) -> dict:
+    content = schema["paths"][path][method]["requestBody"]["content"]["application/json"]
+    return _component(schema, content["schema"])
+
+
+def test_a_course_is_created_from_its_create_body_not_from_its_output_fields(schema):
+    body = _body(schema, "/api/v1/courses/", "post")
+
+    assert {"client", "complaint", "therapist", "service", "start"} <= set(body["required"])
+    assert {"measures", "created_at", "discharged_at", "status"}.isdisjoint(body["properties"])
+
+
+def test_a_technique_patch_body_leaves_out_the_code_it_refuses(schema):
+    body = _body(schema, "/api/v1/techniques/{id}/", "patch")
+
+    assert "code" not in body["properties"]
+    assert "code" in _body(schema, "/api/v1/techniques/", "post")["properties"]
+
+
+def test_an_intake_form_body_is_typed_down_to_its_documents_and_questions(schema):
+    properties = _body(schema, "/api/v1/intake-forms/", "post")["properties"]
+    documents, questions = properties["consent_documents"], properties["questions"]
+
+    assert documents["type"] == "array"
+    assert documents["minItems"] == 1
+    assert not documents.get("nullable")
+    assert _component(schema, documents["items"])["additionalProperties"] is False
+    question = _component(schema, questions["items"])
+    assert question["properties"]["required"]["type"] == "boolean"
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/api/v1/packages/", "services"), ("/api/v1/invoices/", "lines")],
+)
+def test_a_list_that_may_not_be_empty_says_so(schema, path, field):
+    assert _body(schema, path, "post")["properties"][field]["minItems"] == 1
+
+
+@pytest.mark.parametrize(
+    ("component", "field"),
+    [("ServiceRequest", "price"), ("PackageRequest", "price"), ("LineInputRequest", "unit_price")],
+)
+def test_an_amount_that_may_not_be_negative_has_no_sign_in_its_pattern(schema, component, field):
+    pattern = schema["components"]["schemas"][component]["properties"][field]["pattern"]
+
+    assert re.search(pattern, "12.50")
+    assert not re.search(pattern, "-12.50")
+
+
+def test_an_amount_that_may_be_negative_keeps_its_sign(schema):
+    pattern = schema["components"]["schemas"]["Invoice"]["properties"]["balance"]["pattern"]
+
+    assert re.search(pattern, "-12.50")
+
+
+def test_a_tag_keeps_its_own_pattern_inside_a_list(schema):
+    tags = schema["components"]["schemas"]["ServiceRequest"]["properties"]["room_tags"]
+
+    assert re.search(tags["items"]["pattern"], "hot_stones")
+    assert not re.search(tags["items"]["pattern"], "Hot Stones")
+
+
+def test_the_invoice_list_documents_its_rows_without_lines(schema):
+    page = schema["paths"]["/api/v1/invoices/"]["get"]["responses"]["200"]["content"]
+    rows = _component(schema, page["application/json"]["schema"])["properties"]["results"]
+
+    assert "lines" not in _component(schema, rows["items"])["properties"]
+    assert "lines" in schema["components"]["schemas"]["Invoice"]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("component", "field", "json_type"),
+    [
+        ("LiabilityTotals", "sessions_remaining", "integer"),
+        ("LiabilityTotals", "liability", "string"),
+        ("RevenueTotals", "total", "string"),
+    ],
+)
+def test_report_totals_are_typed_field_by_field(schema, component, field, json_type):
+    assert schema["components"]["schemas"][component]["properties"][field]["type"] == json_type
+
+
+def test_an_integer_filter_is_documented_as_the_whole_number_it_takes(schema):
+    (version,) = [
+        parameter
+        for parameter in schema["paths"]["/api/v1/intake-forms/"]["get"]["parameters"]
+        if parameter["name"] == "version"
+    ]
+
+    assert version["schema"]["type"] == "integer"
+
+
+def test_a_percent_up_to_100_is_documented_up_to_100(schema):
+    pattern = schema["components"]["schemas"]["TaxRateRequest"]["properties"]["percent"]["pattern"]
+
+    assert [
+        bool(re.search(pattern, value)) for value in ("0", "20.5", "100.00", "100.01", "201")
+    ] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]

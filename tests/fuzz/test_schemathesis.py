@@ -22,30 +22,6 @@ schema = schemathesis.pytest.from_fixture("fuzz_schema").exclude(
     path="/api/v1/auth/logout/",
     method="POST",
 )
-# KNOWN FINDINGS, to fix and then remove from this list (issues 17-21 merged on 2026-12-05 with
-# these open; the closing note lists them). Each is a real mismatch between the schema and the
-# code that this suite found: a filter or query field accepting what its schema refuses
-# (`?version=0.5`, `?start=`, `"active": 0`), a list row or report body the schema describes
-# differently, or a write whose schema shows read-only or optional fields the serializer refuses.
-KNOWN_FINDINGS = (
-    ("GET", "/api/v1/intake-forms/"),
-    ("POST", "/api/v1/intake-forms/"),
-    ("GET", "/api/v1/invoices/"),
-    ("POST", "/api/v1/invoices/"),
-    ("POST", "/api/v1/invoices/{id}/issue/"),
-    ("GET", "/api/v1/reports/package-liability/"),
-    ("GET", "/api/v1/reports/revenue/"),
-    ("POST", "/api/v1/courses/"),
-    ("POST", "/api/v1/packages/"),
-    ("POST", "/api/v1/rooms/"),
-    ("POST", "/api/v1/services/"),
-    # Found on Postgres only in the last CI run: `usual_minutes` given as an object is refused for
-    # its shape (400 on schema-valid input); the schema's `usual_minutes` needs a look.
-    ("PATCH", "/api/v1/techniques/{id}/"),
-)
-for known_method, known_path in KNOWN_FINDINGS:
-    schema = schema.exclude(method=known_method, path=known_path)
-
 # Error codes that say the input's shape is wrong: on schema-valid input, the schema is wrong.
 SHAPE_CODES = {
     "unknown_field",

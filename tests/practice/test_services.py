@@ -188,6 +188,25 @@ def test_a_number_or_list_for_a_text_or_decimal_field_is_400(owner, field, value
     assert not Service.objects.exists()
 
 
+# Found by the schema fuzzer: DRF read 0 as false, 1 as true and a tag 0 as "0".
+@pytest.mark.parametrize(
+    ("field", "value", "where"),
+    [
+        ("active", 0, "active"),
+        ("online_bookable", 1, "online_bookable"),
+        ("online_bookable", "true", "online_bookable"),
+        ("room_tags", ["table", 0], "room_tags.1"),
+    ],
+    ids=str,
+)
+def test_a_value_of_another_json_type_than_its_fields_is_400(owner, field, value, where):
+    response = owner.api.post(SERVICES, new_service(**{field: value}), format="json")
+
+    assert response.status_code == 400, response.content
+    assert [error["field"] for error in response.json()["errors"]] == [where]
+    assert not Service.objects.exists()
+
+
 @pytest.mark.parametrize("value", ["maybe", "null", ""])
 def test_a_filter_value_that_is_not_true_or_false_is_400(owner, massage, value):
     # django-filter read these as "no filter" and answered every row (schema fuzzer).

@@ -22,6 +22,7 @@ from sessions.records.intake_forms import DEFAULT_CONSENT_DOCUMENTS, document_sh
 from sessions.records.models import (
     ConsentSignature,
     HealthFlagProposal,
+    IntakeForm,
     IntakeRequest,
     IntakeStatus,
     TherapistAlert,
@@ -578,6 +579,51 @@ def test_a_practice_without_a_published_form_lists_the_default(owner):
     assert shown["id"] is None
     assert shown["version"] == 1
     assert [d["kind"] for d in shown["consent_documents"]] == ["general", "sensitive_area"]
+
+
+FORMS = "/api/v1/intake-forms/"
+NEW_FORM = {
+    "title": "New form",
+    "consent_documents": [{"kind": "general", "version": "2", "title": "Consent", "text": "New."}],
+}
+
+
+# Found by the schema fuzzer: the schema showed `consent_documents` and `questions` as any JSON
+# at all, and DRF read a choice 0 as "0" and `required: 0` as false.
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"consent_documents": None}, "consent_documents"),
+        (
+            {"questions": [{"key": "q", "label": "Q?", "type": "choice", "choices": ["a", 0]}]},
+            "questions.0.choices.1",
+        ),
+        (
+            {"questions": [{"key": "q", "label": "Q?", "type": "yes_no", "required": 0}]},
+            "questions.0.required",
+        ),
+    ],
+    ids=["null-documents", "number-choice", "number-required"],
+)
+def test_a_form_of_the_wrong_shape_is_400_and_publishes_nothing(owner, change, field):
+    response = owner.api.post(FORMS, {**NEW_FORM, **change}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert not IntakeForm.objects.exists()
+
+
+def test_the_version_filter_takes_a_whole_number_and_refuses_a_fraction(owner):
+    published = owner.api.post(FORMS, NEW_FORM, format="json").json()
+
+    found = owner.api.get(FORMS, {"version": published["version"]})
+    # django-filter took 0.5 and answered 200 with nothing (found by the schema fuzzer).
+    refused = owner.api.get(FORMS, {"version": "0.5"})
+
+    assert [form["id"] for form in found.json()["results"]] == [published["id"]]
+    assert refused.status_code == 400, refused.content
+    assert refused.json()["code"] == "invalid"
+    assert [e["field"] for e in refused.json()["errors"]] == ["version"]
 
 
 def test_a_client_booking_themselves_gets_an_intake(client_member, bookable):

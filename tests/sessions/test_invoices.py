@@ -225,6 +225,24 @@ def test_bad_lines_are_400_and_write_nothing(owner, practice, line):
     assert not Invoice.objects.exists()
 
 
+def test_an_empty_list_of_lines_is_400_and_writes_nothing(owner, practice):
+    client = ClientFactory(practice=practice)
+
+    answer = owner.api.post("/api/v1/invoices/", {"client": client.pk, "lines": []}, format="json")
+
+    assert answer.status_code == 400, answer.json()
+    assert [error["field"] for error in answer.json()["errors"]] == ["lines"]
+    assert not Invoice.objects.exists()
+
+
+def test_a_list_row_is_the_invoice_without_its_lines(owner, practice):
+    draft = _draft(owner.api, ClientFactory(practice=practice))
+
+    (row,) = owner.api.get("/api/v1/invoices/").json()["results"]
+
+    assert row == {name: value for name, value in draft.items() if name != "lines"}
+
+
 def test_an_empty_invoice_cannot_be_issued(owner, practice):
     client = ClientFactory(practice=practice)
     draft = _draft(owner.api, client, lines=[{"description": "Free", "unit_price": "0.00"}])

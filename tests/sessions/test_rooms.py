@@ -239,6 +239,10 @@ def test_the_owner_sets_up_rooms_with_equipment_tags(owner):
         {"name": "Garden", "equipment": [f"t{i}" for i in range(21)]},
         {"name": ""},
         {"name": "Garden", "capacity": 2},
+        # Found by the schema fuzzer: DRF read 0 as false and a tag 0 as "0".
+        {"name": "Garden", "active": 0},
+        {"name": "Garden", "active": "false"},
+        {"name": "Garden", "equipment": [0]},
     ],
 )
 def test_bad_room_bodies_are_a_400_and_write_nothing(owner, body):

@@ -386,6 +386,41 @@ def test_the_code_of_a_built_in_technique_cannot_change(owner, practice):
     assert friction.code == "friction"
 
 
+# DRF's partial update let a nested range leave out `min` or `max`: `{"min": 5}` was a 500.
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"usual_minutes": {"min": 5}}, ["usual_minutes.max"]),
+        ({"usual_minutes": {"max": 30}}, ["usual_minutes.min"]),
+        ({"usual_minutes": {}}, ["usual_minutes.min", "usual_minutes.max"]),
+        ({"usual_pressure": {"min": 2}}, ["usual_pressure.max"]),
+    ],
+    ids=["no-max", "no-min", "empty", "pressure-no-max"],
+)
+def test_a_range_in_a_patch_is_given_whole_or_is_400(owner, practice, body, fields):
+    kneading = Technique.objects.get(practice=practice, code="kneading")
+    before = Technique.objects.filter(pk=kneading.pk).values().get()
+
+    response = owner.api.patch(detail(kneading), body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert sorted(error["field"] for error in response.json()["errors"]) == sorted(fields)
+    assert Technique.objects.filter(pk=kneading.pk).values().get() == before
+
+
+def test_a_whole_range_in_a_patch_replaces_the_old_one(owner, practice):
+    kneading = Technique.objects.get(practice=practice, code="kneading")
+
+    response = owner.api.patch(
+        detail(kneading), {"usual_minutes": {"min": 0, "max": 28}}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["usual_minutes"] == {"min": 0, "max": 28}
+    kneading.refresh_from_db()
+    assert (kneading.usual_minutes_min, kneading.usual_minutes_max) == (0, 28)
+
+
 def test_is_builtin_cannot_be_set_from_a_body(owner, practice):
     response = owner.api.post(TECHNIQUES, new_technique_body(is_builtin=True), format="json")
 
