@@ -239,7 +239,9 @@ def test_a_client_with_a_referral_required_complaint_cannot_book_a_course(client
 
 def test_occurrences_beyond_the_horizon_are_not_free(owner, bookable):
     practice = bookable.practice
-    practice.booking_horizon_days = 10
+    # 11 days from now, whatever the hour: the weekly visits on days 3 and 10 at 10:00 fall inside,
+    # the one on day 17 outside (with 10, day 10 at 10:00 fell outside before 10:00 each morning).
+    practice.booking_horizon_days = 11
     practice.save()
     first_day = today(practice) + timedelta(days=3)
 
