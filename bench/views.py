@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from clients.models import Client, Complaint, ComplaintClearance, RedFlagAnswer
+from practice.rows import rows_by_parent
 from sessions.billing.models import Invoice
 from sessions.records.models import Amendment, Note
 
@@ -60,8 +61,8 @@ COMPLAINT_FIELDS = (
     "created_at",
     "updated_at",
 )
-RED_FLAG_FIELDS = ("complaint_id", "question", "answer", "source", "asked_at", "asked_by_id")
-CLEARANCE_FIELDS = ("complaint_id", "note", "referral_urgency", "cleared_by_id", "cleared_at")
+RED_FLAG_FIELDS = ("question", "answer", "source", "asked_at", "asked_by_id")
+CLEARANCE_FIELDS = ("note", "referral_urgency", "cleared_by_id", "cleared_at")
 # NoteSerializer's columns (`is_signed` is derived from signed_at) and AmendmentSerializer's.
 NOTE_FIELDS = (
     "id",
@@ -87,7 +88,7 @@ INVOICE_FIELDS = (
     "currency", "subtotal", "tax_total", "total", "paid", "credited", "notes", "due_date",
     "void_reason", "issued_at", "paid_at", "voided_at", "created_at", "updated_at",
 )  # fmt: skip
-AMENDMENT_FIELDS = ("note_id", "id", "kind", "text", "reason", "author_id", "created_at")
+AMENDMENT_FIELDS = ("id", "kind", "text", "reason", "author_id", "created_at")
 
 
 def raw_clients(request: HttpRequest, practice_id: int) -> JsonResponse:
@@ -107,20 +108,16 @@ def raw_complaints(request: HttpRequest, practice_id: int) -> JsonResponse:
         .order_by("-created_at", "-id")
         .values(*COMPLAINT_FIELDS)[:PAGE]
     )
-    history: dict[int, list[dict]] = {row["id"]: [] for row in rows}
-    for answer in (
-        RedFlagAnswer.objects.filter(complaint_id__in=history)
-        .order_by("asked_at", "id")
-        .values(*RED_FLAG_FIELDS)
-    ):
-        history[answer.pop("complaint_id")].append(answer)
-    clearances: dict[int, list[dict]] = {row["id"]: [] for row in rows}
-    for clearance in (
-        ComplaintClearance.objects.filter(complaint_id__in=clearances)
-        .order_by("cleared_at", "id")
-        .values(*CLEARANCE_FIELDS)
-    ):
-        clearances[clearance.pop("complaint_id")].append(clearance)
+    ids = [row["id"] for row in rows]
+    history = rows_by_parent(
+        RedFlagAnswer.objects.order_by("asked_at", "id"), "complaint_id", ids, RED_FLAG_FIELDS
+    )
+    clearances = rows_by_parent(
+        ComplaintClearance.objects.order_by("cleared_at", "id"),
+        "complaint_id",
+        ids,
+        CLEARANCE_FIELDS,
+    )
     for row in rows:
         row["red_flag_history"] = history[row["id"]]
         row["clearances"] = clearances[row["id"]]
@@ -134,22 +131,17 @@ def raw_notes(request: HttpRequest, practice_id: int) -> JsonResponse:
         .order_by("-created_at", "-id")
         .values(*NOTE_FIELDS)[:PAGE]
     )
-    amendments: dict[int, list[dict]] = {row["id"]: [] for row in rows}
-    delivered: dict[int, list[int]] = {row["id"]: [] for row in rows}
-    for amendment in (
-        Amendment.objects.filter(note_id__in=amendments)
-        .order_by("created_at", "id")
-        .values(*AMENDMENT_FIELDS)
-    ):
-        amendments[amendment.pop("note_id")].append(amendment)
-    for note_id, item_id in Note.delivered_items.through.objects.filter(
-        note_id__in=delivered
-    ).values_list("note_id", "planitem_id"):
-        delivered[note_id].append(item_id)
+    ids = [row["id"] for row in rows]
+    amendments = rows_by_parent(
+        Amendment.objects.order_by("created_at", "id"), "note_id", ids, AMENDMENT_FIELDS
+    )
+    delivered = rows_by_parent(
+        Note.delivered_items.through.objects.all(), "note_id", ids, ("planitem_id",)
+    )
     for row in rows:
         row["is_signed"] = row["signed_at"] is not None
         row["amendments"] = amendments[row["id"]]
-        row["delivered_items"] = delivered[row["id"]]
+        row["delivered_items"] = [item["planitem_id"] for item in delivered[row["id"]]]
     return JsonResponse({"results": rows})
 
 

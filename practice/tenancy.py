@@ -234,6 +234,29 @@ def log_access(
     )
 
 
+class RowsListViewSet(PracticeScopedViewSet):
+    """A resource whose list is answered from rows (`practice.rows`, issue 22.2): the list reads
+    `.values(*list_row_fields)` and `with_page_rows` gives each page its related rows; every
+    other action reads models. Listed before the resource's base class."""
+
+    list_row_fields: ClassVar[tuple[str, ...]] = ()
+
+    def with_page_rows(self, rows: list[dict]) -> list[dict]:
+        return rows
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        if self.action == "list":
+            return queryset.values(*self.list_row_fields)
+        return queryset
+
+    def paginate_queryset(self, queryset) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None and self.action == "list":
+            self.with_page_rows(page)
+        return page
+
+
 # PracticeScopedViewSet comes first so that its perform_create/update/destroy (server-owned
 # practice, audit) win over DRF's plain ones; a subclass adding DRF mixins lists them after these.
 class TenantModelViewSet(

@@ -30,10 +30,11 @@ from clients.models import (
     Outcome,
     RedFlagAnswer,
 )
-from clients.selectors import CLEARANCE_ROW_FIELDS, COMPLAINT_ROW_FIELDS, RED_FLAG_ROW_FIELDS
+from clients.selectors import COMPLAINT_ROW_FIELDS, with_complaint_history
 from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
 from practice.models import API_KEY_ROLE, Role
 from practice.retention import retain_until, rule_for
+from practice.rows import as_row
 from practice.tenancy import PracticeModelSerializer, ScopedPrimaryKeyRelatedField
 
 PRIVACY_FIELDS = ("retain_until", "legal_hold", "legal_hold_reason", "restricted")
@@ -350,9 +351,13 @@ class ComplaintSerializer(PracticeModelSerializer):
 
     def to_representation(self, complaint: Complaint | dict) -> dict:
         """Hand-written for the complaints list (bench/: complaints_list); same fields and
-        formats. Takes a model (its prefetched `to_attr` lists, else its managers) or a list row
-        (`clients.selectors.with_complaint_history`: the list builds no models)."""
-        row = complaint if isinstance(complaint, dict) else _complaint_row(complaint)
+        formats. Takes a list row (`clients.selectors.with_complaint_history`: the list builds
+        no models) or a model, read into the same row."""
+        row = (
+            complaint
+            if isinstance(complaint, dict)
+            else with_complaint_history([as_row(complaint, COMPLAINT_ROW_FIELDS)])[0]
+        )
         return {
             "id": row["id"],
             "client": row["client_id"],
@@ -405,20 +410,6 @@ def _referral_advice(status: str, urgency: str) -> str | None:
     if status != ComplaintStatus.REFERRAL_REQUIRED:
         return None
     return REFERRAL_ADVICE.get(urgency)
-
-
-def _complaint_row(complaint: Complaint) -> dict:
-    """A complaint model as the list's row: its prefetched `to_attr` lists, else its managers."""
-    answers = getattr(complaint, "red_flag_list", None)
-    if answers is None:
-        answers = list(complaint.red_flag_answers.order_by("asked_at", "id"))
-    clearances = getattr(complaint, "clearance_list", None)
-    if clearances is None:
-        clearances = list(complaint.clearances.order_by("cleared_at", "id"))
-    row = {name: getattr(complaint, name) for name in COMPLAINT_ROW_FIELDS}
-    row["red_flag_list"] = [{f: getattr(a, f) for f in RED_FLAG_ROW_FIELDS} for a in answers]
-    row["clearance_list"] = [{f: getattr(c, f) for f in CLEARANCE_ROW_FIELDS} for c in clearances]
-    return row
 
 
 class ClearSerializer(StrictSerializer):

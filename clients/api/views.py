@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
@@ -23,13 +23,14 @@ from clients.api.serializers import (
     ProgressSerializer,
 )
 from clients.charts import chart_title, progress_svg
-from clients.models import Client, Complaint, ComplaintClearance, Consent, Outcome, RedFlagAnswer
+from clients.models import Client, Complaint, Consent, Outcome
 from clients.selectors import COMPLAINT_ROW_FIELDS, complaint_progress, with_complaint_history
 from practice.models import API_KEY_ROLE, AuditAction, Role, User
 from practice.tenancy import (
     CLINICAL,
     CLINICAL_CLIENT_READS,
     WRITE,
+    RowsListViewSet,
     TenantModelViewSet,
     TenantViewSet,
     log_access,
@@ -128,43 +129,26 @@ class ConsentViewSet(TenantViewSet, mixins.CreateModelMixin):
         return Response(self.get_serializer(consent).data)
 
 
-class ComplaintViewSet(TenantModelViewSet):
+class ComplaintViewSet(RowsListViewSet, TenantModelViewSet):
     """Back-pain complaints with red-flag screening; never visible to front desk."""
 
-    queryset = Complaint.objects.prefetch_related(
-        Prefetch(
-            "red_flag_answers",
-            queryset=RedFlagAnswer.objects.order_by("asked_at", "id"),
-            to_attr="red_flag_list",  # a plain list: no related manager per complaint
-        ),
-        Prefetch(
-            "clearances",
-            queryset=ComplaintClearance.objects.order_by("cleared_at", "id"),
-            to_attr="clearance_list",
-        ),
-    )
+    queryset = Complaint.objects.all()
     serializer_class = ComplaintSerializer
     access = CLINICAL_CLIENT_READS
     http_method_names = ["get", "post", "patch", "head", "options"]
     audit_as = "complaint"
     filterset_fields = ["client", "status", "mechanism"]
+    list_row_fields = COMPLAINT_ROW_FIELDS
     ordering_fields = ["created_at", "onset_date", "id"]
 
     def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
-        if self.action == "list":  # rows, not models: the page's history joins them (paginate)
-            return queryset.prefetch_related(None).values(*COMPLAINT_ROW_FIELDS)
-        if self.action in ("progress", "progress_svg"):  # they read outcomes, not red flags
-            queryset = queryset.prefetch_related(None)
         if self.action == "progress_svg":  # the chart names the client by initials
             queryset = queryset.select_related("client")
         return queryset
 
-    def paginate_queryset(self, queryset) -> list[Any] | None:
-        page = super().paginate_queryset(queryset)
-        if page is not None and self.action == "list":
-            with_complaint_history(page)
-        return page
+    def with_page_rows(self, rows: list[dict]) -> list[dict]:
+        return with_complaint_history(rows)
 
     @transaction.atomic
     def perform_create(self, serializer) -> None:

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from clients.models import Client, Complaint
 from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
 from practice.models import Role
+from practice.rows import as_row
 from practice.tenancy import ScopedPrimaryKeyRelatedField
 from practice.vocabulary import REGIONS
 from sessions.records.models import (
@@ -18,9 +19,8 @@ from sessions.records.models import (
     Note,
     PlanItem,
     SessionPlan,
-    delivered_entry,
 )
-from sessions.records.selectors import AMENDMENT_ROW_FIELDS, NOTE_ROW_FIELDS
+from sessions.records.selectors import NOTE_ROW_FIELDS, with_note_history
 from sessions.scheduling.models import Appointment
 from techniques.models import Technique
 
@@ -181,9 +181,13 @@ class NoteSerializer(serializers.ModelSerializer):
 
     def to_representation(self, note: Note | dict) -> dict:
         """Hand-written for the notes list (bench/: notes_list); same fields and formats. Takes a
-        model (its prefetched `to_attr` lists, else its managers) or a list row
-        (`sessions.records.selectors.with_note_history`: the list builds no models)."""
-        row = note if isinstance(note, dict) else _note_row(note)
+        list row (`sessions.records.selectors.with_note_history`: the list builds no models) or a
+        model, read into the same row."""
+        row = (
+            note
+            if isinstance(note, dict)
+            else with_note_history([as_row(note, NOTE_ROW_FIELDS)])[0]
+        )
         snapshot = row["delivered_snapshot"]
         return {
             "id": row["id"],
@@ -217,22 +221,6 @@ class NoteSerializer(serializers.ModelSerializer):
             "created_at": utc_iso(row["created_at"]),
             "updated_at": utc_iso(row["updated_at"]),
         }
-
-
-def _note_row(note: Note) -> dict:
-    """A note model as the list's row: its prefetched `to_attr` lists, else its managers."""
-    amendments = getattr(note, "amendment_list", None)
-    if amendments is None:
-        amendments = list(note.amendments.order_by("created_at", "id"))
-    delivered = getattr(note, "delivered_list", None)
-    if delivered is None:
-        delivered = list(note.delivered_items.select_related("technique"))
-    row = {name: getattr(note, name) for name in NOTE_ROW_FIELDS}
-    row["amendment_list"] = [{f: getattr(a, f) for f in AMENDMENT_ROW_FIELDS} for a in amendments]
-    row["delivered_list"] = [
-        delivered_entry(item) for item in sorted(delivered, key=lambda i: (i.position, i.pk))
-    ]
-    return row
 
 
 class NoteWriteSerializer(StrictSerializer):

@@ -21,6 +21,7 @@ from practice.models import AuditAction, Role
 from practice.tenancy import (
     CLINICAL,
     CLINICAL_CLIENT_READS,
+    RowsListViewSet,
     TenantViewSet,
     log_access,
     scope,
@@ -35,7 +36,7 @@ from sessions.api.clinical_serializers import (
     SessionPlanWriteSerializer,
 )
 from sessions.records import clinical, fhir
-from sessions.records.models import Amendment, IntakeStatus, Note, PlanItem, SessionPlan
+from sessions.records.models import IntakeStatus, Note, PlanItem, SessionPlan
 from sessions.records.selectors import NOTE_ROW_FIELDS, with_note_history
 
 
@@ -116,41 +117,25 @@ class NoteFilter(PracticeFilterSet):
         return queryset
 
 
-class NoteViewSet(ClinicalViewSet):
+class NoteViewSet(RowsListViewSet, ClinicalViewSet):
     """SOAP notes: the author edits until signing; afterwards, amendments (DOMAIN.md 4)."""
 
-    # Prefetched into plain lists (`to_attr`): no related manager per note on a list page.
-    queryset = Note.objects.prefetch_related(
-        Prefetch(
-            "amendments",
-            queryset=Amendment.objects.order_by("created_at", "id"),
-            to_attr="amendment_list",
-        ),
-        Prefetch(
-            "delivered_items",
-            queryset=PlanItem.objects.select_related("technique"),
-            to_attr="delivered_list",
-        ),
-    )
+    queryset = Note.objects.all()
     serializer_class = NoteSerializer
     audit_as = "note"
     filterset_class = NoteFilter
     ordering_fields = ["created_at", "signed_at", "id"]
     action_access = {"amendments": CLINICAL}
+    list_row_fields = NOTE_ROW_FIELDS
+
+    def with_page_rows(self, rows: list[dict]) -> list[dict]:
+        return with_note_history(rows)
 
     def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
         if self.request.role == Role.CLIENT:
             queryset = queryset.filter(shared_with_client=True, signed_at__isnull=False)
-        if self.action == "list":  # rows, not models: the page's history joins them (paginate)
-            queryset = queryset.prefetch_related(None).values(*NOTE_ROW_FIELDS)
         return queryset
-
-    def paginate_queryset(self, queryset) -> list[Any] | None:
-        page = super().paginate_queryset(queryset)
-        if page is not None and self.action == "list":
-            with_note_history(page)
-        return page
 
     @extend_schema(request=NoteWriteSerializer, responses={201: NoteSerializer})
     def create(self, request) -> Response:

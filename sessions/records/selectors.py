@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from practice.rows import rows_by_parent
 from sessions.records.models import Amendment, Note
 
 # The columns a note list row is drawn from (NoteSerializer reads exactly these), and those of
@@ -28,21 +29,16 @@ def with_note_history(rows: list[dict]) -> list[dict]:
     """A page of note rows (`.values(*NOTE_ROW_FIELDS)`) with each one's amendments (oldest
     first) and delivered items (in plan order, as `delivered_entry` writes them), as rows too:
     two queries whatever the page's size, and no model built (issue 22.2)."""
-    amendments: dict[int, list[dict]] = {row["id"]: [] for row in rows}
-    delivered: dict[int, list[dict]] = {row["id"]: [] for row in rows}
-    if rows:
-        for amendment in (
-            Amendment.objects.filter(note_id__in=amendments)
-            .order_by("created_at", "id")
-            .values("note_id", *AMENDMENT_ROW_FIELDS)
-        ):
-            amendments[amendment.pop("note_id")].append(amendment)
-        links = Note.delivered_items.through.objects.filter(note_id__in=delivered)
-        for link in links.order_by("planitem__position", "planitem_id").values_list(
-            "note_id", *_ITEM_COLUMNS.values()
-        ):
-            delivered[link[0]].append(dict(zip(_ITEM_COLUMNS, link[1:], strict=True)))
+    ids = [row["id"] for row in rows]
+    amendments = rows_by_parent(
+        Amendment.objects.order_by("created_at", "id"), "note_id", ids, AMENDMENT_ROW_FIELDS
+    )
+    links = Note.delivered_items.through.objects.order_by("planitem__position", "planitem_id")
+    delivered = rows_by_parent(links, "note_id", ids, list(_ITEM_COLUMNS.values()))
     for row in rows:
         row["amendment_list"] = amendments[row["id"]]
-        row["delivered_list"] = delivered[row["id"]]
+        row["delivered_list"] = [
+            {name: item[column] for name, column in _ITEM_COLUMNS.items()}
+            for item in delivered[row["id"]]
+        ]
     return rows
