@@ -220,6 +220,7 @@ def _log(appointment: Appointment, actor: Actor, action: str, **changes: Any) ->
     )
 
 
+@write_atomically
 def book_appointment(
     *,
     practice: Practice,
@@ -233,30 +234,6 @@ def book_appointment(
 ) -> tuple[Appointment, str | None]:
     """Book one slot (API.md "Booking"); returns the appointment and, if asked, its manage token.
     One transaction, with no savepoint of its own inside an Idempotency-Key's (issue 22.1)."""
-    with write_atomically():
-        return _book(
-            practice=practice,
-            service=service,
-            therapist=therapist,
-            client=client,
-            start=start,
-            actor=actor,
-            with_manage_link=with_manage_link,
-            client_ip=client_ip,
-        )
-
-
-def _book(
-    *,
-    practice: Practice,
-    service: Service,
-    therapist: Therapist,
-    client: Client,
-    start: datetime,
-    actor: Actor,
-    with_manage_link: bool,
-    client_ip: str | None,
-) -> tuple[Appointment, str | None]:
     _check_bookable(
         practice=practice, service=service, therapist=therapist, client=client, actor=actor
     )

@@ -7,12 +7,13 @@ kept exactly when its booking is; a purge task drops records after IDEMPOTENCY_K
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 from django.db import connection, transaction
 from django.db.models import Field
@@ -26,18 +27,26 @@ from sessions.scheduling.models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 KEEP_HOURS = 48
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 # Set while `idempotent` runs its `create` in the key's transaction: see `write_atomically`.
 _IN_KEY_TRANSACTION: ContextVar[bool] = ContextVar("in_key_transaction", default=False)
 
 
-def write_atomically() -> transaction.Atomic:
-    """`transaction.atomic()` for a service that the key's transaction may already hold: there it
+def write_atomically(service: Callable[P, R]) -> Callable[P, R]:
+    """`transaction.atomic` for a service that the key's transaction may already hold: there it
     takes no savepoint of its own (issue 22.1: a SAVEPOINT and a RELEASE per booking), since that
     transaction is rolled back whole on any error. Elsewhere (a caller's transaction that may
     catch the error and go on, a test's) it is the usual savepoint."""
-    return transaction.atomic(savepoint=not _IN_KEY_TRANSACTION.get())
+
+    @functools.wraps(service)
+    def atomically(*args: P.args, **kwargs: P.kwargs) -> R:
+        with transaction.atomic(savepoint=not _IN_KEY_TRANSACTION.get()):
+            return service(*args, **kwargs)
+
+    return atomically
 
 
 @contextmanager
