@@ -1,6 +1,8 @@
-"""A JSON value of the type the schema states, or a 400: DRF's fields coerce (`{"name": 0}` became
-"0", `{"price": 60}` 60.00, `{"active": 0}` false, `{"equipment": [0]}` ["0"]), and a client sending
-the wrong type is told so instead of having its value reinterpreted (found by the schema fuzzer).
+"""A write's body as the schema states it, or a 400 (`check_body`): a JSON object, naming only
+fields the caller may set, each value of the JSON type its field takes. DRF's fields coerce
+(`{"name": 0}` became "0", `{"price": 60}` 60.00, `{"active": 0}` false, `{"equipment": [0]}`
+["0"]): a client sending the wrong type is told so instead of having its value reinterpreted
+(found by the schema fuzzer).
 
 Shared by the API's serializer bases (practice.api.base) and the intake's own (issue 17), which
 may not import an api layer."""
@@ -9,11 +11,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.exceptions import ErrorDetail
 
 NOT_A_STRING = "Not a valid string."
 NOT_A_BOOLEAN = "Must be true or false."
+
+
+def check_body(serializer: serializers.Serializer, data: Any) -> None:
+    """Every strict serializer's first step (practice.api.base, the intake's own)."""
+    if not isinstance(data, dict):
+        raise exceptions.ValidationError(
+            {"non_field_errors": ["Expected a JSON object."]}, code="invalid"
+        )
+    reject_unknown_fields(serializer, data)
+    reject_wrong_types(serializer, data)
+
+
+FORBIDDEN_FIELD = "Your role may not set this field."
+
+
+def reject_unknown_fields(serializer: serializers.Serializer, data: dict) -> None:
+    """A field the body may not set is a 400: `not_permitted` when the caller's role is what
+    forbids it (the schema documents it for the roles that may), `unknown_field` otherwise."""
+    writable = {name for name, field in serializer.fields.items() if not field.read_only}
+    unknown = sorted(set(data) - writable)
+    if unknown:
+        restricted: set[str] = getattr(serializer, "restricted_fields", set())
+        raise exceptions.ValidationError(
+            {
+                name: [
+                    exceptions.ErrorDetail(FORBIDDEN_FIELD, code="not_permitted")
+                    if name in restricted
+                    else exceptions.ErrorDetail("This field is not accepted.", code="unknown_field")
+                ]
+                for name in unknown
+            }
+        )
 
 
 def wrong_type(field: serializers.Field, value: Any) -> Any:

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.db import models
 from django.utils import timezone
-from rest_framework import exceptions, serializers
+from rest_framework import serializers
 
-from practice.json_types import reject_wrong_types
+from practice.json_types import check_body
 
 
 def utc_iso(value: datetime | None) -> str | None:
@@ -76,41 +76,11 @@ class StrictModelSerializer(serializers.ModelSerializer):
     }
 
     def to_internal_value(self, data) -> Any:
-        if not isinstance(data, dict):
-            raise exceptions.ValidationError(
-                {"non_field_errors": ["Expected a JSON object."]}, code="invalid"
-            )
-        reject_unknown_fields(self, data)
-        reject_wrong_types(self, data)
+        check_body(self, data)
         return super().to_internal_value(data)
-
-
-FORBIDDEN_FIELD = "Your role may not set this field."
-
-
-def reject_unknown_fields(serializer: serializers.Serializer, data: dict) -> None:
-    """A field the body may not set is a 400: `not_permitted` when the caller's role is what
-    forbids it (the schema documents it for the roles that may), `unknown_field` otherwise."""
-    writable = {name for name, field in serializer.fields.items() if not field.read_only}
-    unknown = sorted(set(data) - writable)
-    if unknown:
-        restricted: set[str] = getattr(serializer, "restricted_fields", set())
-        raise exceptions.ValidationError(
-            {
-                name: [
-                    exceptions.ErrorDetail(FORBIDDEN_FIELD, code="not_permitted")
-                    if name in restricted
-                    else exceptions.ErrorDetail("This field is not accepted.", code="unknown_field")
-                ]
-                for name in unknown
-            }
-        )
 
 
 class StrictSerializer(serializers.Serializer):
     def to_internal_value(self, data) -> Any:
-        if not isinstance(data, dict):
-            raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        reject_unknown_fields(self, data)
-        reject_wrong_types(self, data)
+        check_body(self, data)
         return super().to_internal_value(data)

@@ -20,7 +20,7 @@ from clients.domain import (
     Mechanism,
     OnsetType,
 )
-from practice.json_types import reject_wrong_types
+from practice.json_types import check_body
 from practice.vocabulary import HEALTH_FLAGS, REGIONS
 
 # The sections, in the order the form shows them; `questions` only when the form has some.
@@ -92,17 +92,7 @@ class Strict(serializers.Serializer):
     (practice.json_types)."""
 
     def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {
-                    name: [serializers.ErrorDetail("This field is not accepted.", "unknown_field")]
-                    for name in unknown
-                }
-            )
-        reject_wrong_types(self, data)
+        check_body(self, data)
         return super().to_internal_value(data)
 
 
