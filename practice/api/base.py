@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import models
 from django.utils import timezone
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
 from practice.json_types import check_body
 
@@ -81,6 +81,23 @@ class StrictModelSerializer(serializers.ModelSerializer):
 
 
 class StrictSerializer(serializers.Serializer):
+    """A body, or a value inside one (a range, a region, a line). A value is given whole, in a
+    PATCH too: DRF's partial update reaches into nested serializers and would let their required
+    fields be left out (`{"min": 5}` for a range was a 500, a region without its side was kept)."""
+
     def to_internal_value(self, data) -> Any:
         check_body(self, data)
+        if self.parent is not None and getattr(self.root, "partial", False):
+            reject_missing_fields(self, data)
         return super().to_internal_value(data)
+
+
+def reject_missing_fields(serializer: serializers.Serializer, data: dict) -> None:
+    missing = [
+        name
+        for name, field in serializer.fields.items()
+        if field.required and not field.read_only and name not in data
+    ]
+    if missing:
+        required = exceptions.ErrorDetail("This field is required.", code="required")
+        raise exceptions.ValidationError({name: [required] for name in missing})

@@ -13,17 +13,10 @@ from techniques.models import ContraindicationChange, Rule, Technique
 
 
 class RangeSerializer(StrictSerializer):
-    """A range is given whole, in a PATCH too: DRF's partial update would let `min` or `max` be
-    left out of a nested body (`{"min": 5}` was a 500)."""
-
     min = serializers.IntegerField(min_value=0, max_value=120)
     max = serializers.IntegerField(min_value=0, max_value=120)
 
     def validate(self, attrs) -> dict[str, Any]:
-        missing = [name for name in ("min", "max") if name not in attrs]
-        if missing:
-            required = serializers.ErrorDetail("This field is required.", code="required")
-            raise serializers.ValidationError({name: [required] for name in missing})
         if attrs["max"] < attrs["min"]:
             raise serializers.ValidationError({"max": "Must not be below min."})
         return attrs

@@ -688,3 +688,21 @@ def test_complaints_cannot_be_deleted(members, role):
     # Clinicians are told the method is not offered; other roles are refused before that.
     assert response.status_code == (405 if role in {"owner", "therapist"} else 403)
     assert Complaint.objects.filter(pk=own.pk).exists()
+
+
+def test_a_patch_gives_each_region_whole(owner, practice):
+    """A nested value is whole in a PATCH too (practice.api.base.StrictSerializer): a region
+    without its side was kept as it came."""
+    complaint = ComplaintFactory(client__practice=practice)
+    before = list(complaint.regions)
+
+    response = owner.api.patch(
+        detail(complaint), {"regions": [{"region": "lumbar"}]}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+        ("regions.0.side", "required")
+    ]
+    complaint.refresh_from_db()
+    assert complaint.regions == before
