@@ -13,7 +13,7 @@ from rest_framework import serializers
 from clients.models import Client
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
 from practice.models import Practice, Service, Therapist
-from practice.tenancy import ScopedPrimaryKeyRelatedField
+from practice.tenancy import ScopedPrimaryKeyRelatedField, scope
 from sessions.records.course_selectors import measure_state
 from sessions.records.intake import intake_status, with_intake_need
 from sessions.records.models import IntakeStatus
@@ -164,20 +164,21 @@ def _plain_id(value: Any) -> int | None:
     return None
 
 
-def _offer(practice: Practice | None, data: dict) -> dict[str, Any]:
+def _offer(request: Any, data: dict) -> dict[str, Any]:
     """The body's service and therapist read in one query, through the row that says the
     therapist offers the service (issue 22.1), with what the booking asks of the therapist (see
     `therapist` below); {} when there is no such row, and each is then looked up on its own for
     its usual answer (unknown id, wrong type, or the booking's "does not offer this service")."""
     service_id, therapist_id = _plain_id(data.get("service")), _plain_id(data.get("therapist"))
-    if practice is None or service_id is None or therapist_id is None:
+    if request is None or service_id is None or therapist_id is None:
         return {}
     offer = (
         Therapist.services.through.objects.filter(
             service_id=service_id,
             therapist_id=therapist_id,
-            service__practice=practice,
-            therapist__practice=practice,
+            # the fields' own scope (one query still: subqueries of the same statement)
+            service__in=scope(Service.objects.all(), request),
+            therapist__in=scope(Therapist.objects.all(), request),
         )
         .select_related("service", "therapist__user")
         .annotate(writes_back=writes_back(OuterRef("therapist_id")))
@@ -214,7 +215,7 @@ class AppointmentCreateSerializer(StrictSerializer):
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
-            self.offer = _offer(getattr(self.context.get("request"), "practice", None), data)
+            self.offer = _offer(self.context.get("request"), data)
         return super().to_internal_value(data)
 
 
