@@ -181,14 +181,19 @@ def brute_force_slots(
         monday = day - dt.timedelta(days=day.weekday())
         return weekly is None or minutes(therapist, monday, 7) + service.duration_minutes <= weekly
 
-    def free_rooms(start: dt.datetime, end: dt.datetime) -> tuple[int, ...]:
-        return tuple(
+    def free_rooms(start: dt.datetime, end: dt.datetime) -> tuple[int, ...] | None:
+        """The suitable rooms free at start..end; () for a service that needs none, None when
+        it needs one and none is free."""
+        if not service.needs_room:
+            return ()
+        free = tuple(
             room
             for room in rooms
             if not live.filter(
                 room_id=room, start__lt=end + rules.buffer, blocked_until__gt=start
             ).exists()
         )
+        return free or None
 
     slots = []
     candidates = 0
@@ -203,7 +208,7 @@ def brute_force_slots(
                     not booked(therapist, start, end)
                     and not off(therapist, start, end)
                     and within_limits(therapist, day)
-                    and (found := free_rooms(start, end))
+                    and (found := free_rooms(start, end)) is not None
                 ):
                     slots.append(Slot(start, end, therapist, found))
             start += rules.step
