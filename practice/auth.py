@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from practice.config_versions import trust
 from practice.models import API_KEY_ROLE, ApiKey, AuthToken, Practice, User
 from practice.prepared import PreparedQuery
 
@@ -82,6 +83,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Account disabled.")
         membership = getattr(user, "membership", None)
         request.practice = membership.practice if membership else None  # type: ignore[attr-defined]
+        if membership:
+            trust(membership.practice)  # read just now: its config_version may key the cache
         request.role = membership.role if membership else None  # type: ignore[attr-defined]
         return user, token
 
@@ -100,6 +103,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # at most once a minute
         request.practice = key.practice  # type: ignore[attr-defined]
+        trust(key.practice)
         request.role = API_KEY_ROLE  # type: ignore[attr-defined]
         return ApiKeyPrincipal(key), key
 

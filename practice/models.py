@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from practice.config_versions import new_config_version
 from practice.currencies import CURRENCIES
 from practice.retention import Jurisdiction
 
@@ -160,6 +161,11 @@ class Practice(models.Model):
         default=6, validators=[MinValueValidator(1), MaxValueValidator(52)]
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Which version of the booking configuration (services, therapists, hours, overrides, rooms,
+    # who offers what, write-back calendars) the practice is at: moved on by database triggers on
+    # each write to those tables, whatever wrote it, and never back (`practice.config_versions`).
+    # Server-owned: no serializer names it.
+    config_version = models.BigIntegerField(default=new_config_version, editable=False)
 
     class Meta:
         constraints = [

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from clients.models import Client
 from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
+from practice.config_versions import remember
 from practice.models import Practice, Service, Therapist
 from practice.tenancy import ScopedPrimaryKeyRelatedField, scope
 from sessions.records.course_selectors import measure_state
@@ -172,22 +173,28 @@ def _offer(request: Any, data: dict) -> dict[str, Any]:
     service_id, therapist_id = _plain_id(data.get("service")), _plain_id(data.get("therapist"))
     if request is None or service_id is None or therapist_id is None:
         return {}
-    offer = (
-        Therapist.services.through.objects.filter(
-            service_id=service_id,
-            therapist_id=therapist_id,
-            # the fields' own scope (one query still: subqueries of the same statement)
-            service__in=scope(Service.objects.all(), request),
-            therapist__in=scope(Therapist.objects.all(), request),
+
+    def load() -> dict[str, Any]:
+        offer = (
+            Therapist.services.through.objects.filter(
+                service_id=service_id,
+                therapist_id=therapist_id,
+                # the fields' own scope (one query still: subqueries of the same statement)
+                service__in=scope(Service.objects.all(), request),
+                therapist__in=scope(Therapist.objects.all(), request),
+            )
+            .select_related("service", "therapist__user")
+            .annotate(writes_back=writes_back(OuterRef("therapist_id")))
+            .first()
         )
-        .select_related("service", "therapist__user")
-        .annotate(writes_back=writes_back(OuterRef("therapist_id")))
-        .first()
-    )
-    if offer is None:
-        return {}
-    offer.therapist.writes_back = offer.writes_back
-    return {"service": offer.service, "therapist": offer.therapist}
+        if offer is None:
+            return {}
+        offer.therapist.writes_back = offer.writes_back
+        return {"service": offer.service, "therapist": offer.therapist}
+
+    # Services and therapists are the practice's, the same for every role (`scope`): the key
+    # needs no more than the ids.
+    return remember(getattr(request, "practice", None), ("offer", service_id, therapist_id), load)
 
 
 class OfferedField(ScopedPrimaryKeyRelatedField):

@@ -22,6 +22,7 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from practice.config_versions import remember, trusted
 from practice.models import DateOverride, Practice, Room, Service, TimeOff, WorkingHours
 from sessions.scheduling import availability
 from sessions.scheduling.availability import Interval, Slot
@@ -130,6 +131,24 @@ class Diaries:
     def recovery(self) -> bool:
         return any(limit.recovery for limit in self.limits.values())
 
+    def between(self, first: date, last: date) -> Diaries:
+        """This diary cut to the days first..last: what reading first..last would have given."""
+        overrides = {
+            therapist: in_range
+            for therapist, days in self.overrides.items()
+            if (in_range := {day: hours for day, hours in days.items() if first <= day <= last})
+        }
+        keep = {
+            therapist
+            for therapist, weekly in self.hours.items()
+            if weekly or therapist in overrides
+        }
+        return Diaries(
+            hours={therapist: self.hours[therapist] for therapist in keep},
+            overrides=overrides,
+            limits={therapist: self.limits[therapist] for therapist in keep},
+        )
+
     def add(self, row: tuple) -> None:
         therapist, weekday, day, start, end, daily, weekly, recovery = row
         self.hours.setdefault(therapist, [])
@@ -169,7 +188,33 @@ def _diaries(
     online_only: bool,
 ) -> Diaries:
     """Weekly hours and the overrides of first..last of the active therapists offering `service`,
-    with their limits: one query (a UNION ALL of the two tables)."""
+    with their limits: one query (a UNION ALL of the two tables). For a trusted practice
+    (`practice.config_versions`), the diary of every day a booking or an availability request
+    may ask for is read once per version and day, and cut to first..last."""
+    who = {"therapist_id": therapist_id, "online_only": online_only}
+    today = timezone.now().astimezone(practice.tz).date()
+    span = (today + DIARY_SPAN[0], today + DIARY_SPAN[1])
+    if not (trusted(practice) and span[0] <= first and last <= span[1]):
+        return _read_diaries(practice, service, first, last, **who)
+    key = ("diaries", service.pk, therapist_id, online_only, today)
+    kept = remember(practice, key, lambda: _read_diaries(practice, service, *span, **who))
+    return kept.between(first, last)
+
+
+# The days a kept diary covers, from today: a week back (a practice's day starts before UTC's),
+# and beyond the longest horizon plus the longest range a request may ask for.
+DIARY_SPAN = (timedelta(days=-7), timedelta(days=365 + MAX_RANGE_DAYS + 7))
+
+
+def _read_diaries(
+    practice: Practice,
+    service: Service,
+    first: date,
+    last: date,
+    *,
+    therapist_id: int | None,
+    online_only: bool,
+) -> Diaries:
     who = Q(practice=practice, therapist__active=True, therapist__services=service)
     if therapist_id is not None:
         who &= Q(therapist_id=therapist_id)
@@ -207,7 +252,13 @@ def _window(practice: Practice, first: date, last: date, *, whole_weeks: bool) -
 
 def _suitable_rooms(practice: Practice, service: Service) -> list[int]:
     """The active rooms `service` may use (issue 20.1): the rooms it names and those whose
-    equipment holds all its tags; naming neither, any active room of the practice. One query."""
+    equipment holds all its tags; naming neither, any active room of the practice. One query, or
+    none when the practice's configuration has not changed since (`practice.config_versions`)."""
+    key = ("rooms", service.pk)
+    return remember(practice, key, lambda: _read_suitable_rooms(practice, service))
+
+
+def _read_suitable_rooms(practice: Practice, service: Service) -> list[int]:
     named = Service.rooms.through.objects.filter(service_id=service.pk, room_id=OuterRef("pk"))
     rows = list(
         Room.objects.filter(practice=practice)

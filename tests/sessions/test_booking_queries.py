@@ -47,7 +47,7 @@ EVENTS = ["appointment.created", "appointment.updated", "appointment.cancelled",
 # RELEASE (already inside the key's transaction), folded the first-visit, intake and write-back
 # questions into the lookups, and read the service and therapist in one query and the busy times
 # in one. Target 8: what stands between is in bench/README.md ("Where a booking's queries go").
-BOOKING_QUERIES = {"postgresql": 11, "sqlite": 13}
+BOOKING_QUERIES = {"postgresql": 8, "sqlite": 10}
 
 
 def _body(bookable, days: int, hour: int) -> dict:
