@@ -31,13 +31,12 @@ URL = "/api/v1/appointments/"
 EVENTS = ["appointment.created", "appointment.updated", "appointment.cancelled", "client.created"]
 
 # What the request costs in production, where the key's transaction is the outermost (its BEGIN
-# and COMMIT are not counted by Django):
-#   1 token+user (with membership and practice)
-#   2 the validated ids: service and therapist in one, through the row that says the one offers
-#     the other (with whether a calendar of the therapist takes write-back, issue 20.4); client,
-#     with whether this is a first visit needing an intake (issue 17.2)
-#   3 the slot re-check: the diaries (hours and date overrides), the service's rooms, and one
-#     UNION of what is busy (time off, outside busy blocks, appointments of the therapist or rooms)
+# and COMMIT are not counted by Django), once the practice's configuration is kept at its current
+# version (practice.config_versions; the warm-up booking reads it):
+#   1 token+user (with membership and practice, and so the configuration's version)
+#   1 the client, with whether this is a first visit needing an intake (issue 17.2)
+#   1 the slot re-check's busy times: one UNION of time off, outside busy blocks, appointments of
+#     the therapist or rooms (the diaries and the suitable rooms are kept)
 #   3 inserts: the appointment, its event, its reminder
 #   1 the webhook outbox (Postgres: one statement; elsewhere select + event + deliveries)
 #   1 the key's record (INSERT ... ON CONFLICT DO NOTHING)
@@ -45,8 +44,9 @@ EVENTS = ["appointment.created", "appointment.updated", "appointment.cancelled",
 # read back for the answer); then 17, and 3 more with issues 17 and 20 (first visit, intake
 # request, CalDAV links) and 1 with a room. Issue 22.1 took off the booking's own SAVEPOINT and
 # RELEASE (already inside the key's transaction), folded the first-visit, intake and write-back
-# questions into the lookups, and read the service and therapist in one query and the busy times
-# in one. Target 8: what stands between is in bench/README.md ("Where a booking's queries go").
+# questions into the lookups, read the service and therapist in one query and the busy times in
+# one (11), then kept the service and therapist, the diaries and the rooms per configuration
+# version (8).
 BOOKING_QUERIES = {"postgresql": 8, "sqlite": 10}
 
 
