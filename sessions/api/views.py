@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from clients.models import Client
 from practice.auth import hash_secret, user_for_calendar_token
+from practice.config_versions import trust
 from practice.errors import Invalid, NotFound
 from practice.filters import FilterBackend, IsoDateTimeFilter, PracticeFilterSet
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
@@ -331,6 +332,7 @@ class PublicView(APIView):
         practice = Practice.objects.filter(slug=slug, online_booking=True).first()
         if practice is None:
             raise NotFound("This practice does not take bookings online.")
+        trust(practice)  # read just now: its config_version may key the kept configuration
         return practice
 
 

@@ -206,6 +206,21 @@ def test_public_availability_offers_slots_of_online_bookable_therapists(anon, se
     assert all(w.date() == day for w in walls)
 
 
+def test_a_therapist_taken_offline_leaves_the_next_public_answer(anon, setup):
+    """The public page keeps the practice's configuration per version too
+    (practice.config_versions): a change written by a queryset update, which no service sees,
+    is in the next answer."""
+    day = local_day(setup.practice, 5)
+    query = {"service": setup.service.pk, "start": day, "end": day}
+    before = anon.get(AVAILABILITY, query)
+    Therapist.objects.filter(pk=setup.therapist.pk).update(online_bookable=False)
+    after = anon.get(AVAILABILITY, query)
+
+    assert before.status_code == after.status_code == 200
+    assert {slot["therapist"] for slot in before.json()["slots"]} == {setup.therapist.pk}
+    assert after.json()["slots"] == []
+
+
 @pytest.mark.parametrize("which", ["offline", "inactive", "foreign"])
 def test_public_availability_of_a_service_not_booked_online_is_a_400(
     anon, setup, other_practice, which
