@@ -191,14 +191,18 @@ def _diaries(
     with their limits: one query (a UNION ALL of the two tables). For a trusted practice
     (`practice.config_versions`), the diary of every day a booking or an availability request
     may ask for is read once per version and day, and cut to first..last."""
-    who = {"therapist_id": therapist_id, "online_only": online_only}
     today = timezone.now().astimezone(practice.tz).date()
-    span = (today + DIARY_SPAN[0], today + DIARY_SPAN[1])
-    if not (trusted(practice) and span[0] <= first and last <= span[1]):
-        return _read_diaries(practice, service, first, last, **who)
+    span_first, span_last = today + DIARY_SPAN[0], today + DIARY_SPAN[1]
+
+    def read(first: date, last: date) -> Diaries:
+        return _read_diaries(
+            practice, service, first, last, therapist_id=therapist_id, online_only=online_only
+        )
+
+    if not (trusted(practice) and span_first <= first and last <= span_last):
+        return read(first, last)
     key = ("diaries", service.pk, therapist_id, online_only, today)
-    kept = remember(practice, key, lambda: _read_diaries(practice, service, *span, **who))
-    return kept.between(first, last)
+    return remember(practice, key, lambda: read(span_first, span_last)).between(first, last)
 
 
 # The days a kept diary covers, from today: a week back (a practice's day starts before UTC's),
