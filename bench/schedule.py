@@ -1,6 +1,6 @@
 """A bookable week for the scheduling figures: 3 therapists with working hours and a service, 500
-appointments (bulk_create, `booked`, never overlapping one therapist's others, each with the `created`
-history event a booking writes) and some time off.
+appointments (bulk_create, `booked`, never overlapping one therapist's others, each with the
+`created` history event a booking writes) and some time off.
 
 Seeded once, on first use, by the figures that need it (availability, booking, reminders, the
 appointments list).
