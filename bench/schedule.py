@@ -1,7 +1,9 @@
 """A bookable week for the scheduling figures: 3 therapists with working hours and a service, 500
-appointments (bulk_create, `booked`, never overlapping one therapist's others) and some time off.
+appointments (bulk_create, `booked`, never overlapping one therapist's others, each with the
+`created` history event a booking writes) and some time off.
 
-Seeded once, on first use, by the figures that need it (availability, booking, reminders).
+Seeded once, on first use, by the figures that need it (availability, booking, reminders, the
+appointments list).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from practice.models import Role, Service, Therapist, TimeOff
 from practice.services import create_user_in_practice, set_working_hours
 from sessions.scheduling.models import (
     Appointment,
+    AppointmentEvent,
     BusyBlock,
     CalendarKind,
     CalendarLink,
@@ -101,7 +104,7 @@ def seed_schedule(seeded: SeededPractice, *, seed: int = SEED) -> Schedule:
 
         client_ids = list(Client.objects.filter(practice=practice).values_list("pk", flat=True))
         chosen = rng.sample(blocks, k=min(APPOINTMENTS, len(blocks)))
-        Appointment.objects.bulk_create(
+        appointments = Appointment.objects.bulk_create(
             [
                 Appointment(
                     practice=practice,
@@ -116,6 +119,20 @@ def seed_schedule(seeded: SeededPractice, *, seed: int = SEED) -> Schedule:
                     booked_by=seeded.owner,
                 )
                 for therapist, start in chosen
+            ],
+            batch_size=500,
+        )
+        # Each with the history event a booking writes (shown by the appointments list).
+        AppointmentEvent.objects.bulk_create(
+            [
+                AppointmentEvent(
+                    appointment=appointment,
+                    actor=seeded.owner,
+                    actor_kind=appointment.source,
+                    action="created",
+                    changes={"status": Status.BOOKED, "start": appointment.start.isoformat()},
+                )
+                for appointment in appointments
             ],
             batch_size=500,
         )

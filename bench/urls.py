@@ -10,6 +10,8 @@ urlpatterns = [
     path("bench/raw/<int:practice_id>/complaints/", views.raw_complaints),
     path("bench/raw/<int:practice_id>/notes/", views.raw_notes),
     path("bench/raw/<int:practice_id>/invoices/", views.raw_invoices),
+    path("bench/raw/<int:practice_id>/appointments/", views.raw_appointments),
+    path("bench/raw/<int:practice_id>/outcomes/", views.raw_outcomes),
     path("", include(app_urls)),
 ]
 

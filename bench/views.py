@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 
-from clients.models import Client, Complaint
-from clients.selectors import COMPLAINT_ROW_FIELDS, with_complaint_history
+from clients.models import Client, Complaint, Outcome
+from clients.selectors import COMPLAINT_ROW_FIELDS, OUTCOME_ROW_FIELDS, with_complaint_history
 from sessions.billing.models import Invoice
+from sessions.records.course_selectors import with_open_measure_rows
+from sessions.records.intake import INTAKE_STATUS_ROW_FIELD
 from sessions.records.models import Note
 from sessions.records.selectors import NOTE_ROW_FIELDS, with_note_history
+from sessions.scheduling.models import Appointment
+from sessions.scheduling.selectors import APPOINTMENT_ROW_FIELDS, with_appointment_history
 
 PAGE = 100
 
@@ -81,5 +85,26 @@ def raw_invoices(request: HttpRequest, practice_id: int) -> JsonResponse:
         Invoice.objects.filter(practice_id=practice_id)
         .order_by("-created_at", "-id")
         .values(*INVOICE_FIELDS)[:PAGE]
+    )
+    return JsonResponse({"results": rows})
+
+
+def raw_appointments(request: HttpRequest, practice_id: int) -> JsonResponse:
+    """The appointment rows with their parties' names and intake status joined, their history
+    and their courses' open measures (the owner is a clinician): the endpoint's three reads (its
+    own selectors), in the cursor's order, without DRF."""
+    rows = list(
+        Appointment.objects.filter(practice_id=practice_id)
+        .order_by("start", "id")
+        .values(*APPOINTMENT_ROW_FIELDS, INTAKE_STATUS_ROW_FIELD)[:PAGE]
+    )
+    return JsonResponse({"results": with_open_measure_rows(with_appointment_history(rows))})
+
+
+def raw_outcomes(request: HttpRequest, practice_id: int) -> JsonResponse:
+    rows = list(
+        Outcome.objects.filter(practice_id=practice_id)
+        .order_by("measured_at", "id")
+        .values(*OUTCOME_ROW_FIELDS)[:PAGE]
     )
     return JsonResponse({"results": rows})

@@ -27,6 +27,13 @@ SERIES_CONTEXT: dict[str, str] = {Instrument.NPRS: "now"}
 POST_SESSION_CONTEXT = "post_session"
 
 
+# The columns an outcome is drawn from (OutcomeSerializer): the list reads exactly these with
+# `.values()` (issue 22.2).
+OUTCOME_ROW_FIELDS = (
+    "id", "client_id", "complaint_id", "instrument", "answers", "score", "score_percent",
+    "context", "source", "measured_at", "recorded_at", "recorded_by_id", "corrects_id",
+    "superseded_at",
+)  # fmt: skip
 # The columns a complaint list row is drawn from (ComplaintSerializer reads exactly these), and
 # those of its red-flag answers and clearances.
 COMPLAINT_ROW_FIELDS = (

@@ -11,8 +11,15 @@ from django.db.models import Model, QuerySet
 
 
 def as_row(instance: Model, fields: Iterable[str]) -> dict[str, Any]:
-    """A model instance as the row `.values(*fields)` would give for it."""
-    return {name: getattr(instance, name) for name in fields}
+    """A model instance as the row `.values(*fields)` would give for it; a field through a
+    relation (`client__first_name`) is read from the related object already loaded."""
+    return {name: _value(instance, name) for name in fields}
+
+
+def _value(instance: Any, name: str) -> Any:
+    for attribute in name.split("__"):
+        instance = getattr(instance, attribute)
+    return instance
 
 
 def rows_by_parent(

@@ -247,7 +247,8 @@ class RowsListViewSet(PracticeScopedViewSet):
     def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
         if self.action == "list":
-            return queryset.values(*self.list_row_fields)
+            # the models' prefetches are other actions'; a page of rows gets `with_page_rows`
+            return queryset.prefetch_related(None).values(*self.list_row_fields)
         return queryset
 
     def paginate_queryset(self, queryset) -> list[Any] | None:

@@ -30,7 +30,7 @@ from clients.models import (
     Outcome,
     RedFlagAnswer,
 )
-from clients.selectors import COMPLAINT_ROW_FIELDS, with_complaint_history
+from clients.selectors import COMPLAINT_ROW_FIELDS, OUTCOME_ROW_FIELDS, with_complaint_history
 from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
 from practice.models import API_KEY_ROLE, Role
 from practice.retention import retain_until, rule_for
@@ -440,6 +440,36 @@ class OutcomeSerializer(PracticeModelSerializer):
             "superseded_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, outcome: Outcome | dict) -> dict:
+        """Hand-written for the outcomes list (bench/: outcomes_list); same fields and formats.
+        Takes a list row (`.values(*OUTCOME_ROW_FIELDS)`: the list builds no models) or a model,
+        read into the same row."""
+        row = outcome if isinstance(outcome, dict) else as_row(outcome, OUTCOME_ROW_FIELDS)
+        score_percent = row["score_percent"]
+        return {
+            "id": row["id"],
+            "client": row["client_id"],
+            "complaint": row["complaint_id"],
+            "instrument": row["instrument"],
+            "answers": row["answers"],
+            "score": _SCORE.to_representation(row["score"]),
+            "score_percent": (
+                None if score_percent is None else _SCORE_PERCENT.to_representation(score_percent)
+            ),
+            "context": row["context"],
+            "source": row["source"],
+            "measured_at": utc_iso(row["measured_at"]),
+            "recorded_at": utc_iso(row["recorded_at"]),
+            "recorded_by": row["recorded_by_id"],
+            "corrects": row["corrects_id"],
+            "superseded_at": utc_iso(row["superseded_at"]),
+        }
+
+
+# The model fields' decimals as a ModelSerializer writes them (strings, to the field's places).
+_SCORE = serializers.DecimalField(max_digits=6, decimal_places=2)
+_SCORE_PERCENT = serializers.DecimalField(max_digits=5, decimal_places=1)
 
 
 @extend_schema_field({"type": "object", "additionalProperties": True})

@@ -24,7 +24,12 @@ from clients.api.serializers import (
 )
 from clients.charts import chart_title, progress_svg
 from clients.models import Client, Complaint, Consent, Outcome
-from clients.selectors import COMPLAINT_ROW_FIELDS, complaint_progress, with_complaint_history
+from clients.selectors import (
+    COMPLAINT_ROW_FIELDS,
+    OUTCOME_ROW_FIELDS,
+    complaint_progress,
+    with_complaint_history,
+)
 from practice.models import API_KEY_ROLE, AuditAction, Role, User
 from practice.tenancy import (
     CLINICAL,
@@ -223,10 +228,11 @@ class ComplaintViewSet(RowsListViewSet, TenantModelViewSet):
         return Response(self.get_serializer(self.get_queryset().get(pk=complaint.pk)).data)
 
 
-class OutcomeViewSet(TenantViewSet):
+class OutcomeViewSet(RowsListViewSet, TenantViewSet):
     """Outcome measures scored by the server (DOMAIN.md 3); a client submits their own answers."""
 
     queryset = Outcome.objects.all()
+    list_row_fields = OUTCOME_ROW_FIELDS
     serializer_class = OutcomeSerializer
     access = {**CLINICAL, Role.CLIENT: WRITE}
     http_method_names = ["get", "post", "head", "options"]

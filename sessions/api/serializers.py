@@ -11,16 +11,21 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clients.models import Client
-from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer
+from practice.api.base import AwareDateTimeField, BoundedDateField, StrictSerializer, utc_iso
 from practice.config_versions import remember
 from practice.models import Practice, Service, Therapist
+from practice.rows import as_row
 from practice.tenancy import ScopedPrimaryKeyRelatedField, scope
-from sessions.records.course_selectors import measure_state
-from sessions.records.intake import intake_status, with_intake_need
+from sessions.records.course_selectors import MEASURE_ROW_FIELDS, measure_state
+from sessions.records.intake import INTAKE_STATUS_ROW_FIELD, intake_status, with_intake_need
 from sessions.records.models import IntakeStatus
 from sessions.scheduling.calendar_write_back import with_write_back, writes_back
 from sessions.scheduling.models import Appointment, AppointmentEvent
-from sessions.scheduling.selectors import MAX_RANGE_DAYS
+from sessions.scheduling.selectors import (
+    APPOINTMENT_ROW_FIELDS,
+    EVENT_ROW_FIELDS,
+    MAX_RANGE_DAYS,
+)
 
 
 class AvailabilityQuerySerializer(StrictSerializer):
@@ -126,23 +131,11 @@ class AppointmentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    # The methods below type the fields for the schema; `to_representation` writes them alike.
     def get_measures_due(self, appointment: Appointment) -> list[dict]:
         """A course visit's open outcome measures (issue 18.2), `due` or `overdue`, for
         clinicians (`with_course_measures` prefetches them); empty for anyone else."""
-        link = getattr(appointment, "course_link", None)
-        if link is None:
-            return []
-        now = timezone.now()
-        return [
-            {
-                "id": measure.pk,
-                "visit_number": measure.visit_number,
-                "instruments": measure.instruments,
-                "due_at": measure.due_at,
-                "state": measure_state(measure, now),
-            }
-            for measure in link.course.open_measures
-        ]
+        return self.to_representation(appointment)["measures_due"]
 
     def get_client_name(self, appointment: Appointment) -> str:
         return f"{appointment.client.first_name} {appointment.client.last_name}"
@@ -154,6 +147,73 @@ class AppointmentSerializer(serializers.ModelSerializer):
     def get_intake_status(self, appointment: Appointment) -> str:
         """Issue 17.4; the viewset joins `intake_request`, so this runs no query."""
         return intake_status(appointment)
+
+    def to_representation(self, appointment: Appointment | dict) -> dict:
+        """Hand-written for the appointments list (bench/: appointments_list); same fields and
+        formats. Takes a list row (`.values()` of the row fields, with
+        `with_appointment_history` and, for clinicians, `with_open_measure_rows`: the list builds
+        no models) or a model with its parties joined and its history prefetched (and, for
+        clinicians, `with_course_measures`), read into the same row without a query."""
+        row = appointment if isinstance(appointment, dict) else appointment_row(appointment)
+        now = timezone.now()
+        return {
+            "id": row["id"],
+            "status": row["status"],
+            "intake_status": intake_status(row),
+            "start": utc_iso(row["start"]),
+            "end": utc_iso(row["end"]),
+            "client": row["client_id"],
+            "client_name": f"{row['client__first_name']} {row['client__last_name']}",
+            "therapist": row["therapist_id"],
+            # as User.full_name
+            "therapist_name": (
+                f"{row['therapist__user__first_name']} {row['therapist__user__last_name']}"
+            ).strip(),
+            "service": row["service_id"],
+            "service_name": row["service__name"],
+            "room": row["room_id"],
+            "late_cancellation": row["late_cancellation"],
+            "cancellation_reason": row["cancellation_reason"],
+            "source": row["source"],
+            "sequence": row["sequence"],
+            "history": [
+                {
+                    "at": utc_iso(event["at"]),
+                    "actor": event["actor_id"],
+                    "actor_kind": event["actor_kind"],
+                    "action": event["action"],
+                    "changes": event["changes"],
+                }
+                for event in row["event_list"]
+            ],
+            "measures_due": [
+                {
+                    "id": measure["id"],
+                    "visit_number": measure["visit_number"],
+                    "instruments": measure["instruments"],
+                    "due_at": measure["due_at"],
+                    "state": measure_state(measure, now),
+                }
+                # only clinicians' rows carry their courses' measures
+                for measure in row.get("measure_list", ())
+            ],
+            "created_at": utc_iso(row["created_at"]),
+            "updated_at": utc_iso(row["updated_at"]),
+        }
+
+
+def appointment_row(appointment: Appointment) -> dict:
+    """A model as the list's row: its columns and joined parties, the intake's status, its
+    prefetched history and (where `with_course_measures` read it) its course's open measures."""
+    row = as_row(appointment, APPOINTMENT_ROW_FIELDS)
+    row[INTAKE_STATUS_ROW_FIELD] = intake_status(appointment)
+    row["event_list"] = [as_row(event, EVENT_ROW_FIELDS) for event in appointment.events.all()]
+    link = getattr(appointment, "course_link", None)
+    if link is not None:
+        row["measure_list"] = [
+            as_row(measure, MEASURE_ROW_FIELDS) for measure in link.course.open_measures
+        ]
+    return row
 
 
 def _plain_id(value: Any) -> int | None:

@@ -23,7 +23,7 @@ from practice.filters import FilterBackend, IsoDateTimeFilter, PracticeFilterSet
 from practice.models import API_KEY_ROLE, Practice, Role, Service, Therapist
 from practice.paging import page_size_from
 from practice.sync import UpdatedSinceFilter
-from practice.tenancy import STAFF_WRITE, WRITE, TenantViewSet, scope
+from practice.tenancy import STAFF_WRITE, WRITE, RowsListViewSet, TenantViewSet, scope
 from practice.throttling import (
     AddressRateThrottle,
     AttemptCounter,
@@ -48,13 +48,18 @@ from sessions.api.serializers import (
     SeriesCreateSerializer,
     SeriesSerializer,
 )
-from sessions.records.course_selectors import with_course_measures
-from sessions.records.intake import with_intake_need
+from sessions.records.course_selectors import with_course_measures, with_open_measure_rows
+from sessions.records.intake import INTAKE_STATUS_ROW_FIELD, with_intake_need
 from sessions.scheduling import booking, calendar, reminders
 from sessions.scheduling.booking import Actor
 from sessions.scheduling.idempotency import idempotent
 from sessions.scheduling.models import Appointment, QuietRefusal, Source, Status
-from sessions.scheduling.selectors import appointments_with_parties, free_slots
+from sessions.scheduling.selectors import (
+    APPOINTMENT_ROW_FIELDS,
+    appointments_with_parties,
+    free_slots,
+    with_appointment_history,
+)
 
 STAFF_AND_CLIENT = {**STAFF_WRITE, Role.CLIENT: WRITE}
 # API keys: the scheduling scope of API.md (book, move and cancel; not the treatment-room moves).
@@ -142,7 +147,7 @@ class AppointmentCursorPagination(pagination.CursorPagination):
         )
 
 
-class AppointmentViewSet(TenantViewSet):
+class AppointmentViewSet(RowsListViewSet, TenantViewSet):
     # + the intake of a first visit (issue 17), for `intake_status` without a query per row
     queryset = appointments_with_parties().select_related("intake_request")
     serializer_class = AppointmentSerializer
@@ -152,12 +157,22 @@ class AppointmentViewSet(TenantViewSet):
     filterset_class = AppointmentFilter
     ordering_fields = None  # the cursor fixes the order
     filter_backends = [FilterBackend, UpdatedSinceFilter]
+    # the list's rows: the parties' names and the intake's status joined (issue 22.2)
+    list_row_fields = (*APPOINTMENT_ROW_FIELDS, INTAKE_STATUS_ROW_FIELD)
+
+    def clinician(self) -> bool:
+        """Clinicians see a course visit's measures due (issue 18.2)."""
+        return getattr(self.request, "role", None) in (Role.OWNER, Role.THERAPIST)
 
     def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()
-        if getattr(self.request, "role", None) in (Role.OWNER, Role.THERAPIST):
-            queryset = with_course_measures(queryset)  # clinicians see measures due
+        if self.action != "list" and self.clinician():
+            queryset = with_course_measures(queryset)
         return queryset
+
+    def with_page_rows(self, rows: list[dict]) -> list[dict]:
+        rows = with_appointment_history(rows)
+        return with_open_measure_rows(rows) if self.clinician() else rows
 
     def _booking_args(self, incoming) -> dict:
         data = dict(incoming.validated_data)

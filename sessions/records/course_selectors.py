@@ -12,6 +12,7 @@ from django.utils import timezone
 from clients import instruments
 from clients.models import Complaint
 from clients.selectors import Progress, complaint_progress
+from practice.rows import rows_by_parent
 from sessions.records.course_models import (
     Course,
     CourseMeasure,
@@ -83,12 +84,36 @@ def course_plan_start(
     return visit.course.plan_template, complaint or visit.course.complaint
 
 
-def measure_state(measure: CourseMeasure, now: datetime | None = None) -> str:
-    """`due`, `overdue` (unanswered past OVERDUE_AFTER), `answered` or `cancelled`."""
+# An open measure as an appointment's `measures_due` shows it (issue 18.2).
+MEASURE_ROW_FIELDS = ("id", "visit_number", "instruments", "due_at", "status")
+
+
+def with_open_measure_rows(rows: list[dict]) -> list[dict]:
+    """A page of appointment rows with the open measures of each one's course (if any), as
+    `with_course_measures` gives models: one query whatever the page's size (issue 22.2)."""
+    measures = rows_by_parent(
+        CourseMeasure.objects.filter(status=MeasureStatus.DUE).order_by("due_at", "id"),
+        "course__visits__appointment_id",
+        [row["id"] for row in rows],
+        MEASURE_ROW_FIELDS,
+    )
+    for row in rows:
+        row["measure_list"] = measures[row["id"]]
+    return rows
+
+
+def measure_state(measure: CourseMeasure | dict, now: datetime | None = None) -> str:
+    """`due`, `overdue` (unanswered past OVERDUE_AFTER), `answered` or `cancelled`; of a measure
+    or of its row (`MEASURE_ROW_FIELDS`)."""
     now = now or timezone.now()
-    if measure.status == MeasureStatus.DUE and now > measure.due_at + OVERDUE_AFTER:
+    status, due_at = (
+        (measure["status"], measure["due_at"])
+        if isinstance(measure, dict)
+        else (measure.status, measure.due_at)
+    )
+    if status == MeasureStatus.DUE and now > due_at + OVERDUE_AFTER:
         return "overdue"
-    return measure.status
+    return status
 
 
 def visits_of(course: Course) -> list[dict[str, Any]]:

@@ -176,9 +176,16 @@ def intake_for_token(token: str) -> IntakeRequest | None:
     )
 
 
-def intake_status(appointment: Appointment) -> str:
+# The list of appointments reads `intake_status` as this column of each row (a LEFT JOIN of the
+# request; null when there is none), issue 22.2.
+INTAKE_STATUS_ROW_FIELD = "intake_request__status"
+
+
+def intake_status(appointment: Appointment | dict) -> str:
     """`intake_status` of an appointment: its request's status, else `not_required`. Reads the
-    request the queryset joined (`select_related("intake_request")`)."""
+    request the queryset joined (`select_related("intake_request")`), or a row's column."""
+    if isinstance(appointment, dict):
+        return appointment[INTAKE_STATUS_ROW_FIELD] or IntakeStatus.NOT_REQUIRED
     try:
         intake = appointment.intake_request  # type: ignore[attr-defined]
     except IntakeRequest.DoesNotExist:

@@ -217,7 +217,9 @@ def test_the_package_expiring_first_is_drawn_first(therapist, practice, service)
     ClientPackage.objects.filter(pk=expired.pk).update(
         expires_on=timezone.localdate() - timedelta(days=1)
     )
-    visit = appointment(practice, client=client, service=service)
+    # Inside both windows: the factory's own start cycles up to 35 days ahead, past "Sooner"'s.
+    start = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
+    visit = appointment(practice, client=client, service=service, start=start)
 
     complete(therapist.api, visit)
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from clients.models import Outcome
+from clients.models import Complaint, Outcome
 from practice.models import AuditEvent, Practice
 from tests.factories import ClientFactory, ComplaintFactory, OutcomeFactory
 
@@ -604,3 +604,47 @@ def test_creating_a_complaint_records_its_baseline_nprs_outcome(therapist, clien
     assert baseline["context"] == "now"
     assert baseline["client"] == client_record.pk
     assert baseline["recorded_by"] == therapist.user.pk
+
+
+# --- the list reads rows, the detail a model: one shape (issue 22.2) ------------------------------
+
+
+def test_the_list_shows_each_outcome_as_its_detail_does(therapist, practice, client_record):
+    """The list builds no models (`OUTCOME_ROW_FIELDS`): every instrument's score and percent,
+    a corrected baseline and its correction must read the same in both."""
+    license_odi(practice)
+    created = therapist.api.post(
+        "/api/v1/complaints/",
+        {
+            "client": client_record.pk,
+            "regions": [{"region": "lumbar", "side": "bilateral"}],
+            "onset_date": (timezone.localdate() - dt.timedelta(days=5)).isoformat(),
+            "onset_type": "sudden",
+            "mechanism": "lifting",
+            "pain_now": 7,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    complaint = Complaint.objects.get(pk=created.json()["id"])
+    for instrument, answers in (
+        ("odi", ODI_NINE),
+        ("rmdq", rmdq(7)),
+        ("psfs", psfs(sitting=2, walking=3, lifting=3)),
+        ("groc", {"change": -3}),
+    ):
+        recorded = therapist.api.post(OUTCOMES, body(complaint, instrument, answers), format="json")
+        assert recorded.status_code == 201, recorded.content
+    corrected = therapist.api.patch(
+        f"/api/v1/complaints/{complaint.pk}/", {"pain_now": 2}, format="json"
+    )
+    assert corrected.status_code == 200, corrected.content
+
+    listed = therapist.api.get(OUTCOMES, {"page_size": 100}).json()["results"]
+
+    assert len(listed) == 6  # the baseline NPRS, its correction and the four above
+    assert any(row["corrects"] for row in listed)
+    assert any(row["superseded_at"] for row in listed)
+    assert any(row["score_percent"] for row in listed)
+    for row in listed:
+        assert row == therapist.api.get(f"{OUTCOMES}{row['id']}/").json()

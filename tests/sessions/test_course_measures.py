@@ -309,3 +309,24 @@ def test_an_opted_out_client_gets_no_message_but_the_measure_shows(owner, bookab
 
     assert CourseMeasure.objects.filter(course_id=course["id"]).count() == 1
     assert not Reminder.objects.filter(kind=ReminderKind.MEASURES_DUE).exists()
+
+
+def test_the_appointments_list_shows_each_visit_as_its_detail_does(
+    owner, therapist, front_desk, requested
+):
+    """The list builds no models (issue 22.2: rows, with the history, intake status and the
+    course's measures read for the whole page); each row must read as its detail does, measures
+    due included for clinicians and left out for the front desk."""
+    course, _ = requested
+    cancel = f"/api/v1/appointments/{visits(course)[5].pk}/cancel/"
+    assert owner.api.post(cancel, {"reason": "Away"}).status_code == 200
+
+    for member, clinician in ((owner, True), (therapist, True), (front_desk, False)):
+        listed = member.api.get("/api/v1/appointments/", {"page_size": 100}).json()["results"]
+
+        assert len(listed) == 6
+        assert any(row["measures_due"] for row in listed) == clinician
+        assert {row["intake_status"] for row in listed} == {"on_paper", "not_required"}
+        assert {row["status"] for row in listed} == {"completed", "booked", "cancelled"}
+        for row in listed:
+            assert row == member.api.get(f"/api/v1/appointments/{row['id']}/").json()
