@@ -47,7 +47,9 @@ from sessions.records.course_selectors import (
     courses_for_output,
     measure_state,
 )
+from sessions.records.intake import with_intake_need
 from sessions.records.models import GOALS, SessionPlan
+from sessions.scheduling.calendar_write_back import with_write_back
 from sessions.scheduling.selectors import appointments_with_parties
 
 COURSE_INSTRUMENTS = [str(name) for name in courses.SCHEDULED]
@@ -148,9 +150,11 @@ def _client_package() -> ScopedPrimaryKeyRelatedField:
 
 
 class CourseCreateSerializer(StrictSerializer):
-    client = ScopedPrimaryKeyRelatedField(queryset=Client.objects.all())
+    # As a single booking's (AppointmentCreateSerializer): the lookups also answer "first
+    # visit?" and "any write-back calendar?", which each visit would otherwise ask again.
+    client = ScopedPrimaryKeyRelatedField(queryset=with_intake_need(Client.objects.all()))
     complaint = ScopedPrimaryKeyRelatedField(queryset=Complaint.objects.all())
-    therapist = ScopedPrimaryKeyRelatedField(queryset=Therapist.objects.all())
+    therapist = ScopedPrimaryKeyRelatedField(queryset=with_write_back(Therapist.objects.all()))
     service = ScopedPrimaryKeyRelatedField(queryset=Service.objects.all())
     start = AwareDateTimeField(
         help_text="The first visit; the others follow at the same local time."

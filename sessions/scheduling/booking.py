@@ -642,8 +642,7 @@ def _after_booking_many(appointments: list[Appointment], actor: Actor) -> None:
         )
         for appointment in appointments
     )
-    due_now = [reminders.on_booked(appointment) for appointment in appointments]
-    if any(due_now):
+    if reminders.on_booked_many(appointments):
         dispatch_reminders_soon()
     for appointment in appointments:
         appointment_booked.send(sender=Appointment, appointment=appointment, actor=actor)

@@ -63,22 +63,31 @@ def on_booked(appointment: Appointment) -> bool:
     """A reminder `reminder_hours_before` the start, or at once inside that window (never for a
     start already past). True when something is due now, so the caller asks for a dispatch
     rather than leaving it to the next beat (a booking far ahead costs no broker round trip)."""
+    return on_booked_many([appointment])
+
+
+def on_booked_many(appointments: list[Appointment]) -> bool:
+    """`on_booked` for several appointments (a course's visits, a series) in one insert."""
     now = timezone.now()
-    if appointment.start <= now:
-        return False
-    due = max(now, appointment.start - timedelta(hours=appointment.practice.reminder_hours_before))
-    created = Reminder.objects.bulk_create(
-        Reminder(
-            practice_id=appointment.practice_id,
-            client_id=appointment.client_id,
-            appointment=appointment,
-            kind=ReminderKind.REMINDER,
-            channel=channel,
-            scheduled_for=due,
-        )
-        for channel in _channels(appointment.client)
-    )
-    return bool(created) and due == now
+    reminders = []
+    for appointment in appointments:
+        if appointment.start <= now:
+            continue
+        before = timedelta(hours=appointment.practice.reminder_hours_before)
+        due = max(now, appointment.start - before)
+        reminders += [
+            Reminder(
+                practice_id=appointment.practice_id,
+                client_id=appointment.client_id,
+                appointment=appointment,
+                kind=ReminderKind.REMINDER,
+                channel=channel,
+                scheduled_for=due,
+            )
+            for channel in _channels(appointment.client)
+        ]
+    Reminder.objects.bulk_create(reminders)
+    return any(reminder.scheduled_for == now for reminder in reminders)
 
 
 def on_online_booking_refused(client: Client) -> bool:
