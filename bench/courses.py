@@ -92,7 +92,12 @@ def measure_course_booking(
     practice = seeded.practice
     practice.booking_horizon_days = 365
     practice.save(update_fields=["booking_horizon_days"])
-    complaint = Complaint.objects.filter(practice=practice, status="active").first()
+    # an active complaint of a client with no red flag open (which would block a course)
+    complaint = (
+        Complaint.objects.filter(practice=practice, status="active")
+        .exclude(client__complaints__status="referral_required")
+        .first()
+    )
     if complaint is None:
         raise BenchError("no active complaint to start a course for")
     other = Client.objects.filter(practice=practice).exclude(pk=complaint.client_id).first()
