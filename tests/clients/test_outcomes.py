@@ -580,8 +580,8 @@ def test_list_is_in_recording_order(therapist, complaint):
 # --- the baseline NPRS from the complaint -------------------------------------------------------
 
 
-def test_creating_a_complaint_records_its_baseline_nprs_outcome(therapist, client_record):
-    created = therapist.api.post(
+def _complaint_with_pain_7(member, client_record):
+    created = member.api.post(
         "/api/v1/complaints/",
         {
             "client": client_record.pk,
@@ -594,6 +594,11 @@ def test_creating_a_complaint_records_its_baseline_nprs_outcome(therapist, clien
         format="json",
     )
     assert created.status_code == 201, created.content
+    return created
+
+
+def test_creating_a_complaint_records_its_baseline_nprs_outcome(therapist, client_record):
+    created = _complaint_with_pain_7(therapist, client_record)
 
     response = therapist.api.get(OUTCOMES, {"complaint": created.json()["id"]})
 
@@ -613,19 +618,7 @@ def test_the_list_shows_each_outcome_as_its_detail_does(therapist, practice, cli
     """The list builds no models (`OUTCOME_ROW_FIELDS`): every instrument's score and percent,
     a corrected baseline and its correction must read the same in both."""
     license_odi(practice)
-    created = therapist.api.post(
-        "/api/v1/complaints/",
-        {
-            "client": client_record.pk,
-            "regions": [{"region": "lumbar", "side": "bilateral"}],
-            "onset_date": (timezone.localdate() - dt.timedelta(days=5)).isoformat(),
-            "onset_type": "sudden",
-            "mechanism": "lifting",
-            "pain_now": 7,
-        },
-        format="json",
-    )
-    assert created.status_code == 201, created.content
+    created = _complaint_with_pain_7(therapist, client_record)
     complaint = Complaint.objects.get(pk=created.json()["id"])
     for instrument, answers in (
         ("odi", ODI_NINE),
