@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -56,6 +57,25 @@ def _channels(client: Client) -> list[str]:
     return [c for c in client.reminder_channels if c != "sms" or client.phone]
 
 
+def _messages(
+    client: Client, kind: str, due: datetime, channels: list[str] | None = None, **about: Any
+) -> list[Reminder]:
+    """One message of `kind`, due at `due`, per channel of the client's (`_channels`: opt-out and
+    SMS preference respected), or per channel of `channels`; `about` links it to what it is
+    about (its appointment, its waitlist offer)."""
+    return [
+        Reminder(
+            practice_id=client.practice_id,
+            client=client,
+            kind=kind,
+            channel=channel,
+            scheduled_for=due,
+            **about,
+        )
+        for channel in (_channels(client) if channels is None else channels)
+    ]
+
+
 # --- the schedule follows the appointment -----------------------------------------------------
 
 
@@ -75,17 +95,9 @@ def on_booked_many(appointments: list[Appointment]) -> bool:
             continue
         before = timedelta(hours=appointment.practice.reminder_hours_before)
         due = max(now, appointment.start - before)
-        reminders += [
-            Reminder(
-                practice_id=appointment.practice_id,
-                client_id=appointment.client_id,
-                appointment=appointment,
-                kind=ReminderKind.REMINDER,
-                channel=channel,
-                scheduled_for=due,
-            )
-            for channel in _channels(appointment.client)
-        ]
+        reminders += _messages(
+            appointment.client, ReminderKind.REMINDER, due, appointment=appointment
+        )
     Reminder.objects.bulk_create(reminders)
     return any(reminder.scheduled_for == now for reminder in reminders)
 
@@ -129,30 +141,13 @@ def on_intake_requested(appointment: Appointment, *, with_reminder: bool = True)
     resent, a reminder 48 h before the visit (cancelled by `on_intake_done`). True when a message
     is due now (the caller asks for a dispatch)."""
     now = timezone.now()
-    channels = _channels(appointment.client)
-    rows = [
-        Reminder(
-            practice_id=appointment.practice_id,
-            client_id=appointment.client_id,
-            appointment=appointment,
-            kind=ReminderKind.INTAKE_REQUEST,
-            channel=channel,
-            scheduled_for=now,
+    client, channels = appointment.client, _channels(appointment.client)
+    rows = _messages(client, ReminderKind.INTAKE_REQUEST, now, channels, appointment=appointment)
+    due = appointment.start - INTAKE_REMINDER_BEFORE
+    if with_reminder and due > now:
+        rows += _messages(
+            client, ReminderKind.INTAKE_REMINDER, due, channels, appointment=appointment
         )
-        for channel in channels
-    ]
-    if with_reminder and appointment.start - INTAKE_REMINDER_BEFORE > now:
-        rows += [
-            Reminder(
-                practice_id=appointment.practice_id,
-                client_id=appointment.client_id,
-                appointment=appointment,
-                kind=ReminderKind.INTAKE_REMINDER,
-                channel=channel,
-                scheduled_for=appointment.start - INTAKE_REMINDER_BEFORE,
-            )
-            for channel in channels
-        ]
     Reminder.objects.bulk_create(rows, ignore_conflicts=True)
     return bool(channels)
 
@@ -176,17 +171,7 @@ def on_completed(appointment: Appointment) -> None:
     start_from = max(appointment.end, timezone.now())
     due = start_from + timedelta(hours=appointment.practice.follow_up_hours_after)
     Reminder.objects.bulk_create(
-        (
-            Reminder(
-                practice_id=appointment.practice_id,
-                client_id=appointment.client_id,
-                appointment=appointment,
-                kind=ReminderKind.FOLLOW_UP,
-                channel=channel,
-                scheduled_for=due,
-            )
-            for channel in _channels(appointment.client)
-        ),
+        _messages(appointment.client, ReminderKind.FOLLOW_UP, due, appointment=appointment),
         ignore_conflicts=True,
     )
 
@@ -195,17 +180,8 @@ def on_measures_due(*, client: Client, appointment: Appointment | None) -> list[
     """A course's outcome measures are due (issue 18.2): one message per channel, due now, with
     a link of its own to answer them. The caller (records) links the rows to its measure and
     asks for a dispatch after commit; an opted-out client gets nothing."""
-    now = timezone.now()
     return Reminder.objects.bulk_create(
-        Reminder(
-            practice_id=client.practice_id,
-            client=client,
-            appointment=appointment,
-            kind=ReminderKind.MEASURES_DUE,
-            channel=channel,
-            scheduled_for=now,
-        )
-        for channel in _channels(client)
+        _messages(client, ReminderKind.MEASURES_DUE, timezone.now(), appointment=appointment)
     )
 
 
@@ -215,16 +191,11 @@ def on_waitlist_offers(offers: list[WaitlistOffer]) -> bool:
     when something was scheduled, so the caller asks for a dispatch."""
     now = timezone.now()
     created = Reminder.objects.bulk_create(
-        Reminder(
-            practice_id=offer.entry.practice_id,
-            client_id=offer.entry.client_id,
-            waitlist_offer=offer,
-            kind=ReminderKind.WAITLIST_OFFER,
-            channel=channel,
-            scheduled_for=now,
-        )
+        message
         for offer in offers
-        for channel in _channels(offer.entry.client)
+        for message in _messages(
+            offer.entry.client, ReminderKind.WAITLIST_OFFER, now, waitlist_offer=offer
+        )
     )
     return bool(created)
 
@@ -253,19 +224,9 @@ def queue_rebook_nudges(now: datetime | None = None) -> int:
             client=client, kind=ReminderKind.REBOOK_NUDGE, created_at__gte=last.end
         ).exists():
             continue
-        channels = _channels(client)[:1]
-        Reminder.objects.bulk_create(
-            Reminder(
-                practice_id=client.practice_id,
-                client=client,
-                appointment=None,
-                kind=ReminderKind.REBOOK_NUDGE,
-                channel=channel,
-                scheduled_for=now,
-            )
-            for channel in channels
-        )
-        created += len(channels)
+        nudges = _messages(client, ReminderKind.REBOOK_NUDGE, now, _channels(client)[:1])
+        Reminder.objects.bulk_create(nudges)
+        created += len(nudges)
     return created
 
 
