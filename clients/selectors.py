@@ -19,7 +19,7 @@ from clients.models import (
     RedFlagAnswer,
 )
 from practice.models import Practice
-from practice.rows import rows_by_parent
+from practice.rows import attach_rows
 
 # Which NPRS readings form the series: like is compared with like (DOMAIN.md 3, NPRS context).
 SERIES_CONTEXT: dict[str, str] = {Instrument.NPRS: "now"}
@@ -50,20 +50,10 @@ def with_complaint_history(rows: list[dict]) -> list[dict]:
     """A page of complaint rows (`.values(*COMPLAINT_ROW_FIELDS)`) with each one's red-flag
     answers and clearances, oldest first, as rows too: two queries whatever the page's size, and
     no model built (the complaints list is a busy read, issue 22.2)."""
-    ids = [row["id"] for row in rows]
-    answers = rows_by_parent(
-        RedFlagAnswer.objects.order_by("asked_at", "id"), "complaint_id", ids, RED_FLAG_ROW_FIELDS
-    )
-    clearances = rows_by_parent(
-        ComplaintClearance.objects.order_by("cleared_at", "id"),
-        "complaint_id",
-        ids,
-        CLEARANCE_ROW_FIELDS,
-    )
-    for row in rows:
-        row["red_flag_list"] = answers[row["id"]]
-        row["clearance_list"] = clearances[row["id"]]
-    return rows
+    answers = RedFlagAnswer.objects.order_by("asked_at", "id")
+    attach_rows(rows, "red_flag_list", answers, "complaint_id", RED_FLAG_ROW_FIELDS)
+    clearances = ComplaintClearance.objects.order_by("cleared_at", "id")
+    return attach_rows(rows, "clearance_list", clearances, "complaint_id", CLEARANCE_ROW_FIELDS)
 
 
 @dataclass

@@ -22,6 +22,21 @@ def _value(instance: Any, name: str) -> Any:
     return instance
 
 
+def attach_rows(
+    rows: list[dict[str, Any]],
+    key: str,
+    queryset: QuerySet[Any],
+    parent: str,
+    fields: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Each of a page's rows (keyed by `id`) with its related rows under `key`: `fields` of the
+    rows of `queryset` whose `parent` column is its id (`rows_by_parent`, one query)."""
+    grouped = rows_by_parent(queryset, parent, [row["id"] for row in rows], fields)
+    for row in rows:
+        row[key] = grouped[row["id"]]
+    return rows
+
+
 def rows_by_parent(
     queryset: QuerySet[Any], parent: str, parent_ids: Iterable[int], fields: Sequence[str]
 ) -> dict[int, list[dict[str, Any]]]:

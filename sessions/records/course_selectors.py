@@ -12,7 +12,7 @@ from django.utils import timezone
 from clients import instruments
 from clients.models import Complaint
 from clients.selectors import Progress, complaint_progress
-from practice.rows import rows_by_parent
+from practice.rows import attach_rows
 from sessions.records.course_models import (
     Course,
     CourseMeasure,
@@ -91,15 +91,9 @@ MEASURE_ROW_FIELDS = ("id", "visit_number", "instruments", "due_at", "status")
 def with_open_measure_rows(rows: list[dict]) -> list[dict]:
     """A page of appointment rows with the open measures of each one's course (if any), as
     `with_course_measures` gives models: one query whatever the page's size (issue 22.2)."""
-    measures = rows_by_parent(
-        CourseMeasure.objects.filter(status=MeasureStatus.DUE).order_by("due_at", "id"),
-        "course__visits__appointment_id",
-        [row["id"] for row in rows],
-        MEASURE_ROW_FIELDS,
-    )
-    for row in rows:
-        row["measure_list"] = measures[row["id"]]
-    return rows
+    measures = CourseMeasure.objects.filter(status=MeasureStatus.DUE).order_by("due_at", "id")
+    parent = "course__visits__appointment_id"
+    return attach_rows(rows, "measure_list", measures, parent, MEASURE_ROW_FIELDS)
 
 
 def measure_state(measure: CourseMeasure | dict, now: datetime | None = None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from practice.rows import rows_by_parent
+from practice.rows import attach_rows
 from sessions.records.models import Amendment, Note
 
 # The columns a note list row is drawn from (NoteSerializer reads exactly these), and those of
@@ -29,16 +29,13 @@ def with_note_history(rows: list[dict]) -> list[dict]:
     """A page of note rows (`.values(*NOTE_ROW_FIELDS)`) with each one's amendments (oldest
     first) and delivered items (in plan order, as `delivered_entry` writes them), as rows too:
     two queries whatever the page's size, and no model built (issue 22.2)."""
-    ids = [row["id"] for row in rows]
-    amendments = rows_by_parent(
-        Amendment.objects.order_by("created_at", "id"), "note_id", ids, AMENDMENT_ROW_FIELDS
-    )
+    amendments = Amendment.objects.order_by("created_at", "id")
+    attach_rows(rows, "amendment_list", amendments, "note_id", AMENDMENT_ROW_FIELDS)
     links = Note.delivered_items.through.objects.order_by("planitem__position", "planitem_id")
-    delivered = rows_by_parent(links, "note_id", ids, list(_ITEM_COLUMNS.values()))
+    attach_rows(rows, "delivered_list", links, "note_id", list(_ITEM_COLUMNS.values()))
     for row in rows:
-        row["amendment_list"] = amendments[row["id"]]
         row["delivered_list"] = [
             {name: item[column] for name, column in _ITEM_COLUMNS.items()}
-            for item in delivered[row["id"]]
+            for item in row["delivered_list"]
         ]
     return rows

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from practice.config_versions import remember, trusted
 from practice.models import DateOverride, Practice, Room, Service, TimeOff, WorkingHours
-from practice.rows import rows_by_parent
+from practice.rows import attach_rows
 from sessions.scheduling import availability
 from sessions.scheduling.availability import Interval, Slot
 from sessions.scheduling.models import (
@@ -411,12 +411,5 @@ EVENT_ROW_FIELDS = ("at", "actor_id", "actor_kind", "action", "changes")
 def with_appointment_history(rows: list[dict]) -> list[dict]:
     """A page of appointment rows (`.values(*APPOINTMENT_ROW_FIELDS)`) with each one's history,
     oldest first, as rows too: one query whatever the page's size, no model built."""
-    events = rows_by_parent(
-        AppointmentEvent.objects.order_by("at", "id"),
-        "appointment_id",
-        [row["id"] for row in rows],
-        EVENT_ROW_FIELDS,
-    )
-    for row in rows:
-        row["event_list"] = events[row["id"]]
-    return rows
+    events = AppointmentEvent.objects.order_by("at", "id")
+    return attach_rows(rows, "event_list", events, "appointment_id", EVENT_ROW_FIELDS)
