@@ -16,7 +16,10 @@ Only a practice read at the start of this request (`trust`, by the authenticatio
 here: its version is the one committed when the request began, so a change committed since is at
 worst seen by the next request, as a read of the tables would have been a moment earlier. A
 practice object a caller has held across a change (a task, a test, a service that changes the
-configuration and then books in one call) is not trusted, and its reads go to the database.
+configuration and then books in one call) is not trusted, and its reads go to the database. No
+request writes the configuration and then reads it through here: what it read inside its own
+transaction would be kept under the version the request began with, and if that transaction
+rolled back, kept wrongly. A request that ever needs to must read the tables.
 """
 
 from __future__ import annotations
