@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from practice.config_versions import remember, trusted
 from practice.models import DateOverride, Practice, Room, Service, TimeOff, WorkingHours
+from practice.prepared import PreparedRows
 from practice.rows import attach_rows
 from sessions.scheduling import availability
 from sessions.scheduling.availability import Interval, Slot
@@ -338,12 +339,39 @@ def _busy(
     """What is busy in `window` for the therapists, or in the rooms: one UNION ALL query (issue
     22.1: the booking's slot re-check) of their time off, their outside calendars' busy blocks,
     the live appointments of the therapists or in the rooms, and with `hold_quiet_refusals` (the
-    public side) the therapists' live quiet refusals."""
-    therapist_ids = list(diaries.hours)
-    overlapping = Q(start__lt=window.end)
-    off = overlapping & Q(therapist_id__in=therapist_ids, end__gt=window.start)
-    whose = Q(therapist_id__in=therapist_ids)
+    public side) the therapists' live quiet refusals. Compiled once per shape (`_BUSY`)."""
+    flags = (bool(rooms), diaries.recovery, hold_quiet_refusals, exclude_appointment is not None)
+    values: dict[str, Any] = {
+        "therapists": list(diaries.hours),
+        "start": window.start,
+        "end": window.end,
+    }
     if rooms:
+        values["rooms"] = rooms
+    if exclude_appointment is not None:
+        values["exclude"] = exclude_appointment
+    taken = Taken()
+    for row in _BUSY.rows(flags, **values):
+        _take(taken, diaries, rooms, row)
+    return taken
+
+
+def _busy_query(
+    flags: tuple[bool, bool, bool, bool],
+    *,
+    therapists: list[int],
+    start: datetime,
+    end: datetime,
+    rooms: list[int] | None = None,
+    exclude: int | None = None,
+) -> QuerySet[Any]:
+    """`_busy`'s query: `flags` say whether it has rooms, needs each session's pressure (a
+    recovery gap), holds quiet refusals, and leaves one appointment out."""
+    with_rooms, recovery, refusals, excluding = flags
+    overlapping = Q(start__lt=end)
+    off = overlapping & Q(therapist_id__in=therapists, end__gt=start)
+    whose = Q(therapist_id__in=therapists)
+    if with_rooms:
         whose |= Q(room_id__in=rooms)
     appointments = _busy_rows(
         Appointment,
@@ -351,19 +379,19 @@ def _busy(
         busy_room=F("room_id"),
         busy_until=F("blocked_until"),
         # a join only when a recovery gap needs each session's pressure
-        **({"busy_pressure": F("service__pressure_level")} if diaries.recovery else {}),
-    ).filter(whose, overlapping, blocked_until__gt=window.start)
+        **({"busy_pressure": F("service__pressure_level")} if recovery else {}),
+    ).filter(whose, overlapping, blocked_until__gt=start)
     appointments = appointments.exclude(status=Status.CANCELLED)
-    if exclude_appointment is not None:
-        appointments = appointments.exclude(pk=exclude_appointment)
+    if excluding:
+        appointments = appointments.exclude(pk=exclude)
     parts = [appointments, _busy_rows(BusyBlock, OFF).filter(off)]
-    if hold_quiet_refusals:
-        refusals = _busy_rows(QuietRefusal, REFUSAL, busy_buffer=F("service__buffer_minutes"))
-        parts.append(refusals.filter(off).exclude(status=Status.CANCELLED))
-    taken = Taken()
-    for row in _busy_rows(TimeOff, OFF).filter(off).union(*parts, all=True):
-        _take(taken, diaries, rooms, row)
-    return taken
+    if refusals:
+        refusals_part = _busy_rows(QuietRefusal, REFUSAL, busy_buffer=F("service__buffer_minutes"))
+        parts.append(refusals_part.filter(off).exclude(status=Status.CANCELLED))
+    return _busy_rows(TimeOff, OFF).filter(off).union(*parts, all=True)
+
+
+_BUSY = PreparedRows(_busy_query)
 
 
 def _take(taken: Taken, diaries: Diaries, rooms: list[int] | None, row: tuple) -> None:
