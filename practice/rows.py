@@ -16,6 +16,11 @@ def as_row(instance: Model, fields: Iterable[str]) -> dict[str, Any]:
     return {name: _value(instance, name) for name in fields}
 
 
+def row_of(value: Model | dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """What a row serializer writes from: a list's row as it is, a model read into the same row."""
+    return value if isinstance(value, dict) else as_row(value, fields)
+
+
 def _value(instance: Any, name: str) -> Any:
     for attribute in name.split("__"):
         instance = getattr(instance, attribute)

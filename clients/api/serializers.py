@@ -34,7 +34,7 @@ from clients.selectors import COMPLAINT_ROW_FIELDS, OUTCOME_ROW_FIELDS, with_com
 from practice.api.base import AwareDateTimeField, StrictSerializer, utc_iso
 from practice.models import API_KEY_ROLE, Role
 from practice.retention import retain_until, rule_for
-from practice.rows import as_row
+from practice.rows import as_row, row_of
 from practice.tenancy import PracticeModelSerializer, ScopedPrimaryKeyRelatedField
 
 PRIVACY_FIELDS = ("retain_until", "legal_hold", "legal_hold_reason", "restricted")
@@ -138,9 +138,7 @@ class ClientSerializer(PracticeModelSerializer):
         """Hand-written: the clients list is the busiest read, and DRF's generic field walk costs
         more than the query (bench/: clients_list). Same fields, same formats, same role rules.
         Takes a model or a `.values(*ROW_FIELDS)` row (the list skips building models)."""
-        row = (
-            client if isinstance(client, dict) else {f: getattr(client, f) for f in self.ROW_FIELDS}
-        )
+        row = row_of(client, self.ROW_FIELDS)
         birth = row["date_of_birth"]
         data = {
             "id": row["id"],
@@ -445,7 +443,7 @@ class OutcomeSerializer(PracticeModelSerializer):
         """Hand-written for the outcomes list (bench/: outcomes_list); same fields and formats.
         Takes a list row (`.values(*OUTCOME_ROW_FIELDS)`: the list builds no models) or a model,
         read into the same row."""
-        row = outcome if isinstance(outcome, dict) else as_row(outcome, OUTCOME_ROW_FIELDS)
+        row = row_of(outcome, OUTCOME_ROW_FIELDS)
         score_percent = row["score_percent"]
         return {
             "id": row["id"],
